@@ -1,0 +1,1 @@
+"""Hearth: one API over local (llama.cpp) and remote language models."""

@@ -1,0 +1,66 @@
+"""The ``hearth`` Typer application and its entry point.
+
+Each command group lives in its own module and registers itself with :func:`build_app`.
+User errors (any :class:`hearth.errors.HearthError`) print one clear line on stderr and exit 1,
+with no traceback; ``HEARTH_DEBUG=1`` shows the traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import typer
+
+from hearth.errors import HearthError
+
+EXIT_USER_ERROR = 1
+EXIT_INTERRUPTED = 130
+
+
+def build_app() -> typer.Typer:
+    from hearth.cli import chat, models
+
+    app = typer.Typer(
+        name="hearth",
+        help="Run language models locally (llama.cpp) or remotely, through one API.",
+        no_args_is_help=True,
+        add_completion=False,
+        pretty_exceptions_enable=False,
+    )
+    chat.register(app)
+    models.register(app)
+    return app
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point."""
+    app = build_app()
+    try:
+        app(args=argv, standalone_mode=False)
+    except HearthError as exc:
+        if os.environ.get("HEARTH_DEBUG"):
+            raise
+        print_error(str(exc))
+        sys.exit(EXIT_USER_ERROR)
+    except KeyboardInterrupt:
+        sys.stderr.write("\ninterrupted\n")
+        sys.exit(EXIT_INTERRUPTED)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        sys.stderr.write("aborted\n")
+        sys.exit(EXIT_INTERRUPTED)
+    except Exception as exc:  # click usage errors come through standalone_mode=False
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        raise
+
+
+def print_error(message: str) -> None:
+    """One line on stderr, starting with 'error:'."""
+    sys.stderr.write(f"error: {message}\n")
+    sys.stderr.flush()

@@ -1,0 +1,155 @@
+"""The error tree. Every error hearth raises on purpose is a :class:`HearthError`.
+
+::
+
+    HearthError
+    ├── ConfigurationError                 the caller asked for something that does not exist
+    │   ├── UnknownProviderError           "foo:bar" with no provider "foo"
+    │   └── ModelNotFoundError             a model name no catalogue / provider knows (remote 404)
+    ├── InvalidRequestError (ValueError)   the request itself is wrong; fix it and retry
+    │   ├── ContextLengthExceededError     the prompt does not fit the context window
+    │   └── UnsupportedFeatureError        the backend cannot do what was asked (tools, images, …)
+    ├── ModelUnavailableError              the model's file is not here and could not be fetched
+    │   └── ModelFetchError                fetching it (pip, network) failed
+    ├── ModelLoadError                     the file is here but cannot be used
+    │   ├── InvalidModelFileError          not a GGUF, truncated, malformed
+    │   └── ChecksumMismatchError          SHA-256 differs from the expected one
+    ├── OverloadedError                    the request queue is full; retry later
+    ├── RequestTimeoutError                the request's deadline passed
+    └── ProviderError                      a remote API failed (status, retry_after)
+        ├── AuthenticationError            401 / 403
+        ├── RateLimitError                 429
+        ├── ServerError                    5xx / 529
+        ├── APIConnectionError             could not reach the endpoint
+        └── APITimeoutError                the endpoint did not answer in time
+
+Errors carry what a caller needs to act (token counts, paths, retry_after) as attributes, and
+their message says what was wrong and what to do. Hearth never logs an error and then falls back
+silently.
+"""
+
+from __future__ import annotations
+
+
+class HearthError(Exception):
+    """Base of every error hearth raises on purpose."""
+
+
+class ConfigurationError(HearthError):
+    """The caller asked for a provider, model or option that does not exist."""
+
+
+class UnknownProviderError(ConfigurationError):
+    def __init__(self, provider: str, known: list[str]) -> None:
+        self.provider = provider
+        self.known = known
+        super().__init__(
+            f"unknown provider {provider!r}; known providers: {', '.join(sorted(known))}. "
+            "Write the model as 'provider:name', e.g. 'local:smollm2'."
+        )
+
+
+class ModelNotFoundError(ConfigurationError):
+    def __init__(self, message: str, *, model: str, known: list[str] | None = None) -> None:
+        self.model = model
+        self.known = known or []
+        super().__init__(message)
+
+
+class InvalidRequestError(HearthError, ValueError):
+    """The request is malformed or out of range."""
+
+
+class ContextLengthExceededError(InvalidRequestError):
+    def __init__(self, prompt_tokens: int, context_length: int, *, detail: str = "") -> None:
+        self.prompt_tokens = prompt_tokens
+        self.context_length = context_length
+        extra = f" {detail}" if detail else ""
+        super().__init__(
+            f"the prompt is {prompt_tokens} tokens but the context window holds "
+            f"{context_length}; shorten the conversation or load the model with a larger "
+            f"n_ctx.{extra}"
+        )
+
+
+class UnsupportedFeatureError(InvalidRequestError):
+    """The backend cannot do what was asked."""
+
+
+class ModelUnavailableError(HearthError):
+    """The model's file is not in the store and was not fetched."""
+
+
+class ModelFetchError(ModelUnavailableError):
+    """Fetching a model failed."""
+
+
+class ModelLoadError(HearthError):
+    """The model file exists but cannot be loaded."""
+
+
+class InvalidModelFileError(ModelLoadError):
+    def __init__(self, path: str, reason: str) -> None:
+        self.path = path
+        self.reason = reason
+        super().__init__(f"{path} is not a usable GGUF model file: {reason}")
+
+
+class ChecksumMismatchError(ModelLoadError):
+    def __init__(self, path: str, expected: str, actual: str) -> None:
+        self.path = path
+        self.expected = expected
+        self.actual = actual
+        super().__init__(
+            f"{path} has SHA-256 {actual}, expected {expected}; the file is corrupt or not "
+            "the one the catalogue names. Delete it and pull the model again."
+        )
+
+
+class OverloadedError(HearthError):
+    """The request queue is full."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        self.retry_after = retry_after
+        super().__init__(message)
+
+
+class RequestTimeoutError(HearthError, TimeoutError):
+    """The request's deadline passed before it finished."""
+
+
+class ProviderError(HearthError):
+    """A remote API answered with an error or could not be reached."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int | None = None,
+        provider: str | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        self.status_code = status_code
+        self.provider = provider
+        self.retry_after = retry_after
+        super().__init__(message)
+
+
+class AuthenticationError(ProviderError):
+    pass
+
+
+class RateLimitError(ProviderError):
+    pass
+
+
+class ServerError(ProviderError):
+    pass
+
+
+class APIConnectionError(ProviderError):
+    pass
+
+
+class APITimeoutError(ProviderError, TimeoutError):
+    pass

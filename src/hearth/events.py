@@ -1,0 +1,85 @@
+"""Stream events: what every backend emits, discriminated by ``kind``.
+
+A stream is zero or more :class:`TextDelta`, :class:`ThinkingDelta` and :class:`ToolCallEvent`
+in the order the model produced them, then exactly one :class:`Done`. Deltas are never empty
+and never split a UTF-8 character. :func:`hearth.response.accumulate` folds a stream into a
+:class:`hearth.response.Response`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal, TypeAlias
+
+from hearth.messages import ToolCallPart
+
+StopReason: TypeAlias = Literal[
+    "end_turn", "max_tokens", "stop_sequence", "tool_use", "cancelled", "content_filter"
+]
+STOP_REASONS: tuple[StopReason, ...] = (
+    "end_turn", "max_tokens", "stop_sequence", "tool_use", "cancelled", "content_filter"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """Token counts. ``cached_tokens`` is the part of ``input_tokens`` served from a cache;
+    ``thinking_tokens`` the part of ``output_tokens`` spent on reasoning."""
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cached_tokens: int = 0
+    thinking_tokens: int = 0
+
+    @property
+    def total_tokens(self) -> int:
+        return self.input_tokens + self.output_tokens
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(
+            self.input_tokens + other.input_tokens,
+            self.output_tokens + other.output_tokens,
+            self.cached_tokens + other.cached_tokens,
+            self.thinking_tokens + other.thinking_tokens,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class TextDelta:
+    """A piece of answer text."""
+
+    text: str
+    kind: Literal["text"] = field(default="text", repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class ThinkingDelta:
+    """A piece of reasoning. A provider's signature arrives on a delta with ``text == ""``."""
+
+    text: str
+    signature: str | None = None
+    redacted: bool = False
+    kind: Literal["thinking"] = field(default="thinking", repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCallEvent:
+    """A complete tool call (arguments fully assembled). Parallel calls are several events."""
+
+    call: ToolCallPart
+    kind: Literal["tool_call"] = field(default="tool_call", repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Done:
+    """The end of a stream: why it stopped and what it cost."""
+
+    stop_reason: StopReason
+    usage: Usage = field(default_factory=Usage)
+    stop_sequence: str | None = None
+    model: str | None = None
+    response_id: str | None = None
+    kind: Literal["done"] = field(default="done", repr=False)
+
+
+StreamEvent: TypeAlias = TextDelta | ThinkingDelta | ToolCallEvent | Done

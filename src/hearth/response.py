@@ -1,0 +1,112 @@
+"""Response: the accumulation of a stream of events, and the accumulator that builds it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from hearth.events import Done, StopReason, StreamEvent, TextDelta, ThinkingDelta, ToolCallEvent, Usage
+from hearth.messages import Message, Part, TextPart, ThinkingPart, ToolCallPart
+
+
+@dataclass(frozen=True, slots=True)
+class Response:
+    """A finished answer: the assistant message, why it stopped and what it cost."""
+
+    message: Message
+    stop_reason: StopReason
+    usage: Usage
+    stop_sequence: str | None = None
+    model: str | None = None
+    response_id: str | None = None
+
+    @property
+    def text(self) -> str:
+        return self.message.text
+
+    @property
+    def thinking(self) -> str:
+        return self.message.thinking
+
+    @property
+    def tool_calls(self) -> tuple[ToolCallPart, ...]:
+        return self.message.tool_calls
+
+
+class ResponseAccumulator:
+    """Folds stream events into a :class:`Response`, one event at a time.
+
+    Consecutive text deltas become one :class:`TextPart`, consecutive thinking deltas one
+    :class:`ThinkingPart` (keeping the signature that arrives with them), and each tool call a
+    :class:`ToolCallPart`, all in the order the model produced them.
+    """
+
+    def __init__(self) -> None:
+        self._parts: list[Part] = []
+        self._text: list[str] = []
+        self._thinking: list[str] = []
+        self._signature: str | None = None
+        self._redacted = False
+        self.done: Done | None = None
+
+    def add(self, event: StreamEvent) -> None:
+        if self.done is not None:
+            raise RuntimeError("stream event after Done")
+        if isinstance(event, TextDelta):
+            self._flush_thinking()
+            self._text.append(event.text)
+        elif isinstance(event, ThinkingDelta):
+            self._flush_text()
+            self._thinking.append(event.text)
+            self._signature = event.signature or self._signature
+            self._redacted = self._redacted or event.redacted
+        elif isinstance(event, ToolCallEvent):
+            self._flush_text()
+            self._flush_thinking()
+            self._parts.append(event.call)
+        else:
+            self._flush_text()
+            self._flush_thinking()
+            self.done = event
+
+    @property
+    def text(self) -> str:
+        """The answer text so far."""
+        done = "".join(p.text for p in self._parts if isinstance(p, TextPart))
+        return done + "".join(self._text)
+
+    def response(self) -> Response:
+        """The Response; the stream must have ended with Done."""
+        if self.done is None:
+            raise RuntimeError("the stream has not finished; no Done event yet")
+        done = self.done
+        return Response(
+            message=Message("assistant", tuple(self._parts)),
+            stop_reason=done.stop_reason,
+            usage=done.usage,
+            stop_sequence=done.stop_sequence,
+            model=done.model,
+            response_id=done.response_id,
+        )
+
+    def _flush_text(self) -> None:
+        if self._text:
+            self._parts.append(TextPart("".join(self._text)))
+            self._text.clear()
+
+    def _flush_thinking(self) -> None:
+        if self._thinking or self._signature is not None:
+            self._parts.append(
+                ThinkingPart("".join(self._thinking), self._signature, self._redacted)
+            )
+            self._thinking.clear()
+            self._signature = None
+            self._redacted = False
+
+
+def accumulate(events: Iterable[StreamEvent]) -> Response:
+    """Fold a whole stream into a Response."""
+    acc = ResponseAccumulator()
+    for event in events:
+        acc.add(event)
+    return acc.response()
