@@ -1,1 +1,116 @@
-"""Hearth: one API over local (llama.cpp) and remote language models."""
+"""Hearth: one API over local (llama.cpp, in-process) and remote language models.
+
+>>> import hearth
+>>> m = hearth.model("local:smollm2")
+>>> print(m.chat("What is the capital of France?").text)
+
+Importing hearth is light: llama.cpp, provider code and the CLI load only when first used.
+"""
+
+from hearth.backends.base import Backend, Capabilities
+from hearth.client import (
+    AsyncChatStream,
+    ChatStream,
+    Conversation,
+    Model,
+    model,
+)
+from hearth.errors import (
+    APIConnectionError,
+    APITimeoutError,
+    AuthenticationError,
+    ChecksumMismatchError,
+    ConfigurationError,
+    ContextLengthExceededError,
+    HearthError,
+    InvalidModelFileError,
+    InvalidRequestError,
+    ModelFetchError,
+    ModelLoadError,
+    ModelNotFoundError,
+    ModelUnavailableError,
+    OverloadedError,
+    ProviderError,
+    RateLimitError,
+    RequestTimeoutError,
+    ServerError,
+    UnknownProviderError,
+    UnsupportedFeatureError,
+)
+from hearth.events import (
+    Done,
+    StopReason,
+    StreamEvent,
+    TextDelta,
+    ThinkingDelta,
+    ToolCallEvent,
+    Usage,
+)
+from hearth.messages import (
+    ImagePart,
+    Message,
+    Part,
+    Role,
+    TextPart,
+    ThinkingPart,
+    ToolCallPart,
+    ToolResultPart,
+)
+from hearth.request import ChatRequest, ToolChoice, ToolSpec
+from hearth.response import Response, ResponseAccumulator, accumulate
+from hearth.settings import GenerationSettings
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "APIConnectionError",
+    "APITimeoutError",
+    "AsyncChatStream",
+    "AuthenticationError",
+    "Backend",
+    "Capabilities",
+    "ChatRequest",
+    "ChatStream",
+    "ChecksumMismatchError",
+    "ConfigurationError",
+    "ContextLengthExceededError",
+    "Conversation",
+    "Done",
+    "GenerationSettings",
+    "HearthError",
+    "ImagePart",
+    "InvalidModelFileError",
+    "InvalidRequestError",
+    "Message",
+    "Model",
+    "ModelFetchError",
+    "ModelLoadError",
+    "ModelNotFoundError",
+    "ModelUnavailableError",
+    "OverloadedError",
+    "Part",
+    "ProviderError",
+    "RateLimitError",
+    "RequestTimeoutError",
+    "Response",
+    "ResponseAccumulator",
+    "Role",
+    "ServerError",
+    "StopReason",
+    "StreamEvent",
+    "TextDelta",
+    "TextPart",
+    "ThinkingDelta",
+    "ThinkingPart",
+    "ToolCallEvent",
+    "ToolCallPart",
+    "ToolChoice",
+    "ToolResultPart",
+    "ToolSpec",
+    "UnknownProviderError",
+    "UnsupportedFeatureError",
+    "Usage",
+    "__version__",
+    "accumulate",
+    "model",
+]

@@ -17,7 +17,12 @@ StopReason: TypeAlias = Literal[
     "end_turn", "max_tokens", "stop_sequence", "tool_use", "cancelled", "content_filter"
 ]
 STOP_REASONS: tuple[StopReason, ...] = (
-    "end_turn", "max_tokens", "stop_sequence", "tool_use", "cancelled", "content_filter"
+    "end_turn",
+    "max_tokens",
+    "stop_sequence",
+    "tool_use",
+    "cancelled",
+    "content_filter",
 )
 
 

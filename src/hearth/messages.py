@@ -25,9 +25,7 @@ from hearth.errors import InvalidRequestError
 Role: TypeAlias = Literal["system", "user", "assistant", "tool"]
 ROLES: tuple[Role, ...] = ("system", "user", "assistant", "tool")
 
-JsonValue: TypeAlias = (
-    str | int | float | bool | None | list["JsonValue"] | dict[str, "JsonValue"]
-)
+JsonValue: TypeAlias = str | int | float | bool | list["JsonValue"] | dict[str, "JsonValue"] | None
 JsonObject: TypeAlias = dict[str, JsonValue]
 
 
@@ -138,8 +136,7 @@ class Message:
             if not isinstance(part, allowed):
                 names = ", ".join(t.__name__ for t in allowed)
                 raise InvalidRequestError(
-                    f"a {self.role} message cannot hold {type(part).__name__}; "
-                    f"it takes {names}"
+                    f"a {self.role} message cannot hold {type(part).__name__}; it takes {names}"
                 )
 
     @classmethod

@@ -5,7 +5,15 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from hearth.events import Done, StopReason, StreamEvent, TextDelta, ThinkingDelta, ToolCallEvent, Usage
+from hearth.events import (
+    Done,
+    StopReason,
+    StreamEvent,
+    TextDelta,
+    ThinkingDelta,
+    ToolCallEvent,
+    Usage,
+)
 from hearth.messages import Message, Part, TextPart, ThinkingPart, ToolCallPart
 
 

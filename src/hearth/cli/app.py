@@ -34,10 +34,11 @@ def build_app() -> typer.Typer:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Console-script entry point."""
+    """Console-script entry point. Usage errors exit 2 with the usage line (Typer's own
+    handling); hearth errors print one line and exit 1."""
     app = build_app()
     try:
-        app(args=argv, standalone_mode=False)
+        app(args=argv, prog_name="hearth")
     except HearthError as exc:
         if os.environ.get("HEARTH_DEBUG"):
             raise
@@ -46,18 +47,6 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         sys.stderr.write("\ninterrupted\n")
         sys.exit(EXIT_INTERRUPTED)
-    except typer.Exit as exc:
-        sys.exit(exc.exit_code)
-    except typer.Abort:
-        sys.stderr.write("aborted\n")
-        sys.exit(EXIT_INTERRUPTED)
-    except Exception as exc:  # click usage errors come through standalone_mode=False
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        raise
 
 
 def print_error(message: str) -> None:

@@ -1,0 +1,489 @@
+"""Chat templates: turn a conversation into the prompt text a local GGUF model was trained on.
+
+Which template a model gets (:func:`select_template`), first match wins:
+
+1. the catalogue entry's ``family`` (``"chatml"`` or ``"gemma"``) when it names one;
+2. the GGUF file's own ``tokenizer.chat_template``, rendered by :class:`JinjaChatTemplate`;
+3. :class:`GemmaTemplate` when the GGUF architecture starts with ``gemma``;
+4. :class:`ChatMLTemplate`.
+
+A GGUF template is untrusted input. :class:`JinjaChatTemplate` renders it in Jinja's immutable
+sandbox: touching private attributes (``''.__class__``, ``cycler.__init__.__globals__``) raises at
+once, ``*`` / ``+`` / ``**`` refuse to build values beyond the output bound, and the output itself
+is capped at :data:`MAX_RENDER_CHARS`. Loops that burn CPU without output are not bounded here.
+
+How the parts of :class:`hearth.messages.Message` are rendered, by every template:
+
+* :class:`~hearth.messages.ImagePart` raises :class:`~hearth.errors.UnsupportedFeatureError`:
+  no local model has vision support yet.
+* :class:`~hearth.messages.ThinkingPart` is dropped: models are trained without earlier turns'
+  reasoning in the prompt.
+* Tool calls: Hermes ``<tool_call>`` JSON blocks for ChatML, ````tool_code```` blocks for Gemma,
+  OpenAI-style ``tool_calls`` dicts for Jinja templates. Tool results: ChatML ``tool`` turns,
+  Gemma user turns with ````tool_output```` blocks, ``role: "tool"`` dicts for Jinja templates.
+  A result's ``is_error`` flag is not shown to the model (no template has a slot for it).
+
+Every failure while rendering raises :class:`TemplateError`, whose message starts with
+``chat template error:``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, Literal, NoReturn, Protocol
+
+from jinja2 import TemplateError as JinjaError
+from jinja2 import TemplateSyntaxError, nodes
+from jinja2.exceptions import SecurityError, UndefinedError
+from jinja2.ext import Extension
+from jinja2.parser import Parser
+from jinja2.runtime import Context, Undefined
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from hearth.errors import ConfigurationError, InvalidRequestError, UnsupportedFeatureError
+from hearth.messages import (
+    ImagePart,
+    JsonValue,
+    Message,
+    TextPart,
+    ToolCallPart,
+    ToolResultPart,
+)
+
+MAX_RENDER_CHARS = 4 * 1024 * 1024
+"""The most characters a template may render (and a sandboxed ``*``/``+`` may build)."""
+
+_MAX_POWER_BITS = 4096
+"""The largest integer, in bits, a sandboxed ``**`` may compute."""
+
+_STOP_MARKERS: tuple[str, ...] = (
+    "<|im_end|>",  # ChatML (SmolLM, Qwen)
+    "<end_of_turn>",  # Gemma
+    "<|eot_id|>",  # Llama 3
+    "<|eom_id|>",  # Llama 3.1 tool turns
+    "<|end|>",  # Phi-3
+    "<|END_OF_TURN_TOKEN|>",  # Command R
+    "<end_of_utterance>",  # SmolVLM / Idefics
+    "</s>",  # Llama 2, Mistral, Zephyr
+)
+"""End-of-turn markers looked for, literally, in a Jinja template's source."""
+
+_GEMMA_ALTERNATION = "Conversation roles must alternate user/assistant/user/assistant/..."
+
+
+class TemplateError(InvalidRequestError):
+    """A chat template failed to compile or to render the conversation."""
+
+    def __init__(self, problem: str, *, line: int | None = None) -> None:
+        self.problem = problem
+        self.line = line
+        where = f" (template line {line})" if line is not None else ""
+        super().__init__(f"chat template error: {problem}{where}")
+
+
+class ChatTemplate(Protocol):
+    """Renders a conversation into prompt text for one model family."""
+
+    name: str
+    stop_strings: tuple[str, ...]
+    """End-of-turn markers to treat as the end of the answer even if the tokenizer does not."""
+
+    def render(self, messages: Sequence[Message], *, add_generation_prompt: bool = True) -> str:
+        """The prompt text; ``add_generation_prompt`` appends the opening of the model's turn."""
+        ...
+
+
+# --- parts shared by every template -------------------------------------------------------------
+
+_Segment = str | ToolCallPart | ToolResultPart
+
+
+def _segments(index: int, message: Message) -> list[_Segment]:
+    """The message's parts in order, adjacent texts joined, thinking dropped, images refused."""
+    out: list[_Segment] = []
+    for part in message.parts:
+        if isinstance(part, ImagePart):
+            raise UnsupportedFeatureError(
+                f"this local model has no vision support: message {index} ({message.role}) "
+                "holds an image. Send text only, or use a remote model that accepts images."
+            )
+        if isinstance(part, TextPart):
+            if out and isinstance(out[-1], str):
+                out[-1] += part.text
+            else:
+                out.append(part.text)
+        elif isinstance(part, ToolCallPart | ToolResultPart):
+            out.append(part)
+    return out
+
+
+def _texts(segments: Sequence[_Segment]) -> str:
+    return "".join(s for s in segments if isinstance(s, str))
+
+
+def _template_line(exc: BaseException) -> int | None:
+    """The template line an exception was raised on (Jinja rewrites tracebacks to show it)."""
+    found = None
+    tb = exc.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == "<template>":
+            found = tb.tb_lineno
+        tb = tb.tb_next
+    return found
+
+
+# --- ChatML -------------------------------------------------------------------------------------
+
+
+def _hermes_call(call: ToolCallPart) -> str:
+    body = json.dumps({"name": call.name, "arguments": call.parsed_arguments()}, ensure_ascii=False)
+    return f"<tool_call>\n{body}\n</tool_call>"
+
+
+def _chatml_turns(index: int, message: Message) -> list[tuple[str, str]]:
+    segments = _segments(index, message)
+    if message.role == "system":
+        return [("system", _texts(segments))]
+    if message.role == "assistant":
+        pieces = [_hermes_call(s) if isinstance(s, ToolCallPart) else s for s in segments]
+        return [("assistant", "\n".join(p for p in pieces if isinstance(p, str) and p))]
+    turns: list[tuple[str, str]] = []
+    for segment in segments:
+        if isinstance(segment, ToolResultPart):
+            turns.append(("tool", segment.content))
+        elif isinstance(segment, str):
+            turns.append(("user", segment))
+    return turns or [("user", "")]
+
+
+class ChatMLTemplate:
+    """``<|im_start|>role\\ncontent<|im_end|>\\n`` turns (SmolLM, Qwen, Hermes)."""
+
+    def __init__(self) -> None:
+        self.name = "chatml"
+        self.stop_strings: tuple[str, ...] = ("<|im_end|>",)
+
+    def __repr__(self) -> str:
+        return "ChatMLTemplate()"
+
+    def render(self, messages: Sequence[Message], *, add_generation_prompt: bool = True) -> str:
+        out: list[str] = []
+        for index, message in enumerate(messages):
+            for role, content in _chatml_turns(index, message):
+                out.append(f"<|im_start|>{role}\n{content}<|im_end|>\n")
+        if add_generation_prompt:
+            out.append("<|im_start|>assistant\n")
+        return "".join(out)
+
+
+# --- Gemma --------------------------------------------------------------------------------------
+
+
+def _py_literal(value: JsonValue) -> str:
+    """A JSON value written as a Python literal, the way Gemma's ``tool_code`` blocks show it."""
+    if value is None:
+        return "None"
+    if isinstance(value, bool):
+        return "True" if value else "False"
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(_py_literal(v) for v in value) + "]"
+    items = (f"{json.dumps(k, ensure_ascii=False)}: {_py_literal(v)}" for k, v in value.items())
+    return "{" + ", ".join(items) + "}"
+
+
+def _gemma_segment(segment: _Segment) -> str:
+    if isinstance(segment, ToolCallPart):
+        args = ", ".join(f"{k}={_py_literal(v)}" for k, v in segment.parsed_arguments().items())
+        return f"```tool_code\n{segment.name}({args})\n```"
+    if isinstance(segment, ToolResultPart):
+        return f"```tool_output\n{segment.content}\n```"
+    return segment.strip()
+
+
+def _gemma_turns(messages: Sequence[Message]) -> list[tuple[str, str]]:
+    """(role, text) turns: system folded into the first user turn, roles checked to alternate."""
+    system: str | None = None
+    turns: list[tuple[str, str]] = []
+    for index, message in enumerate(messages):
+        segments = _segments(index, message)
+        if message.role == "system":
+            if index != 0:
+                raise TemplateError(
+                    f"Gemma takes a system message only as the first message; message {index} "
+                    "is a system message. Move it to the front or merge it into the first one."
+                )
+            system = _texts(segments)
+            continue
+        role = "model" if message.role == "assistant" else "user"
+        expected = "user" if len(turns) % 2 == 0 else "model"
+        if role != expected:
+            wanted = "assistant" if expected == "model" else "user (or tool)"
+            raise TemplateError(
+                f"{_GEMMA_ALTERNATION} (Gemma format; tool results count as user turns): "
+                f"message {index} is a {message.role} message where a {wanted} message "
+                "was expected"
+            )
+        text = "\n".join(p for p in map(_gemma_segment, segments) if p)
+        if system is not None and not turns:
+            text = f"{system}\n\n{text}"
+        turns.append((role, text))
+    if system is not None and not turns:
+        turns.append(("user", system))
+    return turns
+
+
+class GemmaTemplate:
+    """Gemma's turns: ``<start_of_turn>user|model\\ntext<end_of_turn>\\n`` after the BOS token.
+
+    As in Gemma's official template, texts are stripped of surrounding whitespace, the system
+    message is folded into the first user turn, and roles must alternate user / model.
+    """
+
+    def __init__(self, bos_token: str = "<bos>") -> None:
+        self.name = "gemma"
+        self.bos_token = bos_token
+        self.stop_strings: tuple[str, ...] = ("<end_of_turn>",)
+
+    def __repr__(self) -> str:
+        return f"GemmaTemplate(bos_token={self.bos_token!r})"
+
+    def render(self, messages: Sequence[Message], *, add_generation_prompt: bool = True) -> str:
+        out = [self.bos_token]
+        for role, text in _gemma_turns(messages):
+            out.append(f"<start_of_turn>{role}\n{text}<end_of_turn>\n")
+        if add_generation_prompt:
+            out.append("<start_of_turn>model\n")
+        return "".join(out)
+
+
+# --- Jinja templates from GGUF metadata ---------------------------------------------------------
+
+
+def _result_size(operator: str, left: Any, right: Any) -> int | None:
+    """How many items ``left <operator> right`` builds, for string / list repetition and joins."""
+    sized = (str, list, tuple)
+    if operator == "*" and isinstance(left, sized) and isinstance(right, int):
+        return len(left) * right
+    if operator == "*" and isinstance(right, sized) and isinstance(left, int):
+        return len(right) * left
+    if operator == "+" and isinstance(left, sized) and isinstance(right, sized):
+        return len(left) + len(right)
+    return None
+
+
+def _check_binop(operator: str, left: Any, right: Any) -> None:
+    """Refuse sandboxed arithmetic that would build a huge value before any output is made."""
+    if operator == "**" and isinstance(left, int) and isinstance(right, int):
+        if left.bit_length() * max(right, 0) > _MAX_POWER_BITS:
+            raise SecurityError(f"{left} ** {right} is a larger number than templates may compute")
+        return
+    size = _result_size(operator, left, right)
+    if size is not None and size > MAX_RENDER_CHARS:
+        raise SecurityError(
+            f"the operator {operator!r} would build a value of {size} items, over the "
+            f"{MAX_RENDER_CHARS} limit"
+        )
+
+
+class _Sandbox(ImmutableSandboxedEnvironment):
+    """The immutable sandbox, made to fail loudly on unsafe attributes and huge values."""
+
+    intercepted_binops = frozenset({"*", "+", "**"})
+
+    def unsafe_undefined(self, obj: Any, attribute: str) -> Undefined:
+        raise SecurityError(
+            f"access to attribute {attribute!r} of a {type(obj).__name__} object is not allowed"
+        )
+
+    def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
+        _check_binop(operator, left, right)
+        return super().call_binop(context, operator, left, right)
+
+
+class _GenerationTag(Extension):
+    """``{% generation %}…{% endgeneration %}`` (HF's assistant-mask marker): renders its body."""
+
+    tags = {"generation"}  # noqa: RUF012 - Jinja's Extension API declares it so
+
+    def parse(self, parser: Parser) -> list[nodes.Node]:
+        next(parser.stream)
+        return list(parser.parse_statements(("name:endgeneration",), drop_needle=True))
+
+
+def _raise_exception(message: object) -> NoReturn:
+    raise TemplateError(f"the model's chat template rejected the conversation: {message}")
+
+
+def _tojson(
+    value: Any,
+    ensure_ascii: bool = False,
+    indent: int | str | None = None,
+    separators: tuple[str, str] | None = None,
+    sort_keys: bool = False,
+) -> str:
+    """HF's ``tojson``: plain JSON, no HTML escaping, non-ASCII kept."""
+    return json.dumps(
+        value, ensure_ascii=ensure_ascii, indent=indent, separators=separators, sort_keys=sort_keys
+    )
+
+
+def _strftime_now(fmt: str) -> str:
+    return datetime.now().strftime(fmt)
+
+
+def _hf_assistant(segments: Sequence[_Segment], names: dict[str, str]) -> dict[str, Any]:
+    message: dict[str, Any] = {"role": "assistant", "content": _texts(segments)}
+    calls = [s for s in segments if isinstance(s, ToolCallPart)]
+    if calls:
+        message["tool_calls"] = [
+            {
+                "id": c.id,
+                "type": "function",
+                "function": {"name": c.name, "arguments": c.parsed_arguments()},
+            }
+            for c in calls
+        ]
+        names.update((c.id, c.name) for c in calls)
+    return message
+
+
+def _hf_tool(result: ToolResultPart, names: dict[str, str]) -> dict[str, Any]:
+    return {
+        "role": "tool",
+        "tool_call_id": result.call_id,
+        "name": result.name or names.get(result.call_id, ""),
+        "content": result.content,
+    }
+
+
+def hf_messages(messages: Sequence[Message]) -> list[dict[str, Any]]:
+    """The conversation as the list of dicts Hugging Face chat templates expect.
+
+    Tool results become ``role: "tool"`` dicts; their ``name`` comes from the part or, failing
+    that, from the assistant tool call with the same id ("" when neither says).
+    """
+    names: dict[str, str] = {}
+    out: list[dict[str, Any]] = []
+    for index, message in enumerate(messages):
+        segments = _segments(index, message)
+        if message.role == "assistant":
+            out.append(_hf_assistant(segments, names))
+        elif message.role == "system":
+            out.append({"role": "system", "content": _texts(segments)})
+        else:
+            start = len(out)
+            for segment in segments:
+                if isinstance(segment, ToolResultPart):
+                    out.append(_hf_tool(segment, names))
+                elif isinstance(segment, str):
+                    out.append({"role": "user", "content": segment})
+            if len(out) == start:
+                out.append({"role": message.role, "content": ""})
+    return out
+
+
+def _describe(exc: Exception) -> str:
+    if isinstance(exc, SecurityError):
+        return f"the template tried something the sandbox forbids: {exc}"
+    if isinstance(exc, UndefinedError):
+        return f"the template used a value that is not defined: {exc}"
+    if isinstance(exc, JinjaError):
+        return str(exc)
+    return f"{type(exc).__name__} while rendering: {exc}"
+
+
+class JinjaChatTemplate:
+    """A model's own Jinja chat template (GGUF ``tokenizer.chat_template``), sandboxed.
+
+    The template sees what Hugging Face's ``apply_chat_template`` gives it: ``messages``
+    (see :func:`hf_messages`), ``bos_token``, ``eos_token``, ``add_generation_prompt``,
+    ``tools`` and ``documents`` (both None), ``raise_exception(msg)``, ``strftime_now(fmt)`` and
+    HF's ``tojson`` filter.
+    """
+
+    def __init__(self, source: str, *, bos_token: str = "", eos_token: str = "") -> None:
+        if not source.strip():
+            raise TemplateError("the template is empty")
+        self.name = "jinja"
+        self.source = source
+        self.bos_token = bos_token
+        self.eos_token = eos_token
+        self.stop_strings: tuple[str, ...] = tuple(m for m in _STOP_MARKERS if m in source)
+        env = _Sandbox(
+            trim_blocks=True,
+            lstrip_blocks=True,
+            extensions=["jinja2.ext.loopcontrols", _GenerationTag],
+        )
+        env.filters["tojson"] = _tojson
+        env.globals["raise_exception"] = _raise_exception
+        env.globals["strftime_now"] = _strftime_now
+        try:
+            self._template = env.from_string(source)
+        except TemplateSyntaxError as exc:
+            raise TemplateError(
+                f"the template does not compile: {exc.message}", line=exc.lineno
+            ) from exc
+
+    def __repr__(self) -> str:
+        return f"JinjaChatTemplate(<{len(self.source)} chars>, stop_strings={self.stop_strings})"
+
+    def render(self, messages: Sequence[Message], *, add_generation_prompt: bool = True) -> str:
+        context: dict[str, Any] = {
+            "messages": hf_messages(messages),
+            "bos_token": self.bos_token,
+            "eos_token": self.eos_token,
+            "add_generation_prompt": add_generation_prompt,
+            "tools": None,
+            "documents": None,
+        }
+        try:
+            return self._render_bounded(context)
+        except TemplateError as exc:
+            if exc.line is not None:
+                raise
+            raise TemplateError(exc.problem, line=_template_line(exc)) from exc
+        except Exception as exc:  # untrusted code: every failure is the template's
+            raise TemplateError(_describe(exc), line=_template_line(exc)) from exc
+
+    def _render_bounded(self, context: dict[str, Any]) -> str:
+        pieces: list[str] = []
+        size = 0
+        for piece in self._template.generate(context):
+            size += len(piece)
+            if size > MAX_RENDER_CHARS:
+                raise TemplateError(
+                    f"the template rendered more than {MAX_RENDER_CHARS} characters; "
+                    "it is broken or hostile"
+                )
+            pieces.append(piece)
+        return "".join(pieces)
+
+
+def select_template(
+    *,
+    gguf_template: str | None,
+    architecture: str | None,
+    family: Literal["chatml", "gemma"] | None,
+    bos_token: str,
+    eos_token: str,
+) -> ChatTemplate:
+    """The template for a model, in the order the module docstring gives."""
+    if family is not None:
+        if family == "chatml":
+            return ChatMLTemplate()
+        if family == "gemma":
+            return GemmaTemplate(bos_token or "<bos>")
+        raise ConfigurationError(
+            f"unknown chat template family {family!r}; expected 'chatml' or 'gemma'"
+        )
+    if gguf_template is not None and gguf_template.strip():
+        return JinjaChatTemplate(gguf_template, bos_token=bos_token, eos_token=eos_token)
+    if architecture is not None and architecture.lower().startswith("gemma"):
+        return GemmaTemplate(bos_token or "<bos>")
+    return ChatMLTemplate()

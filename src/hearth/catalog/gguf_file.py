@@ -1,0 +1,378 @@
+"""A pure-Python GGUF header reader and validator, run before llama.cpp ever sees a file.
+
+:func:`read_gguf` maps the file once and walks its header with :func:`struct.unpack_from`: magic,
+version, metadata key/values and tensor infos. Every length and count is bounded by the bytes the
+file actually has, so a truncated, corrupt or hostile file costs at most one pass over its header
+and raises :class:`InvalidModelFileError` rather than reaching native code. It then checks that
+every tensor lies, aligned and in order, inside the file.
+
+Large metadata arrays (a 262,144-entry vocabulary) are walked to find their end but kept only as
+an :class:`ArraySummary`; arrays of up to :data:`MAX_KEPT_ARRAY` items are kept as tuples.
+"""
+
+from __future__ import annotations
+
+import mmap
+import struct
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Union
+
+from hearth.catalog.ggml_types import tensor_nbytes, type_layout
+from hearth.errors import InvalidModelFileError, ModelNotFoundError
+
+MAGIC = b"GGUF"
+SUPPORTED_VERSIONS = (2, 3)
+DEFAULT_ALIGNMENT = 32
+MAX_DIMS = 4
+MAX_TENSOR_NAME = 63  # GGML_MAX_NAME (64) including the terminating NUL
+MAX_KEPT_ARRAY = 64
+INT64_MAX = (1 << 63) - 1
+
+# GGUF value type id → (name, struct format) for the fixed-size scalar types.
+_SCALARS: dict[int, tuple[str, str]] = {
+    0: ("u8", "B"),
+    1: ("i8", "b"),
+    2: ("u16", "H"),
+    3: ("i16", "h"),
+    4: ("u32", "I"),
+    5: ("i32", "i"),
+    6: ("f32", "f"),
+    7: ("bool", "?"),
+    10: ("u64", "Q"),
+    11: ("i64", "q"),
+    12: ("f64", "d"),
+}
+_SCALAR_STRUCTS = {type_id: struct.Struct("<" + code) for type_id, (_, code) in _SCALARS.items()}
+_STRING = 8
+_ARRAY = 9
+_U32 = struct.Struct("<I")
+_U64 = struct.Struct("<Q")
+# Smallest possible encodings, used to bound declared counts by the file size.
+_MIN_KV_BYTES = 8 + 4 + 1  # key length, value type, one-byte value
+_MIN_TENSOR_INFO_BYTES = 8 + 4 + 4 + 8  # name length, n_dims, type, offset
+
+
+@dataclass(frozen=True)
+class ArraySummary:
+    """A metadata array too long to keep: its item type and length."""
+
+    item_type: str
+    length: int
+
+
+Scalar = Union[int, float, bool, str]  # noqa: UP007 (a runtime alias)
+MetadataValue = Union[Scalar, tuple[Scalar, ...], ArraySummary]  # noqa: UP007
+
+
+@dataclass(frozen=True)
+class TensorInfo:
+    name: str
+    shape: tuple[int, ...]
+    type_id: int
+    offset: int
+    """Offset from the start of the data section."""
+    nbytes: int
+
+
+@dataclass(frozen=True)
+class GGUFInfo:
+    """What a GGUF file's header says, after validation."""
+
+    path: Path
+    size: int
+    version: int
+    tensor_count: int
+    alignment: int
+    data_offset: int
+    metadata: Mapping[str, MetadataValue]
+    tensors: tuple[TensorInfo, ...] = field(repr=False)
+
+    def _str(self, key: str) -> str | None:
+        value = self.metadata.get(key)
+        return value if isinstance(value, str) else None
+
+    def _int(self, key: str) -> int | None:
+        value = self.metadata.get(key)
+        return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+    @property
+    def architecture(self) -> str | None:
+        return self._str("general.architecture")
+
+    @property
+    def name(self) -> str | None:
+        return self._str("general.name")
+
+    @property
+    def context_length(self) -> int | None:
+        arch = self.architecture
+        return self._int(f"{arch}.context_length") if arch else None
+
+    @property
+    def chat_template(self) -> str | None:
+        return self._str("tokenizer.chat_template")
+
+    @property
+    def file_type(self) -> int | None:
+        return self._int("general.file_type")
+
+    @property
+    def quantization(self) -> str | None:
+        """The file type's name, e.g. "Q4_1" or "Q4_K_M"; None if the file does not say."""
+        file_type = self.file_type
+        return None if file_type is None else file_type_name(file_type)
+
+    @property
+    def bos_token_id(self) -> int | None:
+        return self._int("tokenizer.ggml.bos_token_id")
+
+    @property
+    def eos_token_id(self) -> int | None:
+        return self._int("tokenizer.ggml.eos_token_id")
+
+
+def file_type_name(file_type: int) -> str:
+    """The llama.cpp name of ``general.file_type`` without its ``MOSTLY_`` prefix."""
+    from gguf import LlamaFileType  # slow import (~0.2 s): only when asked
+
+    try:
+        name = str(LlamaFileType(file_type).name)
+    except ValueError:
+        return f"file type {file_type}"
+    return name.removeprefix("MOSTLY_")
+
+
+def read_gguf(path: Path | str) -> GGUFInfo:
+    """Parse and validate the GGUF header of ``path``.
+
+    Raises :class:`InvalidModelFileError` for anything that is not a well-formed GGUF file
+    whose tensors all lie inside it, and :class:`ModelNotFoundError` if there is no such file.
+    """
+    path = Path(path)
+    try:
+        with path.open("rb") as handle:
+            size = path.stat().st_size
+            if size == 0:
+                raise InvalidModelFileError(str(path), "truncated: the file is empty")
+            with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as buf:
+                return _Reader(path, buf, size).read()
+    except FileNotFoundError:
+        raise ModelNotFoundError(
+            f"no such model file: {path}. Run `hearth pull smollm2` or pass the path of a .gguf "
+            "file.",
+            model=str(path),
+        ) from None
+    except OSError as exc:
+        raise InvalidModelFileError(str(path), f"cannot read it: {exc}") from exc
+
+
+class _Reader:
+    """One pass over a mapped GGUF header; ``pos`` is the read offset."""
+
+    def __init__(self, path: Path, buf: mmap.mmap, size: int) -> None:
+        self.path = path
+        self.buf = buf
+        self.size = size
+        self.pos = 0
+
+    def fail(self, reason: str) -> InvalidModelFileError:
+        return InvalidModelFileError(str(self.path), reason)
+
+    def need(self, n: int, what: str) -> None:
+        if n > self.size - self.pos:
+            raise self.fail(
+                f"truncated: {what} needs {n} bytes at offset {self.pos}, but the file has "
+                f"{self.size} bytes"
+            )
+
+    def u32(self, what: str) -> int:
+        self.need(4, what)
+        (value,) = _U32.unpack_from(self.buf, self.pos)
+        self.pos += 4
+        return int(value)
+
+    def u64(self, what: str) -> int:
+        self.need(8, what)
+        (value,) = _U64.unpack_from(self.buf, self.pos)
+        self.pos += 8
+        return int(value)
+
+    def string(self, what: str) -> str:
+        length = self.u64(f"the length of {what}")
+        self.need(length, f"{what} ({length} bytes)")
+        start = self.pos
+        self.pos += length
+        return self.buf[start : self.pos].decode("utf-8", errors="replace")
+
+    def read(self) -> GGUFInfo:
+        version, tensor_count, kv_count = self.header()
+        metadata: dict[str, MetadataValue] = {}
+        for index in range(kv_count):
+            key = self.string(f"metadata key #{index}")
+            value_type = self.u32(f"the type of metadata {key!r}")
+            metadata[key] = self.value(value_type, f"metadata {key!r}")
+        alignment = self.alignment(metadata)
+        tensors = [self.tensor_info(index) for index in range(tensor_count)]
+        data_offset = -(-self.pos // alignment) * alignment
+        self.check_tensors(tensors, alignment, data_offset)
+        return GGUFInfo(
+            path=self.path,
+            size=self.size,
+            version=version,
+            tensor_count=tensor_count,
+            alignment=alignment,
+            data_offset=data_offset,
+            metadata=metadata,
+            tensors=tuple(tensors),
+        )
+
+    def header(self) -> tuple[int, int, int]:
+        self.need(4, "the magic number")
+        magic = bytes(self.buf[0:4])
+        if magic != MAGIC:
+            raise self.fail(f"not a GGUF file: it starts with {magic!r}, not {MAGIC!r}")
+        self.pos = 4
+        version = self.u32("the version")
+        if version not in SUPPORTED_VERSIONS:
+            swapped = int.from_bytes(version.to_bytes(4, "little"), "big")
+            hint = " (a big-endian file?)" if swapped in SUPPORTED_VERSIONS else ""
+            raise self.fail(
+                f"unsupported GGUF version {version}{hint}; hearth reads versions 2 and 3"
+            )
+        tensor_count = self.u64("the tensor count")
+        kv_count = self.u64("the metadata count")
+        room = self.size - self.pos
+        if tensor_count * _MIN_TENSOR_INFO_BYTES + kv_count * _MIN_KV_BYTES > room:
+            raise self.fail(
+                f"truncated or corrupt: the header declares {tensor_count} tensors and "
+                f"{kv_count} metadata entries, more than the {room} bytes left can hold"
+            )
+        return version, tensor_count, kv_count
+
+    def value(self, value_type: int, what: str) -> MetadataValue:
+        packer = _SCALAR_STRUCTS.get(value_type)
+        if packer is not None:
+            self.need(packer.size, what)
+            (value,) = packer.unpack_from(self.buf, self.pos)
+            self.pos += packer.size
+            return value  # type: ignore[no-any-return]
+        if value_type == _STRING:
+            return self.string(what)
+        if value_type == _ARRAY:
+            return self.array(what)
+        raise self.fail(f"{what} has unknown value type {value_type}")
+
+    def array(self, what: str) -> MetadataValue:
+        item_type = self.u32(f"the item type of {what}")
+        count = self.u64(f"the length of {what}")
+        scalar = _SCALARS.get(item_type)
+        if scalar is not None:
+            return self.scalar_array(what, scalar, count)
+        if item_type == _ARRAY:
+            raise self.fail(f"{what} is an array of arrays, which llama.cpp does not read")
+        if item_type != _STRING:
+            raise self.fail(f"{what} is an array of unknown value type {item_type}")
+        if count * 8 > self.size - self.pos:
+            raise self.fail(
+                f"truncated or corrupt: {what} declares {count} strings, more than the "
+                f"{self.size - self.pos} bytes left can hold"
+            )
+        if count <= MAX_KEPT_ARRAY:
+            return tuple(self.string(f"{what}[{i}]") for i in range(count))
+        self.skip_strings(what, count)
+        return ArraySummary("string", count)
+
+    def scalar_array(self, what: str, scalar: tuple[str, str], count: int) -> MetadataValue:
+        name, code = scalar
+        width = struct.calcsize("<" + code)
+        if count * width > self.size - self.pos:
+            raise self.fail(
+                f"truncated or corrupt: {what} declares {count} {name} items "
+                f"({count * width} bytes), more than the {self.size - self.pos} bytes left"
+            )
+        start = self.pos
+        self.pos += count * width
+        if count <= MAX_KEPT_ARRAY:
+            return tuple(struct.unpack_from(f"<{count}{code}", self.buf, start))
+        return ArraySummary(name, count)
+
+    def skip_strings(self, what: str, count: int) -> None:
+        """Walk ``count`` length-prefixed strings without decoding them (the hot loop)."""
+        buf, pos, unpack = self.buf, self.pos, _U64.unpack_from
+        limit = self.size - 8
+        for index in range(count):
+            if pos > limit:
+                self.pos = pos
+                self.need(8, f"the length of {what}[{index}]")
+            (length,) = unpack(buf, pos)
+            pos += 8 + length
+        if pos > self.size:
+            raise self.fail(
+                f"truncated: the strings of {what} end at byte {pos}, but the file has "
+                f"{self.size} bytes"
+            )
+        self.pos = pos
+
+    def alignment(self, metadata: Mapping[str, MetadataValue]) -> int:
+        value = metadata.get("general.alignment", DEFAULT_ALIGNMENT)
+        if (
+            not isinstance(value, int)
+            or isinstance(value, bool)
+            or value <= 0
+            or value & (value - 1)
+        ):
+            raise self.fail(f"general.alignment is {value!r}, not a power of two")
+        return value
+
+    def tensor_info(self, index: int) -> TensorInfo:
+        name = self.string(f"the name of tensor #{index}")
+        if len(name.encode("utf-8")) > MAX_TENSOR_NAME:
+            raise self.fail(f"tensor #{index} has a name longer than {MAX_TENSOR_NAME} bytes")
+        n_dims = self.u32(f"the dimension count of tensor {name!r}")
+        if n_dims > MAX_DIMS:
+            raise self.fail(f"tensor {name!r} has {n_dims} dimensions; at most {MAX_DIMS}")
+        shape = tuple(self.u64(f"dimension {d} of tensor {name!r}") for d in range(n_dims))
+        type_id = self.u32(f"the type of tensor {name!r}")
+        offset = self.u64(f"the data offset of tensor {name!r}")
+        layout = type_layout(type_id)
+        if layout is None:
+            raise self.fail(f"tensor {name!r} has unknown ggml type {type_id}")
+        elements = 1
+        for dim in shape:
+            elements *= dim
+        if elements > INT64_MAX:
+            raise self.fail(f"tensor {name!r} has shape {shape}, too many elements")
+        first = shape[0] if shape else 1
+        if first % layout[0]:
+            raise self.fail(
+                f"tensor {name!r} has a first dimension {first} that is not a multiple of "
+                f"its type's block size {layout[0]}"
+            )
+        return TensorInfo(name, shape, type_id, offset, tensor_nbytes(shape, layout))
+
+    def check_tensors(self, tensors: list[TensorInfo], alignment: int, data_offset: int) -> None:
+        """Tensors must be unique, laid out in order at aligned offsets, and inside the file."""
+        seen: set[str] = set()
+        expected = 0
+        for tensor in tensors:
+            if tensor.name in seen:
+                raise self.fail(f"tensor {tensor.name!r} appears twice")
+            seen.add(tensor.name)
+            if tensor.offset % alignment:
+                raise self.fail(
+                    f"tensor {tensor.name!r} has offset {tensor.offset}, not a multiple of the "
+                    f"alignment {alignment}"
+                )
+            if tensor.offset != expected:
+                raise self.fail(
+                    f"tensor {tensor.name!r} has offset {tensor.offset}, expected {expected}"
+                )
+            end = data_offset + tensor.offset + tensor.nbytes
+            if end > self.size:
+                raise self.fail(
+                    f"truncated: the data of tensor {tensor.name!r} ends at byte {end}, but the "
+                    f"file has {self.size} bytes"
+                )
+            expected += -(-tensor.nbytes // alignment) * alignment

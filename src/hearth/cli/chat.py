@@ -1,0 +1,175 @@
+"""``hearth run`` (one shot) and ``hearth chat`` (an interactive REPL)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import asdict
+from typing import Annotated, TextIO
+
+import typer
+
+from hearth.client import DEFAULT_MODEL, ChatStream, Conversation, Model
+from hearth.errors import InvalidRequestError
+from hearth.response import Response
+from hearth.settings import GenerationSettings
+
+ModelOpt = Annotated[
+    str, typer.Option("--model", "-m", help="provider:name, a catalogue name, or a .gguf path.")
+]
+SystemOpt = Annotated[str | None, typer.Option("--system", "-s", help="System prompt.")]
+TempOpt = Annotated[
+    float | None, typer.Option("--temperature", "-t", help="Sampling temperature (0 = greedy).")
+]
+MaxTokOpt = Annotated[
+    int | None, typer.Option("--max-tokens", "-n", help="Most tokens to generate.")
+]
+SeedOpt = Annotated[int | None, typer.Option("--seed", help="Seed for reproducible sampling.")]
+VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Show llama.cpp's log.")]
+
+
+def register(app: typer.Typer) -> None:
+    app.command("run")(run)
+    app.command("chat")(chat)
+
+
+def _settings(
+    temperature: float | None, max_tokens: int | None, seed: int | None
+) -> GenerationSettings:
+    return GenerationSettings(temperature=temperature, max_tokens=max_tokens, seed=seed)
+
+
+def open_model(spec: str, verbose: bool) -> Model:
+    """Build the model and load it behind a spinner (a pull shows its own progress bar)."""
+    import hearth
+    from hearth.cli.ui import status
+
+    options: dict[str, object] = {"verbose": True} if verbose else {}
+    m = hearth.model(spec, **options)
+    fetch = getattr(m.backend, "fetch", None)
+    load = getattr(m.backend, "load", None)
+    if fetch is not None and load is not None:
+        from hearth.catalog.progress_rich import RichProgress
+
+        fetch(RichProgress())  # a pull shows its own bar; the spinner comes after it
+        with status(f"loading {m.name}"):
+            load()
+    return m
+
+
+def run(
+    prompt: Annotated[
+        str | None, typer.Argument(help="The prompt; '-' or nothing reads it from stdin.")
+    ] = None,
+    model: ModelOpt = DEFAULT_MODEL,
+    system: SystemOpt = None,
+    temperature: TempOpt = None,
+    max_tokens: MaxTokOpt = None,
+    seed: SeedOpt = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print one JSON object with text, usage, stop reason.")
+    ] = False,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Answer one prompt, streamed to stdout."""
+    text = _read_prompt(prompt)
+    settings = _settings(temperature, max_tokens, seed)
+    with open_model(model, verbose) as m:
+        if as_json:
+            response = m.chat(text, settings, system=system)
+            sys.stdout.write(json.dumps(response_json(response), ensure_ascii=False) + "\n")
+            return
+        with m.stream(text, settings, system=system) as stream:
+            _print_stream(stream, sys.stdout)
+
+
+def _read_prompt(prompt: str | None) -> str:
+    if prompt is None or prompt == "-":
+        if sys.stdin.isatty():
+            raise InvalidRequestError('give a prompt: hearth run "your question"')
+        prompt = sys.stdin.read()
+    if not prompt.strip():
+        raise InvalidRequestError("the prompt is empty")
+    return prompt
+
+
+def _print_stream(stream: ChatStream, out: TextIO) -> Response:
+    for piece in stream.text_stream:
+        out.write(piece)
+        out.flush()
+    response = stream.response
+    out.write("\n")
+    out.flush()
+    if response.stop_reason == "max_tokens":
+        sys.stderr.write(f"[stopped at the token limit: {response.usage.output_tokens} tokens]\n")
+    return response
+
+
+def response_json(response: Response) -> dict[str, object]:
+    return {
+        "text": response.text,
+        "model": response.model,
+        "stop_reason": response.stop_reason,
+        "stop_sequence": response.stop_sequence,
+        "usage": asdict(response.usage),
+    }
+
+
+HELP_TEXT = "commands: /reset forgets the conversation, /exit (or Ctrl-D) leaves"
+
+
+def chat(
+    model: ModelOpt = DEFAULT_MODEL,
+    system: SystemOpt = None,
+    temperature: TempOpt = None,
+    max_tokens: MaxTokOpt = None,
+    seed: SeedOpt = None,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Chat interactively, with history. Reads lines from stdin when it is piped."""
+    settings = _settings(temperature, max_tokens, seed)
+    interactive = sys.stdin.isatty()
+    with open_model(model, verbose) as m:
+        conv = Conversation(m, system=system, settings=settings)
+        if interactive:
+            sys.stderr.write(f"chatting with {m.name}; {HELP_TEXT}\n")
+        while True:
+            line = _prompt_line(interactive)
+            if line is None or line.strip() in ("/exit", "/quit"):
+                return
+            if not _handle_line(conv, line.strip(), interactive):
+                continue
+
+
+def _prompt_line(interactive: bool) -> str | None:
+    try:
+        if interactive:
+            return input(">>> ")
+        line = sys.stdin.readline()
+        return line if line else None
+    except EOFError:
+        return None
+
+
+def _handle_line(conv: Conversation, line: str, interactive: bool) -> bool:
+    if not line:
+        return False
+    if line == "/reset":
+        conv.reset()
+        sys.stderr.write("conversation reset\n")
+        return False
+    if line in ("/help", "/?"):
+        sys.stderr.write(HELP_TEXT + "\n")
+        return False
+    if line.startswith("/"):
+        sys.stderr.write(f"unknown command {line.split(maxsplit=1)[0]}; {HELP_TEXT}\n")
+        return False
+    try:
+        with conv.stream(line) as stream:
+            _print_stream(stream, sys.stdout)
+    except KeyboardInterrupt:
+        if not interactive:
+            raise
+        sys.stdout.write("\n")
+        sys.stderr.write("[interrupted; the unfinished answer is not kept]\n")
+    return True

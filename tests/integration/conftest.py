@@ -1,0 +1,29 @@
+"""Fixtures that load the real small models once per session (pulled by `make models`)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+import hearth
+
+THREADS = 2
+
+
+@pytest.fixture(scope="session")
+def smollm2() -> Iterator[hearth.Model]:
+    with hearth.model("local:smollm2", n_threads=THREADS) as m:
+        yield m
+
+
+@pytest.fixture(scope="session")
+def gemma() -> Iterator[hearth.Model]:
+    with hearth.model("local:gemma3-270m", n_threads=THREADS) as m:
+        yield m
+
+
+@pytest.fixture(scope="session")
+def smollm2_small_ctx() -> Iterator[hearth.Model]:
+    with hearth.model("local:smollm2", n_threads=THREADS, n_ctx=128) as m:
+        yield m
