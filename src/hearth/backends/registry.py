@@ -8,7 +8,6 @@ until a model of that provider is asked for. Plugins add providers through the
 from __future__ import annotations
 
 import importlib
-from importlib.metadata import entry_points
 from typing import Protocol
 
 from hearth.backends.base import Backend
@@ -35,6 +34,8 @@ def split_model_string(spec: str) -> tuple[str, str]:
 
 def providers() -> list[str]:
     """Every provider name: the built-in ones and those plugins register."""
+    from importlib.metadata import entry_points  # ~30 ms: only when plugins are looked up
+
     plugin_names = [ep.name for ep in entry_points(group=ENTRY_POINT_GROUP)]
     return sorted(set(BUILTIN_PROVIDERS) | set(plugin_names))
 
@@ -45,6 +46,8 @@ def factory_for(provider: str) -> BackendFactory:
         module_name, _, attr = target.partition(":")
         factory: BackendFactory = getattr(importlib.import_module(module_name), attr)
         return factory
+    from importlib.metadata import entry_points
+
     for ep in entry_points(group=ENTRY_POINT_GROUP, name=provider):
         loaded: BackendFactory = ep.load()
         return loaded
