@@ -42,6 +42,8 @@ class SettingsOverrides(TypedDict, total=False):
     seed: int
     max_tokens: int
     stop: tuple[str, ...] | list[str] | str
+    thinking: bool
+    thinking_budget: int
 
 
 def model(spec: str = DEFAULT_MODEL, /, **options: object) -> Model:

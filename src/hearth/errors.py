@@ -8,13 +8,17 @@
     │   └── ModelNotFoundError             a model name no catalogue / provider knows (remote 404)
     ├── InvalidRequestError (ValueError)   the request itself is wrong; fix it and retry
     │   ├── ContextLengthExceededError     the prompt does not fit the context window
-    │   └── UnsupportedFeatureError        the backend cannot do what was asked (tools, images, …)
+    │   ├── UnsupportedFeatureError        the backend cannot do what was asked (tools, images, …)
+    │   └── TemplateError                  a model's chat template failed to render the messages
+    │                                      (hearth.backends.local.templates)
     ├── ModelUnavailableError              the model's file is not here and could not be fetched
     │   └── ModelFetchError                fetching it (pip, network) failed
     ├── ModelLoadError                     the file is here but cannot be used
     │   ├── InvalidModelFileError          not a GGUF, truncated, malformed
     │   └── ChecksumMismatchError          SHA-256 differs from the expected one
     ├── OverloadedError                    the request queue is full; retry later
+    ├── EngineError                        llama.cpp failed on a loaded model
+    │                                      (hearth.backends.local.engine)
     ├── RequestTimeoutError                the request's deadline passed
     └── ProviderError                      a remote API failed (status, retry_after)
         ├── AuthenticationError            401 / 403

@@ -17,6 +17,7 @@ several :class:`ToolResultPart` in one ``tool`` message.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal, TypeAlias
 
@@ -27,6 +28,9 @@ ROLES: tuple[Role, ...] = ("system", "user", "assistant", "tool")
 
 JsonValue: TypeAlias = str | int | float | bool | list["JsonValue"] | dict[str, "JsonValue"] | None
 JsonObject: TypeAlias = dict[str, JsonValue]
+Meta: TypeAlias = Mapping[str, JsonValue] | None
+"""Opaque provider fields a part must carry back unchanged (e.g. Gemini's ``thought: false``
+stamp). Hearth never interprets them; wire translators own their keys."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +39,7 @@ class TextPart:
 
     text: str
     signature: str | None = None
+    meta: Meta = field(default=None, hash=False)
     kind: Literal["text"] = field(default="text", repr=False)
 
 
@@ -44,6 +49,7 @@ class ImagePart:
 
     data: bytes
     media_type: str
+    meta: Meta = field(default=None, hash=False)
     kind: Literal["image"] = field(default="image", repr=False)
 
     def __post_init__(self) -> None:
@@ -67,6 +73,7 @@ class ThinkingPart:
     text: str
     signature: str | None = None
     redacted: bool = False
+    meta: Meta = field(default=None, hash=False)
     kind: Literal["thinking"] = field(default="thinking", repr=False)
 
 
@@ -78,6 +85,7 @@ class ToolCallPart:
     name: str
     arguments: str = "{}"
     signature: str | None = None
+    meta: Meta = field(default=None, hash=False)
     kind: Literal["tool_call"] = field(default="tool_call", repr=False)
 
     def parsed_arguments(self) -> JsonObject:
@@ -104,6 +112,7 @@ class ToolResultPart:
     content: str
     is_error: bool = False
     name: str | None = None
+    meta: Meta = field(default=None, hash=False)
     kind: Literal["tool_result"] = field(default="tool_result", repr=False)
 
 

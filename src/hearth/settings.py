@@ -25,6 +25,8 @@ class GenerationSettings:
     * ``seed``: the same seed, prompt and settings give the same output on a local model.
     * ``max_tokens`` ≥ 1: the most tokens to generate.
     * ``stop``: up to 16 strings; generation ends before the first one, which is not returned.
+    * ``thinking``: ask a reasoning model to think (True) or not (False) before answering;
+      ``thinking_budget`` caps the tokens it may spend on it (≥ 0).
     """
 
     temperature: float | None = None
@@ -37,6 +39,8 @@ class GenerationSettings:
     seed: int | None = None
     max_tokens: int | None = None
     stop: tuple[str, ...] = ()
+    thinking: bool | None = None
+    thinking_budget: int | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.stop, str):
@@ -52,6 +56,9 @@ class GenerationSettings:
         _check_int("top_k", self.top_k, 0, 1_000_000)
         _check_int("seed", self.seed, -(2**63), 2**64 - 1)
         _check_int("max_tokens", self.max_tokens, 1, MAX_TOKENS_LIMIT)
+        _check_int("thinking_budget", self.thinking_budget, 0, MAX_TOKENS_LIMIT)
+        if self.thinking is not None and not isinstance(self.thinking, bool):
+            raise InvalidRequestError(f"thinking must be true or false, got {self.thinking!r}")
         _check_stop(self.stop)
 
     def merged(self, override: GenerationSettings | None) -> GenerationSettings:

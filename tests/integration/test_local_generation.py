@@ -195,3 +195,31 @@ def test_gemma_answers_with_its_builtin_template(gemma: hearth.Model) -> None:
     assert streamed.strip()
     assert r.usage.output_tokens >= 1
     assert gemma.chat(CAPITAL, settings, system="Answer briefly.").text == streamed
+
+
+def test_a_stream_dropped_unread_is_cancelled(smollm2: hearth.Model) -> None:
+    scheduler = _backend(smollm2)._running()
+    before = scheduler.tokens_generated
+    stream = smollm2.stream("Write a very long story about a mountain.", max_tokens=2000, seed=8)
+    time.sleep(0.05)
+    del stream
+    deadline = time.monotonic() + 5
+    while scheduler.active is not None and time.monotonic() < deadline:
+        time.sleep(0.005)
+    assert scheduler.active is None
+    assert scheduler.tokens_generated - before < 200
+
+
+def test_n_ctx_beyond_the_trained_length_is_refused() -> None:
+    with hearth.model("local:smollm2", n_ctx=100_000) as m:
+        with pytest.raises(hearth.InvalidRequestError, match="trained on; use at most 8192"):
+            m.chat("hi")
+
+
+def test_capabilities_report_the_context_window(smollm2: hearth.Model) -> None:
+    smollm2.chat("hi", max_tokens=1)
+    caps = smollm2.capabilities()
+    assert caps.context_length == 8192
+    assert caps.streaming
+    assert caps.accelerator == "cpu"
+    assert not caps.tools

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from dataclasses import asdict
@@ -132,6 +133,8 @@ def chat(
     with open_model(model, verbose) as m:
         conv = Conversation(m, system=system, settings=settings)
         if interactive:
+            with contextlib.suppress(ImportError):
+                import readline  # noqa: F401  (line editing and history for input())
             sys.stderr.write(f"chatting with {m.name}; {HELP_TEXT}\n")
         while True:
             line = _prompt_line(interactive)

@@ -152,6 +152,10 @@ class LocalBackend(BackendBase):
             raise UnsupportedFeatureError(
                 f"{self.name} does not take tools yet; call it without tools"
             )
+        if request.settings.thinking:
+            raise UnsupportedFeatureError(
+                f"{self.name} is not a reasoning model; call it without thinking=True"
+            )
         assert self._template is not None
         text = self._template.render(request.messages, add_generation_prompt=True)
         engine = scheduler.engine
@@ -180,7 +184,7 @@ class LocalBackend(BackendBase):
         channel = SyncChannel()
         job = self._job(request, channel)
         self._running().submit(job)
-        return _sync_events(job, channel)
+        return _EventStream(job, channel)
 
     def astream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
         return _async_events(self, request)
@@ -192,17 +196,31 @@ class LocalBackend(BackendBase):
                 self._scheduler = None
 
 
-def _sync_events(job: GenerationJob, channel: SyncChannel) -> Iterator[StreamEvent]:
-    try:
-        while True:
-            item = channel.get()
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-            if isinstance(item, Done):
-                return
-    finally:
-        job.cancel()
+class _EventStream(Iterator[StreamEvent]):
+    """The events of one submitted job. Closing it, or dropping it unread, cancels the job."""
+
+    def __init__(self, job: GenerationJob, channel: SyncChannel) -> None:
+        self._job = job
+        self._channel = channel
+        self._finished = False
+
+    def __next__(self) -> StreamEvent:
+        if self._finished:
+            raise StopIteration
+        item = self._channel.get()
+        if isinstance(item, BaseException):
+            self.close()
+            raise item
+        if isinstance(item, Done):
+            self._finished = True
+        return item
+
+    def close(self) -> None:
+        self._finished = True
+        self._job.cancel()
+
+    def __del__(self) -> None:
+        self._job.cancel()
 
 
 async def _async_events(backend: LocalBackend, request: ChatRequest) -> AsyncIterator[StreamEvent]:

@@ -9,6 +9,7 @@ token. An exception inside one job is delivered to that job's consumer and never
 
 from __future__ import annotations
 
+import atexit
 import queue
 import threading
 import time
@@ -58,6 +59,8 @@ class Scheduler:
         self.active: GenerationJob | None = None
         self.tokens_generated = 0
         self._thread.start()
+        # Stop decoding before the interpreter tears down what the worker thread uses.
+        atexit.register(self.close)
 
     @property
     def queue_depth(self) -> int:
@@ -80,6 +83,7 @@ class Scheduler:
         if self._closed:
             return
         self._closed = True
+        atexit.unregister(self.close)
         if self.active is not None:
             self.active.cancel()
         self._drain_pending()

@@ -1,0 +1,398 @@
+"""Single-stream decode speed: hearth's local backend against its peers, measured in one run.
+
+    .venv/bin/python bench/decode.py [--runs 5] [--tokens 128] [--threads 2] [--json]
+                                     [--llama-bench PATH]
+
+Both Python sides load the same GGUF file with the same thread count and context size, get the
+same prompt text (rendered once by hearth's chat template; the token ids are checked to be
+identical), the same sampler chain and seed, and the same token budget. Each repetition runs both
+sides, alternating which goes first. Reported, as medians over the repetitions:
+
+* decode tok/s: (tokens generated - 1) / (time from the first to the last piece of text);
+* TTFT: from the call to the first piece of text (prompt processing included).
+
+llama.cpp's own ``llama-bench`` (tg128), when it is on PATH or given, is the native reference.
+This is a benchmark, not a test: it asserts nothing about speed, it prints ratios and targets.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import hearth
+from hearth.backends.local.backend import LocalBackend
+from hearth.catalog.entries import find_entry
+from hearth.catalog.store import ModelStore
+from hearth.events import Done, TextDelta
+from hearth.messages import Message
+from hearth.settings import GenerationSettings
+
+PROMPT = (
+    "Write a long, detailed story about a young girl who finds a secret door in her "
+    "grandmother's house and the magical world behind it. Describe every room and every "
+    "character she meets."
+)
+DECODE_TARGET = 1.0  # hearth / llama-cpp-python
+NATIVE_GOAL = 0.95  # hearth / llama.cpp llama-bench tg
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """One sampler chain, spelled for both sides (both build llama.cpp's native chain:
+    penalties(last 64) → top-k → top-p → min-p → temperature → dist(seed))."""
+
+    temperature: float = 0.2
+    top_k: int = 40
+    top_p: float = 0.9
+    min_p: float = 0.05
+    repeat_penalty: float = 1.1
+    seed: int = 42
+
+    def hearth(self, max_tokens: int) -> GenerationSettings:
+        return GenerationSettings(**asdict(self), max_tokens=max_tokens)
+
+    def llama_cpp(self, max_tokens: int) -> dict[str, Any]:
+        return {**asdict(self), "max_tokens": max_tokens}
+
+
+@dataclass
+class Sample:
+    """One timed generation."""
+
+    side: str
+    ttft_s: float
+    decode_s: float  # first to last piece of text
+    tokens: int  # generated tokens that carry text (an end-of-generation token is not counted)
+    stop: str
+    text: str = field(repr=False)
+
+    @property
+    def tok_s(self) -> float | None:
+        if self.tokens < 2 or self.decode_s <= 0:
+            return None
+        return (self.tokens - 1) / self.decode_s
+
+
+class _Clock:
+    """Times the text pieces of one stream."""
+
+    def __init__(self) -> None:
+        self.start = time.perf_counter()
+        self.first: float | None = None
+        self.last = self.start
+        self.parts: list[str] = []
+
+    def text(self, piece: str) -> None:
+        if not piece:
+            return
+        self.last = time.perf_counter()
+        if self.first is None:
+            self.first = self.last
+        self.parts.append(piece)
+
+    def sample(self, side: str, tokens: int, stop: str) -> Sample:
+        first = self.first if self.first is not None else self.last
+        text = "".join(self.parts)
+        return Sample(side, first - self.start, self.last - first, tokens, stop, text)
+
+
+class HearthSide:
+    """hearth.model("local:<path>") streamed through the public API."""
+
+    name = "hearth"
+
+    def __init__(self, path: Path, threads: int) -> None:
+        self.model = hearth.model(f"local:{path}", n_threads=threads)
+        backend = self.model.backend
+        assert isinstance(backend, LocalBackend)
+        backend.load()
+        assert backend._template is not None
+        self.backend = backend
+        self.n_ctx = backend.engine.n_ctx
+        self.prompt_text = backend._template.render([Message.user(PROMPT)])
+        self.prompt_tokens = backend.prompt_tokens(self.model.request(PROMPT))
+
+    def run(self, sampling: Sampling, max_tokens: int) -> Sample:
+        clock = _Clock()
+        done: Done | None = None
+        with self.model.stream(PROMPT, sampling.hearth(max_tokens)) as stream:
+            for event in stream:
+                if isinstance(event, TextDelta):
+                    clock.text(event.text)
+                elif isinstance(event, Done):
+                    done = event
+        assert done is not None
+        # output_tokens counts every sampled token, the end-of-turn one included.
+        eog = 1 if done.stop_reason == "end_turn" else 0
+        return clock.sample(self.name, done.usage.output_tokens - eog, done.stop_reason)
+
+    def close(self) -> None:
+        self.model.close()
+
+
+class LlamaCppSide:
+    """llama_cpp.Llama(...).create_completion(prompt, stream=True)."""
+
+    name = "llama-cpp-python"
+
+    def __init__(self, path: Path, threads: int, n_ctx: int, prompt_text: str) -> None:
+        from llama_cpp import Llama
+
+        self.llm: Any = Llama(
+            str(path), n_threads=threads, n_threads_batch=threads, n_ctx=n_ctx, verbose=False
+        )
+        self.prompt_text = prompt_text
+        # What _create_completion does to a str prompt (no suffix): BOS if the vocab adds one,
+        # then the text tokenized with special tokens parsed.
+        bos = [self.llm.token_bos()] if self.llm._model.add_bos_token() else []
+        body = self.llm.tokenize(prompt_text.encode("utf-8"), add_bos=False, special=True)
+        self.prompt_tokens: list[int] = bos + body
+
+    def run(self, sampling: Sampling, max_tokens: int) -> Sample:
+        llm = self.llm
+        llm.reset()  # no reuse of the previous run's KV cache: hearth re-reads the prompt too
+        clock = _Clock()
+        finish = "length"
+        chunks = llm.create_completion(
+            self.prompt_text, stream=True, **sampling.llama_cpp(max_tokens)
+        )
+        for chunk in chunks:
+            choice = chunk["choices"][0]
+            clock.text(choice["text"])
+            finish = choice["finish_reason"] or finish
+        n_prompt = len(self.prompt_tokens)
+        if list(llm.input_ids[:n_prompt]) != self.prompt_tokens:
+            raise RuntimeError("llama-cpp-python evaluated other prompt tokens than expected")
+        # Chunks are not tokens (held-back text is flushed as one chunk). Every generated token
+        # but the last is evaluated into the context, except that an end-of-generation token
+        # ("stop", as no stop strings are given) is neither evaluated nor part of the text.
+        tokens = llm.n_tokens - n_prompt + (1 if finish == "length" else 0)
+        return clock.sample(self.name, tokens, finish)
+
+    def close(self) -> None:
+        self.llm.close()
+
+
+@dataclass(frozen=True)
+class Native:
+    """llama-bench's text-generation figure."""
+
+    tool: str
+    n_gen: int
+    tok_s: float
+    stddev: float
+    build: str
+
+
+def run_native(tool: str, path: Path, threads: int, n_gen: int) -> Native:
+    cmd = [tool, "-m", str(path), "-t", str(threads), "-p", "0", "-n", str(n_gen), "-o", "json"]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True, timeout=1800).stdout
+    rows = [r for r in json.loads(out) if int(r.get("n_gen", 0)) > 0]
+    if not rows:
+        raise RuntimeError(f"llama-bench printed no text-generation row: {out[:200]}")
+    row = rows[0]
+    build = f"{row.get('build_commit', '?')} ({row.get('build_number', '?')})"
+    return Native(tool, int(row["n_gen"]), float(row["avg_ts"]), float(row["stddev_ts"]), build)
+
+
+Side = HearthSide | LlamaCppSide
+
+
+def measure(
+    sides: tuple[Side, Side], sampling: Sampling, max_tokens: int, runs: int, warmup: int
+) -> dict[str, list[Sample]]:
+    """Warm both sides up, then ``runs`` repetitions alternating which side goes first."""
+    for _ in range(warmup):
+        for side in sides:
+            side.run(sampling, min(16, max_tokens))
+    samples: dict[str, list[Sample]] = {side.name: [] for side in sides}
+    for rep in range(runs):
+        order = sides if rep % 2 == 0 else sides[::-1]
+        for side in order:
+            samples[side.name].append(side.run(sampling, max_tokens))
+    return samples
+
+
+def _median(values: Iterable[float | None]) -> float | None:
+    kept = [v for v in values if v is not None]
+    return statistics.median(kept) if kept else None
+
+
+def _ratio(a: float | None, b: float | None) -> float | None:
+    return a / b if a is not None and b else None
+
+
+@dataclass(frozen=True)
+class SideResult:
+    """Medians over the repetitions of one side, and each repetition's figures."""
+
+    decode_tok_s: float | None
+    ttft_ms: float | None
+    tokens: list[int]
+    stops: list[str]
+    runs_tok_s: list[float | None]
+    runs_ttft_ms: list[float]
+
+    @classmethod
+    def of(cls, samples: list[Sample]) -> SideResult:
+        ttft = [s.ttft_s * 1000 for s in samples]
+        rates = [s.tok_s for s in samples]
+        return cls(
+            _median(rates),
+            _median(ttft),
+            [s.tokens for s in samples],
+            [s.stop for s in samples],
+            rates,
+            ttft,
+        )
+
+
+@dataclass(frozen=True)
+class Result:
+    hearth: SideResult
+    llama_cpp_python: SideResult
+    native: Native | None
+    same_text: bool  # run 1 of both sides: same seed and sampler chain, so usually identical
+
+    @property
+    def decode_ratio(self) -> float | None:
+        """hearth / llama-cpp-python decode tok/s (> 1: hearth is faster)."""
+        return _ratio(self.hearth.decode_tok_s, self.llama_cpp_python.decode_tok_s)
+
+    @property
+    def ttft_ratio(self) -> float | None:
+        """llama-cpp-python / hearth TTFT (> 1: hearth answers sooner)."""
+        return _ratio(self.llama_cpp_python.ttft_ms, self.hearth.ttft_ms)
+
+    @property
+    def native_ratio(self) -> float | None:
+        """hearth decode tok/s / llama-bench tg tok/s."""
+        return _ratio(self.hearth.decode_tok_s, self.native.tok_s if self.native else None)
+
+    def as_json(self) -> dict[str, Any]:
+        ratios = {
+            "decode_hearth_over_llama_cpp_python": self.decode_ratio,
+            "ttft_llama_cpp_python_over_hearth": self.ttft_ratio,
+            "decode_hearth_over_native": self.native_ratio,
+        }
+        return {**asdict(self), "ratios": ratios}
+
+
+def _fmt(value: float | None, spec: str = ".1f", unit: str = "") -> str:
+    return "n/a" if value is None else format(value, spec) + unit
+
+
+def print_report(config: dict[str, Any], result: Result) -> None:
+    print(f"model    {config['model']}")
+    print(
+        f"threads  {config['threads']}   n_ctx {config['n_ctx']}   runs {config['runs']}   "
+        f"max tokens {config['tokens']}"
+    )
+    print(f"prompt   {config['prompt_tokens']} tokens, identical ids on both sides")
+    print(f"sampling {config['sampling']}")
+    print(f"outputs  {'identical' if result.same_text else 'different'} text in run 1\n")
+    print(f"{'':22}{'decode tok/s':>14}{'TTFT ms':>10}   tokens generated per run")
+    for name, side in (("hearth", result.hearth), ("llama-cpp-python", result.llama_cpp_python)):
+        tokens = " ".join(str(t) for t in side.tokens)
+        print(f"{name:22}{_fmt(side.decode_tok_s):>14}{_fmt(side.ttft_ms):>10}   {tokens}")
+    native = result.native
+    if native:
+        label = f"llama.cpp tg{native.n_gen}"
+        print(
+            f"{label:22}{native.tok_s:>14.1f}{'':>10}   "
+            f"± {native.stddev:.1f} (llama-bench, build {native.build})"
+        )
+    else:
+        print(f"{'llama.cpp native':22}{'not measured':>14}   (no llama-bench: --llama-bench PATH)")
+    print("\nmedians; decode = (tokens - 1) / (first to last text); TTFT = call to first text")
+    rows = [
+        ("decode  hearth / llama-cpp-python", result.decode_ratio,
+         _target(result.decode_ratio, DECODE_TARGET, "target")),
+        ("TTFT    llama-cpp-python / hearth", result.ttft_ratio, "(> 1: hearth answers sooner)"),
+        ("decode  hearth / llama.cpp native", result.native_ratio,
+         _target(result.native_ratio, NATIVE_GOAL, "goal")),
+    ]  # fmt: skip
+    for label, ratio, note in rows:
+        print(f"{label}  {_fmt(ratio, '.3f', 'x'):>7}   {note}")
+
+
+def _target(ratio: float | None, target: float, word: str) -> str:
+    if ratio is None:
+        return f"{word} >= {target:.2f}x  [not measured]"
+    return f"{word} >= {target:.2f}x  [{'met' if ratio >= target else 'NOT met'}]"
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--model", type=Path, help="GGUF file (default: smollm2 from the store)")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--tokens", type=int, default=128, help="max tokens per generation")
+    parser.add_argument("--warmup", type=int, default=1, help="untimed short runs per side")
+    parser.add_argument("--llama-bench", help="llama.cpp's llama-bench (default: from PATH)")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    args = parser.parse_args(argv)
+    if args.runs < 1 or args.tokens < 2 or args.threads < 1:
+        parser.error("--runs and --threads must be >= 1 and --tokens >= 2")
+    return args
+
+
+def _log(quiet: bool) -> Callable[[str], None]:
+    return (lambda _msg: None) if quiet else (lambda msg: print(msg, file=sys.stderr))
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    log = _log(args.json)
+    path: Path = args.model or ModelStore().ensure(find_entry("smollm2"))
+    sampling = Sampling()
+    log(f"loading {path.name} twice ({args.threads} threads)…")
+    ours = HearthSide(path, args.threads)
+    peer = LlamaCppSide(path, args.threads, ours.n_ctx, ours.prompt_text)
+    if peer.prompt_tokens != ours.prompt_tokens:
+        raise SystemExit("the two sides tokenize the prompt differently; the comparison is void")
+    try:
+        log(f"measuring: {args.warmup} warm-up + {args.runs} runs per side…")
+        samples = measure((ours, peer), sampling, args.tokens, args.runs, args.warmup)
+    finally:
+        ours.close()
+        peer.close()
+    tool = args.llama_bench or shutil.which("llama-bench")
+    native = None
+    if tool:
+        log(f"running {tool} (tg{args.tokens})…")
+        native = run_native(tool, path, args.threads, args.tokens)
+    config = {
+        "model": str(path),
+        "threads": args.threads,
+        "n_ctx": ours.n_ctx,
+        "runs": args.runs,
+        "tokens": args.tokens,
+        "prompt_tokens": len(ours.prompt_tokens),
+        "sampling": asdict(sampling),
+    }
+    result = Result(
+        SideResult.of(samples[ours.name]),
+        SideResult.of(samples[peer.name]),
+        native,
+        samples[ours.name][0].text == samples[peer.name][0].text,
+    )
+    if args.json:
+        print(json.dumps({"config": config, **result.as_json()}, indent=2))
+    else:
+        print_report(config, result)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
