@@ -2,8 +2,8 @@
 
 A stream is zero or more :class:`TextDelta`, :class:`ThinkingDelta` and :class:`ToolCallEvent`
 in the order the model produced them, then exactly one :class:`Done`. Deltas are never empty
-and never split a UTF-8 character. :func:`hearth.response.accumulate` folds a stream into a
-:class:`hearth.response.Response`.
+(except one that only carries a signature) and never split a UTF-8 character.
+:func:`hearth.response.accumulate` folds a stream into a :class:`hearth.response.Response`.
 """
 
 from __future__ import annotations
@@ -51,9 +51,11 @@ class Usage:
 
 @dataclass(frozen=True, slots=True)
 class TextDelta:
-    """A piece of answer text."""
+    """A piece of answer text. A provider's signature on answer text (Gemini's
+    ``thoughtSignature`` on a text part) arrives on a delta with ``text == ""``."""
 
     text: str
+    signature: str | None = None
     kind: Literal["text"] = field(default="text", repr=False)
 
 

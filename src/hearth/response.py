@@ -46,12 +46,14 @@ class ResponseAccumulator:
 
     Consecutive text deltas become one :class:`TextPart`, consecutive thinking deltas one
     :class:`ThinkingPart` (keeping the signature that arrives with them), and each tool call a
-    :class:`ToolCallPart`, all in the order the model produced them.
+    :class:`ToolCallPart`, all in the order the model produced them. A signature closes its
+    part: the next delta of the same kind starts a new one.
     """
 
     def __init__(self) -> None:
         self._parts: list[Part] = []
         self._text: list[str] = []
+        self._text_signature: str | None = None
         self._thinking: list[str] = []
         self._signature: str | None = None
         self._redacted = False
@@ -62,9 +64,14 @@ class ResponseAccumulator:
             raise RuntimeError("stream event after Done")
         if isinstance(event, TextDelta):
             self._flush_thinking()
+            if self._text_signature is not None:
+                self._flush_text()
             self._text.append(event.text)
+            self._text_signature = event.signature
         elif isinstance(event, ThinkingDelta):
             self._flush_text()
+            if self._signature is not None:
+                self._flush_thinking()
             self._thinking.append(event.text)
             self._signature = event.signature or self._signature
             self._redacted = self._redacted or event.redacted
@@ -99,8 +106,9 @@ class ResponseAccumulator:
 
     def _flush_text(self) -> None:
         if self._text:
-            self._parts.append(TextPart("".join(self._text)))
+            self._parts.append(TextPart("".join(self._text), self._text_signature))
             self._text.clear()
+            self._text_signature = None
 
     def _flush_thinking(self) -> None:
         if self._thinking or self._signature is not None:

@@ -17,6 +17,18 @@ ENTRY_POINT_GROUP = "hearth.backends"
 
 BUILTIN_PROVIDERS: dict[str, str] = {
     "local": "hearth.backends.local.backend:create_backend",
+    "openai": "hearth.backends.openai_compat:create_openai",
+    "lmstudio": "hearth.backends.openai_compat:create_lmstudio",
+    "llama-server": "hearth.backends.openai_compat:create_llama_server",
+    "vllm": "hearth.backends.openai_compat:create_vllm",
+    "hearth": "hearth.backends.openai_compat:create_hearth",
+    "groq": "hearth.backends.openai_compat:create_groq",
+    "openrouter": "hearth.backends.openai_compat:create_openrouter",
+    "together": "hearth.backends.openai_compat:create_together",
+    "deepseek": "hearth.backends.openai_compat:create_deepseek",
+    "anthropic": "hearth.backends.anthropic:create_backend",
+    "gemini": "hearth.backends.gemini:create_backend",
+    "ollama": "hearth.backends.ollama:create_backend",
 }
 
 

@@ -1,0 +1,539 @@
+"""RemoteBackend: one generic backend for every remote API, driven by data.
+
+What differs between providers is split three ways:
+
+* the **endpoint** (:mod:`hearth.backends.endpoints`): base URL, key variables, capabilities;
+* the **wire module** (:mod:`hearth.wire`): pure translation of requests, responses, streams and
+  errors;
+* the **format table** (:data:`WIRE_FORMATS` here): the few HTTP facts that are not translation —
+  URL path, auth header, extra headers, SSE or NDJSON framing, a streaming query parameter.
+
+A call builds the body with the wire module's ``request_to_wire``, posts it through
+:class:`hearth._http.Retrier`, and for a stream decodes the bytes with :mod:`hearth._sse` into the
+wire module's ``StreamDecoder``. An error response is read in full and mapped by the wire
+module's ``error_from_wire`` before any event is yielded. The sync and async twins share every
+non-I/O step (:meth:`RemoteBackend._prepare`, :class:`_StreamReader`, :meth:`RemoteBackend._fail`).
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import threading
+import urllib.parse
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Literal, Protocol, TypeVar, cast
+
+import httpx
+
+from hearth._http import (
+    Retrier,
+    RetryPolicy,
+    Timeouts,
+    new_async_client,
+    new_client,
+    redact,
+    transport_error,
+)
+from hearth._sse import NDJSONDecoder, SSEDecoder, SSEEvent
+from hearth.backends.base import BackendBase, Capabilities
+from hearth.backends.endpoints import Endpoint, ResolvedEndpoint, WireName
+from hearth.errors import (
+    AuthenticationError,
+    HearthError,
+    ModelNotFoundError,
+    ProviderError,
+    UnsupportedFeatureError,
+)
+from hearth.events import StreamEvent
+from hearth.messages import ImagePart, JsonObject, JsonValue
+from hearth.request import ChatRequest
+from hearth.response import Response
+
+
+@dataclass(frozen=True, slots=True)
+class WireFormat:
+    """The HTTP facts of one wire format. ``{model}`` in a path is the URL-quoted model name.
+    ``provider_kw``: the wire module's ``error_from_wire`` and ``StreamDecoder`` take
+    ``provider=`` (so an OpenAI-compatible endpoint's errors carry its own name)."""
+
+    module: str
+    path: str
+    stream_path: str
+    framing: Literal["sse", "ndjson"] = "sse"
+    stream_query: tuple[tuple[str, str], ...] = ()
+    auth_header: str = "authorization"
+    auth_prefix: str = "Bearer "
+    headers: tuple[tuple[str, str], ...] = ()
+    provider_kw: bool = False
+
+
+WIRE_FORMATS: Mapping[WireName, WireFormat] = MappingProxyType(
+    {
+        "openai": WireFormat(
+            "hearth.wire.openai", "/chat/completions", "/chat/completions", provider_kw=True
+        ),
+        "anthropic": WireFormat(
+            "hearth.wire.anthropic", "/v1/messages", "/v1/messages",
+            auth_header="x-api-key", auth_prefix="",
+            headers=(("anthropic-version", "2023-06-01"),),
+        ),
+        "gemini": WireFormat(
+            "hearth.wire.gemini",
+            "/v1beta/models/{model}:generateContent",
+            "/v1beta/models/{model}:streamGenerateContent",
+            stream_query=(("alt", "sse"),), auth_header="x-goog-api-key", auth_prefix="",
+        ),
+        "ollama": WireFormat("hearth.wire.ollama", "/api/chat", "/api/chat", framing="ndjson"),
+    }
+)  # fmt: skip
+
+
+class _Decoder(Protocol):
+    def feed(self, data: JsonObject, event: str | None = None) -> list[StreamEvent]: ...
+
+    def finish(self) -> list[StreamEvent]: ...
+
+
+class _WireModule(Protocol):
+    """The outbound half of a wire module, as a remote backend uses it."""
+
+    StreamDecoder: Callable[..., _Decoder]
+
+    def request_to_wire(
+        self, request: ChatRequest, *, model: str, stream: bool, **options: JsonValue
+    ) -> JsonObject: ...
+
+    def response_from_wire(self, body: JsonObject) -> Response: ...
+
+    def error_from_wire(
+        self, status: int, body: JsonObject | str, headers: Mapping[str, str], **kw: str
+    ) -> HearthError: ...
+
+
+@dataclass(frozen=True, slots=True)
+class _Call:
+    url: str
+    params: tuple[tuple[str, str], ...]
+    headers: Mapping[str, str] = field(repr=False)  # holds the key
+    body: bytes = field(repr=False)
+
+
+class _StreamReader:
+    """Body bytes → hearth events: framing (SSE / NDJSON), ``[DONE]``, JSON, the wire decoder.
+    Shared by the sync and async twins. An error met after some events of the same chunk is
+    held back until those events are delivered."""
+
+    def __init__(self, framing: Literal["sse", "ndjson"], decoder: _Decoder) -> None:
+        self._sse = SSEDecoder() if framing == "sse" else None
+        self._ndjson = NDJSONDecoder() if framing == "ndjson" else None
+        self._decoder = decoder
+        self._error: HearthError | None = None
+        self.done = False
+
+    def feed(self, chunk: bytes) -> list[StreamEvent]:
+        self._raise_held()
+        if self._sse is not None:
+            return self._frames(self._sse.feed(chunk))
+        assert self._ndjson is not None
+        return self._objects(self._ndjson.feed(chunk))
+
+    def finish(self) -> list[StreamEvent]:
+        self._raise_held()
+        events: list[StreamEvent] = []
+        if not self.done and self._sse is not None:
+            events = self._frames(self._sse.finish())
+        elif not self.done and self._ndjson is not None:
+            events = self._objects(self._ndjson.finish())
+        if self._error is not None:
+            return events
+        return events + self._decoder.finish()
+
+    def _raise_held(self) -> None:
+        if self._error is not None:
+            error, self._error = self._error, None
+            self.done = True
+            raise error
+
+    def _objects(self, objects: list[JsonObject]) -> list[StreamEvent]:
+        events: list[StreamEvent] = []
+        for obj in objects:
+            if not self._decode(obj, None, events):
+                break
+        return events
+
+    def _frames(self, frames: list[SSEEvent]) -> list[StreamEvent]:
+        events: list[StreamEvent] = []
+        for frame in frames:
+            if self.done or frame.data == "[DONE]":
+                self.done = True
+                break
+            try:
+                data = json.loads(frame.data)
+            except ValueError:
+                data = None
+            if not isinstance(data, dict):
+                error = ProviderError(
+                    f"a stream event's data is not a JSON object: {frame.data[:200]!r}"
+                )
+                if not events:
+                    raise error
+                self._error = error
+                break
+            if not self._decode(data, frame.event, events):
+                break
+        return events
+
+    def _decode(self, data: JsonObject, event: str | None, events: list[StreamEvent]) -> bool:
+        """Feed one frame to the wire decoder; False when it failed after earlier events."""
+        try:
+            events += self._decoder.feed(data, event)
+        except HearthError as exc:
+            if not events:
+                raise
+            self._error = exc
+            return False
+        return True
+
+
+@dataclass(frozen=True, slots=True)
+class HttpOptions:
+    """How a remote backend talks HTTP: timeouts, retries, and (optionally) the caller's own
+    httpx clients, which hearth then neither configures nor closes."""
+
+    timeouts: Timeouts = field(default_factory=Timeouts)
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    client: httpx.Client | None = None
+    async_client: httpx.AsyncClient | None = None
+
+
+class RemoteBackend(BackendBase):
+    """A model behind a remote API. Thread-safe; one connection pool per backend."""
+
+    def __init__(
+        self,
+        resolved: ResolvedEndpoint,
+        model: str,
+        *,
+        http: HttpOptions | None = None,
+        vision: bool | None = None,
+    ) -> None:
+        self._resolved = resolved
+        self._endpoint: Endpoint = resolved.endpoint
+        self._model = model
+        self._format = WIRE_FORMATS[self._endpoint.wire]
+        self._wire = cast(_WireModule, importlib.import_module(self._format.module))
+        self._http = http or HttpOptions()
+        self._capabilities = self._endpoint.capabilities(model, vision=vision)
+        self._secrets = (resolved.api_key,) if resolved.api_key is not None else ()
+        self._retrier = Retrier(self._http.retry, provider=self.name, secrets=self._secrets)
+        self._url, self._stream_url = self._urls()
+        self._lock = threading.Lock()
+        self._client: httpx.Client | None = self._http.client
+        self._aclient: httpx.AsyncClient | None = self._http.async_client
+        self._aclient_loop: object = None
+
+    @property
+    def name(self) -> str:
+        return f"{self._endpoint.name}:{self._model}"
+
+    @property
+    def base_url(self) -> str:
+        return self._resolved.base_url
+
+    def __repr__(self) -> str:
+        return f"RemoteBackend({self.name!r}, base_url={self.base_url!r})"
+
+    def capabilities(self) -> Capabilities:
+        return self._capabilities
+
+    # -- shared, no I/O -------------------------------------------------------------------------
+
+    def _urls(self) -> tuple[str, str]:
+        quoted = urllib.parse.quote(self._model.removeprefix("models/"), safe="-._~")
+        base = self._resolved.base_url
+        return (
+            base + self._format.path.replace("{model}", quoted),
+            base + self._format.stream_path.replace("{model}", quoted),
+        )
+
+    def _prepare(self, request: ChatRequest, *, stream: bool) -> _Call:
+        if not self._capabilities.vision and any(
+            isinstance(p, ImagePart) for m in request.messages for p in m.parts
+        ):
+            raise UnsupportedFeatureError(
+                f"{self.name} does not take images as far as hearth knows; remove the images, "
+                f"or pass vision=True to hearth.model({self.name!r}, …) if the model accepts them"
+            )
+        options = dict(self._endpoint.wire_options)
+        body = self._wire.request_to_wire(request, model=self._model, stream=stream, **options)
+        headers = {"content-type": "application/json", "accept": self._accept(stream)}
+        headers.update(self._format.headers)
+        if self._resolved.api_key is not None:
+            headers[self._format.auth_header] = (
+                self._format.auth_prefix + self._resolved.api_key.reveal()
+            )
+        return _Call(
+            url=self._stream_url if stream else self._url,
+            params=self._format.stream_query if stream else (),
+            headers=headers,
+            body=json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode(),
+        )
+
+    def _accept(self, stream: bool) -> str:
+        if not stream:
+            return "application/json"
+        return "text/event-stream" if self._format.framing == "sse" else "application/x-ndjson"
+
+    def _decoder(self) -> _StreamReader:
+        kw = {"provider": self._endpoint.name} if self._format.provider_kw else {}
+        return _StreamReader(self._format.framing, self._wire.StreamDecoder(**kw))
+
+    def _fail(self, response: httpx.Response) -> HearthError:
+        """The mapped error for a non-2xx response whose body has been read."""
+        status = response.status_code
+        if 300 <= status <= 399:
+            return self._polish(
+                ProviderError(
+                    f"{self.name}: {self.base_url} answered {status} with a redirect, which "
+                    "hearth does not follow (a key must not travel elsewhere); set base_url "
+                    "to the final URL",
+                    status_code=status,
+                )
+            )
+        text = response.text
+        try:
+            parsed = json.loads(text)
+        except ValueError:
+            parsed = None
+        body: JsonObject | str = parsed if isinstance(parsed, dict) else text
+        kw = {"provider": self._endpoint.name} if self._format.provider_kw else {}
+        return self._polish(self._wire.error_from_wire(status, body, response.headers, **kw))
+
+    def _polish(self, exc: HearthError) -> HearthError:
+        """One place that makes every error safe and specific: no key in the message, the
+        endpoint's name, the retry-after the headers gave, the model that was not found."""
+        message = redact(str(exc), self._secrets)
+        if isinstance(exc, AuthenticationError) and self._resolved.withheld_key_env:
+            message += (
+                f" (hearth did not send {self._resolved.withheld_key_env}: base_url "
+                f"{self.base_url} is not that key's endpoint; pass api_key= to send a key there)"
+            )
+        exc.args = (message,)
+        if isinstance(exc, ProviderError):
+            exc.provider = self._endpoint.name
+        if isinstance(exc, ModelNotFoundError) and not exc.model:
+            exc.model = self._model
+        return exc
+
+    def _response(self, response: httpx.Response) -> Response:
+        if not response.is_success:
+            raise self._fail(response)
+        try:
+            body = response.json()
+        except ValueError:
+            raise self._polish(
+                ProviderError(
+                    f"{self.name} answered {response.status_code} with a body that is not JSON: "
+                    f"{response.text[:200]!r}",
+                    status_code=response.status_code,
+                )
+            ) from None
+        if not isinstance(body, dict):
+            raise self._polish(ProviderError(f"{self.name} answered with a non-object JSON body"))
+        try:
+            return self._wire.response_from_wire(body)
+        except HearthError as exc:
+            raise self._polish(exc) from None
+
+    def _build(self, client: httpx.Client | httpx.AsyncClient, call: _Call) -> httpx.Request:
+        return client.build_request(
+            "POST", call.url, params=call.params or None, headers=call.headers, content=call.body
+        )
+
+    # -- sync -----------------------------------------------------------------------------------
+
+    def _sync_client(self) -> httpx.Client:
+        with self._lock:
+            if self._client is None:
+                self._client = new_client(self._http.timeouts)
+            return self._client
+
+    def chat(self, request: ChatRequest) -> Response:
+        call = self._prepare(request, stream=False)
+        client = self._sync_client()
+        return self._response(self._retrier.send(client, self._build(client, call), stream=False))
+
+    def stream(self, request: ChatRequest) -> Iterator[StreamEvent]:
+        return self._stream(self._prepare(request, stream=True))
+
+    def _stream(self, call: _Call) -> Iterator[StreamEvent]:
+        client = self._sync_client()
+        response = self._retrier.send(client, self._build(client, call), stream=True)
+        try:
+            if not response.is_success:
+                raise self._fail(response)
+            reader = self._decoder()
+            chunks = response.iter_bytes()
+            try:
+                for chunk in chunks:
+                    yield from reader.feed(chunk)
+                    if reader.done:
+                        break
+                yield from reader.finish()
+            except httpx.TransportError as exc:
+                raise transport_error(exc, provider=self.name, secrets=self._secrets) from exc
+            except HearthError as exc:
+                raise self._polish(exc)  # noqa: B904 - the same error, made safe
+            _drain(chunks)
+        finally:
+            response.close()
+
+    def close(self) -> None:
+        with self._lock:
+            client, self._client = self._client, None
+        if client is not None and self._http.client is None:
+            client.close()
+
+    # -- async ----------------------------------------------------------------------------------
+
+    def _async_client(self) -> httpx.AsyncClient:
+        if self._http.async_client is not None:
+            return self._http.async_client
+        import asyncio
+
+        try:
+            loop: object = asyncio.get_running_loop()
+        except RuntimeError:  # another async library (trio): one client for its run
+            loop = None
+        with self._lock:
+            if self._aclient is None or self._aclient_loop is not loop:
+                # A client's connections belong to the event loop that opened them.
+                self._aclient = new_async_client(self._http.timeouts)
+                self._aclient_loop = loop
+            return self._aclient
+
+    async def achat(self, request: ChatRequest) -> Response:
+        call = self._prepare(request, stream=False)
+        client = self._async_client()
+        response = await self._retrier.asend(client, self._build(client, call), stream=False)
+        return self._response(response)
+
+    def astream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
+        return self._astream(self._prepare(request, stream=True))
+
+    async def _astream(self, call: _Call) -> AsyncIterator[StreamEvent]:
+        client = self._async_client()
+        response = await self._retrier.asend(client, self._build(client, call), stream=True)
+        try:
+            if not response.is_success:
+                raise self._fail(response)
+            reader = self._decoder()
+            chunks = response.aiter_bytes()
+            try:
+                async for chunk in chunks:
+                    for event in reader.feed(chunk):
+                        yield event
+                    if reader.done:
+                        break
+                for event in reader.finish():
+                    yield event
+            except httpx.TransportError as exc:
+                raise transport_error(exc, provider=self.name, secrets=self._secrets) from exc
+            except HearthError as exc:
+                raise self._polish(exc)  # noqa: B904 - the same error, made safe
+            await _adrain(chunks)
+        finally:
+            await response.aclose()
+
+    async def aclose(self) -> None:
+        """Close the connections of both clients hearth opened."""
+        self.close()
+        with self._lock:
+            client, self._aclient = self._aclient, None
+        if client is not None and self._http.async_client is None:
+            await client.aclose()
+
+
+_DRAIN_LIMIT = 1 << 16
+
+
+def _drain(chunks: Iterator[bytes]) -> None:
+    """Read what follows ``[DONE]`` so the connection goes back to the pool; give up quietly
+    (the connection is then closed instead)."""
+    seen = 0
+    try:
+        for chunk in chunks:
+            seen += len(chunk)
+            if seen > _DRAIN_LIMIT:
+                return
+    except httpx.HTTPError:
+        return
+
+
+async def _adrain(chunks: AsyncIterator[bytes]) -> None:
+    """The async twin of :func:`_drain`."""
+    seen = 0
+    try:
+        async for chunk in chunks:
+            seen += len(chunk)
+            if seen > _DRAIN_LIMIT:
+                return
+    except httpx.HTTPError:
+        return
+
+
+REMOTE_OPTIONS = (
+    "api_key", "base_url", "timeout", "max_retries", "vision", "http_client", "async_http_client",
+)  # fmt: skip
+
+
+def create_remote(endpoint: Endpoint, model: str, options: Mapping[str, object]) -> RemoteBackend:
+    """Build a backend for ``endpoint:model`` from ``hearth.model`` options (see
+    :data:`REMOTE_OPTIONS`); unknown or mistyped options raise InvalidRequestError."""
+    from hearth.backends.endpoints import resolve
+    from hearth.errors import ConfigurationError, InvalidRequestError
+
+    unknown = sorted(set(options) - set(REMOTE_OPTIONS))
+    if unknown:
+        raise InvalidRequestError(
+            f"unknown option(s) for {endpoint.name} models: {', '.join(unknown)}; "
+            f"accepted: {', '.join(REMOTE_OPTIONS)}"
+        )
+    if not model.strip():
+        raise ConfigurationError(
+            f"no model named: write '{endpoint.name}:MODEL', e.g. '{endpoint.name}:my-model'"
+        )
+    api_key = _typed(options, "api_key", str, "a string")
+    base_url = _typed(options, "base_url", str, "a URL string")
+    vision = _typed(options, "vision", bool, "True or False")
+    client = _typed(options, "http_client", httpx.Client, "an httpx.Client")
+    aclient = _typed(options, "async_http_client", httpx.AsyncClient, "an httpx.AsyncClient")
+    timeout = options.get("timeout")
+    if timeout is not None and not isinstance(timeout, int | float | Timeouts):
+        raise InvalidRequestError(f"timeout must be a number of seconds, got {timeout!r}")
+    retries = options.get("max_retries", 2)
+    if isinstance(retries, bool) or not isinstance(retries, int):
+        raise InvalidRequestError(f"max_retries must be an integer, got {retries!r}")
+    http = HttpOptions(
+        timeouts=Timeouts.of(timeout),
+        retry=RetryPolicy(max_retries=retries),
+        client=client,
+        async_client=aclient,
+    )
+    resolved = resolve(endpoint, api_key=api_key, base_url=base_url)
+    return RemoteBackend(resolved, model, http=http, vision=vision)
+
+
+T = TypeVar("T")
+
+
+def _typed(options: Mapping[str, object], key: str, kind: type[T], expected: str) -> T | None:
+    from hearth.errors import InvalidRequestError
+
+    value = options.get(key)
+    if value is None or isinstance(value, kind):
+        return value
+    raise InvalidRequestError(f"{key} must be {expected}, got {type(value).__name__}")

@@ -1,0 +1,360 @@
+"""Anthropic Messages API: validating a request body the server receives.
+
+Every mistake raises :class:`~hearth.errors.InvalidRequestError` whose message starts with the
+path of the offending field (``messages[2].content[0].tool_use_id: expected a string, got
+null``). Blocks and tools hearth cannot carry (documents, server tools, image URLs) raise
+:class:`~hearth.errors.UnsupportedFeatureError` naming the field. Fields hearth does not model
+(``metadata``, ``service_tier``, ``cache_control``, ``citations``, …) are ignored.
+
+Mapping to hearth: ``system`` → one leading system message (a string → one TextPart, a list of
+text blocks → one TextPart each); a user message holding only ``tool_result`` blocks → a ``tool``
+message; ``tool_use.input`` → compact JSON text; a ``tool_result`` whose content is a list of
+text blocks → their texts joined with newlines; ``thinking`` ``{"type": "enabled",
+"budget_tokens": N}`` → ``thinking=True, thinking_budget=N``, ``adaptive`` → ``thinking=True``,
+``disabled`` → ``thinking=False``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Callable
+from typing import NoReturn
+
+from hearth.errors import InvalidRequestError, UnsupportedFeatureError
+from hearth.messages import (
+    ImagePart,
+    JsonObject,
+    JsonValue,
+    Message,
+    Part,
+    TextPart,
+    ThinkingPart,
+    ToolCallPart,
+    ToolResultPart,
+)
+from hearth.request import ChatRequest, ToolChoice, ToolSpec
+from hearth.settings import GenerationSettings
+from hearth.wire.anthropic_blocks import dump_input
+from hearth.wire.base import WireRequest
+
+_ROLE_BLOCKS: dict[str, frozenset[str]] = {
+    "user": frozenset({"text", "image", "tool_result"}),
+    "assistant": frozenset({"text", "thinking", "redacted_thinking", "tool_use"}),
+}
+_CHOICES: dict[str, ToolChoice] = {"auto": "auto", "any": "required", "none": "none"}
+
+
+# ------------------------------------------------------------------------ typed field access
+
+
+def _fail(path: str, problem: str) -> NoReturn:
+    raise InvalidRequestError(f"{path}: {problem}")
+
+
+def _json_type(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int):
+        return "an integer"
+    if isinstance(value, float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    return "an array" if isinstance(value, list) else "an object"
+
+
+def _object(value: JsonValue, path: str) -> JsonObject:
+    if not isinstance(value, dict):
+        _fail(path, f"expected an object, got {_json_type(value)}")
+    return value
+
+
+def _list(value: JsonValue, path: str) -> list[JsonValue]:
+    if not isinstance(value, list):
+        _fail(path, f"expected an array, got {_json_type(value)}")
+    return value
+
+
+def _string(value: JsonValue, path: str) -> str:
+    if not isinstance(value, str):
+        _fail(path, f"expected a string, got {_json_type(value)}")
+    return value
+
+
+def _integer(value: JsonValue, path: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        _fail(path, f"expected an integer, got {_json_type(value)}")
+    return value
+
+
+def _number(value: JsonValue, path: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        _fail(path, f"expected a number, got {_json_type(value)}")
+    return value
+
+
+def _boolean(value: JsonValue, path: str) -> bool:
+    if not isinstance(value, bool):
+        _fail(path, f"expected true or false, got {_json_type(value)}")
+    return value
+
+
+# ---------------------------------------------------------------------------------- blocks
+
+
+def _text_block(block: JsonObject, path: str) -> Part:
+    return TextPart(_string(block.get("text"), f"{path}.text"))
+
+
+def _image_block(block: JsonObject, path: str) -> Part:
+    source = _object(block.get("source"), f"{path}.source")
+    kind = _string(source.get("type"), f"{path}.source.type")
+    if kind in ("url", "file"):
+        raise UnsupportedFeatureError(
+            f"{path}.source.type: {kind!r} image sources are not supported; send the image "
+            "inline as base64 (hearth does not fetch URLs or files)"
+        )
+    if kind != "base64":
+        _fail(f"{path}.source.type", f"unknown image source type {kind!r}; expected 'base64'")
+    media_type = _string(source.get("media_type"), f"{path}.source.media_type")
+    if not media_type.startswith("image/"):
+        _fail(f"{path}.source.media_type", f"expected an image/* type, got {media_type!r}")
+    data = _string(source.get("data"), f"{path}.source.data")
+    try:
+        raw = base64.b64decode(data, validate=True)
+    except (binascii.Error, ValueError):
+        _fail(f"{path}.source.data", "is not valid base64")
+    return ImagePart(raw, media_type)
+
+
+def _tool_use_block(block: JsonObject, path: str) -> Part:
+    raw = block.get("input", {})
+    return ToolCallPart(
+        _string(block.get("id"), f"{path}.id"),
+        _string(block.get("name"), f"{path}.name"),
+        dump_input(_object(raw, f"{path}.input")),
+    )
+
+
+def _tool_result_content(value: JsonValue, path: str) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    texts: list[str] = []
+    for i, item in enumerate(_list(value, path)):
+        block = _object(item, f"{path}[{i}]")
+        kind = _string(block.get("type"), f"{path}[{i}].type")
+        if kind != "text":
+            raise UnsupportedFeatureError(
+                f"{path}[{i}].type: hearth tool results carry text only, got a {kind!r} block"
+            )
+        texts.append(_string(block.get("text"), f"{path}[{i}].text"))
+    return "\n".join(texts)
+
+
+def _tool_result_block(block: JsonObject, path: str) -> Part:
+    is_error = block.get("is_error")
+    return ToolResultPart(
+        _string(block.get("tool_use_id"), f"{path}.tool_use_id"),
+        _tool_result_content(block.get("content"), f"{path}.content"),
+        is_error=False if is_error is None else _boolean(is_error, f"{path}.is_error"),
+    )
+
+
+def _thinking_block(block: JsonObject, path: str) -> Part:
+    text = _string(block.get("thinking"), f"{path}.thinking")
+    signature = block.get("signature")
+    sig = None if signature is None else _string(signature, f"{path}.signature")
+    return ThinkingPart(text, sig or None)
+
+
+def _redacted_block(block: JsonObject, path: str) -> Part:
+    return ThinkingPart("", _string(block.get("data"), f"{path}.data"), redacted=True)
+
+
+_BLOCKS: dict[str, Callable[[JsonObject, str], Part]] = {
+    "text": _text_block,
+    "image": _image_block,
+    "tool_use": _tool_use_block,
+    "tool_result": _tool_result_block,
+    "thinking": _thinking_block,
+    "redacted_thinking": _redacted_block,
+}
+
+
+def _block(value: JsonValue, path: str, role: str) -> Part:
+    block = _object(value, path)
+    kind = _string(block.get("type"), f"{path}.type")
+    parse = _BLOCKS.get(kind)
+    if parse is None:
+        raise UnsupportedFeatureError(
+            f"{path}.type: {kind!r} blocks are not supported; hearth carries {', '.join(_BLOCKS)}"
+        )
+    if kind not in _ROLE_BLOCKS[role]:
+        article = "an" if role == "assistant" else "a"
+        _fail(f"{path}.type", f"{article} {role} message cannot hold a {kind} block")
+    return parse(block, path)
+
+
+# -------------------------------------------------------------------------------- messages
+
+
+def _message(value: JsonValue, path: str) -> Message:
+    item = _object(value, path)
+    role = _string(item.get("role"), f"{path}.role")
+    if role not in _ROLE_BLOCKS:
+        hint = " (system prompts go in the top-level system field)" if role == "system" else ""
+        _fail(f"{path}.role", f"unknown role {role!r}; expected 'user' or 'assistant'{hint}")
+    content = item.get("content")
+    if isinstance(content, str):
+        parts: tuple[Part, ...] = (TextPart(content),)
+    elif isinstance(content, list):
+        parts = tuple(_block(b, f"{path}.content[{j}]", role) for j, b in enumerate(content))
+    else:
+        _fail(f"{path}.content", f"expected a string or an array, got {_json_type(content)}")
+    if role == "user" and parts and all(isinstance(p, ToolResultPart) for p in parts):
+        return Message("tool", parts)
+    return Message("assistant" if role == "assistant" else "user", parts)
+
+
+def _system(value: JsonValue) -> tuple[Message, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return (Message.system(value),)
+    if not isinstance(value, list):
+        _fail("system", f"expected a string or an array of text blocks, got {_json_type(value)}")
+    parts: list[Part] = []
+    for i, item in enumerate(value):
+        block = _object(item, f"system[{i}]")
+        kind = _string(block.get("type"), f"system[{i}].type")
+        if kind != "text":
+            _fail(f"system[{i}].type", f"system blocks must be text, got {kind!r}")
+        parts.append(_text_block(block, f"system[{i}]"))
+    return (Message("system", tuple(parts)),) if parts else ()
+
+
+def _messages(value: JsonValue) -> tuple[Message, ...]:
+    if value is None:
+        _fail("messages", "is required")
+    items = _list(value, "messages")
+    if not items:
+        _fail("messages", "must hold at least one message")
+    return tuple(_message(m, f"messages[{i}]") for i, m in enumerate(items))
+
+
+# ----------------------------------------------------------------------- tools and settings
+
+
+def _tool(value: JsonValue, path: str) -> ToolSpec:
+    spec = _object(value, path)
+    kind = spec.get("type")
+    if kind is not None and kind != "custom":
+        raise UnsupportedFeatureError(
+            f"{path}.type: Anthropic server tool {kind!r} is not supported; hearth runs "
+            "custom tools (name, description, input_schema) only"
+        )
+    description = spec.get("description")
+    return ToolSpec(
+        _string(spec.get("name"), f"{path}.name"),
+        "" if description is None else _string(description, f"{path}.description"),
+        _object(spec.get("input_schema"), f"{path}.input_schema"),
+    )
+
+
+def _tools(value: JsonValue) -> tuple[ToolSpec, ...]:
+    if value is None:
+        return ()
+    tools = tuple(_tool(t, f"tools[{i}]") for i, t in enumerate(_list(value, "tools")))
+    seen: set[str] = set()
+    for i, spec in enumerate(tools):
+        if spec.name in seen:
+            _fail(f"tools[{i}].name", f"duplicate tool name {spec.name!r}")
+        seen.add(spec.name)
+    return tools
+
+
+def _tool_choice(value: JsonValue, tools: tuple[ToolSpec, ...]) -> ToolChoice:
+    if value is None:
+        return "auto"
+    choice = _object(value, "tool_choice")
+    kind = _string(choice.get("type"), "tool_choice.type")
+    if kind in _CHOICES:
+        return _CHOICES[kind]
+    if kind != "tool":
+        _fail("tool_choice.type", f"unknown type {kind!r}; expected auto, any, none or tool")
+    name = _string(choice.get("name"), "tool_choice.name")
+    if name not in {t.name for t in tools}:
+        _fail("tool_choice.name", f"{name!r} names no tool in tools")
+    return name
+
+
+def _thinking(value: JsonValue) -> tuple[bool | None, int | None]:
+    if value is None:
+        return None, None
+    config = _object(value, "thinking")
+    kind = _string(config.get("type"), "thinking.type")
+    if kind == "disabled":
+        return False, None
+    if kind == "adaptive":
+        return True, None
+    if kind != "enabled":
+        _fail("thinking.type", f"unknown type {kind!r}; expected enabled, disabled or adaptive")
+    budget = _integer(config.get("budget_tokens"), "thinking.budget_tokens")
+    if budget < 0:
+        _fail("thinking.budget_tokens", f"must not be negative, got {budget}")
+    return True, budget
+
+
+def _optional_number(body: JsonObject, key: str) -> float | None:
+    value = body.get(key)
+    return None if value is None else _number(value, key)
+
+
+def _settings(body: JsonObject) -> GenerationSettings:
+    if body.get("max_tokens") is None:
+        _fail("max_tokens", "is required")
+    max_tokens = _integer(body.get("max_tokens"), "max_tokens")
+    if max_tokens < 1:
+        _fail("max_tokens", f"must be at least 1, got {max_tokens}")
+    top_k = body.get("top_k")
+    stops = body.get("stop_sequences")
+    stop = () if stops is None else _list(stops, "stop_sequences")
+    thinking, budget = _thinking(body.get("thinking"))
+    return GenerationSettings(
+        temperature=_optional_number(body, "temperature"),
+        top_p=_optional_number(body, "top_p"),
+        top_k=None if top_k is None else _integer(top_k, "top_k"),
+        max_tokens=max_tokens,
+        stop=tuple(_string(s, f"stop_sequences[{i}]") for i, s in enumerate(stop)),
+        thinking=thinking,
+        thinking_budget=budget,
+    )
+
+
+def parse_request(body: JsonObject, model: str | None) -> WireRequest:
+    """Validate an inbound Messages API body (see the module docstring)."""
+    body = _object(body, "body")
+    name = body.get("model")
+    if name is None:
+        if model is None:
+            _fail("model", "is required")
+        name = model
+    stream = body.get("stream")
+    settings = _settings(body)
+    tools = _tools(body.get("tools"))
+    request = ChatRequest(
+        messages=_system(body.get("system")) + _messages(body.get("messages")),
+        settings=settings,
+        tools=tools,
+        tool_choice=_tool_choice(body.get("tool_choice"), tools),
+    )
+    return WireRequest(
+        model=_string(name, "model"),
+        request=request,
+        stream=False if stream is None else _boolean(stream, "stream"),
+    )

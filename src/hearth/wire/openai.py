@@ -1,0 +1,216 @@
+"""OpenAI Chat Completions ↔ hearth, both directions. Pure: no I/O, no httpx.
+
+Implements the contract of :mod:`hearth.wire.base` (see docs/wire.md). The inbound request half
+lives in :mod:`hearth.wire.openai_inbound`, streams in :mod:`hearth.wire.openai_stream`, errors in
+:mod:`hearth.wire.openai_errors`; all are re-exported here.
+
+What maps where:
+
+* messages: ``system`` ↔ leading or interleaved ``Message("system")`` (``developer`` reads as
+  system); user text and images (``image_url`` with a ``data:`` URL; ``detail`` is kept in the
+  part's ``meta``); assistant text, ``refusal`` (a TextPart with ``meta={"openai_refusal": true}``)
+  and ``tool_calls`` (ids and argument strings kept byte for byte); ``tool`` messages ↔
+  ToolResultParts (consecutive ones merge into one hearth ``tool`` message).
+* settings: temperature, top_p, presence/frequency penalties, seed, stop, and max_tokens as
+  ``max_completion_tokens`` (``max_tokens_field="max_tokens"`` for servers that predate it).
+  top_k, min_p and repeat_penalty are not OpenAI parameters: they are sent only with
+  ``sampler_extensions=True`` (llama-server, vLLM, hearth's server accept them).
+* dropped outbound, because Chat Completions has no place for them: ThinkingParts of earlier
+  turns, signatures and ``meta`` on text parts, ToolResultPart ``is_error``, ``thinking`` and
+  ``thinking_budget``. Inbound, ``reasoning_effort`` sets ``thinking`` (``none``/``minimal`` →
+  False) and an assistant ``reasoning_content`` becomes a ThinkingPart.
+* responses: ``reasoning_content`` / ``reasoning`` (llama-server, vLLM, DeepSeek, OpenRouter) →
+  ThinkingPart; usage with ``cached_tokens`` and ``reasoning_tokens``; ``finish_reason`` ``stop``
+  → end_turn (``stop`` with tool calls → tool_use), ``length`` → max_tokens, ``tool_calls`` /
+  ``function_call`` → tool_use, ``content_filter`` → content_filter, anything else → end_turn.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+
+from hearth.errors import ProviderError
+from hearth.messages import (
+    ImagePart,
+    JsonObject,
+    JsonValue,
+    Message,
+    Part,
+    TextPart,
+    ToolCallPart,
+    ToolResultPart,
+)
+from hearth.request import ChatRequest, ToolSpec
+from hearth.response import Response
+from hearth.settings import GenerationSettings
+from hearth.wire.openai_errors import error_from_wire, error_to_wire
+from hearth.wire.openai_inbound import request_from_wire
+from hearth.wire.openai_shapes import (
+    DETAIL_META,
+    REFUSAL_META,
+    STOP_TO_FINISH,
+    assistant_parts,
+    assistant_to_wire,
+    image_url,
+    stop_reason,
+    str_or_none,
+    usage_from_wire,
+    usage_to_wire,
+)
+from hearth.wire.openai_stream import StreamDecoder, StreamEncoder
+
+__all__ = [
+    "DETAIL_META",
+    "REFUSAL_META",
+    "StreamDecoder",
+    "StreamEncoder",
+    "error_from_wire",
+    "error_to_wire",
+    "request_from_wire",
+    "request_to_wire",
+    "response_from_wire",
+    "response_to_wire",
+]
+
+
+# ---------------------------------------------------------------------------------------------
+# requests, outbound
+
+
+def request_to_wire(
+    request: ChatRequest,
+    *,
+    model: str,
+    stream: bool,
+    max_tokens_field: str = "max_completion_tokens",
+    sampler_extensions: bool = False,
+) -> JsonObject:
+    """The Chat Completions body for ``request``."""
+    messages: list[JsonValue] = []
+    for message in request.messages:
+        messages.extend(_message_to_wire(message))
+    body: JsonObject = {"model": model, "messages": messages}
+    if request.tools:
+        body["tools"] = [_tool_to_wire(t) for t in request.tools]
+    if request.tool_choice != "auto":
+        body["tool_choice"] = _tool_choice_to_wire(request.tool_choice)
+    body.update(_settings_to_wire(request.settings, max_tokens_field, sampler_extensions))
+    if stream:
+        body["stream"] = True
+        body["stream_options"] = {"include_usage": True}
+    return body
+
+
+def _message_to_wire(message: Message) -> list[JsonValue]:
+    if message.role == "system":
+        return [{"role": "system", "content": message.text}]
+    if message.role == "assistant":
+        return [assistant_to_wire(message.parts)]
+    out: list[JsonValue] = [
+        {"role": "tool", "tool_call_id": p.call_id, "content": p.content}
+        for p in message.parts
+        if isinstance(p, ToolResultPart)
+    ]
+    rest = [p for p in message.parts if not isinstance(p, ToolResultPart)]
+    if message.role == "user" and (rest or not out):
+        out.append({"role": "user", "content": _user_content(rest)})
+    return out
+
+
+def _user_content(parts: Sequence[Part]) -> JsonValue:
+    if len(parts) == 1 and isinstance(parts[0], TextPart):
+        return parts[0].text
+    content: list[JsonValue] = []
+    for part in parts:
+        if isinstance(part, TextPart):
+            content.append({"type": "text", "text": part.text})
+        elif isinstance(part, ImagePart):
+            content.append({"type": "image_url", "image_url": image_url(part)})
+    return content
+
+
+def _tool_to_wire(tool: ToolSpec) -> JsonObject:
+    function: JsonObject = {"name": tool.name}
+    if tool.description:
+        function["description"] = tool.description
+    function["parameters"] = tool.parameters
+    return {"type": "function", "function": function}
+
+
+def _tool_choice_to_wire(choice: str) -> JsonValue:
+    if choice in ("auto", "required", "none"):
+        return choice
+    return {"type": "function", "function": {"name": choice}}
+
+
+def _settings_to_wire(
+    s: GenerationSettings, max_tokens_field: str, sampler_extensions: bool
+) -> JsonObject:
+    out: JsonObject = {}
+    pairs: list[tuple[str, JsonValue]] = [
+        ("temperature", s.temperature),
+        ("top_p", s.top_p),
+        ("presence_penalty", s.presence_penalty),
+        ("frequency_penalty", s.frequency_penalty),
+        ("seed", s.seed),
+        (max_tokens_field, s.max_tokens),
+    ]
+    if sampler_extensions:
+        pairs += [("top_k", s.top_k), ("min_p", s.min_p), ("repeat_penalty", s.repeat_penalty)]
+    for key, value in pairs:
+        if value is not None:
+            out[key] = value
+    if s.stop:
+        out["stop"] = list(s.stop)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# responses
+
+
+def response_from_wire(body: JsonObject) -> Response:
+    """A ``chat.completion`` object → Response. Tolerant of unknown fields and values."""
+    choices = body.get("choices")
+    if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
+        raise ProviderError(
+            f"the OpenAI-compatible response has no choices: {json.dumps(body)[:300]}"
+        )
+    choice = choices[0]
+    message = choice.get("message")
+    parts = assistant_parts(message if isinstance(message, dict) else {})
+    has_calls = any(isinstance(p, ToolCallPart) for p in parts)
+    return Response(
+        message=Message("assistant", parts),
+        stop_reason=stop_reason(choice.get("finish_reason"), has_calls),
+        usage=usage_from_wire(body.get("usage")),
+        model=str_or_none(body.get("model")),
+        response_id=str_or_none(body.get("id")),
+    )
+
+
+def response_to_wire(
+    response: Response, *, model: str, response_id: str, created: int | None = None
+) -> JsonObject:
+    """A Response as a ``chat.completion`` object (for the server)."""
+    message = assistant_to_wire(response.message.parts)
+    thinking = response.message.thinking
+    if thinking:
+        message["reasoning_content"] = thinking
+    return {
+        "id": response_id,
+        "object": "chat.completion",
+        "created": int(time.time()) if created is None else created,
+        "model": model,
+        "choices": [
+            {
+                "index": 0,
+                "message": message,
+                "logprobs": None,
+                "finish_reason": STOP_TO_FINISH[response.stop_reason],
+            }
+        ],
+        "usage": usage_to_wire(response.usage),
+    }
