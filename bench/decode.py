@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import statistics
 import subprocess
@@ -44,6 +45,8 @@ PROMPT = (
 )
 DECODE_TARGET = 1.0  # hearth / llama-cpp-python
 NATIVE_GOAL = 0.95  # hearth / llama.cpp llama-bench tg
+BUSY_WARNING = 0.05  # share of the machine's CPU used by other processes that voids a figure
+_TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
 @dataclass(frozen=True)
@@ -75,12 +78,49 @@ class Sample:
     tokens: int  # generated tokens that carry text (an end-of-generation token is not counted)
     stop: str
     text: str = field(repr=False)
+    others: float | None = None  # share of the machine's CPU other processes used meanwhile
 
     @property
     def tok_s(self) -> float | None:
         if self.tokens < 2 or self.decode_s <= 0:
             return None
         return (self.tokens - 1) / self.decode_s
+
+
+def _machine_cpu() -> tuple[float, float] | None:
+    """(busy, total) CPU seconds of the whole machine so far, from /proc/stat (Linux only)."""
+    try:
+        with open("/proc/stat", encoding="ascii") as stat:
+            ticks = [int(v) for v in stat.readline().split()[1:9]]
+    except (OSError, ValueError):
+        return None
+    total = sum(ticks)
+    return (total - ticks[3] - ticks[4]) / _TICK, total / _TICK  # less idle and iowait
+
+
+def _own_cpu() -> float:
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
+
+
+class LoadMeter:
+    """How busy other processes kept the machine since this meter was made.
+
+    llama.cpp's threads wait for each other at every operation, so when another process takes a
+    core from one of them, decoding slows down by large and erratic factors."""
+
+    def __init__(self) -> None:
+        self._machine = _machine_cpu()
+        self._own = _own_cpu()
+
+    def others(self) -> float | None:
+        """The share (0-1) of the machine's CPU capacity used by other processes; None if
+        unknown."""
+        now = _machine_cpu()
+        if now is None or self._machine is None or now[1] <= self._machine[1]:
+            return None
+        busy = now[0] - self._machine[0] - (_own_cpu() - self._own)
+        return max(0.0, busy / (now[1] - self._machine[1]))
 
 
 class _Clock:
@@ -145,11 +185,18 @@ class LlamaCppSide:
 
     name = "llama-cpp-python"
 
-    def __init__(self, path: Path, threads: int, n_ctx: int, prompt_text: str) -> None:
+    def __init__(
+        self, path: Path, threads: int, n_ctx: int, prompt_text: str, *, flash_attn: bool
+    ) -> None:
         from llama_cpp import Llama
 
         self.llm: Any = Llama(
-            str(path), n_threads=threads, n_threads_batch=threads, n_ctx=n_ctx, verbose=False
+            str(path),
+            n_threads=threads,
+            n_threads_batch=threads,
+            n_ctx=n_ctx,
+            flash_attn=flash_attn,
+            verbose=False,
         )
         self.prompt_text = prompt_text
         # What _create_completion does to a str prompt (no suffix): BOS if the vocab adds one,
@@ -192,17 +239,20 @@ class Native:
     tok_s: float
     stddev: float
     build: str
+    others: float | None
 
 
 def run_native(tool: str, path: Path, threads: int, n_gen: int) -> Native:
     cmd = [tool, "-m", str(path), "-t", str(threads), "-p", "0", "-n", str(n_gen), "-o", "json"]
+    meter = LoadMeter()
     out = subprocess.run(cmd, capture_output=True, text=True, check=True, timeout=1800).stdout
     rows = [r for r in json.loads(out) if int(r.get("n_gen", 0)) > 0]
     if not rows:
         raise RuntimeError(f"llama-bench printed no text-generation row: {out[:200]}")
     row = rows[0]
     build = f"{row.get('build_commit', '?')} ({row.get('build_number', '?')})"
-    return Native(tool, int(row["n_gen"]), float(row["avg_ts"]), float(row["stddev_ts"]), build)
+    tok_s, stddev = float(row["avg_ts"]), float(row["stddev_ts"])
+    return Native(tool, int(row["n_gen"]), tok_s, stddev, build, meter.others())
 
 
 Side = HearthSide | LlamaCppSide
@@ -219,7 +269,10 @@ def measure(
     for rep in range(runs):
         order = sides if rep % 2 == 0 else sides[::-1]
         for side in order:
-            samples[side.name].append(side.run(sampling, max_tokens))
+            meter = LoadMeter()
+            sample = side.run(sampling, max_tokens)
+            sample.others = meter.others()
+            samples[side.name].append(sample)
     return samples
 
 
@@ -242,6 +295,7 @@ class SideResult:
     stops: list[str]
     runs_tok_s: list[float | None]
     runs_ttft_ms: list[float]
+    runs_others: list[float | None]  # share of the CPU other processes used during each run
 
     @classmethod
     def of(cls, samples: list[Sample]) -> SideResult:
@@ -254,6 +308,7 @@ class SideResult:
             [s.stop for s in samples],
             rates,
             ttft,
+            [s.others for s in samples],
         )
 
 
@@ -270,6 +325,25 @@ class Result:
         return _ratio(self.hearth.decode_tok_s, self.llama_cpp_python.decode_tok_s)
 
     @property
+    def paired_decode_ratio(self) -> float | None:
+        """The median of the per-repetition ratios (less sensitive to drift between runs)."""
+        pairs = zip(self.hearth.runs_tok_s, self.llama_cpp_python.runs_tok_s, strict=True)
+        return _median(_ratio(h, p) for h, p in pairs)
+
+    @property
+    def busiest_others(self) -> float | None:
+        """The largest share of the CPU other processes took during any measurement."""
+        native = [self.native.others] if self.native else []
+        return max(
+            (
+                x
+                for x in [*self.hearth.runs_others, *self.llama_cpp_python.runs_others, *native]
+                if x is not None
+            ),
+            default=None,
+        )
+
+    @property
     def ttft_ratio(self) -> float | None:
         """llama-cpp-python / hearth TTFT (> 1: hearth answers sooner)."""
         return _ratio(self.llama_cpp_python.ttft_ms, self.hearth.ttft_ms)
@@ -282,10 +356,11 @@ class Result:
     def as_json(self) -> dict[str, Any]:
         ratios = {
             "decode_hearth_over_llama_cpp_python": self.decode_ratio,
+            "decode_paired_median": self.paired_decode_ratio,
             "ttft_llama_cpp_python_over_hearth": self.ttft_ratio,
             "decode_hearth_over_native": self.native_ratio,
         }
-        return {**asdict(self), "ratios": ratios}
+        return {**asdict(self), "ratios": ratios, "busiest_others": self.busiest_others}
 
 
 def _fmt(value: float | None, spec: str = ".1f", unit: str = "") -> str:
@@ -300,6 +375,7 @@ def print_report(config: dict[str, Any], result: Result) -> None:
     )
     print(f"prompt   {config['prompt_tokens']} tokens, identical ids on both sides")
     print(f"sampling {config['sampling']}")
+    print(f"flash attention  {config['flash_attn']}")
     print(f"outputs  {'identical' if result.same_text else 'different'} text in run 1\n")
     print(f"{'':22}{'decode tok/s':>14}{'TTFT ms':>10}   tokens generated per run")
     for name, side in (("hearth", result.hearth), ("llama-cpp-python", result.llama_cpp_python)):
@@ -315,15 +391,30 @@ def print_report(config: dict[str, Any], result: Result) -> None:
     else:
         print(f"{'llama.cpp native':22}{'not measured':>14}   (no llama-bench: --llama-bench PATH)")
     print("\nmedians; decode = (tokens - 1) / (first to last text); TTFT = call to first text")
+    paired = _fmt(result.paired_decode_ratio, ".3f", "x")
     rows = [
         ("decode  hearth / llama-cpp-python", result.decode_ratio,
-         _target(result.decode_ratio, DECODE_TARGET, "target")),
+         _target(result.decode_ratio, DECODE_TARGET, "target") + f"  (paired runs: {paired})"),
         ("TTFT    llama-cpp-python / hearth", result.ttft_ratio, "(> 1: hearth answers sooner)"),
         ("decode  hearth / llama.cpp native", result.native_ratio,
          _target(result.native_ratio, NATIVE_GOAL, "goal")),
     ]  # fmt: skip
     for label, ratio, note in rows:
         print(f"{label}  {_fmt(ratio, '.3f', 'x'):>7}   {note}")
+    _print_load(result.busiest_others)
+
+
+def _print_load(busiest: float | None) -> None:
+    if busiest is None:
+        print("\nload     unknown (no /proc/stat): the figures assume an otherwise idle machine")
+    elif busiest > BUSY_WARNING:
+        print(
+            f"\nWARNING  other processes used up to {busiest:.0%} of the CPU during a measurement."
+            "\n         llama.cpp's threads wait for each other at every operation, so sharing"
+            "\n         cores slows them by large, erratic factors: rerun on an idle machine."
+        )
+    else:
+        print(f"\nload     other processes used at most {busiest:.0%} of the CPU meanwhile")
 
 
 def _target(ratio: float | None, target: float, word: str) -> str:
@@ -340,6 +431,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--tokens", type=int, default=128, help="max tokens per generation")
     parser.add_argument("--warmup", type=int, default=1, help="untimed short runs per side")
     parser.add_argument("--llama-bench", help="llama.cpp's llama-bench (default: from PATH)")
+    parser.add_argument(
+        "--llama-cpp-python-fa",
+        choices=("on", "off"),
+        default="on",
+        help="flash attention for llama-cpp-python: 'on' (default) matches hearth, whose "
+        "llama.cpp default 'auto' enables it on CPU, so both sides compute the same tokens; "
+        "'off' is llama-cpp-python's own default",
+    )
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     args = parser.parse_args(argv)
     if args.runs < 1 or args.tokens < 2 or args.threads < 1:
@@ -351,17 +450,18 @@ def _log(quiet: bool) -> Callable[[str], None]:
     return (lambda _msg: None) if quiet else (lambda msg: print(msg, file=sys.stderr))
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    log = _log(args.json)
+def run_benchmark(
+    args: argparse.Namespace, log: Callable[[str], None]
+) -> tuple[dict[str, Any], Result]:
     path: Path = args.model or ModelStore().ensure(find_entry("smollm2"))
     sampling = Sampling()
     log(f"loading {path.name} twice ({args.threads} threads)…")
     ours = HearthSide(path, args.threads)
-    peer = LlamaCppSide(path, args.threads, ours.n_ctx, ours.prompt_text)
-    if peer.prompt_tokens != ours.prompt_tokens:
-        raise SystemExit("the two sides tokenize the prompt differently; the comparison is void")
+    flash_attn = args.llama_cpp_python_fa == "on"
+    peer = LlamaCppSide(path, args.threads, ours.n_ctx, ours.prompt_text, flash_attn=flash_attn)
     try:
+        if peer.prompt_tokens != ours.prompt_tokens:
+            raise SystemExit("the two sides tokenize the prompt differently: comparison void")
         log(f"measuring: {args.warmup} warm-up + {args.runs} runs per side…")
         samples = measure((ours, peer), sampling, args.tokens, args.runs, args.warmup)
     finally:
@@ -380,13 +480,21 @@ def main(argv: list[str] | None = None) -> int:
         "tokens": args.tokens,
         "prompt_tokens": len(ours.prompt_tokens),
         "sampling": asdict(sampling),
+        "flash_attn": {"hearth": "auto (llama.cpp default)", "llama-cpp-python": flash_attn},
     }
+    first_h, first_p = samples[ours.name][0], samples[peer.name][0]
     result = Result(
         SideResult.of(samples[ours.name]),
         SideResult.of(samples[peer.name]),
         native,
-        samples[ours.name][0].text == samples[peer.name][0].text,
+        first_h.text == first_p.text,
     )
+    return config, result
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    config, result = run_benchmark(args, _log(args.json))
     if args.json:
         print(json.dumps({"config": config, **result.as_json()}, indent=2))
     else:

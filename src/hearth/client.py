@@ -46,13 +46,18 @@ class SettingsOverrides(TypedDict, total=False):
     thinking_budget: int
 
 
-def model(spec: str = DEFAULT_MODEL, /, **options: object) -> Model:
+def model(spec: str | None = None, /, **options: object) -> Model:
     """A model by ``"provider:name"``: ``local:smollm2``, ``local:/path/to/file.gguf``, …
 
-    ``options`` go to the backend (for local models: n_ctx, n_threads, timeout, verbose, …).
-    An unknown provider or model raises; nothing falls back to a default.
+    With no ``spec``, the configured default (``$HEARTH_MODEL``, else the config file's
+    ``default_model``, else ``local:smollm2``); an ``[aliases]`` name is replaced by its target
+    (see :mod:`hearth.config`, read once per call). ``options`` go to the backend (for local
+    models: n_ctx, n_threads, timeout, verbose, …). An unknown provider or model raises; nothing
+    falls back to a default.
     """
-    return Model(create_backend(spec, **options))
+    from hearth.config import resolve_model_spec
+
+    return Model(create_backend(resolve_model_spec(spec), **options))
 
 
 class Model:

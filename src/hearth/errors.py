@@ -5,7 +5,9 @@
     HearthError
     ├── ConfigurationError                 the caller asked for something that does not exist
     │   ├── UnknownProviderError           "foo:bar" with no provider "foo"
-    │   └── ModelNotFoundError             a model name no catalogue / provider knows (remote 404)
+    │   ├── ModelNotFoundError             a model name no catalogue / provider knows (remote 404)
+    │   └── ConfigFileError                the config file is unreadable, not TOML, or off-schema
+    │                                      (path, line); hearth.config
     ├── InvalidRequestError (ValueError)   the request itself is wrong; fix it and retry
     │   ├── ContextLengthExceededError     the prompt does not fit the context window
     │   ├── UnsupportedFeatureError        the backend cannot do what was asked (tools, images, …)
@@ -60,19 +62,42 @@ class ModelNotFoundError(ConfigurationError):
         super().__init__(message)
 
 
+class ConfigFileError(ConfigurationError):
+    """The config file (or an environment variable overriding it) is wrong."""
+
+    def __init__(
+        self, path: str, message: str, *, line: int | None = None, column: int | None = None
+    ) -> None:
+        self.path = path
+        self.line = line
+        self.column = column
+        where = path if line is None else f"{path}:{line}" + (f":{column}" if column else "")
+        super().__init__(f"{where}: {message}")
+
+
 class InvalidRequestError(HearthError, ValueError):
     """The request is malformed or out of range."""
 
 
 class ContextLengthExceededError(InvalidRequestError):
-    def __init__(self, prompt_tokens: int, context_length: int, *, detail: str = "") -> None:
+    """The prompt does not fit. Counts are None when the provider did not say them."""
+
+    def __init__(
+        self, prompt_tokens: int | None, context_length: int | None, *, detail: str = ""
+    ) -> None:
         self.prompt_tokens = prompt_tokens
         self.context_length = context_length
         extra = f" {detail}" if detail else ""
+        if prompt_tokens is not None and context_length is not None:
+            what = (
+                f"the prompt is {prompt_tokens} tokens but the context window holds "
+                f"{context_length}"
+            )
+        else:
+            what = "the prompt does not fit the model's context window"
         super().__init__(
-            f"the prompt is {prompt_tokens} tokens but the context window holds "
-            f"{context_length}; shorten the conversation or load the model with a larger "
-            f"n_ctx.{extra}"
+            f"{what}; shorten the conversation or use a model (or n_ctx) with a larger "
+            f"window.{extra}"
         )
 
 

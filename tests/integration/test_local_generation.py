@@ -211,9 +211,11 @@ def test_a_stream_dropped_unread_is_cancelled(smollm2: hearth.Model) -> None:
 
 
 def test_n_ctx_beyond_the_trained_length_is_refused() -> None:
-    with hearth.model("local:smollm2", n_ctx=100_000) as m:
-        with pytest.raises(hearth.InvalidRequestError, match="trained on; use at most 8192"):
-            m.chat("hi")
+    with (
+        hearth.model("local:smollm2", n_ctx=100_000) as m,
+        pytest.raises(hearth.InvalidRequestError, match="trained on; use at most 8192"),
+    ):
+        m.chat("hi")
 
 
 def test_capabilities_report_the_context_window(smollm2: hearth.Model) -> None:

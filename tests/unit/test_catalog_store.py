@@ -17,10 +17,15 @@ from pathlib import Path
 import pytest
 
 from hearth.catalog import checksum
-from hearth.catalog.entries import CatalogEntry, PyPIFile
+from hearth.catalog.entries import CatalogEntry, PathSource, PyPIFile, PyPISource
 from hearth.catalog.progress import NullProgress
 from hearth.catalog.store import ModelStore, default_root
-from hearth.errors import ChecksumMismatchError, ModelFetchError
+from hearth.errors import (
+    ChecksumMismatchError,
+    InvalidRequestError,
+    ModelFetchError,
+    ModelNotFoundError,
+)
 
 
 def make_entry(*contents: bytes, sha256: str | None = None, name: str = "toy") -> CatalogEntry:
@@ -31,14 +36,10 @@ def make_entry(*contents: bytes, sha256: str | None = None, name: str = "toy") -
     )
     return CatalogEntry(
         name=name,
-        aliases=(),
         description="a toy",
-        filename=f"{name}.gguf",
+        source=PyPISource(filename=f"{name}.gguf", parts=parts),
         sha256=sha256 or hashlib.sha256(whole).hexdigest(),
         size=len(whole),
-        parts=parts,
-        template=None,
-        kind="chat",
     )
 
 
@@ -342,3 +343,59 @@ def test_a_store_that_cannot_hold_the_record_still_verifies(
     monkeypatch.setattr(tempfile, "mkstemp", read_only)
     assert ModelStore(tmp_path).ensure(entry) == tmp_path / "toy.gguf"
     assert not (tmp_path / "toy.gguf.verified").exists()
+
+
+def test_remove_deletes_the_lock_and_a_later_pull_makes_a_new_one(tmp_path: Path) -> None:
+    entry = make_entry(b"abc")
+    store = ModelStore(tmp_path, runner=fake_for(b"abc"))
+    store.pull(entry)
+    assert (tmp_path / "toy.gguf.lock").exists()
+    store.remove(entry)
+    assert list(tmp_path.iterdir()) == []
+    assert store.pull(entry).read_bytes() == b"abc"
+
+
+# ---- models that live outside the store ----------------------------------------------------------
+
+
+def test_a_path_model_is_used_where_it_is(tmp_path: Path) -> None:
+    mine = tmp_path / "mine.gguf"
+    mine.write_bytes(b"weights")
+    store = ModelStore(tmp_path / "store")
+    plain = CatalogEntry("mine", PathSource(mine))
+    assert store.ensure(plain) == mine == store.pull(plain) == store.locate(plain)
+    assert not (tmp_path / "store").exists()  # nothing to check, nothing written
+    checked = CatalogEntry("mine", PathSource(mine), sha256=hashlib.sha256(b"weights").hexdigest())
+    assert store.ensure(checked) == mine
+    assert not checksum.sidecar_path(mine).exists()  # never beside the user's file
+    (record,) = (tmp_path / "store" / "verified").iterdir()
+    assert record == store.record_for(mine)
+    wrong = CatalogEntry("mine", PathSource(mine), sha256="0" * 64)
+    with pytest.raises(ChecksumMismatchError):
+        store.ensure(wrong)
+    with pytest.raises(InvalidRequestError, match="hearth only removes what it pulled"):
+        store.remove(plain)
+    assert mine.exists()
+
+
+def test_a_missing_path_model_names_where_it_was_defined(tmp_path: Path) -> None:
+    entry = CatalogEntry("gone", PathSource(tmp_path / "gone.gguf"), origin="my.toml")
+    store = ModelStore(tmp_path / "store")
+    assert not store.is_pulled(entry)
+    with pytest.raises(ModelNotFoundError, match=r"'gone' \(defined in my\.toml\) is the file"):
+        store.ensure(entry)
+
+
+def test_verify_statuses(tmp_path: Path) -> None:
+    store = ModelStore(tmp_path, runner=fake_for(b"abc"))
+    entry = make_entry(b"abc")
+    assert store.verify(entry).status == "missing"
+    store.pull(entry)
+    result = store.verify(entry)
+    assert (result.status, result.actual) == ("ok", entry.sha256)
+    (tmp_path / "toy.gguf").write_bytes(b"abd")
+    result = store.verify(entry)
+    assert (result.status, result.expected) == ("mismatch", entry.sha256)
+    assert result.actual == hashlib.sha256(b"abd").hexdigest()
+    unknown = store.verify(CatalogEntry("p", PathSource(tmp_path / "toy.gguf")))
+    assert (unknown.status, unknown.expected) == ("unchecked", None)

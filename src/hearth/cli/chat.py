@@ -10,13 +10,19 @@ from typing import Annotated, TextIO
 
 import typer
 
-from hearth.client import DEFAULT_MODEL, ChatStream, Conversation, Model
+from hearth.client import ChatStream, Conversation, Model
 from hearth.errors import InvalidRequestError
 from hearth.response import Response
 from hearth.settings import GenerationSettings
 
 ModelOpt = Annotated[
-    str, typer.Option("--model", "-m", help="provider:name, a catalogue name, or a .gguf path.")
+    str | None,
+    typer.Option(
+        "--model",
+        "-m",
+        help="provider:name, a catalogue name, an alias, or a .gguf path. Default: $HEARTH_MODEL,"
+        " else default_model in the config file, else local:smollm2.",
+    ),
 ]
 SystemOpt = Annotated[str | None, typer.Option("--system", "-s", help="System prompt.")]
 TempOpt = Annotated[
@@ -40,7 +46,7 @@ def _settings(
     return GenerationSettings(temperature=temperature, max_tokens=max_tokens, seed=seed)
 
 
-def open_model(spec: str, verbose: bool) -> Model:
+def open_model(spec: str | None, verbose: bool) -> Model:
     """Build the model and load it behind a spinner (a pull shows its own progress bar)."""
     import hearth
     from hearth.cli.ui import status
@@ -62,7 +68,7 @@ def run(
     prompt: Annotated[
         str | None, typer.Argument(help="The prompt; '-' or nothing reads it from stdin.")
     ] = None,
-    model: ModelOpt = DEFAULT_MODEL,
+    model: ModelOpt = None,
     system: SystemOpt = None,
     temperature: TempOpt = None,
     max_tokens: MaxTokOpt = None,
@@ -120,7 +126,7 @@ HELP_TEXT = "commands: /reset forgets the conversation, /exit (or Ctrl-D) leaves
 
 
 def chat(
-    model: ModelOpt = DEFAULT_MODEL,
+    model: ModelOpt = None,
     system: SystemOpt = None,
     temperature: TempOpt = None,
     max_tokens: MaxTokOpt = None,

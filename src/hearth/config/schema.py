@@ -1,0 +1,132 @@
+"""The configuration, as frozen dataclasses. :mod:`hearth.config.parse` builds them from TOML."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Literal
+
+from hearth.catalog.entries import DEFAULT_CHAT_MODEL, CatalogEntry
+
+DEFAULT_MODEL = f"local:{DEFAULT_CHAT_MODEL}"
+ProviderType = Literal["openai", "anthropic", "gemini", "ollama"]
+PROVIDER_TYPES: tuple[ProviderType, ...] = ("openai", "anthropic", "gemini", "ollama")
+MASK = "********"
+
+
+def _frozen_map(mapping: Mapping[str, object]) -> Mapping[str, object]:
+    return MappingProxyType(dict(mapping))
+
+
+class Secret:
+    """A secret string (an API key written into the config file): never shown by repr/str."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        """The secret itself: pass it to the API client, never print it."""
+        return self._value
+
+    def __repr__(self) -> str:
+        return f"Secret({MASK!r})"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+    def __reduce__(self) -> tuple[object, ...]:
+        raise TypeError("a hearth Secret cannot be pickled")
+
+
+def _key_from(api_key_env: str | None, api_key: Secret | None) -> str | None:
+    if api_key_env:
+        value = os.environ.get(api_key_env)
+        if value:
+            return value
+    return api_key.reveal() if api_key is not None else None
+
+
+@dataclass(frozen=True)
+class ProviderConfig:
+    """A remote endpoint from ``[providers.NAME]``: ``NAME:model`` strings will reach it.
+
+    ``api_key_env`` is the name of the environment variable holding the key. An ``api_key``
+    written inline is accepted but is a :class:`Secret` (masked everywhere it is shown).
+    """
+
+    name: str
+    type: ProviderType
+    base_url: str | None = None
+    api_key_env: str | None = None
+    api_key: Secret | None = None
+
+    def resolve_api_key(self) -> str | None:
+        """The key: ``$api_key_env`` when that variable is set, else the inline key, else None."""
+        return _key_from(self.api_key_env, self.api_key)
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    """Defaults for ``hearth serve`` from ``[server]``; command-line flags override them."""
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    max_queue: int = 64
+    timeout: float = 600.0
+    api_key_env: str | None = None
+    api_key: Secret | None = None
+
+    def resolve_api_key(self) -> str | None:
+        """The key clients must send: ``$api_key_env`` if set, else the inline key, else None."""
+        return _key_from(self.api_key_env, self.api_key)
+
+
+@dataclass(frozen=True)
+class Config:
+    """The effective configuration: the file's values, overridden by the environment.
+
+    * ``path``: the file read (or that would be read); ``loaded``: whether it existed;
+    * ``default_model``: what ``hearth.model()`` and the CLI use when no model is given;
+    * ``aliases``: name → model string, resolved before the provider registry;
+    * ``models``: the user's catalogue entries (``[[models]]``);
+    * ``providers``: endpoint definitions (``[providers.NAME]``), by name;
+    * ``server``: server defaults (``[server]``);
+    * ``overrides``: the environment variables that overrode values from the file.
+    """
+
+    path: Path
+    loaded: bool = False
+    default_model: str = DEFAULT_MODEL
+    aliases: Mapping[str, str] = field(default_factory=dict)
+    models: tuple[CatalogEntry, ...] = ()
+    providers: Mapping[str, ProviderConfig] = field(default_factory=dict)
+    server: ServerConfig = field(default_factory=ServerConfig)
+    overrides: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "aliases", _frozen_map(self.aliases))
+        object.__setattr__(self, "providers", _frozen_map(self.providers))
+
+    def alias_target(self, name: str) -> str | None:
+        """The model string the alias ``name`` stands for (case-insensitive), else None."""
+        wanted = name.strip().lower()
+        for alias, target in self.aliases.items():
+            if alias.lower() == wanted:
+                return target
+        return None
+
+    def resolve_model(self, spec: str | None) -> str:
+        """``spec`` (or the default model when None) with an alias replaced by its target."""
+        chosen = self.default_model if spec is None else spec
+        target = self.alias_target(chosen)
+        return chosen if target is None else target
