@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from hearth.backends.endpoints import (
@@ -11,7 +13,7 @@ from hearth.backends.endpoints import (
     parse_ollama_host,
     resolve,
 )
-from hearth.backends.registry import BUILTIN_PROVIDERS
+from hearth.backends.registry import BUILTIN_PROVIDERS, create_backend, providers
 from hearth.errors import ConfigurationError, UnknownProviderError
 
 OPENAI = ENDPOINTS["openai"]
@@ -37,10 +39,30 @@ def test_rows_are_data() -> None:
         assert e.base_url.startswith(("http://", "https://")) and not e.base_url.endswith("/")
 
 
-def test_every_openai_compatible_row_is_registered() -> None:
-    for name, e in ENDPOINTS.items():
-        if e.wire == "openai":
-            assert BUILTIN_PROVIDERS[name].startswith("hearth.backends.openai_compat:")
+def test_every_endpoint_row_is_a_provider() -> None:
+    known = providers()
+    for name in ENDPOINTS:
+        assert name in known
+        assert name not in BUILTIN_PROVIDERS  # rows are data, not registered factories
+
+
+def test_a_configured_provider_reaches_its_own_base_url(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(
+        '[providers.box]\ntype = "openai"\nbase_url = "http://127.0.0.1:9/v1"\n'
+        'api_key_env = "BOX_KEY"\n'
+    )
+    monkeypatch.setenv("HEARTH_CONFIG", str(config))
+    monkeypatch.setenv("BOX_KEY", "sk-box")
+    backend = create_backend("box:served-model")
+    assert "box" in providers()
+    assert backend.name == "box:served-model"
+    assert "sk-box" not in repr(backend)
+    monkeypatch.delenv("BOX_KEY")
+    with pytest.raises(ConfigurationError, match="BOX_KEY"):
+        create_backend("box:served-model")
 
 
 def test_unknown_endpoint_lists_known() -> None:

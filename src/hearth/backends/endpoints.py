@@ -25,36 +25,20 @@ import ipaddress
 import os
 import urllib.parse
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fnmatch import fnmatchcase
 from types import MappingProxyType
-from typing import Literal, TypeAlias
+from typing import TYPE_CHECKING, Literal, TypeAlias
 
+from hearth._secret import Secret
 from hearth.backends.base import Capabilities
 from hearth.errors import ConfigurationError, UnknownProviderError
 from hearth.messages import JsonValue
 
+if TYPE_CHECKING:
+    from hearth.config.schema import ProviderConfig
+
 WireName: TypeAlias = Literal["openai", "anthropic", "gemini", "ollama"]
-
-
-class Secret:
-    """An API key. ``repr``/``str`` show ``***``; :meth:`reveal` gives the key to the HTTP layer."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str) -> None:
-        self._value = value
-
-    def reveal(self) -> str:
-        return self._value
-
-    def __repr__(self) -> str:
-        return "Secret('***')"
-
-    __str__ = __repr__
-
-    def __reduce__(self) -> tuple[object, ...]:
-        raise TypeError("a hearth Secret cannot be pickled")
 
 
 @dataclass(frozen=True, slots=True)
@@ -348,3 +332,19 @@ def _origin(url: str) -> tuple[str, str, int | None]:
             f"the base URL {_strip_credentials(url)!r} has an invalid port"
         ) from None
     return parts.scheme, (parts.hostname or "").lower(), port
+
+
+def endpoint_from_config(provider: ProviderConfig) -> Endpoint:
+    """The endpoint a ``[providers.NAME]`` config table describes: the built-in row of its type
+    (wire format, capabilities, wire options) at the configured base URL, whose key comes from
+    the configured variable (required when one is named)."""
+    row = ENDPOINTS[provider.type]
+    key_env = (provider.api_key_env,) if provider.api_key_env else ()
+    return replace(
+        row,
+        name=provider.name,
+        base_url=provider.base_url or row.base_url,
+        key_env=key_env,
+        base_url_env=None,
+        key_required=bool(key_env),
+    )

@@ -1,34 +1,37 @@
 """Provider name → backend factory.
 
-Built-in providers are named here as ``"module:function"`` strings so that nothing is imported
-until a model of that provider is asked for. Plugins add providers through the
-``hearth.backends`` entry-point group. An unknown provider is an error that lists the known ones.
+A provider is, in order of precedence:
+
+1. ``local`` (and ``hf``, models in the Hugging Face cache): the in-process llama.cpp backend;
+2. a ``[providers.NAME]`` table in the user's config (an endpoint of type openai, anthropic,
+   gemini or ollama with its own base_url and key variable; it may shadow a built-in row);
+3. a built-in endpoint row of :mod:`hearth.backends.endpoints` (``openai``, ``anthropic``,
+   ``gemini``, ``ollama``, ``lmstudio``, ``groq``, …) — endpoints are data, not classes;
+4. a plugin registered in the ``hearth.backends`` entry-point group.
+
+Nothing heavy is imported until a model of that provider is asked for. An unknown provider is an
+error that lists the known ones; nothing falls back to a default.
 """
 
 from __future__ import annotations
 
 import importlib
-from typing import Protocol
+from collections.abc import Mapping
+from functools import partial
+from typing import TYPE_CHECKING, Protocol
 
 from hearth.backends.base import Backend
 from hearth.errors import UnknownProviderError
+
+if TYPE_CHECKING:
+    from hearth.backends.endpoints import Endpoint
+    from hearth.config.schema import ProviderConfig
 
 ENTRY_POINT_GROUP = "hearth.backends"
 
 BUILTIN_PROVIDERS: dict[str, str] = {
     "local": "hearth.backends.local.backend:create_backend",
-    "openai": "hearth.backends.openai_compat:create_openai",
-    "lmstudio": "hearth.backends.openai_compat:create_lmstudio",
-    "llama-server": "hearth.backends.openai_compat:create_llama_server",
-    "vllm": "hearth.backends.openai_compat:create_vllm",
-    "hearth": "hearth.backends.openai_compat:create_hearth",
-    "groq": "hearth.backends.openai_compat:create_groq",
-    "openrouter": "hearth.backends.openai_compat:create_openrouter",
-    "together": "hearth.backends.openai_compat:create_together",
-    "deepseek": "hearth.backends.openai_compat:create_deepseek",
-    "anthropic": "hearth.backends.anthropic:create_backend",
-    "gemini": "hearth.backends.gemini:create_backend",
-    "ollama": "hearth.backends.ollama:create_backend",
+    "hf": "hearth.backends.local.backend:create_hf_backend",
 }
 
 
@@ -45,11 +48,14 @@ def split_model_string(spec: str) -> tuple[str, str]:
 
 
 def providers() -> list[str]:
-    """Every provider name: the built-in ones and those plugins register."""
+    """Every provider name: local, configured, built-in endpoints and plugins."""
     from importlib.metadata import entry_points  # ~30 ms: only when plugins are looked up
 
+    from hearth.backends.endpoints import ENDPOINTS
+
     plugin_names = [ep.name for ep in entry_points(group=ENTRY_POINT_GROUP)]
-    return sorted(set(BUILTIN_PROVIDERS) | set(plugin_names))
+    names = set(BUILTIN_PROVIDERS) | set(ENDPOINTS) | set(_configured()) | set(plugin_names)
+    return sorted(names)
 
 
 def factory_for(provider: str) -> BackendFactory:
@@ -58,12 +64,42 @@ def factory_for(provider: str) -> BackendFactory:
         module_name, _, attr = target.partition(":")
         factory: BackendFactory = getattr(importlib.import_module(module_name), attr)
         return factory
+    configured = _configured().get(provider)
+    if configured is not None:
+        return partial(_create_configured, configured)
+    from hearth.backends.endpoints import ENDPOINTS
+
+    if provider in ENDPOINTS:
+        return partial(_create_remote, ENDPOINTS[provider])
     from importlib.metadata import entry_points
 
     for ep in entry_points(group=ENTRY_POINT_GROUP, name=provider):
         loaded: BackendFactory = ep.load()
         return loaded
     raise UnknownProviderError(provider, providers())
+
+
+def _configured() -> Mapping[str, ProviderConfig]:
+    from hearth.config import load_config
+
+    return load_config().providers
+
+
+def _create_configured(provider: ProviderConfig, model: str, /, **options: object) -> Backend:
+    """A ``[providers.NAME]`` endpoint. Its configured key (variable or inline) goes with the
+    call unless the caller passes its own key, or points the call at another base_url."""
+    from hearth.backends.endpoints import endpoint_from_config
+
+    key = provider.resolve_api_key()
+    if key is not None and "api_key" not in options and "base_url" not in options:
+        options = {**options, "api_key": key}
+    return _create_remote(endpoint_from_config(provider), model, **options)
+
+
+def _create_remote(endpoint: Endpoint, model: str, /, **options: object) -> Backend:
+    from hearth.backends.remote import create_remote
+
+    return create_remote(endpoint, model, options)
 
 
 def create_backend(spec: str, **options: object) -> Backend:

@@ -53,13 +53,13 @@ from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
 
+from hearth._secret import Secret
 from hearth.config.schema import (
     DEFAULT_MODEL,
     PROVIDER_TYPES,
     Config,
     ProviderConfig,
     ProviderType,
-    Secret,
     ServerConfig,
 )
 from hearth.errors import ConfigFileError

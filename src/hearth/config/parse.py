@@ -13,6 +13,7 @@ import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from hearth._secret import Secret
 from hearth.catalog.entries import (
     CAPABILITIES,
     NAME_RE,
@@ -33,7 +34,6 @@ from hearth.config.schema import (
     Config,
     ProviderConfig,
     ProviderType,
-    Secret,
     ServerConfig,
 )
 from hearth.errors import ConfigurationError, HearthError

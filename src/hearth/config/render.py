@@ -12,8 +12,9 @@ import os
 import re
 from collections.abc import Mapping
 
+from hearth._secret import MASK
 from hearth.catalog.entries import CatalogEntry, HFSource, PathSource
-from hearth.config.schema import MASK, Config, ProviderConfig, ServerConfig
+from hearth.config.schema import Config, ProviderConfig, ServerConfig
 
 _BARE = re.compile(r"[A-Za-z0-9_-]+")
 

@@ -9,43 +9,16 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Literal
 
+from hearth._secret import Secret
 from hearth.catalog.entries import DEFAULT_CHAT_MODEL, CatalogEntry
 
 DEFAULT_MODEL = f"local:{DEFAULT_CHAT_MODEL}"
 ProviderType = Literal["openai", "anthropic", "gemini", "ollama"]
 PROVIDER_TYPES: tuple[ProviderType, ...] = ("openai", "anthropic", "gemini", "ollama")
-MASK = "********"
 
 
 def _frozen_map(mapping: Mapping[str, object]) -> Mapping[str, object]:
     return MappingProxyType(dict(mapping))
-
-
-class Secret:
-    """A secret string (an API key written into the config file): never shown by repr/str."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str) -> None:
-        self._value = value
-
-    def reveal(self) -> str:
-        """The secret itself: pass it to the API client, never print it."""
-        return self._value
-
-    def __repr__(self) -> str:
-        return f"Secret({MASK!r})"
-
-    __str__ = __repr__
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Secret) and other._value == self._value
-
-    def __hash__(self) -> int:
-        return hash(self._value)
-
-    def __reduce__(self) -> tuple[object, ...]:
-        raise TypeError("a hearth Secret cannot be pickled")
 
 
 def _key_from(api_key_env: str | None, api_key: Secret | None) -> str | None:

@@ -250,3 +250,8 @@ def create_backend(model: str, /, **options: object) -> LocalBackend:
     except TypeError as exc:
         raise InvalidRequestError(f"unknown option for a local model: {exc}") from None
     return LocalBackend(model, opts)
+
+
+def create_hf_backend(model: str, /, **options: object) -> LocalBackend:
+    """Registry factory for ``hf:ORG/REPO/FILE.gguf``: the same as ``local:hf:…``."""
+    return create_backend(f"hf:{model}", **options)
