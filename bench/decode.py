@@ -232,47 +232,77 @@ class LlamaCppSide:
 
 @dataclass(frozen=True)
 class Native:
-    """llama-bench's text-generation figure."""
+    """llama-bench's text-generation figures, one per repetition."""
 
     tool: str
-    n_gen: int
-    tok_s: float
-    stddev: float
     build: str
-    others: float | None
+    n_gen: int
+    runs_tok_s: list[float]
+    runs_others: list[float | None]
+
+    @property
+    def tok_s(self) -> float:
+        return statistics.median(self.runs_tok_s)
 
 
-def run_native(tool: str, path: Path, threads: int, n_gen: int) -> Native:
-    cmd = [tool, "-m", str(path), "-t", str(threads), "-p", "0", "-n", str(n_gen), "-o", "json"]
-    meter = LoadMeter()
-    out = subprocess.run(cmd, capture_output=True, text=True, check=True, timeout=1800).stdout
-    rows = [r for r in json.loads(out) if int(r.get("n_gen", 0)) > 0]
-    if not rows:
-        raise RuntimeError(f"llama-bench printed no text-generation row: {out[:200]}")
-    row = rows[0]
-    build = f"{row.get('build_commit', '?')} ({row.get('build_number', '?')})"
-    tok_s, stddev = float(row["avg_ts"]), float(row["stddev_ts"])
-    return Native(tool, int(row["n_gen"]), tok_s, stddev, build, meter.others())
+class NativeSide:
+    """llama.cpp's own ``llama-bench`` (tg only), run once per repetition with ``-r 1``, so that
+    it sees the same drift of the machine as the two Python sides."""
+
+    def __init__(self, tool: str, path: Path, threads: int, n_gen: int) -> None:
+        self.tool = tool
+        self.n_gen = n_gen
+        self.cmd = [tool, "-m", str(path), "-t", str(threads), "-p", "0", "-n", str(n_gen)]
+        self.cmd += ["-r", "1", "-o", "json"]
+        self.build = "?"
+        self.runs: list[float] = []
+        self.others: list[float | None] = []
+
+    def run(self) -> None:
+        meter = LoadMeter()
+        out = subprocess.run(self.cmd, capture_output=True, text=True, check=True, timeout=600)
+        rows = [r for r in json.loads(out.stdout) if int(r.get("n_gen", 0)) > 0]
+        if not rows:
+            raise RuntimeError(f"llama-bench printed no text-generation row: {out.stdout[:200]}")
+        self.others.append(meter.others())
+        self.runs.append(float(rows[0]["avg_ts"]))
+        self.build = f"{rows[0].get('build_commit', '?')} ({rows[0].get('build_number', '?')})"
+
+    def result(self) -> Native:
+        return Native(self.tool, self.build, self.n_gen, self.runs, self.others)
 
 
 Side = HearthSide | LlamaCppSide
 
 
+def _timed(side: Side, sampling: Sampling, max_tokens: int) -> Sample:
+    meter = LoadMeter()
+    sample = side.run(sampling, max_tokens)
+    sample.others = meter.others()
+    return sample
+
+
 def measure(
-    sides: tuple[Side, Side], sampling: Sampling, max_tokens: int, runs: int, warmup: int
+    sides: tuple[Side, Side],
+    native: NativeSide | None,
+    sampling: Sampling,
+    max_tokens: int,
+    runs: int,
+    warmup: int,
 ) -> dict[str, list[Sample]]:
-    """Warm both sides up, then ``runs`` repetitions alternating which side goes first."""
+    """Warm the Python sides up, then ``runs`` repetitions of hearth, llama-cpp-python and
+    llama-bench, reversing the order every other repetition."""
     for _ in range(warmup):
         for side in sides:
             side.run(sampling, min(16, max_tokens))
     samples: dict[str, list[Sample]] = {side.name: [] for side in sides}
     for rep in range(runs):
-        order = sides if rep % 2 == 0 else sides[::-1]
-        for side in order:
-            meter = LoadMeter()
-            sample = side.run(sampling, max_tokens)
-            sample.others = meter.others()
-            samples[side.name].append(sample)
+        order: list[Side | NativeSide] = [*sides, *([native] if native else [])]
+        for runner in order if rep % 2 == 0 else order[::-1]:
+            if isinstance(runner, NativeSide):
+                runner.run()
+            else:
+                samples[runner.name].append(_timed(runner, sampling, max_tokens))
     return samples
 
 
@@ -333,7 +363,7 @@ class Result:
     @property
     def busiest_others(self) -> float | None:
         """The largest share of the CPU other processes took during any measurement."""
-        native = [self.native.others] if self.native else []
+        native = self.native.runs_others if self.native else []
         return max(
             (
                 x
@@ -367,6 +397,30 @@ def _fmt(value: float | None, spec: str = ".1f", unit: str = "") -> str:
     return "n/a" if value is None else format(value, spec) + unit
 
 
+def _tokens(counts: list[int]) -> str:
+    if len(set(counts)) == 1:
+        return f"{counts[0]} x{len(counts)}"
+    return ",".join(str(c) for c in counts)
+
+
+def _print_table(result: Result) -> None:
+    print(f"{'':18}{'decode tok/s':>13}{'TTFT ms':>9}{'tokens':>9}   decode tok/s per run")
+    for name, side in (("hearth", result.hearth), ("llama-cpp-python", result.llama_cpp_python)):
+        runs = " ".join(_fmt(x, ".0f") for x in side.runs_tok_s)
+        print(
+            f"{name:18}{_fmt(side.decode_tok_s):>13}{_fmt(side.ttft_ms):>9}"
+            f"{_tokens(side.tokens):>9}   {runs}"
+        )
+    native = result.native
+    if native is None:
+        print(f"{'llama.cpp native':18}{'not measured':>13}   (no llama-bench: --llama-bench PATH)")
+        return
+    runs = " ".join(f"{x:.0f}" for x in native.runs_tok_s)
+    label, tokens = f"llama.cpp tg{native.n_gen}", f"{native.n_gen} x{len(native.runs_tok_s)}"
+    print(f"{label:18}{native.tok_s:>13.1f}{'-':>9}{tokens:>9}   {runs}")
+    print(f"{'':18}(llama-bench, build {native.build})")
+
+
 def print_report(config: dict[str, Any], result: Result) -> None:
     print(f"model    {config['model']}")
     print(
@@ -377,19 +431,7 @@ def print_report(config: dict[str, Any], result: Result) -> None:
     print(f"sampling {config['sampling']}")
     print(f"flash attention  {config['flash_attn']}")
     print(f"outputs  {'identical' if result.same_text else 'different'} text in run 1\n")
-    print(f"{'':22}{'decode tok/s':>14}{'TTFT ms':>10}   tokens generated per run")
-    for name, side in (("hearth", result.hearth), ("llama-cpp-python", result.llama_cpp_python)):
-        tokens = " ".join(str(t) for t in side.tokens)
-        print(f"{name:22}{_fmt(side.decode_tok_s):>14}{_fmt(side.ttft_ms):>10}   {tokens}")
-    native = result.native
-    if native:
-        label = f"llama.cpp tg{native.n_gen}"
-        print(
-            f"{label:22}{native.tok_s:>14.1f}{'':>10}   "
-            f"± {native.stddev:.1f} (llama-bench, build {native.build})"
-        )
-    else:
-        print(f"{'llama.cpp native':22}{'not measured':>14}   (no llama-bench: --llama-bench PATH)")
+    _print_table(result)
     print("\nmedians; decode = (tokens - 1) / (first to last text); TTFT = call to first text")
     paired = _fmt(result.paired_decode_ratio, ".3f", "x")
     rows = [
@@ -459,19 +501,16 @@ def run_benchmark(
     ours = HearthSide(path, args.threads)
     flash_attn = args.llama_cpp_python_fa == "on"
     peer = LlamaCppSide(path, args.threads, ours.n_ctx, ours.prompt_text, flash_attn=flash_attn)
+    tool = args.llama_bench or shutil.which("llama-bench")
+    native = NativeSide(tool, path, args.threads, args.tokens) if tool else None
     try:
         if peer.prompt_tokens != ours.prompt_tokens:
             raise SystemExit("the two sides tokenize the prompt differently: comparison void")
         log(f"measuring: {args.warmup} warm-up + {args.runs} runs per side…")
-        samples = measure((ours, peer), sampling, args.tokens, args.runs, args.warmup)
+        samples = measure((ours, peer), native, sampling, args.tokens, args.runs, args.warmup)
     finally:
         ours.close()
         peer.close()
-    tool = args.llama_bench or shutil.which("llama-bench")
-    native = None
-    if tool:
-        log(f"running {tool} (tg{args.tokens})…")
-        native = run_native(tool, path, args.threads, args.tokens)
     config = {
         "model": str(path),
         "threads": args.threads,
@@ -486,7 +525,7 @@ def run_benchmark(
     result = Result(
         SideResult.of(samples[ours.name]),
         SideResult.of(samples[peer.name]),
-        native,
+        native.result() if native else None,
         first_h.text == first_p.text,
     )
     return config, result

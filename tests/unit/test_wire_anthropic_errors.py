@@ -92,7 +92,8 @@ def test_context_error_without_numbers() -> None:
     )
     err = anthropic.error_from_wire(400, body, {})
     assert isinstance(err, ContextLengthExceededError)
-    assert (err.prompt_tokens, err.context_length) == (0, 0)
+    assert (err.prompt_tokens, err.context_length) == (None, None)
+    assert "does not fit the model's context window" in str(err)
 
 
 def test_not_found_names_the_model() -> None:

@@ -95,7 +95,7 @@ def _context_length(message: str) -> ContextLengthExceededError | None:
     if found:
         return ContextLengthExceededError(int(found[1]), int(found[3]), detail=detail)
     if any(words in message.lower() for words in _CONTEXT_WORDS):
-        return ContextLengthExceededError(0, 0, detail=detail)
+        return ContextLengthExceededError(None, None, detail=detail)
     return None
 
 

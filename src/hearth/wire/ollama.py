@@ -723,7 +723,7 @@ def error_from_wire(status: int, body: JsonObject | str, headers: Mapping[str, s
         return cls(text, status_code=status, provider=PROVIDER, retry_after=retry_after)
     if _CONTEXT.search(message) and _TOO_LONG.search(message):
         counts = _TOKEN_COUNTS.search(message)
-        prompt, context = (int(counts[1]), int(counts[2])) if counts else (0, 0)
+        prompt, context = (int(counts[1]), int(counts[2])) if counts else (None, None)
         return errors.ContextLengthExceededError(prompt, context, detail=f"({text})")
     if status in (400, 422):
         unsupported = _UNSUPPORTED.search(message)  # e.g. '"llama3.2" does not support tools'

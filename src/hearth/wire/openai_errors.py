@@ -151,14 +151,18 @@ def _is_context_error(info: _ErrorInfo) -> bool:
     return bool(_CONTEXT_WORDS.search(info.message))
 
 
-def _context_numbers(info: _ErrorInfo) -> tuple[int, int]:
+def _context_numbers(info: _ErrorInfo) -> tuple[int | None, int | None]:
+    """(prompt tokens, window) from llama-server's fields or OpenAI's message; None if unsaid."""
     prompt, limit = info.body.get("n_prompt_tokens"), info.body.get("n_ctx")
     if isinstance(prompt, int) and isinstance(limit, int):
         return prompt, limit
     found_limit = _CONTEXT_LIMIT.search(info.message)
     found_prompt = _PROMPT_TOKENS.search(info.message)
-    tokens = next((g for g in found_prompt.groups() if g), "0") if found_prompt else "0"
-    return int(tokens), int(found_limit[1]) if found_limit else 0
+    tokens = next((g for g in found_prompt.groups() if g), None) if found_prompt else None
+    return (
+        int(tokens) if tokens is not None else None,
+        int(found_limit[1]) if found_limit else None,
+    )
 
 
 # (error class, HTTP status, OpenAI error type, code), most specific first.
