@@ -1,17 +1,19 @@
 """Single-stream decode speed: hearth's local backend against its peers, measured in one run.
 
     .venv/bin/python bench/decode.py [--runs 5] [--tokens 128] [--threads 2] [--json]
-                                     [--llama-bench PATH]
+                                     [--llama-bench PATH] [--llama-cpp-python-fa on|off]
 
-Both Python sides load the same GGUF file with the same thread count and context size, get the
-same prompt text (rendered once by hearth's chat template; the token ids are checked to be
-identical), the same sampler chain and seed, and the same token budget. Each repetition runs both
-sides, alternating which goes first. Reported, as medians over the repetitions:
+hearth and llama-cpp-python each run in a process of their own, load the same GGUF file with the
+same thread count and context size, and get the same prompt text (rendered once by hearth's chat
+template; the token ids are checked to be identical), the same sampler chain and seed, and the
+same token budget. Each repetition runs both (and llama-bench, if any), reversing the order every
+other repetition to cancel drift. Reported, as medians over the repetitions:
 
 * decode tok/s: (tokens generated - 1) / (time from the first to the last piece of text);
 * TTFT: from the call to the first piece of text (prompt processing included).
 
-llama.cpp's own ``llama-bench`` (tg128), when it is on PATH or given, is the native reference.
+llama.cpp's own ``llama-bench`` (tg at the prompt's depth), when it is on PATH or given, is the
+native reference. The share of the CPU that other processes took is measured and reported.
 This is a benchmark, not a test: it asserts nothing about speed, it prints ratios and targets.
 """
 
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import os
 import shutil
 import statistics
@@ -27,6 +30,7 @@ import sys
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
@@ -198,6 +202,7 @@ class LlamaCppSide:
             flash_attn=flash_attn,
             verbose=False,
         )
+        self.n_ctx = n_ctx
         self.prompt_text = prompt_text
         # What _create_completion does to a str prompt (no suffix): BOS if the vocab adds one,
         # then the text tokenized with special tokens parsed.
@@ -237,6 +242,7 @@ class Native:
     tool: str
     build: str
     n_gen: int
+    depth: int
     runs_tok_s: list[float]
     runs_others: list[float | None]
 
@@ -247,13 +253,15 @@ class Native:
 
 class NativeSide:
     """llama.cpp's own ``llama-bench`` (tg only), run once per repetition with ``-r 1``, so that
-    it sees the same drift of the machine as the two Python sides."""
+    it sees the same drift of the machine as the two Python sides. ``-d depth`` puts the prompt's
+    worth of tokens in the KV cache first, so it decodes at the same positions as they do."""
 
-    def __init__(self, tool: str, path: Path, threads: int, n_gen: int) -> None:
+    def __init__(self, tool: str, path: Path, threads: int, n_gen: int, depth: int) -> None:
         self.tool = tool
         self.n_gen = n_gen
+        self.depth = depth
         self.cmd = [tool, "-m", str(path), "-t", str(threads), "-p", "0", "-n", str(n_gen)]
-        self.cmd += ["-r", "1", "-o", "json"]
+        self.cmd += ["-d", str(depth), "-r", "1", "-o", "json"]
         self.build = "?"
         self.runs: list[float] = []
         self.others: list[float | None] = []
@@ -269,21 +277,90 @@ class NativeSide:
         self.build = f"{rows[0].get('build_commit', '?')} ({rows[0].get('build_number', '?')})"
 
     def result(self) -> Native:
-        return Native(self.tool, self.build, self.n_gen, self.runs, self.others)
+        return Native(self.tool, self.build, self.n_gen, self.depth, self.runs, self.others)
 
 
-Side = HearthSide | LlamaCppSide
+@dataclass(frozen=True)
+class SideSpec:
+    """What a child process needs to build one side."""
+
+    kind: str  # "hearth" or "llama-cpp-python"
+    path: Path
+    threads: int
+    n_ctx: int = 0  # llama-cpp-python: hearth's context size
+    prompt_text: str = ""  # llama-cpp-python: the prompt hearth's template rendered
+    flash_attn: bool = True
+
+    def build(self) -> HearthSide | LlamaCppSide:
+        if self.kind == "hearth":
+            return HearthSide(self.path, self.threads)
+        return LlamaCppSide(
+            self.path, self.threads, self.n_ctx, self.prompt_text, flash_attn=self.flash_attn
+        )
 
 
-def _timed(side: Side, sampling: Sampling, max_tokens: int) -> Sample:
-    meter = LoadMeter()
-    sample = side.run(sampling, max_tokens)
-    sample.others = meter.others()
-    return sample
+@dataclass(frozen=True)
+class SideInfo:
+    n_ctx: int
+    prompt_text: str
+    prompt_tokens: list[int]
+
+
+def _serve(conn: Connection, spec: SideSpec) -> None:
+    """A child process: build one side, then time one generation per request."""
+    try:
+        side = spec.build()
+        conn.send(SideInfo(side.n_ctx, side.prompt_text, side.prompt_tokens))
+        while (request := conn.recv()) is not None:
+            meter = LoadMeter()  # in the child: its own threads are not "other processes"
+            sample = side.run(*request)
+            sample.others = meter.others()
+            conn.send(sample)
+        side.close()
+    except BaseException as exc:  # handed to the parent, which raises it
+        conn.send(RuntimeError(f"{spec.kind}: {exc!r}"))
+
+
+class RemoteSide:
+    """One side in a process of its own.
+
+    Each library runs as it would in a user's process. In one process, two llama.cpp contexts
+    computing from two threads make libgomp (ggml's OpenMP build, as llama-cpp-python's is)
+    manage more threads than there are cores; it then cuts its spin-waits short and sleeps in
+    futex calls at every barrier, which slowed both sides by 10-20% on 2 cores."""
+
+    def __init__(self, name: str, spec: SideSpec) -> None:
+        self.name = name
+        context = multiprocessing.get_context("spawn")
+        self._conn, child = context.Pipe()
+        self._process = context.Process(target=_serve, args=(child, spec), daemon=True)
+        self._process.start()
+        info = self._receive()
+        assert isinstance(info, SideInfo)
+        self.info = info
+
+    def _receive(self) -> object:
+        item = self._conn.recv()
+        if isinstance(item, BaseException):
+            raise item
+        return item
+
+    def run(self, sampling: Sampling, max_tokens: int) -> Sample:
+        self._conn.send((sampling, max_tokens))
+        sample = self._receive()
+        assert isinstance(sample, Sample)
+        return sample
+
+    def close(self) -> None:
+        if self._process.is_alive():
+            self._conn.send(None)
+            self._process.join(30)
+        if self._process.is_alive():
+            self._process.kill()
 
 
 def measure(
-    sides: tuple[Side, Side],
+    sides: tuple[RemoteSide, RemoteSide],
     native: NativeSide | None,
     sampling: Sampling,
     max_tokens: int,
@@ -297,12 +374,12 @@ def measure(
             side.run(sampling, min(16, max_tokens))
     samples: dict[str, list[Sample]] = {side.name: [] for side in sides}
     for rep in range(runs):
-        order: list[Side | NativeSide] = [*sides, *([native] if native else [])]
+        order: list[RemoteSide | NativeSide] = [*sides, *([native] if native else [])]
         for runner in order if rep % 2 == 0 else order[::-1]:
             if isinstance(runner, NativeSide):
                 runner.run()
             else:
-                samples[runner.name].append(_timed(runner, sampling, max_tokens))
+                samples[runner.name].append(runner.run(sampling, max_tokens))
     return samples
 
 
@@ -404,21 +481,22 @@ def _tokens(counts: list[int]) -> str:
 
 
 def _print_table(result: Result) -> None:
-    print(f"{'':18}{'decode tok/s':>13}{'TTFT ms':>9}{'tokens':>9}   decode tok/s per run")
+    print(f"{'':20}{'decode tok/s':>13}{'TTFT ms':>9}{'tokens':>9}   decode tok/s per run")
     for name, side in (("hearth", result.hearth), ("llama-cpp-python", result.llama_cpp_python)):
         runs = " ".join(_fmt(x, ".0f") for x in side.runs_tok_s)
         print(
-            f"{name:18}{_fmt(side.decode_tok_s):>13}{_fmt(side.ttft_ms):>9}"
+            f"{name:20}{_fmt(side.decode_tok_s):>13}{_fmt(side.ttft_ms):>9}"
             f"{_tokens(side.tokens):>9}   {runs}"
         )
     native = result.native
     if native is None:
-        print(f"{'llama.cpp native':18}{'not measured':>13}   (no llama-bench: --llama-bench PATH)")
+        print(f"{'llama.cpp native':20}{'not measured':>13}   (no llama-bench: --llama-bench PATH)")
         return
     runs = " ".join(f"{x:.0f}" for x in native.runs_tok_s)
-    label, tokens = f"llama.cpp tg{native.n_gen}", f"{native.n_gen} x{len(native.runs_tok_s)}"
-    print(f"{label:18}{native.tok_s:>13.1f}{'-':>9}{tokens:>9}   {runs}")
-    print(f"{'':18}(llama-bench, build {native.build})")
+    label = f"llama.cpp tg{native.n_gen}@d{native.depth}"
+    tokens = f"{native.n_gen} x{len(native.runs_tok_s)}"
+    print(f"{label:20}{native.tok_s:>13.1f}{'-':>9}{tokens:>9}   {runs}")
+    print(f"{'':20}(llama-bench, build {native.build})")
 
 
 def print_report(config: dict[str, Any], result: Result) -> None:
@@ -497,30 +575,29 @@ def run_benchmark(
 ) -> tuple[dict[str, Any], Result]:
     path: Path = args.model or ModelStore().ensure(find_entry("smollm2"))
     sampling = Sampling()
-    log(f"loading {path.name} twice ({args.threads} threads)…")
-    ours = HearthSide(path, args.threads)
     flash_attn = args.llama_cpp_python_fa == "on"
-    peer = LlamaCppSide(path, args.threads, ours.n_ctx, ours.prompt_text, flash_attn=flash_attn)
-    tool = args.llama_bench or shutil.which("llama-bench")
-    native = NativeSide(tool, path, args.threads, args.tokens) if tool else None
+    log(f"loading {path.name} in two processes ({args.threads} threads each)…")
+    ours = RemoteSide("hearth", SideSpec("hearth", path, args.threads))
     try:
-        if peer.prompt_tokens != ours.prompt_tokens:
+        spec = SideSpec(
+            "llama-cpp-python", path, args.threads, ours.info.n_ctx, ours.info.prompt_text,
+            flash_attn,
+        )  # fmt: skip
+        peer = RemoteSide("llama-cpp-python", spec)
+    except BaseException:
+        ours.close()
+        raise
+    tool = args.llama_bench or shutil.which("llama-bench")
+    depth = len(ours.info.prompt_tokens)
+    native = NativeSide(tool, path, args.threads, args.tokens, depth) if tool else None
+    try:
+        if peer.info.prompt_tokens != ours.info.prompt_tokens:
             raise SystemExit("the two sides tokenize the prompt differently: comparison void")
         log(f"measuring: {args.warmup} warm-up + {args.runs} runs per side…")
         samples = measure((ours, peer), native, sampling, args.tokens, args.runs, args.warmup)
     finally:
         ours.close()
         peer.close()
-    config = {
-        "model": str(path),
-        "threads": args.threads,
-        "n_ctx": ours.n_ctx,
-        "runs": args.runs,
-        "tokens": args.tokens,
-        "prompt_tokens": len(ours.prompt_tokens),
-        "sampling": asdict(sampling),
-        "flash_attn": {"hearth": "auto (llama.cpp default)", "llama-cpp-python": flash_attn},
-    }
     first_h, first_p = samples[ours.name][0], samples[peer.name][0]
     result = Result(
         SideResult.of(samples[ours.name]),
@@ -528,7 +605,22 @@ def run_benchmark(
         native.result() if native else None,
         first_h.text == first_p.text,
     )
-    return config, result
+    return _config(args, path, ours.info, sampling, flash_attn), result
+
+
+def _config(
+    args: argparse.Namespace, path: Path, info: SideInfo, sampling: Sampling, flash_attn: bool
+) -> dict[str, Any]:
+    return {
+        "model": str(path),
+        "threads": args.threads,
+        "n_ctx": info.n_ctx,
+        "runs": args.runs,
+        "tokens": args.tokens,
+        "prompt_tokens": len(info.prompt_tokens),
+        "sampling": asdict(sampling),
+        "flash_attn": {"hearth": "auto (llama.cpp default)", "llama-cpp-python": flash_attn},
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
