@@ -10,10 +10,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
+from tests.support.cli import run_cli as run
 
 from hearth.catalog import checksum, entries, pypi
 from hearth.catalog.entries import CatalogEntry, PyPIFile, PyPISource
-from hearth.cli.app import main
 from hearth.cli.models import human_size
 
 TinyGGUF = Callable[..., Path]
@@ -24,16 +24,6 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("HEARTH_HOME", str(tmp_path / "home"))
     monkeypatch.delenv("HEARTH_DEBUG", raising=False)
     return tmp_path / "home" / "models"
-
-
-def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    try:
-        main(argv)
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_models_lists_the_catalogue(home: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -6,11 +6,11 @@ import io
 import json
 
 import pytest
+from tests.support.cli import run_cli as run
 
 from hearth import Done, TextDelta, Usage
 from hearth.backends import registry
 from hearth.backends.testing import FakeBackend
-from hearth.cli.app import main
 
 FAKES: list[FakeBackend] = []
 
@@ -29,16 +29,6 @@ def fake(monkeypatch: pytest.MonkeyPatch) -> list[FakeBackend]:
 
 def answer(*pieces: str, reason: str = "end_turn") -> list[object]:
     return [*(TextDelta(p) for p in pieces), Done(reason, Usage(4, len(pieces)))]  # type: ignore[arg-type]
-
-
-def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    try:
-        main(argv)
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_run_streams_the_answer_with_flags(

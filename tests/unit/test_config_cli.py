@@ -9,11 +9,11 @@ import tomllib
 from pathlib import Path
 
 import pytest
+from tests.support.cli import run_cli as run
 
 from hearth import Done, TextDelta, Usage
 from hearth.backends import registry
 from hearth.backends.testing import FakeBackend
-from hearth.cli.app import main
 
 SECRET = "sk-live-NEVER-PRINT-ME"
 BUILT: list[str] = []
@@ -45,16 +45,6 @@ def config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     )
     monkeypatch.setenv("HEARTH_CONFIG", str(path))
     return path
-
-
-def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    try:
-        main(argv)
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_config_path(config: Path, capsys: pytest.CaptureFixture[str]) -> None:

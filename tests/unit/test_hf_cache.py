@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from tests.support.cli import run_cli as run
 
 import hearth
 from hearth.backends.local.backend import LocalBackend
@@ -28,7 +29,6 @@ from hearth.catalog.hf_cache import (
 from hearth.catalog.progress import Progress
 from hearth.catalog.resolve import resolve_local
 from hearth.catalog.store import ModelStore
-from hearth.cli.app import main
 from hearth.errors import (
     ChecksumMismatchError,
     InvalidRequestError,
@@ -79,16 +79,6 @@ def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.fixture
 def cached_tiny(cache: Path, tiny_gguf: TinyGGUF) -> Path:
     return add_to_cache(cache, REPO, "tiny-Q4_0.gguf", tiny_gguf().read_bytes())
-
-
-def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    try:
-        main(argv)
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 # ---- the cache directory and model strings ---------------------------------------------------

@@ -83,6 +83,7 @@ from hearth.response import Response
 from hearth.settings import GenerationSettings
 from hearth.wire._headers import retry_after_seconds
 from hearth.wire.base import WireChunk, WireRequest
+from hearth.wire.openai import function_tool
 
 PROVIDER = "ollama"
 META_SYNTHETIC_ID = "ollama_synthetic_id"
@@ -109,7 +110,7 @@ def request_to_wire(request: ChatRequest, *, model: str, stream: bool) -> JsonOb
         "stream": stream,
     }
     if request.tools and request.tool_choice != "none":
-        body["tools"] = [_tool_to_wire(t) for t in request.tools]
+        body["tools"] = [function_tool(t) for t in request.tools]
     if request.settings.thinking is not None:
         body["think"] = request.settings.thinking
     options = _options_to_wire(request.settings)
@@ -180,14 +181,6 @@ def _tool_result_to_wire(
     if result.call_id not in synthetic and not _flag(result.meta, META_MATCHED_CALL_ID):
         wire["tool_call_id"] = result.call_id
     return wire
-
-
-def _tool_to_wire(tool: ToolSpec) -> JsonObject:
-    function: JsonObject = {"name": tool.name}
-    if tool.description:
-        function["description"] = tool.description
-    function["parameters"] = tool.parameters
-    return {"type": "function", "function": function}
 
 
 def _wire_option(attr: str) -> str:

@@ -93,7 +93,7 @@ def request_to_wire(
         messages.extend(_message_to_wire(message))
     body: JsonObject = {"model": model, "messages": messages}
     if request.tools:
-        body["tools"] = [_tool_to_wire(t) for t in request.tools]
+        body["tools"] = [function_tool(t) for t in request.tools]
     if request.tool_choice != "auto":
         body["tool_choice"] = _tool_choice_to_wire(request.tool_choice)
     body.update(_settings_to_wire(request.settings, max_tokens_field, sampler_extensions))
@@ -131,7 +131,8 @@ def _user_content(parts: Sequence[Part]) -> JsonValue:
     return content
 
 
-def _tool_to_wire(tool: ToolSpec) -> JsonObject:
+def function_tool(tool: ToolSpec) -> JsonObject:
+    """A tool in the ``{"type": "function", "function": {…}}`` shape OpenAI and Ollama share."""
     function: JsonObject = {"name": tool.name}
     if tool.description:
         function["description"] = tool.description
