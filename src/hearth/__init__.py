@@ -29,6 +29,7 @@ from hearth.errors import (
     ModelLoadError,
     ModelNotFoundError,
     ModelUnavailableError,
+    OutputValidationError,
     OverloadedError,
     ProviderError,
     RateLimitError,
@@ -56,7 +57,7 @@ from hearth.messages import (
     ToolCallPart,
     ToolResultPart,
 )
-from hearth.request import ChatRequest, ToolChoice, ToolSpec
+from hearth.request import ChatRequest, OutputFormat, ToolChoice, ToolSpec
 from hearth.response import Response, ResponseAccumulator, accumulate
 from hearth.settings import GenerationSettings
 
@@ -87,6 +88,8 @@ __all__ = [
     "ModelLoadError",
     "ModelNotFoundError",
     "ModelUnavailableError",
+    "OutputFormat",
+    "OutputValidationError",
     "OverloadedError",
     "Part",
     "ProviderError",

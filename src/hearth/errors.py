@@ -18,6 +18,7 @@
     ├── ModelLoadError                     the file is here but cannot be used
     │   ├── InvalidModelFileError          not a GGUF, truncated, malformed
     │   └── ChecksumMismatchError          SHA-256 differs from the expected one
+    ├── OutputValidationError              structured output failed its schema (raw text kept)
     ├── OverloadedError                    the request queue is full; retry later
     ├── EngineError                        llama.cpp failed on a loaded model
     │                                      (hearth.backends.local.engine)
@@ -133,6 +134,17 @@ class ChecksumMismatchError(ModelLoadError):
             f"{path} has SHA-256 {actual}, expected {expected}; the file is corrupt or not "
             "the one the catalogue names. Delete it and pull the model again."
         )
+
+
+class OutputValidationError(HearthError):
+    """The model's answer did not parse or validate against the requested output format.
+
+    ``raw`` is the model's text, byte for byte; ``errors`` says what failed."""
+
+    def __init__(self, message: str, *, raw: str, errors: list[str] | None = None) -> None:
+        self.raw = raw
+        self.errors = errors or []
+        super().__init__(message)
 
 
 class OverloadedError(HearthError):

@@ -20,6 +20,35 @@ class ToolSpec:
     parameters: JsonObject = field(default_factory=lambda: {"type": "object", "properties": {}})
 
 
+OutputKind: TypeAlias = Literal["json_schema", "json", "gbnf", "regex"]
+
+
+@dataclass(frozen=True, slots=True)
+class OutputFormat:
+    """What shape the answer must take.
+
+    * ``json_schema``: a JSON value valid against ``schema`` (every backend);
+    * ``json``: any JSON object (every backend);
+    * ``gbnf`` / ``regex``: text matching ``grammar`` (local models only; remote backends raise
+      :class:`~hearth.errors.UnsupportedFeatureError`).
+
+    ``name`` and ``description`` label the schema where a wire format wants them (OpenAI's
+    ``json_schema.name``, Anthropic's forced tool).
+    """
+
+    kind: OutputKind
+    schema: JsonObject | None = None
+    grammar: str | None = None
+    name: str = "output"
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        if self.kind == "json_schema" and not isinstance(self.schema, dict):
+            raise InvalidRequestError("a json_schema output format needs a schema (a JSON object)")
+        if self.kind in ("gbnf", "regex") and not isinstance(self.grammar, str):
+            raise InvalidRequestError(f"a {self.kind} output format needs its grammar as a string")
+
+
 ToolChoice: TypeAlias = Literal["auto", "required", "none"] | str
 """``auto`` (the model decides), ``required`` (it must call one), ``none``, or a tool's name."""
 
@@ -32,6 +61,7 @@ class ChatRequest:
     settings: GenerationSettings = field(default_factory=GenerationSettings)
     tools: tuple[ToolSpec, ...] = ()
     tool_choice: ToolChoice = "auto"
+    response_format: OutputFormat | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.messages, list):
