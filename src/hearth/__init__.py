@@ -7,6 +7,7 @@
 Importing hearth is light: llama.cpp, provider code and the CLI load only when first used.
 """
 
+from hearth.agent import Agent, AgentResult, Hooks
 from hearth.backends.base import Backend, Capabilities
 from hearth.client import (
     AsyncChatStream,
@@ -15,6 +16,7 @@ from hearth.client import (
     Model,
     model,
 )
+from hearth.embeddings import Embeddings, aembed, embed
 from hearth.errors import (
     APIConnectionError,
     APITimeoutError,
@@ -35,6 +37,7 @@ from hearth.errors import (
     RateLimitError,
     RequestTimeoutError,
     ServerError,
+    ToolArgumentsError,
     UnknownProviderError,
     UnsupportedFeatureError,
 )
@@ -60,12 +63,16 @@ from hearth.messages import (
 from hearth.request import ChatRequest, OutputFormat, ToolChoice, ToolSpec
 from hearth.response import Response, ResponseAccumulator, accumulate
 from hearth.settings import GenerationSettings
+from hearth.store import ConversationStore
+from hearth.tools import Tool, ToolResult, as_tool, tool
 
 __version__ = "0.1.0"
 
 __all__ = [
     "APIConnectionError",
     "APITimeoutError",
+    "Agent",
+    "AgentResult",
     "AsyncChatStream",
     "AuthenticationError",
     "Backend",
@@ -76,9 +83,12 @@ __all__ = [
     "ConfigurationError",
     "ContextLengthExceededError",
     "Conversation",
+    "ConversationStore",
     "Done",
+    "Embeddings",
     "GenerationSettings",
     "HearthError",
+    "Hooks",
     "ImagePart",
     "InvalidModelFileError",
     "InvalidRequestError",
@@ -105,9 +115,12 @@ __all__ = [
     "TextPart",
     "ThinkingDelta",
     "ThinkingPart",
+    "Tool",
+    "ToolArgumentsError",
     "ToolCallEvent",
     "ToolCallPart",
     "ToolChoice",
+    "ToolResult",
     "ToolResultPart",
     "ToolSpec",
     "UnknownProviderError",
@@ -115,5 +128,9 @@ __all__ = [
     "Usage",
     "__version__",
     "accumulate",
+    "aembed",
+    "as_tool",
+    "embed",
     "model",
+    "tool",
 ]

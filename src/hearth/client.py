@@ -12,21 +12,34 @@ Sync and async twins share everything but the I/O: :class:`ChatStream` and
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator, Sequence
+import dataclasses
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 from types import TracebackType
-from typing import TypedDict, Unpack
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias, TypedDict, TypeVar, Unpack, overload
 
 from hearth.backends.base import Backend, Capabilities
 from hearth.backends.registry import create_backend
 from hearth.events import StreamEvent, TextDelta
-from hearth.messages import Message
-from hearth.request import ChatRequest, as_messages
+from hearth.messages import JsonObject, Message
+from hearth.request import ChatRequest, OutputFormat, ToolChoice, ToolSpec, as_messages
 from hearth.response import Response, ResponseAccumulator
 from hearth.settings import GenerationSettings
+from hearth.tools import Tool, as_tool
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+    from hearth.embeddings import Embeddings
+    from hearth.output import OutputSpec, StructuredOutput
 
 DEFAULT_MODEL = "local:smollm2"
 
 Prompt = str | Message | Sequence[Message]
+
+ToolLike: TypeAlias = "Tool | ToolSpec | Callable[..., object] | type[BaseModel]"
+"""What ``tools=`` accepts: see :func:`hearth.tools.as_tool`."""
+
+T = TypeVar("T")
 
 
 class SettingsOverrides(TypedDict, total=False):
@@ -83,13 +96,48 @@ class Model:
         settings: GenerationSettings | None = None,
         *,
         system: str | None = None,
+        tools: Iterable[ToolLike] = (),
+        tool_choice: ToolChoice | Tool = "auto",
+        response_format: OutputSpec | None = None,
         **overrides: Unpack[SettingsOverrides],
     ) -> ChatRequest:
-        """The ChatRequest that chat/stream would send."""
+        """The ChatRequest that chat/stream would send.
+
+        ``tools``: Tool objects, functions, pydantic model classes or ToolSpecs (the model sees
+        their specs; running the calls is the caller's or the agent's job). ``tool_choice``:
+        ``auto``, ``required``, ``none``, or a tool (or its name) the model must call.
+        ``response_format``: a pydantic class, a JSON schema dict, ``"json"`` or an
+        OutputFormat; the answer is then validated into ``Response.parsed``."""
+        return self._build(
+            prompt, settings, system, tools, tool_choice, response_format, overrides
+        )[0]
+
+    def _build(
+        self,
+        prompt: Prompt,
+        settings: GenerationSettings | None,
+        system: str | None,
+        tools: Iterable[ToolLike],
+        tool_choice: ToolChoice | Tool,
+        response_format: OutputSpec | None,
+        overrides: SettingsOverrides,
+    ) -> tuple[ChatRequest, StructuredOutput | None]:
         merged = self.settings.merged(settings)
         if overrides:
             merged = merged.merged(GenerationSettings(**overrides))  # type: ignore[arg-type]
-        return ChatRequest(as_messages(prompt, system=system), merged)
+        output = None
+        if response_format is not None:
+            from hearth.output import structured_output
+
+            output = structured_output(response_format)
+        request = ChatRequest(
+            as_messages(prompt, system=system),
+            merged,
+            tools=tuple(t if isinstance(t, ToolSpec) else as_tool(t).spec for t in tools),
+            tool_choice=tool_choice.name if isinstance(tool_choice, Tool) else tool_choice,
+            response_format=output.format if output is not None else None,
+        )
+        return request, output
 
     def chat(
         self,
@@ -97,10 +145,20 @@ class Model:
         settings: GenerationSettings | None = None,
         *,
         system: str | None = None,
+        tools: Iterable[ToolLike] = (),
+        tool_choice: ToolChoice | Tool = "auto",
+        response_format: OutputSpec | None = None,
         **overrides: Unpack[SettingsOverrides],
     ) -> Response:
-        """Send a prompt (a string, a Message or a list of them) and wait for the answer."""
-        return self.backend.chat(self.request(prompt, settings, system=system, **overrides))
+        """Send a prompt (a string, a Message or a list of them) and wait for the answer.
+
+        With ``response_format``, ``Response.parsed`` holds the validated answer, and an
+        answer that does not validate raises OutputValidationError (its ``raw`` is the text).
+        """
+        request, output = self._build(
+            prompt, settings, system, tools, tool_choice, response_format, overrides
+        )
+        return with_parsed(self.backend.chat(request), output)
 
     async def achat(
         self,
@@ -108,9 +166,15 @@ class Model:
         settings: GenerationSettings | None = None,
         *,
         system: str | None = None,
+        tools: Iterable[ToolLike] = (),
+        tool_choice: ToolChoice | Tool = "auto",
+        response_format: OutputSpec | None = None,
         **overrides: Unpack[SettingsOverrides],
     ) -> Response:
-        return await self.backend.achat(self.request(prompt, settings, system=system, **overrides))
+        request, output = self._build(
+            prompt, settings, system, tools, tool_choice, response_format, overrides
+        )
+        return with_parsed(await self.backend.achat(request), output)
 
     def stream(
         self,
@@ -118,12 +182,16 @@ class Model:
         settings: GenerationSettings | None = None,
         *,
         system: str | None = None,
+        tools: Iterable[ToolLike] = (),
+        tool_choice: ToolChoice | Tool = "auto",
+        response_format: OutputSpec | None = None,
         **overrides: Unpack[SettingsOverrides],
     ) -> ChatStream:
         """Stream the answer. Use as a context manager; leaving it early stops generation."""
-        return ChatStream(
-            self.backend.stream(self.request(prompt, settings, system=system, **overrides))
+        request, output = self._build(
+            prompt, settings, system, tools, tool_choice, response_format, overrides
         )
+        return ChatStream(self.backend.stream(request), output=output)
 
     def astream(
         self,
@@ -131,10 +199,139 @@ class Model:
         settings: GenerationSettings | None = None,
         *,
         system: str | None = None,
+        tools: Iterable[ToolLike] = (),
+        tool_choice: ToolChoice | Tool = "auto",
+        response_format: OutputSpec | None = None,
         **overrides: Unpack[SettingsOverrides],
     ) -> AsyncChatStream:
-        return AsyncChatStream(
-            self.backend.astream(self.request(prompt, settings, system=system, **overrides))
+        request, output = self._build(
+            prompt, settings, system, tools, tool_choice, response_format, overrides
+        )
+        return AsyncChatStream(self.backend.astream(request), output=output)
+
+    @overload
+    def parse(
+        self,
+        prompt: Prompt,
+        output: type[T],
+        settings: GenerationSettings | None = None,
+        *,
+        system: str | None = None,
+        **overrides: Unpack[SettingsOverrides],
+    ) -> T: ...
+
+    @overload
+    def parse(
+        self,
+        prompt: Prompt,
+        output: JsonObject | OutputFormat | Literal["json"],
+        settings: GenerationSettings | None = None,
+        *,
+        system: str | None = None,
+        **overrides: Unpack[SettingsOverrides],
+    ) -> Any: ...
+
+    def parse(
+        self,
+        prompt: Prompt,
+        output: OutputSpec,
+        settings: GenerationSettings | None = None,
+        *,
+        system: str | None = None,
+        **overrides: Unpack[SettingsOverrides],
+    ) -> Any:
+        """Ask for an answer of the given shape and return it validated:
+        ``m.parse("Name a city", City)`` → ``City(...)``. Raises OutputValidationError."""
+        return self.chat(
+            prompt, settings, system=system, response_format=output, **overrides
+        ).parsed
+
+    @overload
+    async def aparse(
+        self,
+        prompt: Prompt,
+        output: type[T],
+        settings: GenerationSettings | None = None,
+        *,
+        system: str | None = None,
+        **overrides: Unpack[SettingsOverrides],
+    ) -> T: ...
+
+    @overload
+    async def aparse(
+        self,
+        prompt: Prompt,
+        output: JsonObject | OutputFormat | Literal["json"],
+        settings: GenerationSettings | None = None,
+        *,
+        system: str | None = None,
+        **overrides: Unpack[SettingsOverrides],
+    ) -> Any: ...
+
+    async def aparse(
+        self,
+        prompt: Prompt,
+        output: OutputSpec,
+        settings: GenerationSettings | None = None,
+        *,
+        system: str | None = None,
+        **overrides: Unpack[SettingsOverrides],
+    ) -> Any:
+        """The async twin of :meth:`parse`."""
+        response = await self.achat(
+            prompt, settings, system=system, response_format=output, **overrides
+        )
+        return response.parsed
+
+    def embed(
+        self,
+        texts: Sequence[str] | str,
+        *,
+        dimensions: int | None = None,
+        task: str | None = None,
+        normalize: bool = True,
+        truncate: bool = False,
+    ) -> Embeddings:
+        """One vector per text, in order (a single string gives one vector).
+
+        ``dimensions`` keeps the first N values (Matryoshka) then renormalises; ``task`` is
+        what the vectors are for (``query``, ``document``, …; see :mod:`hearth.embeddings`);
+        ``truncate=True`` embeds the start of an input longer than the model's window instead
+        of raising :class:`ContextLengthExceededError`. A model that cannot embed raises
+        :class:`UnsupportedFeatureError`.
+        """
+        from hearth.embeddings import check_dimensions, check_inputs, check_task
+
+        items = check_inputs(texts)
+        check_dimensions(dimensions)
+        return self.backend.embed(
+            items,
+            dimensions=dimensions,
+            task=check_task(task),
+            normalize=normalize,
+            truncate=truncate,
+        )
+
+    async def aembed(
+        self,
+        texts: Sequence[str] | str,
+        *,
+        dimensions: int | None = None,
+        task: str | None = None,
+        normalize: bool = True,
+        truncate: bool = False,
+    ) -> Embeddings:
+        """The async twin of :meth:`embed`."""
+        from hearth.embeddings import check_dimensions, check_inputs, check_task
+
+        items = check_inputs(texts)
+        check_dimensions(dimensions)
+        return await self.backend.aembed(
+            items,
+            dimensions=dimensions,
+            task=check_task(task),
+            normalize=normalize,
+            truncate=truncate,
         )
 
     def close(self) -> None:
@@ -155,9 +352,13 @@ class ChatStream:
     Closing it (leaving the ``with`` block, or :meth:`close`) before the end stops generation.
     """
 
-    def __init__(self, events: Iterator[StreamEvent]) -> None:
+    def __init__(
+        self, events: Iterator[StreamEvent], *, output: StructuredOutput | None = None
+    ) -> None:
         self._events = events
         self._acc = ResponseAccumulator()
+        self._output = output
+        self._response: Response | None = None
 
     def __iter__(self) -> Iterator[StreamEvent]:
         for event in self._events:
@@ -178,11 +379,14 @@ class ChatStream:
 
     @property
     def response(self) -> Response:
-        """The whole Response; reads the rest of the stream first if needed."""
-        if self._acc.done is None:
-            for _ in self:
-                pass
-        return self._acc.response()
+        """The whole Response; reads the rest of the stream first if needed. With a
+        response_format, its ``parsed`` is set (or OutputValidationError is raised)."""
+        if self._response is None:
+            if self._acc.done is None:
+                for _ in self:
+                    pass
+            self._response = with_parsed(self._acc.response(), self._output)
+        return self._response
 
     def close(self) -> None:
         close = getattr(self._events, "close", None)
@@ -201,9 +405,13 @@ class ChatStream:
 class AsyncChatStream:
     """The async twin of :class:`ChatStream`."""
 
-    def __init__(self, events: AsyncIterator[StreamEvent]) -> None:
+    def __init__(
+        self, events: AsyncIterator[StreamEvent], *, output: StructuredOutput | None = None
+    ) -> None:
         self._events = events
         self._acc = ResponseAccumulator()
+        self._output = output
+        self._response: Response | None = None
 
     async def __aiter__(self) -> AsyncIterator[StreamEvent]:
         async for event in self._events:
@@ -221,10 +429,12 @@ class AsyncChatStream:
         return self._acc.text
 
     async def get_response(self) -> Response:
-        if self._acc.done is None:
-            async for _ in self:
-                pass
-        return self._acc.response()
+        if self._response is None:
+            if self._acc.done is None:
+                async for _ in self:
+                    pass
+            self._response = with_parsed(self._acc.response(), self._output)
+        return self._response
 
     async def aclose(self) -> None:
         aclose = getattr(self._events, "aclose", None)
@@ -279,3 +489,12 @@ class Conversation:
             inner.close()
         if inner._acc.done is not None:
             self.messages += [user, inner.response.message]
+
+
+def with_parsed(response: Response, output: StructuredOutput | None) -> Response:
+    """``response`` with ``parsed`` set from its text when a response_format was asked for.
+    An answer that called tools instead is left unparsed. Raises OutputValidationError."""
+    if output is None or response.tool_calls:
+        return response
+    parsed = output.parse(response.text, stop_reason=response.stop_reason)
+    return dataclasses.replace(response, parsed=parsed)

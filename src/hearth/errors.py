@@ -11,6 +11,8 @@
     ├── InvalidRequestError (ValueError)   the request itself is wrong; fix it and retry
     │   ├── ContextLengthExceededError     the prompt does not fit the context window
     │   ├── UnsupportedFeatureError        the backend cannot do what was asked (tools, images, …)
+    │   ├── ToolArgumentsError             a tool call's arguments are not JSON or fail its schema
+    │   │                                  (hearth.tools; the model sees it as an error result)
     │   └── TemplateError                  a model's chat template failed to render the messages
     │                                      (hearth.backends.local.templates)
     ├── ModelUnavailableError              the model's file is not here and could not be fetched
@@ -104,6 +106,15 @@ class ContextLengthExceededError(InvalidRequestError):
 
 class UnsupportedFeatureError(InvalidRequestError):
     """The backend cannot do what was asked."""
+
+
+class ToolArgumentsError(InvalidRequestError):
+    """A tool call's arguments are not valid JSON or fail the tool's schema. ``tool`` names
+    the tool; the message says what to fix (it is what the model is shown)."""
+
+    def __init__(self, message: str, *, tool: str = "") -> None:
+        self.tool = tool
+        super().__init__(message)
 
 
 class ModelUnavailableError(HearthError):

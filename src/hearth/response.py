@@ -19,7 +19,11 @@ from hearth.messages import Message, Part, TextPart, ThinkingPart, ToolCallPart
 
 @dataclass(frozen=True, slots=True)
 class Response:
-    """A finished answer: the assistant message, why it stopped and what it cost."""
+    """A finished answer: the assistant message, why it stopped and what it cost.
+
+    ``parsed`` is the validated answer when the request had a ``response_format`` (a pydantic
+    instance for a pydantic class, else the JSON value; see :mod:`hearth.output`), and None
+    otherwise or when the model called tools instead of answering."""
 
     message: Message
     stop_reason: StopReason
@@ -27,6 +31,7 @@ class Response:
     stop_sequence: str | None = None
     model: str | None = None
     response_id: str | None = None
+    parsed: object = None
 
     @property
     def text(self) -> str:

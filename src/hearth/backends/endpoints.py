@@ -77,7 +77,7 @@ class Endpoint:
         return Capabilities(
             streaming=True,
             tools=True,
-            structured_output=False,
+            structured_output=True,
             vision=vision if vision is not None else _pick(found_vision, self.vision),
             thinking=_pick(found_thinking, self.thinking),
             accelerator="remote",

@@ -21,10 +21,10 @@ import importlib
 import json
 import threading
 import urllib.parse
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Literal, Protocol, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar, cast
 
 import httpx
 
@@ -51,13 +51,19 @@ from hearth.events import StreamEvent
 from hearth.messages import ImagePart, JsonObject, JsonValue
 from hearth.request import ChatRequest
 from hearth.response import Response
+from hearth.wire.output_formats import OutputToolAnswer
+
+if TYPE_CHECKING:
+    from hearth.embeddings import Embeddings
 
 
 @dataclass(frozen=True, slots=True)
 class WireFormat:
     """The HTTP facts of one wire format. ``{model}`` in a path is the URL-quoted model name.
     ``provider_kw``: the wire module's ``error_from_wire`` and ``StreamDecoder`` take
-    ``provider=`` (so an OpenAI-compatible endpoint's errors carry its own name)."""
+    ``provider=`` (so an OpenAI-compatible endpoint's errors carry its own name).
+    ``output_tool``: structured output travels as a forced tool whose call is turned back into
+    the answer text here (:class:`hearth.wire.output_formats.OutputToolAnswer`)."""
 
     module: str
     path: str
@@ -68,6 +74,7 @@ class WireFormat:
     auth_prefix: str = "Bearer "
     headers: tuple[tuple[str, str], ...] = ()
     provider_kw: bool = False
+    output_tool: bool = False
 
 
 WIRE_FORMATS: Mapping[WireName, WireFormat] = MappingProxyType(
@@ -78,7 +85,7 @@ WIRE_FORMATS: Mapping[WireName, WireFormat] = MappingProxyType(
         "anthropic": WireFormat(
             "hearth.wire.anthropic", "/v1/messages", "/v1/messages",
             auth_header="x-api-key", auth_prefix="",
-            headers=(("anthropic-version", "2023-06-01"),),
+            headers=(("anthropic-version", "2023-06-01"),), output_tool=True,
         ),
         "gemini": WireFormat(
             "hearth.wire.gemini",
@@ -126,19 +133,25 @@ class _StreamReader:
     Shared by the sync and async twins. An error met after some events of the same chunk is
     held back until those events are delivered."""
 
-    def __init__(self, framing: Literal["sse", "ndjson"], decoder: _Decoder) -> None:
+    def __init__(
+        self,
+        framing: Literal["sse", "ndjson"],
+        decoder: _Decoder,
+        answer: OutputToolAnswer | None = None,
+    ) -> None:
         self._sse = SSEDecoder() if framing == "sse" else None
         self._ndjson = NDJSONDecoder() if framing == "ndjson" else None
         self._decoder = decoder
+        self._answer = answer
         self._error: HearthError | None = None
         self.done = False
 
     def feed(self, chunk: bytes) -> list[StreamEvent]:
         self._raise_held()
         if self._sse is not None:
-            return self._frames(self._sse.feed(chunk))
+            return self._out(self._frames(self._sse.feed(chunk)))
         assert self._ndjson is not None
-        return self._objects(self._ndjson.feed(chunk))
+        return self._out(self._objects(self._ndjson.feed(chunk)))
 
     def finish(self) -> list[StreamEvent]:
         self._raise_held()
@@ -148,8 +161,11 @@ class _StreamReader:
         elif not self.done and self._ndjson is not None:
             events = self._objects(self._ndjson.finish())
         if self._error is not None:
-            return events
-        return events + self._decoder.finish()
+            return self._out(events)
+        return self._out(events + self._decoder.finish())
+
+    def _out(self, events: list[StreamEvent]) -> list[StreamEvent]:
+        return events if self._answer is None else self._answer.events(events)
 
     def _raise_held(self) -> None:
         if self._error is not None:
@@ -287,9 +303,20 @@ class RemoteBackend(BackendBase):
             return "application/json"
         return "text/event-stream" if self._format.framing == "sse" else "application/x-ndjson"
 
-    def _decoder(self) -> _StreamReader:
+    def _decoder(self, answer: OutputToolAnswer | None = None) -> _StreamReader:
         kw = {"provider": self._endpoint.name} if self._format.provider_kw else {}
-        return _StreamReader(self._format.framing, self._wire.StreamDecoder(**kw))
+        return _StreamReader(self._format.framing, self._wire.StreamDecoder(**kw), answer)
+
+    def _output_tool(self, request: ChatRequest) -> OutputToolAnswer | None:
+        """For a wire format that answers structured output through a tool: the converter
+        that turns that tool's call back into the answer text."""
+        if not self._format.output_tool or request.response_format is None:
+            return None
+        return OutputToolAnswer(request.response_format.name)
+
+    def _answered(self, request: ChatRequest, response: Response) -> Response:
+        answer = self._output_tool(request)
+        return response if answer is None else answer.response(response)
 
     def _fail(self, response: httpx.Response) -> HearthError:
         """The mapped error for a non-2xx response whose body has been read."""
@@ -364,18 +391,19 @@ class RemoteBackend(BackendBase):
     def chat(self, request: ChatRequest) -> Response:
         call = self._prepare(request, stream=False)
         client = self._sync_client()
-        return self._response(self._retrier.send(client, self._build(client, call), stream=False))
+        response = self._retrier.send(client, self._build(client, call), stream=False)
+        return self._answered(request, self._response(response))
 
     def stream(self, request: ChatRequest) -> Iterator[StreamEvent]:
-        return self._stream(self._prepare(request, stream=True))
+        return self._stream(self._prepare(request, stream=True), self._output_tool(request))
 
-    def _stream(self, call: _Call) -> Iterator[StreamEvent]:
+    def _stream(self, call: _Call, answer: OutputToolAnswer | None = None) -> Iterator[StreamEvent]:
         client = self._sync_client()
         response = self._retrier.send(client, self._build(client, call), stream=True)
         try:
             if not response.is_success:
                 raise self._fail(response)
-            reader = self._decoder()
+            reader = self._decoder(answer)
             chunks = response.iter_bytes()
             try:
                 for chunk in chunks:
@@ -419,18 +447,20 @@ class RemoteBackend(BackendBase):
         call = self._prepare(request, stream=False)
         client = self._async_client()
         response = await self._retrier.asend(client, self._build(client, call), stream=False)
-        return self._response(response)
+        return self._answered(request, self._response(response))
 
     def astream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
-        return self._astream(self._prepare(request, stream=True))
+        return self._astream(self._prepare(request, stream=True), self._output_tool(request))
 
-    async def _astream(self, call: _Call) -> AsyncIterator[StreamEvent]:
+    async def _astream(
+        self, call: _Call, answer: OutputToolAnswer | None = None
+    ) -> AsyncIterator[StreamEvent]:
         client = self._async_client()
         response = await self._retrier.asend(client, self._build(client, call), stream=True)
         try:
             if not response.is_success:
                 raise self._fail(response)
-            reader = self._decoder()
+            reader = self._decoder(answer)
             chunks = response.aiter_bytes()
             try:
                 async for chunk in chunks:
@@ -456,6 +486,122 @@ class RemoteBackend(BackendBase):
         if client is not None and self._http.async_client is None:
             await client.aclose()
 
+    # -- embeddings (hearth.wire.*_embed) -------------------------------------------------------
+
+    def _embed_plan(
+        self, texts: Sequence[str], dimensions: int | None, task: str | None, truncate: bool
+    ) -> tuple[Any, list[tuple[_Call, int]]]:
+        """The embed wire module and one call per batch of inputs (no I/O)."""
+        from hearth.embeddings import batches, check_dimensions, check_inputs, check_task
+
+        items = check_inputs(texts)
+        check_dimensions(dimensions)
+        wire_task = check_task(task)
+        module = EMBED_MODULES.get(self._endpoint.wire)
+        if module is None:
+            raise UnsupportedFeatureError(
+                f"{self.name}: the {self._endpoint.wire} API has no embeddings endpoint; embed "
+                "with local:minilm, or an OpenAI, Gemini or Ollama model"
+            )
+        wire: Any = importlib.import_module(module)
+        kw: dict[str, object] = {"model": self._model, "dimensions": dimensions}
+        if self._endpoint.wire == "gemini":
+            kw["task"] = wire_task
+        elif self._endpoint.wire == "ollama":
+            kw["truncate"] = truncate
+        elif truncate:
+            raise UnsupportedFeatureError(
+                f"{self.name} cannot truncate inputs; shorten them yourself (truncate=True "
+                "works for local and Ollama models)"
+            )
+        headers = {"content-type": "application/json", "accept": "application/json"}
+        headers.update(self._format.headers)
+        if self._resolved.api_key is not None:
+            headers[self._format.auth_header] = (
+                self._format.auth_prefix + self._resolved.api_key.reveal()
+            )
+        quoted = urllib.parse.quote(self._model.removeprefix("models/"), safe="-._~")
+        calls = []
+        for batch in batches(items, wire.MAX_BATCH):
+            path = wire.embed_path(self._model, len(batch)).replace("{model}", quoted)
+            body = wire.embed_request_to_wire(batch, **kw)
+            data = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+            calls.append((_Call(self._resolved.base_url + path, (), headers, data), len(batch)))
+        return wire, calls
+
+    def _embed_batch(self, wire: Any, response: httpx.Response, count: int) -> _EmbedPart:
+        if not response.is_success:
+            raise self._fail(response)
+        try:
+            body = response.json()
+            if not isinstance(body, dict):
+                raise ValueError("not an object")
+            return cast(
+                "_EmbedPart",
+                wire.embed_response_from_wire(body, count=count, provider=self._endpoint.name),
+            )
+        except ValueError:
+            raise self._polish(
+                ProviderError(f"{self.name} answered embeddings with a body that is not JSON")
+            ) from None
+        except HearthError as exc:
+            raise self._polish(exc) from None
+
+    def _embed_result(
+        self, parts: list[_EmbedPart], dimensions: int | None, normalize: bool
+    ) -> Embeddings:
+        from hearth.embeddings import Embeddings, finish_vector
+        from hearth.events import Usage
+
+        vectors = [finish_vector(v, dimensions, normalize) for part in parts for v in part[0]]
+        tokens = sum(part[1] for part in parts)
+        return Embeddings(vectors, Usage(input_tokens=tokens), self.name)
+
+    def embed(
+        self,
+        texts: Sequence[str],
+        *,
+        dimensions: int | None = None,
+        task: str | None = None,
+        normalize: bool = True,
+        truncate: bool = False,
+    ) -> Embeddings:
+        wire, calls = self._embed_plan(texts, dimensions, task, truncate)
+        client = self._sync_client()
+        parts = []
+        for call, count in calls:
+            response = self._retrier.send(client, self._build(client, call), stream=False)
+            parts.append(self._embed_batch(wire, response, count))
+        return self._embed_result(parts, dimensions, normalize)
+
+    async def aembed(
+        self,
+        texts: Sequence[str],
+        *,
+        dimensions: int | None = None,
+        task: str | None = None,
+        normalize: bool = True,
+        truncate: bool = False,
+    ) -> Embeddings:
+        wire, calls = self._embed_plan(texts, dimensions, task, truncate)
+        client = self._async_client()
+        parts = []
+        for call, count in calls:
+            response = await self._retrier.asend(client, self._build(client, call), stream=False)
+            parts.append(self._embed_batch(wire, response, count))
+        return self._embed_result(parts, dimensions, normalize)
+
+
+EMBED_MODULES: Mapping[WireName, str] = MappingProxyType(
+    {
+        "openai": "hearth.wire.openai_embed",
+        "gemini": "hearth.wire.gemini_embed",
+        "ollama": "hearth.wire.ollama_embed",
+    }
+)
+"""The embeddings wire module of each format that has an embeddings API (Anthropic has none)."""
+
+_EmbedPart = tuple[list[list[float]], int]
 
 _DRAIN_LIMIT = 1 << 16
 

@@ -19,6 +19,9 @@ Outbound (:func:`request_to_wire`):
   ``presence_penalty``, ``frequency_penalty``, ``seed``.
 * Tool choice: auto / required / none / a name → ``{"type": "auto" | "any" | "none" | "tool"}``,
   sent only with tools.
+* ``response_format``: an extra tool named after the format, forced (see
+  :func:`hearth.wire.output_formats.anthropic_output_tool`); the remote backend turns its call
+  back into the answer text (:class:`hearth.wire.output_formats.OutputToolAnswer`).
 * Dropped part fields: ``TextPart.signature`` and ``ToolCallPart.signature`` (Gemini's), every
   ``meta``, ``ToolResultPart.name`` (Anthropic matches results by id).
 
@@ -48,6 +51,7 @@ from hearth.wire.anthropic_errors import error_from_event, error_from_wire, erro
 from hearth.wire.anthropic_inbound import parse_request
 from hearth.wire.anthropic_stream import StreamDecoder, StreamEncoder
 from hearth.wire.base import WireRequest
+from hearth.wire.output_formats import anthropic_output_tool
 
 __all__ = [
     "DEFAULT_MAX_TOKENS",
@@ -156,10 +160,27 @@ def request_to_wire(request: ChatRequest, *, model: str, stream: bool) -> JsonOb
         body["system"] = system
     body["messages"] = _messages_to_wire(conversation)
     body.update(_tools_to_wire(request.tools, request.tool_choice))
+    if request.response_format is not None:
+        _add_output_tool(body, request)
     body.update(_settings_to_wire(request.settings))
     if stream:
         body["stream"] = True
     return body
+
+
+def _add_output_tool(body: JsonObject, request: ChatRequest) -> None:
+    """Structured output rides on a tool (see :func:`anthropic_output_tool`)."""
+    assert request.response_format is not None
+    tool, choice = anthropic_output_tool(
+        request.response_format,
+        tool_names=[t.name for t in request.tools],
+        choice=request.tool_choice,
+        thinking=request.settings.thinking is True,
+    )
+    tools = body.get("tools")
+    body["tools"] = [*tools, tool] if isinstance(tools, list) else [tool]
+    if choice is not None:
+        body["tool_choice"] = choice
 
 
 def request_from_wire(body: JsonObject, *, model: str | None = None) -> WireRequest:

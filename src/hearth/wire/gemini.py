@@ -43,6 +43,7 @@ from hearth.response import Response
 from hearth.wire import gemini_shapes as shapes
 from hearth.wire.base import WireRequest
 from hearth.wire.gemini_config import (
+    response_format_from_wire,
     settings_from_wire,
     settings_to_wire,
     tool_choice_from_wire,
@@ -67,6 +68,7 @@ from hearth.wire.gemini_parts import (
     usage_to_wire,
 )
 from hearth.wire.gemini_stream import StreamDecoder, StreamEncoder
+from hearth.wire.output_formats import gemini_response_config
 
 __all__ = [
     "StreamDecoder",
@@ -110,6 +112,8 @@ def request_to_wire(request: ChatRequest, *, model: str, stream: bool) -> JsonOb
     if tool_config is not None:
         body["toolConfig"] = tool_config
     config = settings_to_wire(request.settings)
+    if request.response_format is not None:
+        config.update(gemini_response_config(request.response_format))
     if config:
         body["generationConfig"] = config
     return body
@@ -192,7 +196,8 @@ def request_from_wire(
     tools = tools_from_wire(shape.tools)
     choice = tool_choice_from_wire(shape.tool_config, [t.name for t in tools])
     settings = settings_from_wire(shape.generation_config)
-    request = ChatRequest(tuple(messages), settings, tools, choice)
+    output = response_format_from_wire(shape.generation_config)
+    request = ChatRequest(tuple(messages), settings, tools, choice, output)
     return WireRequest(name.removeprefix("models/"), request, stream)
 
 

@@ -16,15 +16,16 @@ into JSON Schema (``"STRING"`` → ``"string"``, ``nullable`` → a ``"null"`` t
 Tool choice: ``auto`` ↔ no ``toolConfig`` (or mode AUTO / VALIDATED), ``required`` ↔ ANY,
 ``none`` ↔ NONE, a tool's name ↔ ANY with ``allowedFunctionNames: [name]``.
 
-Structured output (``responseMimeType: application/json``, ``responseSchema``) is not in
-hearth's ChatRequest yet: such a request is refused, not silently answered in prose.
+Structured output: ``ChatRequest.response_format`` goes out as ``responseMimeType:
+application/json`` plus ``responseJsonSchema`` (see :mod:`hearth.wire.output_formats`); inbound,
+``responseJsonSchema`` or ``responseSchema`` (:func:`response_format_from_wire`).
 """
 
 from __future__ import annotations
 
 from hearth.errors import InvalidRequestError, UnsupportedFeatureError
 from hearth.messages import JsonObject, JsonValue
-from hearth.request import ToolChoice, ToolSpec
+from hearth.request import OutputFormat, ToolChoice, ToolSpec
 from hearth.settings import GenerationSettings
 from hearth.wire import gemini_shapes as shapes
 
@@ -127,21 +128,37 @@ def _setting_path(message: str) -> str:
     return "generationConfig"
 
 
-def _refuse_unsupported(config: shapes.GenerationConfig) -> None:
-    if config.response_mime_type not in (None, "text/plain"):
-        raise UnsupportedFeatureError(
-            f"generationConfig.responseMimeType: {config.response_mime_type!r} (structured "
-            "output) is not supported by hearth's Gemini endpoint yet"
-        )
-    for field, value in (
-        ("responseSchema", config.response_schema),
-        ("responseJsonSchema", config.response_json_schema),
-    ):
-        if value is not None:
-            raise UnsupportedFeatureError(
-                f"generationConfig.{field}: structured output is not supported by hearth's "
-                "Gemini endpoint yet"
+def response_format_from_wire(config: shapes.GenerationConfig | None) -> OutputFormat | None:
+    """``responseMimeType: application/json`` with ``responseJsonSchema`` (JSON schema) or
+    ``responseSchema`` (Gemini's OpenAPI subset) → a json_schema format; without a schema → any
+    JSON; ``text/plain`` or nothing → None. A schema needs the JSON MIME type, as Gemini says."""
+    if config is None:
+        return None
+    mime = config.response_mime_type
+    schema_field = "responseJsonSchema" if config.response_json_schema is not None else (
+        "responseSchema" if config.response_schema is not None else None)  # fmt: skip
+    if mime in (None, "text/plain"):
+        if schema_field is not None:
+            raise InvalidRequestError(
+                f"generationConfig.{schema_field}: needs responseMimeType 'application/json'"
             )
+        return None
+    if mime != "application/json":
+        raise UnsupportedFeatureError(
+            f"generationConfig.responseMimeType: {mime!r} is not supported; use "
+            "'application/json' or 'text/plain'"
+        )
+    if schema_field is None:
+        return OutputFormat("json")
+    raw = config.response_json_schema if schema_field == "responseJsonSchema" else (
+        config.response_schema)  # fmt: skip
+    if not isinstance(raw, dict):
+        raise InvalidRequestError(f"generationConfig.{schema_field}: expected an object")
+    schema = raw if schema_field == "responseJsonSchema" else openapi_to_json_schema(raw)
+    return OutputFormat("json_schema", schema=schema)
+
+
+def _refuse_unsupported(config: shapes.GenerationConfig) -> None:
     if config.candidate_count not in (None, 1):
         raise UnsupportedFeatureError(
             f"generationConfig.candidateCount: hearth generates one candidate, "

@@ -29,8 +29,9 @@ What maps where (hearth ↔ Ollama):
   presence_penalty, frequency_penalty, seed, stop, and ``max_tokens`` ↔ ``num_predict``
   (inbound, ``num_predict`` ≤ 0 — Ollama's -1 "unlimited" and -2 "fill the context" — means
   None). ``thinking_budget`` is dropped. Other inbound options (``num_ctx``…) are ignored.
-* **Tool choice**: Ollama has none. ``"none"`` leaves the tools out of the request;
-  ``"required"`` and a tool name are dropped.
+* **Tool choice**: Ollama has none. ``"none"`` leaves the tools out of the request; a tool's
+  name sends that tool alone (the model may still answer in text); ``"required"`` is dropped.
+* **Structured output**: ``response_format`` → ``format`` (the JSON schema, or ``"json"``).
 * **Other request fields**: ``stream`` is always written (Ollama streams when it is absent,
   so inbound absence means True). ``format`` (``"json"`` or a schema), ``keep_alive`` and
   unknown fields are accepted and ignored inbound.
@@ -84,6 +85,7 @@ from hearth.settings import GenerationSettings
 from hearth.wire._headers import retry_after_seconds
 from hearth.wire.base import WireChunk, WireRequest
 from hearth.wire.openai import function_tool
+from hearth.wire.output_formats import ollama_format
 
 PROVIDER = "ollama"
 META_SYNTHETIC_ID = "ollama_synthetic_id"
@@ -110,9 +112,13 @@ def request_to_wire(request: ChatRequest, *, model: str, stream: bool) -> JsonOb
         "stream": stream,
     }
     if request.tools and request.tool_choice != "none":
-        body["tools"] = [function_tool(t) for t in request.tools]
+        named = request.tool_choice not in ("auto", "required")
+        tools = [t for t in request.tools if not named or t.name == request.tool_choice]
+        body["tools"] = [function_tool(t) for t in tools]
     if request.settings.thinking is not None:
         body["think"] = request.settings.thinking
+    if request.response_format is not None:
+        body["format"] = ollama_format(request.response_format)
     options = _options_to_wire(request.settings)
     if options:
         body["options"] = options

@@ -15,6 +15,9 @@ What maps where:
   ``max_completion_tokens`` (``max_tokens_field="max_tokens"`` for servers that predate it).
   top_k, min_p and repeat_penalty are not OpenAI parameters: they are sent only with
   ``sampler_extensions=True`` (llama-server, vLLM, hearth's server accept them).
+* ``response_format``: ``json_schema`` (``strict`` only when the schema qualifies) or
+  ``json_object`` (:func:`hearth.wire.output_formats.openai_response_format`); grammars are
+  refused.
 * dropped outbound, because Chat Completions has no place for them: ThinkingParts of earlier
   turns, signatures and ``meta`` on text parts, ToolResultPart ``is_error``, ``thinking`` and
   ``thinking_budget``. Inbound, ``reasoning_effort`` sets ``thinking`` (``none``/``minimal`` →
@@ -60,6 +63,7 @@ from hearth.wire.openai_shapes import (
     usage_to_wire,
 )
 from hearth.wire.openai_stream import StreamDecoder, StreamEncoder
+from hearth.wire.output_formats import openai_response_format
 
 __all__ = [
     "DETAIL_META",
@@ -96,6 +100,8 @@ def request_to_wire(
         body["tools"] = [function_tool(t) for t in request.tools]
     if request.tool_choice != "auto":
         body["tool_choice"] = _tool_choice_to_wire(request.tool_choice)
+    if request.response_format is not None:
+        body["response_format"] = openai_response_format(request.response_format)
     body.update(_settings_to_wire(request.settings, max_tokens_field, sampler_extensions))
     if stream:
         body["stream"] = True
