@@ -22,6 +22,22 @@ How the parts of :class:`hearth.messages.Message` are rendered, by every templat
   OpenAI-style ``tool_calls`` dicts for Jinja templates. Tool results: ChatML ``tool`` turns,
   Gemma user turns with ````tool_output```` blocks, ``role: "tool"`` dicts for Jinja templates.
   A result's ``is_error`` flag is not shown to the model (no template has a slot for it).
+  A call the parser could not read (``meta["error"]``, raw text as arguments) is shown as the
+  model wrote it, so the conversation can go on after the error result.
+
+Tools offered with ``render(..., tools=[ToolSpec, …])`` reach the model in its family's words:
+
+* ChatML: a Hermes system text (:func:`~hearth.backends.local.toolcalls_prompts.hermes_tool_prompt`)
+  after the system message;
+* Gemma: Google's ````tool_code```` preamble with the tools as Python stubs, folded into the first
+  user turn like the system message;
+* Jinja: templates that use ``tools`` get the OpenAI-style list, as from Hugging Face's
+  ``apply_chat_template(tools=…)``; templates that ignore it get the Gemma preamble (Gemma
+  templates), Llama 3's JSON tool text (Llama 3 templates) or the Hermes text, in the system
+  message.
+
+Each template says in ``tool_family`` which syntax its model then writes calls in, for
+:class:`~hearth.backends.local.toolcalls.ToolCallParser` (None: unknown, use constrained decoding).
 
 Every failure while rendering raises :class:`TemplateError`, whose message starts with
 ``chat template error:``.
@@ -29,7 +45,9 @@ Every failure while rendering raises :class:`TemplateError`, whose message start
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Literal, NoReturn, Protocol
@@ -42,15 +60,24 @@ from jinja2.parser import Parser
 from jinja2.runtime import Context, Undefined
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from hearth.backends.local.toolcalls import ToolFamily, detect_family
+from hearth.backends.local.toolcalls_prompts import (
+    gemma_tool_prompt,
+    hermes_tool_prompt,
+    llama3_tool_prompt,
+    openai_tools,
+)
 from hearth.errors import ConfigurationError, InvalidRequestError, UnsupportedFeatureError
 from hearth.messages import (
     ImagePart,
+    JsonObject,
     JsonValue,
     Message,
     TextPart,
     ToolCallPart,
     ToolResultPart,
 )
+from hearth.request import ToolSpec
 
 MAX_RENDER_CHARS = 4 * 1024 * 1024
 """The most characters a template may render (and a sandboxed ``*``/``+`` may build)."""
@@ -89,9 +116,18 @@ class ChatTemplate(Protocol):
     name: str
     stop_strings: tuple[str, ...]
     """End-of-turn markers to treat as the end of the answer even if the tokenizer does not."""
+    tool_family: ToolFamily | None
+    """The syntax the model writes tool calls in once ``tools`` were rendered; None: unknown."""
 
-    def render(self, messages: Sequence[Message], *, add_generation_prompt: bool = True) -> str:
-        """The prompt text; ``add_generation_prompt`` appends the opening of the model's turn."""
+    def render(
+        self,
+        messages: Sequence[Message],
+        *,
+        add_generation_prompt: bool = True,
+        tools: Sequence[ToolSpec] = (),
+    ) -> str:
+        """The prompt text; ``add_generation_prompt`` appends the opening of the model's turn;
+        ``tools`` are described to the model in its family's words."""
         ...
 
 
@@ -123,6 +159,20 @@ def _texts(segments: Sequence[_Segment]) -> str:
     return "".join(s for s in segments if isinstance(s, str))
 
 
+def _arguments_or_raw(call: ToolCallPart) -> JsonObject | str:
+    """The call's arguments; a call the parser marked as broken gives its raw text instead."""
+    try:
+        return call.parsed_arguments()
+    except InvalidRequestError:
+        if call.meta is not None and "error" in call.meta:
+            return call.arguments
+        raise
+
+
+def _with_system(system: str | None, extra: str) -> str:
+    return f"{system}\n\n{extra}" if system else extra
+
+
 def _template_line(exc: BaseException) -> int | None:
     """The template line an exception was raised on (Jinja rewrites tracebacks to show it)."""
     found = None
@@ -138,7 +188,14 @@ def _template_line(exc: BaseException) -> int | None:
 
 
 def _hermes_call(call: ToolCallPart) -> str:
-    body = json.dumps({"name": call.name, "arguments": call.parsed_arguments()}, ensure_ascii=False)
+    arguments = _arguments_or_raw(call)
+    if isinstance(arguments, str):  # broken: show what the model wrote
+        name = json.dumps(call.name, ensure_ascii=False)
+        body = arguments
+        if '"name"' not in arguments:
+            body = f'{{"name": {name}, "arguments": {arguments}}}'
+    else:
+        body = json.dumps({"name": call.name, "arguments": arguments}, ensure_ascii=False)
     return f"<tool_call>\n{body}\n</tool_call>"
 
 
@@ -164,15 +221,26 @@ class ChatMLTemplate:
     def __init__(self) -> None:
         self.name = "chatml"
         self.stop_strings: tuple[str, ...] = ("<|im_end|>",)
+        self.tool_family: ToolFamily | None = "hermes"
 
     def __repr__(self) -> str:
         return "ChatMLTemplate()"
 
-    def render(self, messages: Sequence[Message], *, add_generation_prompt: bool = True) -> str:
-        out: list[str] = []
-        for index, message in enumerate(messages):
-            for role, content in _chatml_turns(index, message):
-                out.append(f"<|im_start|>{role}\n{content}<|im_end|>\n")
+    def render(
+        self,
+        messages: Sequence[Message],
+        *,
+        add_generation_prompt: bool = True,
+        tools: Sequence[ToolSpec] = (),
+    ) -> str:
+        turns = [t for i, m in enumerate(messages) for t in _chatml_turns(i, m)]
+        if tools:
+            prompt = hermes_tool_prompt(tools)
+            if turns and turns[0][0] == "system":
+                turns[0] = ("system", _with_system(turns[0][1], prompt))
+            else:
+                turns.insert(0, ("system", prompt))
+        out = [f"<|im_start|>{role}\n{content}<|im_end|>\n" for role, content in turns]
         if add_generation_prompt:
             out.append("<|im_start|>assistant\n")
         return "".join(out)
@@ -197,18 +265,27 @@ def _py_literal(value: JsonValue) -> str:
     return "{" + ", ".join(items) + "}"
 
 
+def _gemma_call(call: ToolCallPart) -> str:
+    arguments = _arguments_or_raw(call)
+    if isinstance(arguments, str):  # broken: show what the model wrote
+        code = arguments if "(" in arguments else f"{call.name}({arguments})"
+    else:
+        args = ", ".join(f"{k}={_py_literal(v)}" for k, v in arguments.items())
+        code = f"{call.name}({args})"
+    return f"```tool_code\n{code}\n```"
+
+
 def _gemma_segment(segment: _Segment) -> str:
     if isinstance(segment, ToolCallPart):
-        args = ", ".join(f"{k}={_py_literal(v)}" for k, v in segment.parsed_arguments().items())
-        return f"```tool_code\n{segment.name}({args})\n```"
+        return _gemma_call(segment)
     if isinstance(segment, ToolResultPart):
         return f"```tool_output\n{segment.content}\n```"
     return segment.strip()
 
 
-def _gemma_turns(messages: Sequence[Message]) -> list[tuple[str, str]]:
+def _gemma_turns(messages: Sequence[Message], tools: Sequence[ToolSpec]) -> list[tuple[str, str]]:
     """(role, text) turns: system folded into the first user turn, roles checked to alternate."""
-    system: str | None = None
+    system: str | None = gemma_tool_prompt(tools) if tools else None
     turns: list[tuple[str, str]] = []
     for index, message in enumerate(messages):
         segments = _segments(index, message)
@@ -218,7 +295,7 @@ def _gemma_turns(messages: Sequence[Message]) -> list[tuple[str, str]]:
                     f"Gemma takes a system message only as the first message; message {index} "
                     "is a system message. Move it to the front or merge it into the first one."
                 )
-            system = _texts(segments)
+            system = _with_system(_texts(segments), system) if system else _texts(segments)
             continue
         role = "model" if message.role == "assistant" else "user"
         expected = "user" if len(turns) % 2 == 0 else "model"
@@ -249,13 +326,20 @@ class GemmaTemplate:
         self.name = "gemma"
         self.bos_token = bos_token
         self.stop_strings: tuple[str, ...] = ("<end_of_turn>",)
+        self.tool_family: ToolFamily | None = "gemma"
 
     def __repr__(self) -> str:
         return f"GemmaTemplate(bos_token={self.bos_token!r})"
 
-    def render(self, messages: Sequence[Message], *, add_generation_prompt: bool = True) -> str:
+    def render(
+        self,
+        messages: Sequence[Message],
+        *,
+        add_generation_prompt: bool = True,
+        tools: Sequence[ToolSpec] = (),
+    ) -> str:
         out = [self.bos_token]
-        for role, text in _gemma_turns(messages):
+        for role, text in _gemma_turns(messages, tools):
             out.append(f"<start_of_turn>{role}\n{text}<end_of_turn>\n")
         if add_generation_prompt:
             out.append("<start_of_turn>model\n")
@@ -337,15 +421,21 @@ def _strftime_now(fmt: str) -> str:
     return datetime.now().strftime(fmt)
 
 
-def _hf_assistant(segments: Sequence[_Segment], names: dict[str, str]) -> dict[str, Any]:
-    message: dict[str, Any] = {"role": "assistant", "content": _texts(segments)}
+def _hf_assistant(
+    segments: Sequence[_Segment], names: dict[str, str], *, inline_calls: bool
+) -> dict[str, Any]:
+    content = _texts(segments)
+    if inline_calls:  # the template ignores tool_calls: write them into the text
+        pieces = [_hermes_call(s) if isinstance(s, ToolCallPart) else s for s in segments]
+        content = "\n".join(p for p in pieces if isinstance(p, str) and p)
+    message: dict[str, Any] = {"role": "assistant", "content": content}
     calls = [s for s in segments if isinstance(s, ToolCallPart)]
     if calls:
         message["tool_calls"] = [
             {
                 "id": c.id,
                 "type": "function",
-                "function": {"name": c.name, "arguments": c.parsed_arguments()},
+                "function": {"name": c.name, "arguments": _arguments_or_raw(c)},
             }
             for c in calls
         ]
@@ -362,18 +452,20 @@ def _hf_tool(result: ToolResultPart, names: dict[str, str]) -> dict[str, Any]:
     }
 
 
-def hf_messages(messages: Sequence[Message]) -> list[dict[str, Any]]:
+def hf_messages(messages: Sequence[Message], *, inline_calls: bool = False) -> list[dict[str, Any]]:
     """The conversation as the list of dicts Hugging Face chat templates expect.
 
     Tool results become ``role: "tool"`` dicts; their ``name`` comes from the part or, failing
     that, from the assistant tool call with the same id ("" when neither says).
+    ``inline_calls`` also writes an assistant's tool calls into its ``content`` as Hermes
+    ``<tool_call>`` blocks, for templates that ignore ``tool_calls``.
     """
     names: dict[str, str] = {}
     out: list[dict[str, Any]] = []
     for index, message in enumerate(messages):
         segments = _segments(index, message)
         if message.role == "assistant":
-            out.append(_hf_assistant(segments, names))
+            out.append(_hf_assistant(segments, names, inline_calls=inline_calls))
         elif message.role == "system":
             out.append({"role": "system", "content": _texts(segments)})
         else:
@@ -386,6 +478,33 @@ def hf_messages(messages: Sequence[Message]) -> list[dict[str, Any]]:
             if len(out) == start:
                 out.append({"role": message.role, "content": ""})
     return out
+
+
+def _has_tool_parts(messages: Sequence[Message]) -> bool:
+    return any(isinstance(p, ToolCallPart | ToolResultPart) for m in messages for p in m.parts)
+
+
+def _nine_char_id(call_id: str) -> str:
+    """Mistral templates demand 9-character alphanumeric call ids; others map to a stable one."""
+    if len(call_id) == 9 and call_id.isascii() and call_id.isalnum():
+        return call_id
+    return hashlib.sha256(call_id.encode()).hexdigest()[:9]
+
+
+def _shorten_ids(hf: list[dict[str, Any]]) -> None:
+    for message in hf:
+        for call in message.get("tool_calls", ()):
+            call["id"] = _nine_char_id(call["id"])
+        if "tool_call_id" in message:
+            message["tool_call_id"] = _nine_char_id(message["tool_call_id"])
+
+
+def _add_system(hf: list[dict[str, Any]], text: str) -> None:
+    """Append ``text`` to the leading system message, or put one in front."""
+    if hf and hf[0]["role"] == "system":
+        hf[0] = {**hf[0], "content": _with_system(hf[0]["content"], text)}
+    else:
+        hf.insert(0, {"role": "system", "content": text})
 
 
 def _describe(exc: Exception) -> str:
@@ -403,8 +522,14 @@ class JinjaChatTemplate:
 
     The template sees what Hugging Face's ``apply_chat_template`` gives it: ``messages``
     (see :func:`hf_messages`), ``bos_token``, ``eos_token``, ``add_generation_prompt``,
-    ``tools`` and ``documents`` (both None), ``raise_exception(msg)``, ``strftime_now(fmt)`` and
-    HF's ``tojson`` filter.
+    ``tools`` (the OpenAI-style list, or None), ``documents`` (None), ``raise_exception(msg)``,
+    ``strftime_now(fmt)`` and HF's ``tojson`` filter.
+
+    A template that never mentions ``tools`` gets them as a system text instead (see the module
+    docstring); one that never mentions ``tool_calls`` gets the calls written into the
+    assistant's text. Mistral templates get call ids cut to the 9 characters they demand (a
+    stable hash of the id). A Gemma template without tool support hands a conversation with tools,
+    calls or results to :class:`GemmaTemplate`, which writes them the way Google documents.
     """
 
     def __init__(self, source: str, *, bos_token: str = "", eos_token: str = "") -> None:
@@ -415,6 +540,15 @@ class JinjaChatTemplate:
         self.bos_token = bos_token
         self.eos_token = eos_token
         self.stop_strings: tuple[str, ...] = tuple(m for m in _STOP_MARKERS if m in source)
+        self._uses_tools = re.search(r"\btools\b", source) is not None
+        self._inline_calls = "tool_calls" not in source
+        family = detect_family(source, "")
+        self._gemma: GemmaTemplate | None = None
+        self.tool_family: ToolFamily | None = family
+        if not self._uses_tools:
+            self.tool_family = family if family in ("gemma", "llama3") else "hermes"
+            if family == "gemma":
+                self._gemma = GemmaTemplate(bos_token or "<bos>")
         env = _Sandbox(
             trim_blocks=True,
             lstrip_blocks=True,
@@ -433,13 +567,29 @@ class JinjaChatTemplate:
     def __repr__(self) -> str:
         return f"JinjaChatTemplate(<{len(self.source)} chars>, stop_strings={self.stop_strings})"
 
-    def render(self, messages: Sequence[Message], *, add_generation_prompt: bool = True) -> str:
+    def render(
+        self,
+        messages: Sequence[Message],
+        *,
+        add_generation_prompt: bool = True,
+        tools: Sequence[ToolSpec] = (),
+    ) -> str:
+        if self._gemma is not None and (tools or _has_tool_parts(messages)):
+            return self._gemma.render(
+                messages, add_generation_prompt=add_generation_prompt, tools=tools
+            )
+        hf = hf_messages(messages, inline_calls=self._inline_calls)
+        if self.tool_family == "mistral":
+            _shorten_ids(hf)
+        if tools and not self._uses_tools:
+            prompt = llama3_tool_prompt if self.tool_family == "llama3" else hermes_tool_prompt
+            _add_system(hf, prompt(tools))
         context: dict[str, Any] = {
-            "messages": hf_messages(messages),
+            "messages": hf,
             "bos_token": self.bos_token,
             "eos_token": self.eos_token,
             "add_generation_prompt": add_generation_prompt,
-            "tools": None,
+            "tools": openai_tools(tools) if tools else None,
             "documents": None,
         }
         try:
