@@ -15,7 +15,9 @@ TinyGGUF = Callable[..., Path]
 def _isolated_config(
     tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """No test reads the developer's config file or Hugging Face cache, or their overrides."""
+    """No test reads the developer's config file, Hugging Face cache or conversation store, or
+    their overrides."""
+    monkeypatch.setenv("HEARTH_HOME", str(tmp_path_factory.getbasetemp() / "hearth-home"))
     monkeypatch.setenv("HEARTH_CONFIG", os.devnull)
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path_factory.getbasetemp() / "no-hf-cache"))
     for variable in ("HEARTH_MODEL", "HEARTH_SERVER_HOST", "HEARTH_SERVER_PORT", "HF_HUB_OFFLINE"):

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Literal, Protocol, TypeAlias, runtime_checkable
+from typing import TYPE_CHECKING, Literal, Protocol, TypeAlias, runtime_checkable
 
 from hearth.events import StreamEvent
 from hearth.request import ChatRequest
 from hearth.response import Response, ResponseAccumulator
+
+if TYPE_CHECKING:
+    from hearth.embeddings import Embeddings
 
 Accelerator: TypeAlias = Literal["cpu", "gpu", "remote"]
 
@@ -49,6 +52,26 @@ class Backend(Protocol):
 
     async def achat(self, request: ChatRequest) -> Response: ...
 
+    def embed(
+        self,
+        texts: Sequence[str],
+        *,
+        dimensions: int | None = None,
+        task: str | None = None,
+        normalize: bool = True,
+        truncate: bool = False,
+    ) -> Embeddings: ...
+
+    async def aembed(
+        self,
+        texts: Sequence[str],
+        *,
+        dimensions: int | None = None,
+        task: str | None = None,
+        normalize: bool = True,
+        truncate: bool = False,
+    ) -> Embeddings: ...
+
     def close(self) -> None: ...
 
 
@@ -84,6 +107,59 @@ class BackendBase:
             if aclose is not None:
                 await aclose()
         return acc.response()
+
+    def count_tokens(self, request: ChatRequest) -> int | None:
+        """How many tokens the request's prompt takes, or None when this backend cannot count
+        them here (remote APIs; a request the local template cannot render). Backends with a
+        ``prompt_tokens(request) -> list[int]`` method (the local one) count with it."""
+        from hearth.errors import HearthError
+
+        counter = getattr(self, "prompt_tokens", None)
+        if counter is None:
+            return None
+        try:
+            return len(counter(request))
+        except HearthError:
+            return None
+
+    def context_window(self) -> int | None:
+        """The context window in tokens, or None when the backend does not say."""
+        capabilities = getattr(self, "capabilities", None)
+        if capabilities is None:
+            return None
+        caps: Capabilities = capabilities()
+        return caps.context_length
+
+    def embed(
+        self,
+        texts: Sequence[str],
+        *,
+        dimensions: int | None = None,
+        task: str | None = None,
+        normalize: bool = True,
+        truncate: bool = False,
+    ) -> Embeddings:
+        """One vector per text (see :mod:`hearth.embeddings`). This default refuses."""
+        from hearth.errors import UnsupportedFeatureError
+
+        name = getattr(self, "name", type(self).__name__)
+        raise UnsupportedFeatureError(
+            f"{name} cannot embed; use an embedding model, e.g. local:minilm"
+        )
+
+    async def aembed(
+        self,
+        texts: Sequence[str],
+        *,
+        dimensions: int | None = None,
+        task: str | None = None,
+        normalize: bool = True,
+        truncate: bool = False,
+    ) -> Embeddings:
+        """The async twin of :meth:`embed`. This default refuses."""
+        return self.embed(
+            texts, dimensions=dimensions, task=task, normalize=normalize, truncate=truncate
+        )
 
     def close(self) -> None:
         """Release what the backend holds (threads, model memory, connections)."""

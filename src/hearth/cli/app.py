@@ -19,7 +19,7 @@ EXIT_INTERRUPTED = 130
 
 
 def build_app() -> typer.Typer:
-    from hearth.cli import chat, models
+    from hearth.cli import agent, chat, embed, logs, models, serve
     from hearth.cli import config as config_commands
 
     app = typer.Typer(
@@ -30,8 +30,12 @@ def build_app() -> typer.Typer:
         pretty_exceptions_enable=False,
     )
     chat.register(app)
+    embed.register(app)
     models.register(app)
     config_commands.register(app)
+    serve.register(app)
+    agent.register(app)
+    logs.register(app)
     return app
 
 

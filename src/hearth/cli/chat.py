@@ -1,4 +1,5 @@
-"""``hearth run`` (one shot) and ``hearth chat`` (an interactive REPL)."""
+"""``hearth run`` (one shot) and ``hearth chat`` (an interactive REPL, saved to the
+conversation store; ``--continue`` picks a saved conversation up again)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import contextlib
 import json
 import sys
 from dataclasses import asdict
-from typing import Annotated, TextIO
+from typing import TYPE_CHECKING, Annotated, TextIO
 
 import typer
 
@@ -14,6 +15,9 @@ from hearth.client import ChatStream, Conversation, Model
 from hearth.errors import InvalidRequestError
 from hearth.response import Response
 from hearth.settings import GenerationSettings
+
+if TYPE_CHECKING:
+    from hearth.store import ConversationStore
 
 ModelOpt = Annotated[
     str | None,
@@ -122,7 +126,45 @@ def response_json(response: Response) -> dict[str, object]:
     }
 
 
-HELP_TEXT = "commands: /reset forgets the conversation, /exit (or Ctrl-D) leaves"
+HELP_TEXT = "commands: /reset starts a new conversation, /exit (or Ctrl-D) leaves"
+LATEST = "latest"
+
+
+class _Saver:
+    """Saves each completed chat turn to the conversation store."""
+
+    def __init__(self, store: ConversationStore | None, conversation_id: str | None) -> None:
+        self.store = store
+        self.conversation_id = conversation_id
+
+    def save(self, conv: Conversation, before: int) -> None:
+        new = conv.messages[before:]
+        if self.store is None or not new:
+            return
+        if self.conversation_id is None:
+            title = new[0].text.strip().splitlines()[0][:80] if new[0].text.strip() else ""
+            self.conversation_id = self.store.create(
+                title=title, model=conv.model.name, system=conv.system
+            )
+        self.store.append_turn(self.conversation_id, new)
+
+
+def _resume(conv: Conversation, saver: _Saver, ref: str, system: str | None) -> None:
+    from hearth.store import ConversationStore
+
+    store = saver.store or ConversationStore()
+    cid = store.latest() if ref == LATEST else store.resolve(ref)
+    if cid is None:
+        raise InvalidRequestError("there is no saved conversation to continue yet")
+    stored = store.load(cid)
+    if system is not None and system != stored.info.system:
+        raise InvalidRequestError(
+            f"conversation {cid} has a different system prompt; leave --system out to continue it"
+        )
+    conv.system = stored.info.system
+    conv.messages = stored.messages
+    saver.store, saver.conversation_id = store, cid
+    sys.stderr.write(f"continuing conversation {cid} ({stored.info.turns} turns)\n")
 
 
 def chat(
@@ -132,12 +174,37 @@ def chat(
     max_tokens: MaxTokOpt = None,
     seed: SeedOpt = None,
     verbose: VerboseOpt = False,
+    conversation: Annotated[
+        str | None, typer.Argument(help="With --continue: the conversation id (or a prefix of it).")
+    ] = None,
+    resume: Annotated[
+        bool,
+        typer.Option(
+            "--continue",
+            "-c",
+            help="Continue a saved conversation: the latest one, or ID. `hearth logs` lists them.",
+        ),
+    ] = False,
+    save: Annotated[
+        bool, typer.Option("--save/--no-save", help="Save the conversation (hearth logs).")
+    ] = True,
 ) -> None:
     """Chat interactively, with history. Reads lines from stdin when it is piped."""
+    if conversation is not None and not resume:
+        raise InvalidRequestError(
+            f"to continue conversation {conversation}, write: hearth chat --continue {conversation}"
+        )
     settings = _settings(temperature, max_tokens, seed)
     interactive = sys.stdin.isatty()
+    saver = _Saver(None, None)
+    if save or resume:
+        from hearth.store import ConversationStore
+
+        saver.store = ConversationStore()
     with open_model(model, verbose) as m:
         conv = Conversation(m, system=system, settings=settings)
+        if resume:
+            _resume(conv, saver, conversation or LATEST, system)
         if interactive:
             with contextlib.suppress(ImportError):
                 import readline  # noqa: F401  (line editing and history for input())
@@ -146,8 +213,11 @@ def chat(
             line = _prompt_line(interactive)
             if line is None or line.strip() in ("/exit", "/quit"):
                 return
-            if not _handle_line(conv, line.strip(), interactive):
-                continue
+            before = len(conv.messages)
+            if _handle_line(conv, line.strip(), interactive):
+                saver.save(conv, before)
+            elif line.strip() == "/reset":
+                saver.conversation_id = None
 
 
 def _prompt_line(interactive: bool) -> str | None:

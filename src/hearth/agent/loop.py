@@ -1,0 +1,542 @@
+"""The agent loop: call the model, run the tools it asks for, send the results back, repeat.
+
+The loop is written once, as async code (:meth:`Agent.aiter`); the sync methods drive it on a
+private event loop, step by step, in the caller's thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import itertools
+import json
+import threading
+from collections.abc import (
+    AsyncGenerator,
+    Generator,
+    Iterable,
+    Sequence,
+)
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from hearth.errors import ContextLengthExceededError, InvalidRequestError
+from hearth.events import Done, StreamEvent, TextDelta, ThinkingDelta, ToolCallEvent, Usage
+from hearth.messages import JsonValue, Message, ToolCallPart, ToolResultPart
+from hearth.request import ChatRequest, ToolChoice
+from hearth.response import ResponseAccumulator
+from hearth.settings import GenerationSettings
+
+from . import compaction
+from .execution import CallOutcome, ToolRunner, cancelled_outcome
+from .hooks import Deny, Hooks, call_hook
+from .runtime import CancelledByAgentError, cancel_leftovers, next_event, next_step
+from .setup import FINISH_TOOL, initial_history, tool_table
+from .steps import (
+    AgentResult,
+    AgentStopReason,
+    CompactedStep,
+    Step,
+    TextStep,
+    ThinkingStep,
+    ToolCallStep,
+    ToolResultStep,
+    TurnComplete,
+    TurnError,
+)
+from .stream import AgentStream, AsyncAgentStream
+
+if TYPE_CHECKING:
+    from hearth.client import Model, ToolLike
+    from hearth.store import ConversationStore
+
+
+@dataclass
+class _Turn:
+    number: int
+    new: list[Message] = field(default_factory=list)
+    rounds: int = 0
+    called_tools: bool = False
+    usage: Usage = field(default_factory=Usage)
+    pending: list[ToolCallPart] = field(default_factory=list)
+    results: list[ToolResultPart] = field(default_factory=list)
+    stop: AgentStopReason | None = None
+    finish_arguments: JsonValue = None
+    error: BaseException | None = None
+
+
+class Agent:
+    """A model with tools, looping until it answers, finishes, or reaches ``max_rounds``.
+
+    The agent keeps its history (``messages``) across turns, like a conversation. With a
+    ``store``, every turn is saved as it completes; pass ``conversation_id`` to continue a
+    stored conversation.
+
+    ``tool_choice`` applies until the model has called a tool in a turn; the later rounds of
+    that turn use ``followup_tool_choice`` ("auto" by default, so a forced call cannot loop
+    forever; "none" makes the model answer in words; None keeps ``tool_choice``, e.g.
+    "required" together with ``finish_tool=True``).
+    """
+
+    def __init__(
+        self,
+        model: Model | str | None = None,
+        tools: Iterable[ToolLike] = (),
+        *,
+        system: str | None = None,
+        max_rounds: int = 10,
+        hooks: Hooks | None = None,
+        store: ConversationStore | None = None,
+        conversation_id: str | None = None,
+        settings: GenerationSettings | None = None,
+        tool_choice: ToolChoice = "auto",
+        followup_tool_choice: ToolChoice | None = "auto",
+        finish_tool: bool = False,
+        max_tool_output: int | None = 16_000,
+        reserve_tokens: int | None = None,
+        messages: Sequence[Message] = (),
+    ) -> None:
+        from hearth.client import Model
+        from hearth.client import model as open_model
+
+        if max_rounds < 1:
+            raise InvalidRequestError(f"max_rounds must be at least 1, got {max_rounds}")
+        self._owns_model = not isinstance(model, Model)
+        self.model = model if isinstance(model, Model) else open_model(model)
+        self.tools = tool_table(tools, finish_tool)
+        self.hooks = hooks or Hooks()
+        self.max_rounds = max_rounds
+        self.settings = settings
+        self.tool_choice = tool_choice
+        self.followup_tool_choice = followup_tool_choice
+        self.finish_tool = finish_tool
+        self.reserve_tokens = reserve_tokens
+        self.store = store
+        if store is not None and conversation_id is not None:
+            conversation_id = store.resolve(conversation_id)
+        self.conversation_id = conversation_id
+        self.messages: list[Message] = initial_history(store, conversation_id, system, messages)
+        self._runner = ToolRunner(
+            self.tools,
+            self.hooks,
+            max_output_chars=max_tool_output,
+            finish_name=FINISH_TOOL.name if finish_tool else None,
+        )
+        self._compacted = False
+        self._index = itertools.count()
+        self._turns = 0
+        self._inbox: collections.deque[Message] = collections.deque()
+        self._busy = False
+        self._cancel_flag = threading.Event()
+        self._cancel_event: asyncio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    # -- public API ------------------------------------------------------------------------
+
+    @property
+    def system(self) -> str | None:
+        first = self.messages[0] if self.messages else None
+        return first.text if first is not None and first.role == "system" else None
+
+    @property
+    def busy(self) -> bool:
+        """True while a turn runs."""
+        return self._busy
+
+    @property
+    def pending(self) -> int:
+        """How many sent messages wait to be delivered."""
+        return len(self._inbox)
+
+    def send(self, message: str | Message) -> None:
+        """Queue a message (from any thread or task). It is delivered as its own turn when the
+        agent is idle: after the running turn, or by the next run/iter call."""
+        self._inbox.append(_user(message))
+
+    def cancel(self) -> None:
+        """Stop the running turn (from any thread or task): the generation within one token, or
+        the running tools. Every tool call gets a result ("cancelled" where none came). Idle:
+        does nothing."""
+        self._cancel_flag.set()
+        loop, event = self._loop, self._cancel_event
+        if loop is not None and event is not None:
+            with contextlib.suppress(RuntimeError):  # the loop has just closed
+                loop.call_soon_threadsafe(event.set)
+
+    def run(self, prompt: str | Message | None = None) -> AgentResult:
+        """Run a turn to the end and return its result (see :meth:`iter`)."""
+        ends = [s for s in self.iter(prompt) if isinstance(s, TurnComplete | TurnError)]
+        return _last_result(ends)
+
+    async def arun(self, prompt: str | Message | None = None) -> AgentResult:
+        ends: list[TurnComplete | TurnError] = []
+        async for step in self.aiter(prompt):
+            if isinstance(step, TurnComplete | TurnError):
+                ends.append(step)
+        return _last_result(ends)
+
+    def iter(self, prompt: str | Message | None = None) -> Generator[Step, None, None]:
+        """Steps of the turns this call runs: messages queued by :meth:`send`, then ``prompt``,
+        then anything sent meanwhile. Breaking out of the loop (or Ctrl-C) cancels the running
+        turn. Inside async code use :meth:`aiter` / :meth:`arun`."""
+        if _loop_running():
+            raise InvalidRequestError(
+                "Agent.run/iter/stream cannot run inside a running event loop; "
+                "use await agent.arun(...) or agent.aiter(...)"
+            )
+        agen = self.aiter(prompt)
+        loop = asyncio.new_event_loop()
+        pending: asyncio.Task[Step | None] | None = None
+        try:
+            while True:
+                pending = loop.create_task(next_step(agen))
+                step = loop.run_until_complete(pending)
+                if step is None:
+                    return
+                yield step
+        finally:
+            if pending is not None and not pending.done():  # interrupted mid-step (Ctrl-C)
+                pending.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    loop.run_until_complete(pending)
+            loop.run_until_complete(agen.aclose())
+            loop.run_until_complete(cancel_leftovers())
+            loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.close()
+
+    def stream(self, prompt: str | Message | None = None) -> AgentStream:
+        """Like :meth:`iter`, as a context manager with the result at the end."""
+        return AgentStream(self.iter(prompt))
+
+    def astream(self, prompt: str | Message | None = None) -> AsyncAgentStream:
+        """The async twin of :meth:`stream`."""
+        return AsyncAgentStream(self.aiter(prompt))
+
+    async def aiter(self, prompt: str | Message | None = None) -> AsyncGenerator[Step, None]:
+        """The async twin of :meth:`iter`."""
+        if self._busy:
+            raise InvalidRequestError(
+                "the agent is already running a turn; use send() to queue a message"
+            )
+        self._busy = True
+        self._cancel_flag.clear()
+        if prompt is not None:
+            self._inbox.append(_user(prompt))
+        try:
+            while self._inbox:
+                stop: AgentStopReason | None = None
+                async with contextlib.aclosing(self._turn(self._inbox.popleft())) as steps:
+                    async for step in steps:
+                        if isinstance(step, TurnComplete | TurnError):
+                            stop = step.result.stop_reason
+                        yield step
+                if stop == "cancelled":
+                    break
+        finally:
+            self._busy = False
+
+    def close(self) -> None:
+        """Close the model if the agent opened it (it was given a model name)."""
+        if self._owns_model:
+            self.model.close()
+
+    def __enter__(self) -> Agent:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def to_json(self, *, indent: int | None = None) -> str:
+        """The working history as versioned JSON (see :mod:`hearth.history`)."""
+        from hearth.history import dumps
+
+        return dumps(self.messages, indent=indent)
+
+    def transcript(self) -> str:
+        from hearth.history import transcript
+
+        return transcript(self.messages)
+
+    # -- one turn --------------------------------------------------------------------------
+
+    async def _turn(self, user: Message) -> AsyncGenerator[Step, None]:
+        turn = _Turn(self._turns)
+        self._turns += 1
+        self._loop = asyncio.get_running_loop()
+        self._cancel_event = asyncio.Event()
+        if self._cancel_flag.is_set():
+            self._cancel_event.set()
+        if self.hooks.pre_turn is not None:
+            decision = await call_hook(self.hooks.pre_turn(user))
+            if isinstance(decision, Deny):
+                turn.stop = "denied"
+                result = self._result(turn)
+                yield TurnError(self._n(), turn.number, 0, f"input denied: {decision.reason}",
+                                result)  # fmt: skip
+                return
+        self._append(turn, user)
+        try:
+            while turn.stop is None:
+                async with contextlib.aclosing(self._round(turn)) as steps:
+                    async for step in steps:
+                        yield step
+        except Exception as exc:
+            turn.stop, turn.error = "error", exc
+        finally:
+            self._settle(turn)
+        result = self._result(turn)
+        if turn.error is not None:
+            message = f"{type(turn.error).__name__}: {turn.error}"
+            yield TurnError(self._n(), turn.number, turn.rounds, message, result, turn.error)
+            return
+        if self.hooks.post_turn is not None:
+            await call_hook(self.hooks.post_turn(result))
+        yield TurnComplete(self._n(), turn.number, turn.rounds, result)
+
+    async def _round(self, turn: _Turn) -> AsyncGenerator[Step, None]:
+        turn.rounds += 1
+        async with contextlib.aclosing(self._fit(turn, force=False)) as fitting:
+            async for step in fitting:
+                yield step
+        acc = ResponseAccumulator()
+        async with contextlib.aclosing(self._call_model(turn, acc)) as steps:
+            async for step in steps:
+                yield step
+        response = acc.response()
+        turn.usage += response.usage
+        if response.message.parts:
+            self._append(turn, response.message)
+        calls = response.message.tool_calls
+        if turn.stop is not None:
+            return
+        if not calls:
+            turn.stop = "max_tokens" if response.stop_reason == "max_tokens" else "end_turn"
+            return
+        async with contextlib.aclosing(self._run_tools(turn, calls)) as steps:
+            async for step in steps:
+                yield step
+        if self._cancel_flag.is_set():
+            turn.stop = "cancelled"
+        elif self.finish_tool and any(c.name == FINISH_TOOL.name for c in calls):
+            turn.stop = "finish"
+        elif turn.rounds >= self.max_rounds:
+            turn.stop = "max_rounds"
+
+    async def _call_model(
+        self, turn: _Turn, acc: ResponseAccumulator
+    ) -> AsyncGenerator[Step, None]:
+        """One model call into ``acc``; compacts and retries when the provider says the prompt
+        does not fit; on cancel, ``acc`` ends with what came so far."""
+        for attempt in itertools.count():
+            try:
+                async with contextlib.aclosing(self._generate(turn, acc)) as steps:
+                    async for step in steps:
+                        yield step
+                return
+            except ContextLengthExceededError:
+                if acc.done is not None or acc.text or attempt >= 3:
+                    raise
+                async with contextlib.aclosing(self._fit(turn, force=True)) as fitting:
+                    async for step in fitting:
+                        yield step
+            except CancelledByAgentError:
+                turn.stop = "cancelled"
+                acc.add(Done("cancelled"))
+                return
+
+    async def _run_tools(
+        self, turn: _Turn, calls: Sequence[ToolCallPart]
+    ) -> AsyncGenerator[Step, None]:
+        turn.pending, turn.results = list(calls), []
+        turn.called_tools = True
+        assert self._cancel_event is not None
+        async with contextlib.aclosing(self._runner.run(calls, self._cancel_event)) as outcomes:
+            async for outcome in outcomes:
+                turn.results.append(outcome.result)
+                if outcome.outcome == "finish":
+                    turn.finish_arguments = outcome.finish_arguments
+                yield self._result_step(turn, outcome)
+        self._close_round(turn)
+
+    async def _generate(self, turn: _Turn, acc: ResponseAccumulator) -> AsyncGenerator[Step, None]:
+        if self._cancel_flag.is_set():
+            raise CancelledByAgentError
+        stream = self.model.backend.astream(self._request(self.messages, turn))
+        assert self._cancel_event is not None
+        waiter = asyncio.ensure_future(self._cancel_event.wait())
+        try:
+            while True:
+                event = await next_event(stream, waiter)
+                if event is None:
+                    return
+                acc.add(event)
+                step = self._event_step(turn, event)
+                if step is not None:
+                    yield step
+                if self._cancel_flag.is_set():
+                    raise CancelledByAgentError
+        finally:
+            waiter.cancel()
+            aclose = getattr(stream, "aclose", None)
+            if aclose is not None:
+                with contextlib.suppress(Exception):
+                    await aclose()
+
+    async def _fit(self, turn: _Turn, *, force: bool) -> AsyncGenerator[Step, None]:
+        backend = self.model.backend
+        count_tokens = getattr(backend, "count_tokens", None)
+        window_of = getattr(backend, "context_window", None)
+        window: int | None = window_of() if window_of is not None else None
+
+        def count(messages: Sequence[Message]) -> int | None:
+            if count_tokens is None:
+                return None
+            n: int | None = count_tokens(self._request(messages, turn))
+            return n
+
+        fitted, notes, usage = await compaction.fit(
+            self.messages, count, window, self._reserve(window), self._summarize, force=force
+        )
+        if not notes:
+            return
+        self.messages = fitted
+        self._compacted = True
+        turn.usage += usage
+        for note in notes:
+            yield CompactedStep(self._n(), turn.number, turn.rounds, note.strategy, note.detail,
+                                note.tokens_before, note.tokens_after)  # fmt: skip
+
+    async def _summarize(self, request: ChatRequest) -> compaction.SummaryCall:
+        merged = self.model.request(list(request.messages), self.settings)
+        response = await self.model.backend.achat(merged)
+        return compaction.SummaryCall(response.text, response.usage)
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def _request(self, messages: Sequence[Message], turn: _Turn | None = None) -> ChatRequest:
+        specs = [t.spec for t in self.tools.values()]
+        if self.finish_tool:
+            specs.append(FINISH_TOOL)
+        choice = self.tool_choice
+        if turn is not None and turn.called_tools and self.followup_tool_choice is not None:
+            choice = self.followup_tool_choice
+        if not specs:
+            choice = "auto"
+        return self.model.request(list(messages), self.settings, tools=specs, tool_choice=choice)
+
+    def _reserve(self, window: int | None) -> int:
+        if self.reserve_tokens is not None:
+            return self.reserve_tokens
+        merged = self.model.settings.merged(self.settings)
+        if merged.max_tokens is not None:
+            return merged.max_tokens
+        return 0 if window is None else min(1024, window // 4)
+
+    def _n(self) -> int:
+        return next(self._index)
+
+    def _append(self, turn: _Turn, message: Message) -> None:
+        self.messages.append(message)
+        turn.new.append(message)
+
+    def _event_step(self, turn: _Turn, event: StreamEvent) -> Step | None:
+        if isinstance(event, TextDelta) and event.text:
+            return TextStep(self._n(), turn.number, turn.rounds, event.text)
+        if isinstance(event, ThinkingDelta) and event.text:
+            return ThinkingStep(self._n(), turn.number, turn.rounds, event.text)
+        if isinstance(event, ToolCallEvent):
+            return ToolCallStep(self._n(), turn.number, turn.rounds, event.call)
+        return None
+
+    def _result_step(self, turn: _Turn, o: CallOutcome) -> ToolResultStep:
+        return ToolResultStep(self._n(), turn.number, turn.rounds, o.call, o.result, o.outcome,
+                              o.arguments, o.truncated, o.seconds)  # fmt: skip
+
+    def _close_round(self, turn: _Turn) -> None:
+        """Answer every pending call (a "cancelled" result where none came) in call order."""
+        if not turn.pending:
+            return
+        done = {r.call_id: r for r in turn.results}
+        results = [done.get(c.id) or cancelled_outcome(c).result for c in turn.pending]
+        self._append(turn, Message.tool(*results))
+        turn.pending, turn.results = [], []
+
+    def _settle(self, turn: _Turn) -> None:
+        """End the turn consistently (also when the consumer walked away) and persist it."""
+        if turn.stop is None:
+            turn.stop = "cancelled"
+        last = self.messages[-1] if self.messages else None
+        if not turn.pending and last is not None and last.role == "assistant":
+            turn.pending = list(last.tool_calls)
+        self._close_round(turn)
+        self._cancel_event = None
+        self._loop = None
+        if self.store is not None and turn.new:
+            self._persist(turn)
+
+    def _persist(self, turn: _Turn) -> None:
+        assert self.store is not None
+        if self.conversation_id is None:
+            first = next((m.text for m in turn.new if m.role == "user"), "")
+            self.conversation_id = self.store.create(
+                title=first.strip().splitlines()[0][:80] if first.strip() else "",
+                model=self.model.name,
+                system=self.system,
+            )
+        self.store.append_turn(
+            self.conversation_id,
+            turn.new,
+            stop_reason=turn.stop,
+            usage=turn.usage,
+            context=self.messages if self._compacted else None,
+        )
+
+    def _result(self, turn: _Turn) -> AgentResult:
+        return AgentResult(
+            text=_final_text(turn),
+            stop_reason=turn.stop or "cancelled",
+            messages=tuple(self.messages),
+            new_messages=tuple(turn.new),
+            usage=turn.usage,
+            rounds=turn.rounds,
+            turn=turn.number,
+            finish_arguments=turn.finish_arguments,
+            error=turn.error,
+        )
+
+
+def _loop_running() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
+def _user(message: str | Message) -> Message:
+    return Message.user(message) if isinstance(message, str) else message
+
+
+def _final_text(turn: _Turn) -> str:
+    args = turn.finish_arguments
+    if turn.stop == "finish" and args is not None:
+        if isinstance(args, dict) and isinstance(args.get("answer"), str):
+            return str(args["answer"])
+        return args if isinstance(args, str) else json.dumps(args)
+    for message in reversed(turn.new):
+        if message.role == "assistant" and message.text:
+            return message.text
+        if message.role == "user":
+            break
+    return ""
+
+
+def _last_result(ends: list[TurnComplete | TurnError]) -> AgentResult:
+    """The last turn's result; a failed model call is raised (with the history kept)."""
+    if not ends:
+        raise InvalidRequestError("nothing to run: give a prompt or send() a message first")
+    last = ends[-1]
+    if isinstance(last, TurnError) and last.error is not None:
+        raise last.error
+    return last.result

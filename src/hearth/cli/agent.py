@@ -1,0 +1,206 @@
+"""``hearth agent "task"``: run the agent loop with opt-in tools and stream its steps."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, TextIO
+
+import typer
+
+from hearth.cli.chat import MaxTokOpt, ModelOpt, SeedOpt, SystemOpt, TempOpt, VerboseOpt
+from hearth.errors import InvalidRequestError
+
+if TYPE_CHECKING:
+    from hearth.agent import AgentResult, Step, ToolResultStep
+    from hearth.tools import Tool
+
+TOOLSETS = ("fs",)
+RESULT_PREVIEW = 300
+
+
+def register(app: typer.Typer) -> None:
+    app.command("agent")(agent)
+
+
+def agent(
+    task: Annotated[str, typer.Argument(help="What the agent should do.")],
+    tools: Annotated[
+        str | None,
+        typer.Option("--tools", help="Comma-separated tool sets to enable: fs (file tools)."),
+    ] = None,
+    root: Annotated[
+        Path | None,
+        typer.Option("--root", help="The directory the fs tools are confined to."),
+    ] = None,
+    read_only: Annotated[
+        bool, typer.Option("--read-only", help="fs tools without write_file.")
+    ] = False,
+    tool_choice: Annotated[
+        str,
+        typer.Option(
+            "--tool-choice",
+            help="auto, required (a tool call every round until one is made; small local "
+            "models often need this), none, or a tool's name.",
+        ),
+    ] = "auto",
+    max_rounds: Annotated[
+        int, typer.Option("--max-rounds", help="Most model calls for the task.", min=1)
+    ] = 10,
+    model: ModelOpt = None,
+    system: SystemOpt = None,
+    temperature: TempOpt = None,
+    max_tokens: MaxTokOpt = None,
+    seed: SeedOpt = None,
+    save: Annotated[
+        bool, typer.Option("--save/--no-save", help="Save the run (see hearth logs).")
+    ] = True,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Run a task with tools; prints the model's text, each tool call and each result."""
+    from hearth.agent import Agent
+    from hearth.cli.chat import _settings, open_model
+
+    toolset = _tools(tools, root, read_only)
+    if not task.strip():
+        raise InvalidRequestError("the task is empty")
+    store = None
+    if save:
+        from hearth.store import ConversationStore
+
+        store = ConversationStore()
+    settings = _settings(temperature, max_tokens, seed)
+    with open_model(model, verbose) as m:
+        runner = Agent(
+            m,
+            toolset,
+            system=system,
+            max_rounds=max_rounds,
+            settings=settings,
+            store=store,
+            tool_choice=tool_choice,
+        )
+        steps = runner.iter(task)
+        try:
+            StepPrinter(sys.stdout, sys.stderr).print_all(steps)
+        except KeyboardInterrupt:
+            steps.close()  # the turn ends as cancelled, every call answered, and is saved
+            raise
+    if store is not None and runner.conversation_id is not None:
+        sys.stderr.write(f"[saved as {runner.conversation_id}: hearth logs show it]\n")
+
+
+def _tools(spec: str | None, root: Path | None, read_only: bool) -> list[Tool]:
+    names = [n.strip() for n in (spec or "").split(",") if n.strip()]
+    unknown = [n for n in names if n not in TOOLSETS]
+    if unknown:
+        raise InvalidRequestError(
+            f"unknown tool set {unknown[0]!r}; available: {', '.join(TOOLSETS)}"
+        )
+    if "fs" not in names:
+        if root is not None:
+            raise InvalidRequestError("--root only applies with --tools fs")
+        return []
+    if root is None:
+        raise InvalidRequestError("--tools fs needs --root DIR: the directory the tools may use")
+    from hearth.agent.fs_tools import fs_tools
+
+    return fs_tools(root, write=not read_only)
+
+
+class StepPrinter:
+    """Steps as a readable transcript: text as it streams, one line per call and result."""
+
+    def __init__(self, out: TextIO, err: TextIO) -> None:
+        self.out = out
+        self.err = err
+        self._mid_line = False
+
+    def print_all(self, steps: Iterable[Step]) -> None:
+        for step in steps:
+            self.print(step)
+
+    def print(self, step: Step) -> None:
+        from hearth.agent import (
+            CompactedStep,
+            TextStep,
+            ThinkingStep,
+            ToolCallStep,
+            ToolResultStep,
+            TurnComplete,
+            TurnError,
+        )
+
+        if isinstance(step, TextStep):
+            self._write(step.text)
+            self._mid_line = not step.text.endswith("\n")
+        elif isinstance(step, ThinkingStep):
+            return
+        elif isinstance(step, ToolCallStep):
+            self._line(f"→ {step.call.name}({_args(step.call.arguments)})")
+        elif isinstance(step, ToolResultStep):
+            self._line(_result_line(step))
+        elif isinstance(step, CompactedStep):
+            self._line(f"[context compacted ({step.strategy}): {step.detail}]")
+        elif isinstance(step, TurnComplete):
+            self._end()
+            self._stop_note(step.result)
+        elif isinstance(step, TurnError):
+            self._end()
+            if step.error is not None:
+                raise step.error
+            raise InvalidRequestError(step.message)
+
+    def _stop_note(self, result: AgentResult) -> None:
+        notes = {
+            "max_rounds": f"[stopped after {result.rounds} rounds (--max-rounds); the task may "
+            "be unfinished]",
+            "cancelled": "[cancelled]",
+            "max_tokens": "[the answer hit the token limit]",
+        }
+        note = notes.get(result.stop_reason)
+        if note is not None:
+            self.err.write(note + "\n")
+
+    def _write(self, text: str) -> None:
+        self.out.write(text)
+        self.out.flush()
+
+    def _line(self, text: str) -> None:
+        if self._mid_line:
+            self._write("\n")
+            self._mid_line = False
+        self._write(text + "\n")
+
+    def _end(self) -> None:
+        if self._mid_line:
+            self._write("\n")
+            self._mid_line = False
+
+
+def _args(arguments: str) -> str:
+    try:
+        value = json.loads(arguments) if arguments.strip() else {}
+    except json.JSONDecodeError:
+        return _preview(arguments)
+    if isinstance(value, dict):
+        shown = (f"{k}={_preview(json.dumps(v, ensure_ascii=False))}" for k, v in value.items())
+        return ", ".join(shown)
+    return _preview(arguments)
+
+
+def _result_line(step: ToolResultStep) -> str:
+    content = step.result.content
+    label = {"ok": "", "error": " error"}.get(step.outcome, f" {step.outcome}")
+    first = content.strip().splitlines()[0] if content.strip() else "(empty)"
+    more = len(content) - len(first)
+    tail = f" (+{more} characters)" if more > 0 else ""
+    return f"  ←{label} {_preview(first)}{tail}"
+
+
+def _preview(text: str) -> str:
+    if len(text) <= RESULT_PREVIEW:
+        return text
+    return text[:RESULT_PREVIEW] + "…"

@@ -1,0 +1,103 @@
+"""``hearth logs``: the saved conversations (chat and agent runs) — list, show, rm."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+if TYPE_CHECKING:
+    from hearth.store import ConversationInfo, ConversationStore
+
+
+def register(app: typer.Typer) -> None:
+    logs = typer.Typer(
+        help="Saved conversations: `hearth logs` lists them.",
+        invoke_without_command=True,
+        no_args_is_help=False,
+    )
+    logs.callback()(_default)
+    logs.command("list")(list_)
+    logs.command("show")(show)
+    logs.command("rm")(rm)
+    app.add_typer(logs, name="logs")
+
+
+def _open() -> ConversationStore:
+    from hearth.store import ConversationStore
+
+    return ConversationStore()
+
+
+def _default(ctx: typer.Context) -> None:
+    if ctx.invoked_subcommand is None:
+        list_()
+
+
+def list_(
+    limit: Annotated[int | None, typer.Option("--limit", "-n", help="Show at most N.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
+) -> None:
+    """List saved conversations, most recent first."""
+    with _open() as store:
+        infos = store.list(limit)
+    if as_json:
+        for info in infos:
+            sys.stdout.write(json.dumps(_info_json(info), ensure_ascii=False) + "\n")
+        return
+    if not infos:
+        sys.stderr.write("no saved conversations yet (hearth chat and hearth agent save them)\n")
+        return
+    for info in infos:
+        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(info.updated))
+        title = info.title or "(untitled)"
+        sys.stdout.write(
+            f"{info.id}  {when}  {info.turns:>3} turns  {info.model or '-'}  {title}\n"
+        )
+
+
+def show(
+    conversation: Annotated[str, typer.Argument(help="The id (or a unique prefix of it).")],
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Export as versioned JSON (the whole record).")
+    ] = False,
+) -> None:
+    """Show a conversation as a transcript, or export it as JSON."""
+    from hearth.history import transcript
+
+    with _open() as store:
+        if as_json:
+            doc = store.export(conversation)
+            sys.stdout.write(json.dumps(doc, ensure_ascii=False, indent=2) + "\n")
+            return
+        conv = store.load(conversation)
+    info = conv.info
+    sys.stdout.write(f"# {info.title or '(untitled)'}  [{info.id}, {info.model or '-'}]\n\n")
+    sys.stdout.write(transcript(conv.log) + "\n")
+    if conv.context is not None:
+        sys.stdout.write("\n[the model now sees a compacted history; --json shows it]\n")
+
+
+def rm(
+    conversations: Annotated[list[str], typer.Argument(help="Ids (or unique prefixes).")],
+) -> None:
+    """Delete saved conversations."""
+    with _open() as store:
+        ids = [store.resolve(ref) for ref in conversations]  # all or nothing
+        for cid in ids:
+            store.delete(cid)
+            sys.stdout.write(f"deleted {cid}\n")
+
+
+def _info_json(info: ConversationInfo) -> dict[str, object]:
+    return {
+        "id": info.id,
+        "title": info.title,
+        "model": info.model,
+        "turns": info.turns,
+        "created": info.created,
+        "updated": info.updated,
+    }

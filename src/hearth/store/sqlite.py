@@ -1,0 +1,348 @@
+"""The SQLite conversation store: stdlib ``sqlite3`` in WAL mode, one transaction per turn.
+
+Tables:
+
+* ``conversations`` — id, title, model, system prompt, times, and ``context``: the working
+  history (versioned JSON) when it differs from the plain log of turns (after compaction);
+* ``turns`` — one row per completed turn: its new messages, stop reason and usage.
+
+A turn is written in a single ``BEGIN IMMEDIATE … COMMIT``, so a process killed mid-write leaves
+the database with every earlier turn intact and the unfinished one absent. ``synchronous=FULL``
+makes a committed turn survive power loss too.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from hearth.errors import InvalidRequestError
+from hearth.events import Usage
+from hearth.history import dumps, loads, messages_from_data, messages_to_data, to_document
+from hearth.messages import JsonObject, JsonValue, Message
+
+SCHEMA_VERSION = 1
+DB_NAME = "conversations.db"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS conversations (
+    id TEXT PRIMARY KEY,
+    title TEXT NOT NULL DEFAULT '',
+    model TEXT,
+    system TEXT,
+    created REAL NOT NULL,
+    updated REAL NOT NULL,
+    context TEXT
+);
+CREATE TABLE IF NOT EXISTS turns (
+    conversation_id TEXT NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+    idx INTEGER NOT NULL,
+    created REAL NOT NULL,
+    messages TEXT NOT NULL,
+    stop_reason TEXT,
+    usage TEXT,
+    PRIMARY KEY (conversation_id, idx)
+);
+"""
+
+
+class ConversationNotFoundError(InvalidRequestError):
+    def __init__(self, ref: str, *, ambiguous: Sequence[str] = ()) -> None:
+        self.ref = ref
+        if ambiguous:
+            msg = (
+                f"conversation id {ref!r} is ambiguous: it starts {len(ambiguous)} ids "
+                f"({', '.join(ambiguous[:5])}); give more characters"
+            )
+        else:
+            msg = f"no conversation {ref!r} in the store; `hearth logs` lists them"
+        super().__init__(msg)
+
+
+def default_path() -> Path:
+    """``$HEARTH_HOME/conversations.db`` if set, else the platform's user data dir for hearth."""
+    home = os.environ.get("HEARTH_HOME")
+    if home:
+        return Path(home).expanduser() / DB_NAME
+    import platformdirs
+
+    return platformdirs.user_data_path("hearth") / DB_NAME
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationInfo:
+    id: str
+    title: str
+    model: str | None
+    system: str | None
+    created: float
+    updated: float
+    turns: int
+
+
+@dataclass(frozen=True, slots=True)
+class StoredTurn:
+    index: int
+    created: float
+    messages: tuple[Message, ...]
+    stop_reason: str | None
+    usage: Usage
+
+
+@dataclass(frozen=True, slots=True)
+class StoredConversation:
+    info: ConversationInfo
+    turns: tuple[StoredTurn, ...]
+    context: tuple[Message, ...] | None
+
+    @property
+    def log(self) -> list[Message]:
+        """Every message ever exchanged, system prompt first (nothing compacted)."""
+        head = [Message.system(self.info.system)] if self.info.system is not None else []
+        return head + [m for t in self.turns for m in t.messages]
+
+    @property
+    def messages(self) -> list[Message]:
+        """The history to continue from: the compacted context if there is one, else the log."""
+        return list(self.context) if self.context is not None else self.log
+
+
+class ConversationStore:
+    """Conversations in one SQLite file. Safe to share between threads; open one per process."""
+
+    def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
+        self.path = Path(path) if path is not None else default_path()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA busy_timeout = 10000")
+        self._db.execute("PRAGMA journal_mode = WAL")
+        self._db.execute("PRAGMA synchronous = FULL")
+        self._db.execute("PRAGMA foreign_keys = ON")
+        version = self._db.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise InvalidRequestError(
+                f"{self.path} was written by a newer hearth (store schema {version}); upgrade"
+            )
+        with self._tx() as db:
+            for statement in _SCHEMA.split(";"):
+                if statement.strip():
+                    db.execute(statement)
+            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def create(
+        self, *, title: str = "", model: str | None = None, system: str | None = None
+    ) -> str:
+        """A new empty conversation; returns its id."""
+        cid = uuid.uuid4().hex[:12]
+        now = time.time()
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO conversations (id, title, model, system, created, updated)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (cid, title, model, system, now, now),
+            )
+        return cid
+
+    def append_turn(
+        self,
+        conversation_id: str,
+        messages: Sequence[Message],
+        *,
+        stop_reason: str | None = None,
+        usage: Usage | None = None,
+        context: Sequence[Message] | None = None,
+        title: str | None = None,
+    ) -> int:
+        """Persist one completed turn atomically; returns its index. ``context`` replaces the
+        working history (after compaction); ``title`` is set if the conversation has none."""
+        now = time.time()
+        body = json.dumps(messages_to_data(messages), ensure_ascii=False)
+        usage_json = json.dumps(asdict(usage or Usage()))
+        with self._tx() as db:
+            exists = db.execute("SELECT 1 FROM conversations WHERE id = ?", (conversation_id,))
+            if exists.fetchone() is None:
+                raise ConversationNotFoundError(conversation_id)
+            row = db.execute(
+                "SELECT COALESCE(MAX(idx) + 1, 0) FROM turns WHERE conversation_id = ?",
+                (conversation_id,),
+            ).fetchone()
+            idx = int(row[0])
+            db.execute(
+                "INSERT INTO turns (conversation_id, idx, created, messages, stop_reason, usage)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (conversation_id, idx, now, body, stop_reason, usage_json),
+            )
+            db.execute("UPDATE conversations SET updated = ? WHERE id = ?", (now, conversation_id))
+            if context is not None:
+                db.execute(
+                    "UPDATE conversations SET context = ? WHERE id = ?",
+                    (dumps(context), conversation_id),
+                )
+            if title:
+                db.execute(
+                    "UPDATE conversations SET title = ? WHERE id = ? AND title = ''",
+                    (title[:200], conversation_id),
+                )
+        return idx
+
+    def delete(self, ref: str) -> str:
+        """Delete a conversation (by id or unique id prefix); returns the full id."""
+        cid = self.resolve(ref)
+        with self._tx() as db:
+            db.execute("DELETE FROM turns WHERE conversation_id = ?", (cid,))
+            db.execute("DELETE FROM conversations WHERE id = ?", (cid,))
+        return cid
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def resolve(self, ref: str) -> str:
+        """The full id for an id or a unique prefix of one."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT id FROM conversations WHERE id LIKE ? ESCAPE '\\' ORDER BY id",
+                (ref.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%",),
+            ).fetchall()
+        ids = [r[0] for r in rows]
+        if ref in ids:
+            return ref
+        if len(ids) != 1:
+            raise ConversationNotFoundError(ref, ambiguous=ids)
+        return str(ids[0])
+
+    def latest(self) -> str | None:
+        """The id of the most recently updated conversation, if any."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT id FROM conversations ORDER BY updated DESC LIMIT 1"
+            ).fetchone()
+        return None if row is None else str(row[0])
+
+    def list(self, limit: int | None = None) -> list[ConversationInfo]:
+        """Conversations, most recently updated first."""
+        sql = _INFO_SQL + " GROUP BY c.id ORDER BY c.updated DESC"
+        params: tuple[int, ...] = ()
+        if limit is not None:
+            sql += " LIMIT ?"
+            params = (limit,)
+        with self._lock:
+            return [_info(r) for r in self._db.execute(sql, params).fetchall()]
+
+    def info(self, ref: str) -> ConversationInfo:
+        cid = self.resolve(ref)
+        with self._lock:
+            row = self._db.execute(_INFO_SQL + " WHERE c.id = ? GROUP BY c.id", (cid,)).fetchone()
+        return _info(row)
+
+    def load(self, ref: str) -> StoredConversation:
+        info = self.info(ref)
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT idx, created, messages, stop_reason, usage FROM turns"
+                " WHERE conversation_id = ? ORDER BY idx",
+                (info.id,),
+            ).fetchall()
+            ctx = self._db.execute(
+                "SELECT context FROM conversations WHERE id = ?", (info.id,)
+            ).fetchone()[0]
+        turns = tuple(
+            StoredTurn(
+                int(idx),
+                float(created),
+                tuple(messages_from_data(json.loads(body))),
+                stop,
+                Usage(**json.loads(usage)) if usage else Usage(),
+            )
+            for idx, created, body, stop, usage in rows
+        )
+        context = tuple(loads(ctx)) if ctx is not None else None
+        return StoredConversation(info, turns, context)
+
+    def export(self, ref: str) -> JsonObject:
+        """The whole conversation as a versioned JSON document (log, turns and context)."""
+        conv = self.load(ref)
+        info: JsonObject = {
+            "id": conv.info.id,
+            "title": conv.info.title,
+            "model": conv.info.model,
+            "created": conv.info.created,
+            "updated": conv.info.updated,
+        }
+        turns: list[JsonValue] = [
+            {
+                "index": t.index,
+                "created": t.created,
+                "stop_reason": t.stop_reason,
+                "usage": dict(asdict(t.usage)),
+                "messages": messages_to_data(t.messages),
+            }
+            for t in conv.turns
+        ]
+        doc = to_document(conv.log, conversation=info, turns=turns)
+        if conv.context is not None:
+            doc["context"] = messages_to_data(conv.context)
+        return doc
+
+    def integrity_check(self) -> str:
+        with self._lock:
+            return str(self._db.execute("PRAGMA integrity_check").fetchone()[0])
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def __enter__(self) -> ConversationStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+
+_INFO_SQL = (
+    "SELECT c.id, c.title, c.model, c.system, c.created, c.updated, COUNT(t.idx)"
+    " FROM conversations c LEFT JOIN turns t ON t.conversation_id = c.id"
+)
+
+
+def _info(row: tuple[object, ...]) -> ConversationInfo:
+    cid, title, model, system, created, updated, turns = row
+    return ConversationInfo(
+        str(cid),
+        str(title),
+        None if model is None else str(model),
+        None if system is None else str(system),
+        float(created),  # type: ignore[arg-type]
+        float(updated),  # type: ignore[arg-type]
+        int(turns),  # type: ignore[call-overload]
+    )
+
+
+__all__ = [
+    "ConversationInfo",
+    "ConversationNotFoundError",
+    "ConversationStore",
+    "StoredConversation",
+    "StoredTurn",
+    "default_path",
+]

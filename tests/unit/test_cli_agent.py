@@ -1,0 +1,148 @@
+"""``hearth agent``, ``hearth logs`` and ``hearth chat --continue`` over a scripted backend."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+from tests.support.agent import answer, call, calls
+from tests.support.cli import run_cli as run
+
+from hearth.backends import registry
+from hearth.backends.testing import FakeBackend
+from hearth.store import ConversationStore
+
+FAKES: list[FakeBackend] = []
+
+
+def fake_factory(model: str, /, **options: object) -> FakeBackend:
+    return FAKES.pop(0)
+
+
+@pytest.fixture
+def fake(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> list[FakeBackend]:
+    monkeypatch.setitem(registry.BUILTIN_PROVIDERS, "fake", f"{__name__}:fake_factory")
+    monkeypatch.delenv("HEARTH_DEBUG", raising=False)
+    monkeypatch.setenv("HEARTH_HOME", str(tmp_path / "home"))
+    FAKES.clear()
+    return FAKES
+
+
+def test_agent_streams_steps_with_fs_tools(
+    fake: list[FakeBackend], capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    root = tmp_path / "proj"
+    root.mkdir()
+    (root / "notes.txt").write_text("the answer is 42\nsecond line\n")
+    backend = FakeBackend(
+        [
+            calls(call("read_file", '{"path": "notes.txt"}'), text="Reading."),
+            calls(call("read_file", '{"path": "../secret"}', id="2")),
+            answer("The answer is 42."),
+        ]
+    )
+    fake.append(backend)
+    argv = ["agent", "what is the answer?", "--tools", "fs", "--root", str(root), "-m", "fake:x"]
+    code, out, err = run(argv, capsys)
+    assert code == 0, err
+    assert out.splitlines() == [
+        "Reading.",
+        '→ read_file(path="notes.txt")',
+        "  ← the answer is 42 (+13 characters)",
+        '→ read_file(path="../secret")',
+        "  ← error tool 'read_file' failed: PathOutsideRootError: '..' is not allowed in paths "
+        "('../secret'); stay in the root",
+        "The answer is 42.",
+    ]
+    assert "saved as" in err
+    assert {t.name for t in backend.requests[0].tools} == {
+        "read_file",
+        "list_dir",
+        "search_files",
+        "write_file",
+    }
+    with ConversationStore() as store:
+        (info,) = store.list()
+        assert info.title == "what is the answer?" and info.turns == 1
+
+
+def test_agent_says_when_it_ran_out_of_rounds(
+    fake: list[FakeBackend], capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    fake.append(FakeBackend([calls(call("list_dir", id=str(i))) for i in range(2)]))
+    argv = ["agent", "loop", "--tools", "fs", "--root", str(tmp_path), "-m", "fake:x"]
+    code, _, err = run([*argv, "--max-rounds", "2", "--read-only", "--no-save"], capsys)
+    assert code == 0
+    assert "stopped after 2 rounds" in err
+    assert not (tmp_path / "home").exists()
+
+
+@pytest.mark.parametrize(
+    ("argv", "needle"),
+    [
+        (["agent", "t", "--tools", "fs", "-m", "fake:x"], "error: --tools fs needs --root"),
+        (["agent", "t", "--tools", "shell", "-m", "fake:x"], "error: unknown tool set 'shell'"),
+        (["agent", "t", "--tools", "fs", "--root", "/nonexistent/dir"], "error: the tools' root"),
+        (["logs", "show", "nope"], "error: no conversation 'nope'"),
+        (["chat", "--continue", "-m", "fake:x"], "error: there is no saved conversation"),
+    ],
+)
+def test_user_errors_are_one_line(
+    fake: list[FakeBackend], capsys: pytest.CaptureFixture[str], argv: list[str], needle: str
+) -> None:
+    fake.append(FakeBackend([]))
+    code, out, err = run(argv, capsys)
+    assert (code, out) == (1, "")
+    assert err.startswith(needle), err
+    assert err.count("\n") == 1
+
+
+def test_logs_list_show_rm(fake: list[FakeBackend], capsys: pytest.CaptureFixture[str]) -> None:
+    with ConversationStore() as store:
+        from hearth.messages import Message
+
+        cid = store.create(title="about cats", model="fake:x")
+        store.append_turn(cid, [Message.user("cats?"), Message.assistant("they purr")])
+    code, out, _ = run(["logs"], capsys)
+    assert code == 0 and cid in out and "about cats" in out and "1 turns" in out
+    code, out, _ = run(["logs", "list", "--json"], capsys)
+    assert json.loads(out)["id"] == cid
+    code, out, _ = run(["logs", "show", cid[:4]], capsys)
+    assert "user:\n  cats?" in out and "assistant:\n  they purr" in out
+    code, out, _ = run(["logs", "show", cid, "--json"], capsys)
+    assert json.loads(out)["format"] == "hearth.conversation"
+    code, out, _ = run(["logs", "rm", cid], capsys)
+    assert (code, out) == (0, f"deleted {cid}\n")
+    code, out, err = run(["logs"], capsys)
+    assert out == "" and "no saved conversations" in err
+
+
+def test_chat_saves_turns_and_continues(
+    fake: list[FakeBackend], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake.append(FakeBackend([answer("Hi Ann."), answer("Noted.")]))
+    monkeypatch.setattr("sys.stdin", io.StringIO("I am Ann.\nremember 7\n"))
+    code, _, _ = run(["chat", "-m", "fake:x", "--system", "S"], capsys)
+    assert code == 0
+    with ConversationStore() as store:
+        (info,) = store.list()
+        assert (info.turns, info.system) == (2, "S")
+
+    backend = FakeBackend([answer("You are Ann.")])
+    fake.append(backend)
+    monkeypatch.setattr("sys.stdin", io.StringIO("who am I?\n"))
+    code, out, err = run(["chat", "-m", "fake:x", "--continue"], capsys)
+    assert code == 0 and out == "You are Ann.\n"
+    assert f"continuing conversation {info.id} (2 turns)" in err
+    sent = [m.text for m in backend.requests[0].messages]
+    assert sent == ["S", "I am Ann.", "Hi Ann.", "remember 7", "Noted.", "who am I?"]
+
+    fake.append(FakeBackend([answer("Yes.")]))
+    monkeypatch.setattr("sys.stdin", io.StringIO("still there?\n"))
+    code, _, _ = run(["chat", "-m", "fake:x", "--continue", info.id[:6]], capsys)
+    assert code == 0
+    with ConversationStore() as store:
+        assert store.info(info.id).turns == 4
+        assert len(store.list()) == 1

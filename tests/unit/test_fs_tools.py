@@ -1,0 +1,92 @@
+"""File tools confined to a root: escapes through '..', absolute paths and symlinks are refused."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from hearth.agent.fs_tools import MAX_MATCHES, fs_tools
+from hearth.errors import InvalidRequestError
+from hearth.tools import Tool, ToolResult
+
+
+@pytest.fixture
+def root(tmp_path: Path) -> Path:
+    (tmp_path / "outside.txt").write_text("SECRET")
+    r = tmp_path / "root"
+    (r / "sub").mkdir(parents=True)
+    (r / "a.txt").write_text("alpha\nneedle here\n")
+    (r / "sub" / "b.txt").write_text("beta needle\n")
+    (r / "bin.dat").write_bytes(b"\0\1\2")
+    (r / "link_out").symlink_to(tmp_path / "outside.txt")
+    (r / "dir_out").symlink_to(tmp_path)
+    (r / "link_in").symlink_to(r / "a.txt")
+    return r
+
+
+def tools(root: Path, **kw: object) -> dict[str, Tool]:
+    return {t.name: t for t in fs_tools(root, **kw)}  # type: ignore[arg-type]
+
+
+def run(tool: Tool, **args: object) -> ToolResult:
+    import json
+
+    return tool.run(json.dumps(args))
+
+
+def test_read_list_search_write_inside_the_root(root: Path) -> None:
+    t = tools(root)
+    assert run(t["read_file"], path="a.txt").content == "alpha\nneedle here\n"
+    assert run(t["read_file"], path="link_in").content.startswith("alpha")
+    listing = run(t["list_dir"]).content.splitlines()
+    assert "sub/" in listing and "a.txt  (18 bytes)" in listing
+    found = run(t["search_files"], query="needle").content.splitlines()
+    assert found == ["a.txt:2: needle here", "link_in:2: needle here", "sub/b.txt:1: beta needle"]
+    assert run(t["write_file"], path="new/dir/c.txt", content="hi").content.startswith("wrote 2")
+    assert (root / "new" / "dir" / "c.txt").read_text() == "hi"
+    assert not t["write_file"].concurrent
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["../outside.txt", "sub/../../outside.txt", "link_out", "dir_out/outside.txt", "/etc/passwd"],
+)
+def test_escapes_are_refused_for_every_tool(root: Path, path: str) -> None:
+    t = tools(root)
+    for result in (
+        run(t["read_file"], path=path),
+        run(t["list_dir"], path=path),
+        run(t["search_files"], query="SECRET", path=path),
+        run(t["write_file"], path=path, content="pwned"),
+    ):
+        assert result.is_error
+        assert "root" in result.content or "'..'" in result.content
+    assert (root.parent / "outside.txt").read_text() == "SECRET"
+
+
+def test_an_absolute_path_inside_the_root_is_fine(root: Path) -> None:
+    assert run(tools(root)["read_file"], path=str(root / "a.txt")).content.startswith("alpha")
+
+
+def test_search_does_not_follow_symlinks_out(root: Path) -> None:
+    result = run(tools(root)["search_files"], query="SECRET")
+    assert "no matches" in result.content
+
+
+def test_outputs_are_bounded_with_visible_markers(root: Path) -> None:
+    (root / "big.txt").write_text("y" * 1000)
+    t = tools(root, max_read_chars=100)
+    first = run(t["read_file"], path="big.txt").content
+    assert first.startswith("y" * 100) and "900 more characters" in first and "offset=100" in first
+    assert run(t["read_file"], path="big.txt", offset=900).content == "y" * 100
+    assert "binary file" in run(t["read_file"], path="bin.dat").content
+    (root / "many.txt").write_text("hit\n" * (MAX_MATCHES + 7))
+    found = run(t["search_files"], query="hit").content
+    assert "7 more matches not shown" in found
+
+
+def test_read_only_and_bad_roots(root: Path) -> None:
+    assert "write_file" not in tools(root, write=False)
+    with pytest.raises(InvalidRequestError, match="not a directory"):
+        fs_tools(root / "a.txt")

@@ -1,0 +1,112 @@
+"""The SQLite conversation store: turns, listing, loading, continuing, deleting, exporting."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from tests.support.agent import answer, call, calls, fake_model
+
+from hearth.agent import Agent
+from hearth.events import Usage
+from hearth.history import from_document
+from hearth.messages import Message, ThinkingPart
+from hearth.store import ConversationNotFoundError, ConversationStore, default_path
+from hearth.tools import Tool
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> ConversationStore:
+    with ConversationStore(tmp_path / "c.db") as s:
+        yield s  # type: ignore[misc]
+
+
+def test_turns_are_appended_and_loaded(store: ConversationStore) -> None:
+    cid = store.create(title="t", model="fake:x", system="S")
+    store.append_turn(cid, [Message.user("a"), Message.assistant("b")], stop_reason="end_turn",
+                      usage=Usage(3, 4))  # fmt: skip
+    signed = Message.assistant((ThinkingPart("hm", signature="SIG"),))
+    store.append_turn(cid, [Message.user("c"), signed])
+    conv = store.load(cid)
+    assert [t.index for t in conv.turns] == [0, 1]
+    assert conv.turns[0].usage == Usage(3, 4)
+    assert [m.text for m in conv.messages] == ["S", "a", "b", "c", ""]
+    assert conv.messages[-1].parts[0] == ThinkingPart("hm", signature="SIG")
+    assert conv.info.turns == 2 and conv.info.model == "fake:x"
+
+
+def test_list_resolve_delete_and_export(store: ConversationStore) -> None:
+    first = store.create(title="first")
+    second = store.create(title="second")
+    store.append_turn(first, [Message.user("hi")])
+    assert [c.id for c in store.list()] == [first, second]
+    assert store.latest() == first
+    assert store.resolve(first[:6]) == first
+    doc = store.export(first)
+    assert doc["conversation"]["title"] == "first"  # type: ignore[index,call-overload]
+    assert [m.text for m in from_document(json.loads(json.dumps(doc)))] == ["hi"]
+    store.delete(first)
+    assert [c.id for c in store.list()] == [second]
+    with pytest.raises(ConversationNotFoundError, match="no conversation"):
+        store.load(first)
+    with pytest.raises(ConversationNotFoundError):
+        store.append_turn(first, [Message.user("x")])
+
+
+def test_an_ambiguous_prefix_is_refused(store: ConversationStore) -> None:
+    for _ in range(40):
+        store.create()
+    with pytest.raises(ConversationNotFoundError, match="ambiguous"):
+        store.resolve("")
+
+
+def test_the_agent_persists_each_turn_and_continues(store: ConversationStore) -> None:
+    model, _ = fake_model(calls(call("t")), answer("one"), answer("two"))
+    tools = [Tool.from_schema("t", {"type": "object"})]
+    agent = Agent(model, tools, system="S", store=store)
+    agent.run("first question")
+    cid = agent.conversation_id
+    assert cid is not None
+    assert store.info(cid).title == "first question"
+    assert len(store.load(cid).turns[0].messages) == 4
+    agent.run("second")
+    model2, backend2 = fake_model(answer("three"))
+    again = Agent(model2, tools, store=store, conversation_id=cid[:5])
+    assert again.messages == agent.messages
+    again.run("third")
+    assert [m.text for m in backend2.requests[0].messages][-2:] == ["two", "third"]
+    assert store.info(cid).turns == 3
+
+
+def test_a_denied_turn_is_not_stored(store: ConversationStore) -> None:
+    from hearth.agent import Deny, Hooks
+
+    model, _ = fake_model()
+    agent = Agent(model, store=store, hooks=Hooks(pre_turn=lambda m: Deny("no")))
+    agent.run("blocked")
+    assert store.list() == []
+
+
+def test_continuing_needs_a_matching_system_prompt(store: ConversationStore) -> None:
+    cid = store.create(system="S")
+    model, _ = fake_model()
+    from hearth.errors import InvalidRequestError
+
+    with pytest.raises(InvalidRequestError, match="different system prompt"):
+        Agent(model, store=store, conversation_id=cid, system="other")
+
+
+def test_default_path_respects_hearth_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HEARTH_HOME", str(tmp_path))
+    assert default_path() == tmp_path / "conversations.db"
+    monkeypatch.delenv("HEARTH_HOME")
+    assert default_path().name == "conversations.db"
+
+
+def test_the_store_uses_wal(store: ConversationStore) -> None:
+    import sqlite3
+
+    db = sqlite3.connect(store.path)
+    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    db.close()
