@@ -394,7 +394,6 @@ def test_inbound_validation_names_the_field(body: JsonObject, message: str) -> N
     [
         ({"n": 2}, "n:"),
         ({"logprobs": True}, "logprobs"),
-        ({"response_format": {"type": "json_schema"}}, "response_format"),
     ],
 )
 def test_inbound_unsupported_features(extra: JsonObject, message: str) -> None:

@@ -2,7 +2,8 @@
 
 Every problem is an :class:`hearth.errors.InvalidRequestError` whose message starts with the
 field's path (``messages[2].role: …``), or an :class:`UnsupportedFeatureError` for what the format
-has but hearth cannot do (remote image URLs, audio, files, ``n`` > 1, logprobs, structured output).
+has but hearth cannot do (remote image URLs, audio, files, ``n`` > 1, logprobs).
+``response_format`` (json_object / json_schema) becomes ``ChatRequest.response_format``.
 Unknown fields are ignored, like most OpenAI-compatible servers do.
 """
 
@@ -25,7 +26,7 @@ from hearth.messages import (
     ToolCallPart,
     ToolResultPart,
 )
-from hearth.request import ChatRequest, ToolChoice, ToolSpec
+from hearth.request import ChatRequest, OutputFormat, ToolChoice, ToolSpec
 from hearth.settings import GenerationSettings
 from hearth.wire.base import WireRequest
 from hearth.wire.openai_shapes import DETAIL_META, REFUSAL_META
@@ -111,8 +112,61 @@ def request_from_wire(body: JsonObject, *, model: str | None = None) -> WireRequ
         settings=_settings(body),
         tools=tools,
         tool_choice=_tool_choice(body.get("tool_choice")),
+        response_format=_response_format(body),
     )
     return WireRequest(model=name, request=request, stream=stream is True)
+
+
+def completion_request_from_wire(body: JsonObject) -> WireRequest:
+    """A legacy ``/v1/completions`` body → :class:`WireRequest`: the prompt becomes one user
+    message (so the model's chat template applies). One prompt, one choice, no echo/suffix."""
+    if not isinstance(body, dict):
+        raise _bad("body", "a JSON object", body)
+    name = _str(body, "model", "", required=True) or ""
+    prompt = body.get("prompt")
+    if isinstance(prompt, list) and len(prompt) == 1 and isinstance(prompt[0], str):
+        prompt = prompt[0]
+    if not isinstance(prompt, str):
+        raise _bad("prompt", "a string (or an array holding one string)", prompt)
+    if not prompt:
+        raise InvalidRequestError("prompt: must not be empty")
+    _check_unsupported(body)
+    best_of = _int(body, "best_of")
+    if best_of is not None and best_of != 1:
+        raise UnsupportedFeatureError(f"best_of: hearth returns one completion, got {best_of}")
+    if body.get("echo") is True or _str(body, "suffix", ""):
+        raise UnsupportedFeatureError("echo and suffix are not supported; leave them out")
+    stream = _get(body, "stream", "", lambda v: isinstance(v, bool), "a boolean")
+    request = ChatRequest(messages=(Message.user(prompt),), settings=_settings(body))
+    return WireRequest(model=name, request=request, stream=stream is True)
+
+
+def _response_format(body: JsonObject) -> OutputFormat | None:
+    """``response_format``: ``text`` → None, ``json_object`` → any JSON object,
+    ``json_schema`` → that schema (its ``name`` / ``description`` kept)."""
+    fmt = _obj(body, "response_format", "")
+    if fmt is None:
+        return None
+    kind = _str(fmt, "type", "response_format.", required=True)
+    if kind == "text":
+        return None
+    if kind == "json_object":
+        return OutputFormat("json")
+    if kind != "json_schema":
+        raise InvalidRequestError(
+            f"response_format.type: expected text, json_object or json_schema, got {kind!r}"
+        )
+    spec = _obj(fmt, "json_schema", "response_format.")
+    if spec is None:
+        raise InvalidRequestError("response_format.json_schema: required for type json_schema")
+    where = "response_format.json_schema."
+    schema = _obj(spec, "schema", where)
+    return OutputFormat(
+        "json_schema",
+        schema=schema if schema is not None else {"type": "object"},
+        name=_str(spec, "name", where) or "output",
+        description=_str(spec, "description", where) or "",
+    )
 
 
 def _check_unsupported(body: JsonObject) -> None:
@@ -121,11 +175,6 @@ def _check_unsupported(body: JsonObject) -> None:
         raise UnsupportedFeatureError(f"n: hearth returns one choice per request, got n={n}")
     if body.get("logprobs") is True or body.get("top_logprobs"):
         raise UnsupportedFeatureError("logprobs: hearth does not return log probabilities")
-    fmt = _obj(body, "response_format", "")
-    if fmt is not None and fmt.get("type") not in ("text", None):
-        raise UnsupportedFeatureError(
-            f"response_format: type {fmt.get('type')!r} is not supported yet; leave it out"
-        )
 
 
 def _messages(raw: list[JsonObject]) -> tuple[Message, ...]:

@@ -1,0 +1,209 @@
+"""Serving throughput: ``hearth serve`` against llama-cpp-python's own server, in one run.
+
+    .venv/bin/python bench/serve.py [--clients 1,4,8] [--requests 2] [--tokens 64]
+                                    [--threads 2] [--n-ctx 2048] [--json]
+
+Both servers run as subprocesses on loopback, load the same GGUF file (SmolLM2 from hearth's
+store) with the same thread count and context size, and get the same OpenAI
+``/v1/chat/completions`` streaming requests (same prompt, ``max_tokens``, temperature 0, seed).
+llama-cpp-python's server runs with ``--interrupt_requests False``: by default a new request
+interrupts the stream in flight, which would make its figures meaningless under concurrency.
+
+After one warm-up request, at each concurrency level N, N clients each send ``--requests``
+streaming requests one after another. Reported per level and server:
+
+* aggregate output tok/s: output tokens of every request / wall time of the level (tokens from the
+  usage chunk when the server sends one, else the number of content chunks);
+* TTFT: median time from sending a request to its first content chunk (queueing included);
+* the ratio hearth / llama-cpp-python for both (tok/s: higher is better; TTFT: lower is better).
+
+A benchmark, not a test: it asserts nothing, it prints figures and ratios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import math
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import httpx
+
+PROMPT = (
+    "Write a long, detailed story about a young girl who finds a secret door in her "
+    "grandmother's house and the magical world behind it."
+)
+
+
+@dataclass(frozen=True)
+class Level:
+    server: str
+    clients: int
+    requests: int
+    tokens: int
+    seconds: float
+    tok_per_s: float
+    ttft_median: float
+    errors: int
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _model_path() -> Path:
+    from hearth.catalog.resolve import resolve_local
+    from hearth.catalog.store import ModelStore
+
+    store = ModelStore()
+    ref = resolve_local("smollm2", store)
+    if ref.entry is not None:
+        return store.ensure(ref.entry)
+    return ref.path
+
+
+def _start(server: str, path: Path, port: int, args: argparse.Namespace) -> subprocess.Popen[bytes]:
+    bin_dir = Path(sys.executable).parent
+    if server == "hearth":
+        cmd = [
+            str(bin_dir / "hearth"), "serve", "--model", f"local:{path}", "--port", str(port),
+            "--n-threads", str(args.threads), "--n-ctx", str(args.n_ctx), "--max-queue", "64",
+            "--log-level", "warning",
+        ] + (["--parallel", str(args.parallel)] if args.parallel else [])  # fmt: skip
+    else:
+        cmd = [
+            sys.executable, "-m", "llama_cpp.server", "--model", str(path), "--port", str(port),
+            "--n_threads", str(args.threads), "--n_ctx", str(args.n_ctx),
+            "--interrupt_requests", "False", "--verbose", "False",
+        ]  # fmt: skip
+    env = {**os.environ, "HEARTH_CONFIG": os.devnull}
+    return subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def _wait_ready(base: str, model: str, timeout: float = 180) -> None:
+    deadline = time.monotonic() + timeout
+    body = {"model": model, "messages": [{"role": "user", "content": "hi"}], "max_tokens": 1}
+    while time.monotonic() < deadline:
+        try:
+            if httpx.post(f"{base}/v1/chat/completions", json=body, timeout=30).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.25)
+    raise RuntimeError(f"{base} did not become ready in {timeout:g} s")
+
+
+async def _one(client: httpx.AsyncClient, model: str, tokens: int) -> tuple[int, float]:
+    body = {
+        "model": model, "stream": True, "max_tokens": tokens, "temperature": 0, "seed": 1,
+        "messages": [{"role": "user", "content": PROMPT}],
+        "stream_options": {"include_usage": True},
+    }  # fmt: skip
+    started = time.perf_counter()
+    first: float | None = None
+    chunks = 0
+    usage: int | None = None
+    async with client.stream("POST", "/v1/chat/completions", json=body) as r:
+        if r.status_code != 200:
+            raise RuntimeError(f"HTTP {r.status_code}")
+        async for line in r.aiter_lines():
+            if not line.startswith("data: ") or line == "data: [DONE]":
+                continue
+            data = json.loads(line[6:])
+            if data.get("usage"):
+                usage = data["usage"].get("completion_tokens")
+            for choice in data.get("choices") or []:
+                if (choice.get("delta") or {}).get("content"):
+                    chunks += 1
+                    if first is None:
+                        first = time.perf_counter() - started
+    return (usage if usage else chunks), (first if first is not None else float("nan"))
+
+
+async def _level(base: str, model: str, clients: int, requests: int, tokens: int) -> Level:
+    results: list[tuple[int, float]] = []
+    errors = 0
+
+    async def client_loop() -> None:
+        nonlocal errors
+        async with httpx.AsyncClient(base_url=base, timeout=600) as client:
+            for _ in range(requests):
+                try:
+                    results.append(await _one(client, model, tokens))
+                except (RuntimeError, httpx.HTTPError):
+                    errors += 1
+
+    started = time.perf_counter()
+    await asyncio.gather(*[client_loop() for _ in range(clients)])
+    seconds = time.perf_counter() - started
+    total = sum(n for n, _ in results)
+    ttfts = [t for _, t in results if not math.isnan(t)]
+    return Level(
+        "", clients, requests * clients, total, seconds, total / seconds,
+        statistics.median(ttfts) if ttfts else float("nan"), errors,
+    )  # fmt: skip
+
+
+def _run_server(server: str, path: Path, args: argparse.Namespace) -> list[Level]:
+    port = _free_port()
+    proc = _start(server, path, port, args)
+    base = f"http://127.0.0.1:{port}"
+    model = f"local:{path}" if server == "hearth" else str(path)
+    try:
+        _wait_ready(base, model)
+        asyncio.run(_level(base, model, 1, 1, 4))  # warm-up: first-request costs out of the way
+        levels = []
+        for n in args.clients:
+            level = asyncio.run(_level(base, model, n, args.requests, args.tokens))
+            levels.append(Level(server, *list(asdict(level).values())[1:]))
+        return levels
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--clients", default="1,4,8", type=lambda s: [int(x) for x in s.split(",")])
+    parser.add_argument("--requests", type=int, default=2, help="requests per client")
+    parser.add_argument("--tokens", type=int, default=64, help="max_tokens per request")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--n-ctx", type=int, default=2048)
+    parser.add_argument(
+        "--parallel", type=int, default=None, help="hearth serve --parallel (default: its own)"
+    )
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    path = _model_path()
+    hearth = _run_server("hearth", path, args)
+    peer = _run_server("llama-cpp-python", path, args)
+    if args.json:
+        print(json.dumps([asdict(x) for x in hearth + peer], indent=2))
+        return
+    print(f"model {path.name}, {args.threads} threads, n_ctx {args.n_ctx}, "
+          f"{args.requests} requests/client, max_tokens {args.tokens}")  # fmt: skip
+    print(f"{'clients':>7} {'server':>17} {'tok/s':>8} {'TTFT ms':>8} {'tokens':>7} {'errors':>6}")
+    for h, p in zip(hearth, peer, strict=True):
+        for x in (h, p):
+            print(f"{x.clients:>7} {x.server:>17} {x.tok_per_s:>8.1f} {x.ttft_median * 1000:>8.0f}"
+                  f" {x.tokens:>7} {x.errors:>6}")  # fmt: skip
+        print(f"{'':>7} {'ratio h/peer':>17} {h.tok_per_s / p.tok_per_s:>8.2f} "
+              f"{h.ttft_median / p.ttft_median:>8.2f}")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()

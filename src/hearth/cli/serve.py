@@ -1,0 +1,113 @@
+"""``hearth serve``: run the OpenAI-, Anthropic- and Gemini-compatible HTTP server."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from typing import Annotated
+
+import typer
+
+from hearth._secret import Secret
+from hearth.errors import InvalidRequestError
+
+ENV_API_KEY = "HEARTH_API_KEY"
+_LOOPBACK = ("127.0.0.1", "::1", "localhost")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("serve")(serve)
+
+
+def serve(
+    model: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--model",
+            "-m",
+            help="Model to serve (provider:name, alias, catalogue name or .gguf path); repeat "
+            "to serve several. Default: the configured default model.",
+        ),
+    ] = None,
+    host: Annotated[str | None, typer.Option(help="Address to bind. Default 127.0.0.1.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port. Default 8080.")] = None,
+    uds: Annotated[str | None, typer.Option(help="Listen on this Unix socket instead.")] = None,
+    max_queue: Annotated[
+        int | None, typer.Option(help="Requests that may wait per model before 429.")
+    ] = None,
+    parallel: Annotated[
+        int | None,
+        typer.Option(help="Requests run at once per model. Default: the engine's slots."),
+    ] = None,
+    timeout: Annotated[
+        float | None, typer.Option(help="Seconds a request may take, waiting included.")
+    ] = None,
+    api_key: Annotated[
+        str | None,
+        typer.Option(
+            help=f"Key clients must send (Bearer). Also ${ENV_API_KEY}.", show_default=False
+        ),
+    ] = None,
+    cors: Annotated[
+        list[str] | None, typer.Option(help="Allow CORS from this origin (repeatable; * for any).")
+    ] = None,
+    n_ctx: Annotated[int | None, typer.Option(help="Context window of local models.")] = None,
+    n_threads: Annotated[int | None, typer.Option(help="CPU threads for local models.")] = None,
+    log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
+) -> None:
+    """Serve models over HTTP: OpenAI (/v1/chat/completions, /v1/completions, /v1/embeddings,
+    /v1/models), Anthropic (/v1/messages), Gemini (/v1beta/models/M:generateContent), and
+    /health, /ready, /metrics."""
+    import uvicorn
+
+    from hearth.config import load_config
+    from hearth.server import ServerSettings, create_app
+
+    config = load_config()
+    key = api_key or os.environ.get(ENV_API_KEY) or None
+    backend_options: dict[str, object] = {}
+    if n_ctx is not None:
+        backend_options["n_ctx"] = n_ctx
+    if n_threads is not None:
+        backend_options["n_threads"] = n_threads
+    settings = ServerSettings.from_config(
+        config,
+        tuple(model or ()),
+        max_queue=max_queue,
+        parallel=parallel,
+        timeout=timeout,
+        api_key=Secret(key) if key else None,
+        cors_origins=tuple(cors or ()),
+        backend_options=backend_options,
+    )
+    bind_host = host or config.server.host
+    bind_port = port if port is not None else config.server.port
+    if not 0 <= bind_port <= 65_535:
+        raise InvalidRequestError(f"--port must be 0-65535, got {bind_port}")
+    _setup_logging(log_level)
+    if uds is None and bind_host not in _LOOPBACK and settings.api_key is None:
+        logging.getLogger("hearth.server").warning(
+            "listening on %s without an API key: anyone who can reach it may use it "
+            "(set --api-key or $%s)", bind_host, ENV_API_KEY,
+        )  # fmt: skip
+    app = create_app(settings, config=config)
+    uvicorn.run(
+        app,
+        host=bind_host,
+        port=bind_port,
+        uds=uds,
+        access_log=False,  # hearth's own access log never shows query strings (keys)
+        log_level=log_level,
+        timeout_graceful_shutdown=int(settings.timeout),
+        server_header=False,
+    )
+
+
+def _setup_logging(level: str) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logger = logging.getLogger("hearth.server")
+    logger.addHandler(handler)
+    logger.setLevel(level.upper())
+    logger.propagate = False

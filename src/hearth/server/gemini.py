@@ -1,0 +1,116 @@
+"""Gemini-compatible routes: /v1beta/models/{model}:generateContent and
+:streamGenerateContent (SSE with ``alt=sse``, else a JSON array, as Google's API does), and the
+model list."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from hearth.errors import InvalidRequestError, ModelNotFoundError
+from hearth.events import Done, StreamEvent, TextDelta, ThinkingDelta, ToolCallEvent
+from hearth.messages import JsonValue, TextPart, ThinkingPart, ToolCallPart
+from hearth.request import ChatRequest
+from hearth.response import Response as ChatResponse
+from hearth.server.handling import Exchange, handle
+from hearth.server.router import Served
+from hearth.server.sse import EventStreamResponse
+from hearth.wire import gemini as wire
+from hearth.wire.gemini_errors import error_to_wire
+
+API = "gemini"
+_ACTIONS = ("generateContent", "streamGenerateContent")
+
+
+def _split(ex: Exchange) -> tuple[str, str]:
+    target = str(ex.request.path_params["target"])
+    model, sep, action = target.rpartition(":")
+    if not sep or action not in _ACTIONS:
+        raise ModelNotFoundError(
+            f"unknown method {target!r}; use models/{{model}}:generateContent or "
+            ":streamGenerateContent",
+            model=target,
+        )
+    return model, action
+
+
+async def _generate(ex: Exchange) -> Response | EventStreamResponse:
+    model, action = _split(ex)
+    body = await ex.json()
+    parsed = wire.request_from_wire(body, model=model, stream=action == "streamGenerateContent")
+    served = ex.model(parsed.model, parsed.request)
+    response_id = uuid.uuid4().hex[:24]
+    if parsed.stream:
+        encoder = wire.StreamEncoder(model=parsed.model, response_id=response_id)
+        if ex.request.query_params.get("alt") == "sse":
+            return await ex.stream(served, parsed.request, encoder)
+        return await _array(ex, served, parsed.request, encoder)
+    answer = await ex.complete(served, parsed.request)
+    return JSONResponse(wire.response_to_wire(answer, model=parsed.model, response_id=response_id))
+
+
+async def _array(
+    ex: Exchange, served: Served, request: ChatRequest, encoder: wire.StreamEncoder
+) -> Response:
+    """``streamGenerateContent`` without ``alt=sse``: Google answers with one JSON array of
+    chunks; hearth sends the same array once the answer is complete."""
+    answer = await ex.complete(served, request)
+    chunks: list[JsonValue] = []
+    for event in _replay(answer):
+        chunks += [c.data for c in encoder.encode(event) if c.data is not None]
+    return JSONResponse(chunks)
+
+
+def _replay(answer: ChatResponse) -> list[StreamEvent]:
+    events: list[StreamEvent] = []
+    for part in answer.message.parts:
+        if isinstance(part, TextPart):
+            events.append(TextDelta(part.text, part.signature))
+        elif isinstance(part, ThinkingPart):
+            events.append(ThinkingDelta(part.text, part.signature, part.redacted))
+        elif isinstance(part, ToolCallPart):
+            events.append(ToolCallEvent(part))
+    events.append(Done(answer.stop_reason, answer.usage, answer.stop_sequence))
+    return events
+
+
+async def _list(ex: Exchange) -> Response:
+    models: list[JsonValue] = [
+        {
+            "name": f"models/{s.id}",
+            "displayName": s.id,
+            "supportedGenerationMethods": list(_ACTIONS),
+        }
+        for s in ex.state.router.served
+    ]
+    return JSONResponse({"models": models})
+
+
+async def _get(ex: Exchange) -> Response:
+    name = str(ex.request.path_params["target"])
+    if ":" in name:
+        raise InvalidRequestError(f"{name}: use POST for generateContent")
+    served = ex.state.router.get(name)
+    return JSONResponse({"name": f"models/{served.id}", "displayName": served.id})
+
+
+Handler = Callable[[Exchange], Awaitable[Response | EventStreamResponse]]
+
+
+def _endpoint(fn: Handler) -> Callable[[Request], Awaitable[Response | EventStreamResponse]]:
+    async def endpoint(request: Request) -> Response | EventStreamResponse:
+        return await handle(request, API, error_to_wire, fn)
+
+    return endpoint
+
+
+def routes() -> list[BaseRoute]:
+    return [
+        Route("/v1beta/models", _endpoint(_list), methods=["GET"]),
+        Route("/v1beta/models/{target:path}", _endpoint(_generate), methods=["POST"]),
+        Route("/v1beta/models/{target:path}", _endpoint(_get), methods=["GET"]),
+    ]

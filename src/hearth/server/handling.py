@@ -1,0 +1,333 @@
+"""What every route shares: the key check, reading the body, errors in the API's own format, the
+deadline, the slot, disconnects, and running a chat to a Response or to an event stream.
+
+One :class:`Exchange` is one HTTP request. Routes parse the body with their wire module, then
+call :meth:`Exchange.complete` (a whole Response) or :meth:`Exchange.stream` (an SSE response).
+``stream`` pulls the first event before anything is sent, so an error that shows up at once —
+the prompt does not fit, the queue is full — is still a plain HTTP error with its real status.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+import math
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+from typing import Protocol, TypeVar
+
+import anyio
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from hearth.errors import (
+    AuthenticationError,
+    HearthError,
+    InvalidRequestError,
+    OverloadedError,
+    RateLimitError,
+    RequestTimeoutError,
+)
+from hearth.events import Done, StreamEvent
+from hearth.messages import JsonObject
+from hearth.request import ChatRequest
+from hearth.response import Response as ChatResponse
+from hearth.response import ResponseAccumulator
+from hearth.server.metrics import Metrics
+from hearth.server.router import ModelRouter, Served
+from hearth.server.settings import ServerSettings
+from hearth.server.sse import EventStreamResponse, sse_frame, wait_for_disconnect
+from hearth.wire.base import ErrorToWire, WireChunk
+
+T = TypeVar("T")
+log = logging.getLogger("hearth.server")
+
+
+@dataclass(eq=False)
+class ServerState:
+    """Everything the routes share; it lives on ``app.state.hearth`` (no globals)."""
+
+    settings: ServerSettings
+    router: ModelRouter
+    metrics: Metrics
+
+
+class BodyTooLargeError(InvalidRequestError):
+    """The request body is over the server's limit (413)."""
+
+
+class ClientGoneError(Exception):
+    """The client disconnected before the answer was ready."""
+
+
+class Encoder(Protocol):
+    """The part of a wire StreamEncoder the server uses."""
+
+    def start(self) -> list[WireChunk]: ...
+
+    def encode(self, event: StreamEvent) -> list[WireChunk]: ...
+
+    def error(self, exc: HearthError) -> list[WireChunk]: ...
+
+
+def escape_log(text: str) -> str:
+    """``text`` with CR, LF and other control characters escaped, so it stays on one line."""
+    return "".join(
+        ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in text
+    )
+
+
+def public_error(exc: BaseException) -> HearthError:
+    """The error a client is told about: a full queue is a 429; a bug is a bare 500."""
+    if isinstance(exc, OverloadedError):
+        return RateLimitError(str(exc), status_code=429, retry_after=exc.retry_after)
+    if isinstance(exc, HearthError):
+        return exc
+    return HearthError("the server failed on this request (see its log); retry or report it")
+
+
+def error_response(to_wire: ErrorToWire, exc: BaseException) -> JSONResponse:
+    error = public_error(exc)
+    status, body = to_wire(error)
+    if isinstance(error, BodyTooLargeError):
+        status = 413
+    headers: dict[str, str] = {}
+    retry_after = getattr(error, "retry_after", None)
+    if isinstance(retry_after, int | float) and status in (429, 503, 529):
+        headers["retry-after"] = str(max(1, math.ceil(retry_after)))
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def check_key(request: Request, key: str) -> None:
+    """Raise AuthenticationError unless the request carries ``key`` (compared in constant
+    time) as a bearer token, ``x-api-key``, ``x-goog-api-key`` or Gemini's ``?key=``."""
+    wanted = key.encode()
+    auth = request.headers.get("authorization", "")
+    candidates = [
+        auth[7:].strip() if auth[:7].lower() == "bearer " else "",
+        request.headers.get("x-api-key", ""),
+        request.headers.get("x-goog-api-key", ""),
+        request.query_params.get("key", ""),
+    ]
+    matched = False
+    for given in candidates:  # every candidate is compared: no early exit to time
+        matched |= hmac.compare_digest(given.encode(), wanted)
+    if not matched:
+        raise AuthenticationError(
+            "missing or wrong API key: send it as 'Authorization: Bearer <key>' (or x-api-key)",
+            status_code=401,
+        )
+
+
+def _no_constants(name: str) -> object:
+    raise InvalidRequestError(f"body: {name} is not valid JSON; send numbers as finite values")
+
+
+class Exchange:
+    """One HTTP request to a chat route: its API flavour, deadline and metrics."""
+
+    def __init__(self, request: Request, api: str, to_wire: ErrorToWire) -> None:
+        self.request = request
+        self.api = api
+        self.to_wire = to_wire
+        self.state: ServerState = request.app.state.hearth
+        self.started = time.monotonic()
+        self.deadline = self.started + self.state.settings.timeout
+
+    async def json(self) -> JsonObject:
+        """The body as a JSON object: 413 over the limit, 400 when not a JSON object."""
+        limit = self.state.settings.max_body
+        declared = self.request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > limit:
+            raise BodyTooLargeError(f"body: {declared} bytes is over the limit of {limit} bytes")
+        raw = bytearray()
+        async for piece in self.request.stream():
+            raw += piece
+            if len(raw) > limit:
+                raise BodyTooLargeError(f"body: over the limit of {limit} bytes")
+        try:
+            data = json.loads(raw, parse_constant=_no_constants)
+        except (ValueError, RecursionError) as exc:
+            if isinstance(exc, InvalidRequestError):
+                raise
+            raise InvalidRequestError(f"body: not valid JSON ({exc})") from None
+        if not isinstance(data, dict):
+            raise InvalidRequestError("body: expected a JSON object")
+        return data
+
+    def model(self, name: str, request: ChatRequest | None = None) -> Served:
+        """The served model for ``name``; checks ``max_tokens`` against its window."""
+        served = self.state.router.get(name)
+        if served.load_error is not None:
+            raise HearthError(f"model {served.id} failed to load: {served.load_error}")
+        window = served.backend.capabilities().context_length
+        wanted = request.settings.max_tokens if request is not None else None
+        if window is not None and wanted is not None and wanted > window:
+            raise InvalidRequestError(
+                f"max_tokens: {wanted} is more than {served.id}'s whole context window "
+                f"({window} tokens); ask for fewer"
+            )
+        return served
+
+    async def guarded(self, work: Callable[[], Awaitable[T]]) -> T:
+        """Run ``work`` until it finishes or the client disconnects (ClientGoneError)."""
+        result: list[T] = []
+        error: Exception | None = None
+        gone = False
+        async with anyio.create_task_group() as group:
+
+            async def watch() -> None:
+                nonlocal gone
+                await wait_for_disconnect(self.request.receive)
+                gone = True
+                group.cancel_scope.cancel()
+
+            group.start_soon(watch)
+            try:
+                result.append(await work())
+            except Exception as exc:  # raised below, not wrapped in an ExceptionGroup
+                error = exc
+            group.cancel_scope.cancel()
+        if error is not None:
+            raise error
+        if gone or not result:
+            raise ClientGoneError
+        return result[0]
+
+    def _remaining(self) -> float:
+        return float(max(0.0, self.deadline - time.monotonic()))
+
+    async def _next(self, events: AsyncIterator[StreamEvent], produced: int) -> StreamEvent:
+        try:
+            with anyio.fail_after(self._remaining()):
+                return await events.__anext__()
+        except TimeoutError:
+            raise RequestTimeoutError(
+                f"the request's deadline ({self.state.settings.timeout:g} s) passed after "
+                f"{produced} events"
+            ) from None
+
+    def _record(self, served: Served, done: Done | None, first: float | None) -> None:
+        metrics = self.state.metrics
+        if first is not None:
+            metrics.ttft.labels(served.id).observe(first - self.started)
+        if done is not None:
+            metrics.tokens.labels(served.id).inc(done.usage.output_tokens)
+            metrics.prompt_tokens.labels(served.id).inc(done.usage.input_tokens)
+        metrics.latency.labels(served.id).observe(time.monotonic() - self.started)
+
+    async def complete(self, served: Served, request: ChatRequest) -> ChatResponse:
+        """The whole answer; cancelled (and the engine freed) if the client goes."""
+
+        async def work() -> ChatResponse:
+            async with served.admission.slot(self.deadline):
+                return await self._collect(served, request)
+
+        return await self.guarded(work)
+
+    async def _collect(self, served: Served, request: ChatRequest) -> ChatResponse:
+        acc = ResponseAccumulator()
+        events = served.backend.astream(request)
+        first: float | None = None
+        try:
+            while acc.done is None:
+                event = await self._next(events, 0)
+                if first is None:
+                    first = time.monotonic()
+                acc.add(event)
+        finally:
+            with anyio.CancelScope(shield=True):
+                await _aclose(events)
+            self._record(served, acc.done, first)
+        return acc.response()
+
+    async def stream(
+        self, served: Served, request: ChatRequest, encoder: Encoder
+    ) -> EventStreamResponse:
+        """An SSE response. The slot is taken and the first event pulled before any byte is
+        sent, so early errors keep their HTTP status; later ones become the format's error
+        event, and the stream is then closed."""
+        stack = AsyncExitStack()
+
+        async def open_stream() -> tuple[AsyncIterator[StreamEvent], StreamEvent]:
+            await stack.enter_async_context(served.admission.slot(self.deadline))
+            events = served.backend.astream(request)
+            stack.push_async_callback(_aclose, events)
+            return events, await self._next(events, 0)
+
+        try:
+            events, first = await self.guarded(open_stream)
+        except BaseException:
+            with anyio.CancelScope(shield=True):
+                await stack.aclose()
+            raise
+        return EventStreamResponse(self._frames(served, events, first, encoder, stack))
+
+    async def _frames(
+        self,
+        served: Served,
+        events: AsyncIterator[StreamEvent],
+        first: StreamEvent,
+        encoder: Encoder,
+        stack: AsyncExitStack,
+    ) -> AsyncIterator[bytes]:
+        done: Done | None = None
+        first_at = time.monotonic()
+        event: StreamEvent | None = first
+        produced = 0
+        try:
+            for chunk in encoder.start():
+                yield sse_frame(chunk)
+            while event is not None:
+                for chunk in encoder.encode(event):
+                    yield sse_frame(chunk)
+                produced += 1
+                if isinstance(event, Done):
+                    done, event = event, None
+                else:
+                    event = await self._next(events, produced)
+        except Exception as exc:
+            error = public_error(exc)
+            if not isinstance(exc, HearthError):
+                log.exception("stream failed: %s", escape_log(self.request.url.path))
+            for chunk in encoder.error(error):
+                yield sse_frame(chunk)
+        finally:
+            with anyio.CancelScope(shield=True):
+                await stack.aclose()
+            self._record(served, done, first_at)
+
+
+async def _aclose(events: AsyncIterator[StreamEvent]) -> None:
+    aclose = getattr(events, "aclose", None)
+    if aclose is not None:
+        await aclose()
+
+
+async def handle(
+    request: Request,
+    api: str,
+    to_wire: ErrorToWire,
+    route: Callable[[Exchange], Awaitable[Response | EventStreamResponse]],
+) -> Response | EventStreamResponse:
+    """Run one route: check the key, map every error to the API's format, count the answer."""
+    exchange = Exchange(request, api, to_wire)
+    state = exchange.state
+    try:
+        key = state.settings.api_key
+        if key is not None:
+            check_key(request, key.reveal())
+        answer = await route(exchange)
+    except ClientGoneError:
+        answer = Response(status_code=499)
+    except Exception as exc:
+        if isinstance(exc, OverloadedError):
+            state.metrics.rejected.inc()
+        if not isinstance(exc, HearthError):
+            log.exception("request failed: %s", escape_log(request.url.path))
+        answer = error_response(to_wire, exc)
+    state.metrics.requests.labels(api, str(answer.status_code)).inc()
+    return answer

@@ -1,0 +1,211 @@
+"""OpenAI-compatible routes: /v1/chat/completions, /v1/completions, /v1/embeddings, /v1/models."""
+
+from __future__ import annotations
+
+import base64
+import struct
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from hearth.embeddings import Embeddings
+from hearth.errors import HearthError, InvalidRequestError, UnsupportedFeatureError
+from hearth.events import Done, StreamEvent, TextDelta, Usage
+from hearth.messages import JsonObject, JsonValue
+from hearth.server.handling import Exchange, handle
+from hearth.server.sse import EventStreamResponse
+from hearth.wire import openai as wire
+from hearth.wire.base import WireChunk
+from hearth.wire.openai_inbound import completion_request_from_wire
+from hearth.wire.openai_shapes import STOP_TO_FINISH, usage_to_wire
+
+API = "openai"
+_TEMPLATE_FIELDS = ("chat_template", "chat_template_kwargs", "template")
+MAX_EMBED_INPUTS = 2048
+
+
+def _new_id(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:24]}"
+
+
+def _refuse_templates(body: JsonObject) -> None:
+    for name in _TEMPLATE_FIELDS:
+        if name in body:
+            raise InvalidRequestError(
+                f"{name}: hearth never takes a chat template from a request; the model's own "
+                "template is used"
+            )
+
+
+def _include_usage(body: JsonObject) -> bool:
+    options = body.get("stream_options")
+    if options is None:
+        return False
+    if not isinstance(options, dict):
+        raise InvalidRequestError("stream_options: expected an object")
+    flag = options.get("include_usage", False)
+    if not isinstance(flag, bool):
+        raise InvalidRequestError("stream_options.include_usage: expected a boolean")
+    return flag
+
+
+async def _chat(ex: Exchange) -> Response | EventStreamResponse:
+    body = await ex.json()
+    _refuse_templates(body)
+    parsed = wire.request_from_wire(body)
+    include_usage = _include_usage(body)
+    served = ex.model(parsed.model, parsed.request)
+    response_id = _new_id("chatcmpl")
+    if parsed.stream:
+        encoder = wire.StreamEncoder(
+            model=parsed.model, response_id=response_id, include_usage=include_usage
+        )
+        return await ex.stream(served, parsed.request, encoder)
+    answer = await ex.complete(served, parsed.request)
+    return JSONResponse(wire.response_to_wire(answer, model=parsed.model, response_id=response_id))
+
+
+class CompletionEncoder:
+    """Events → legacy ``text_completion`` chunks (text only), then usage and ``[DONE]``."""
+
+    def __init__(self, *, model: str, response_id: str, include_usage: bool) -> None:
+        self._base: JsonObject = {
+            "id": response_id, "object": "text_completion", "created": int(time.time()),
+            "model": model,
+        }  # fmt: skip
+        self._include_usage = include_usage
+
+    def _chunk(self, text: str, finish: str | None) -> WireChunk:
+        choice: JsonObject = {"index": 0, "text": text, "logprobs": None, "finish_reason": finish}
+        return WireChunk(None, {**self._base, "choices": [choice]})
+
+    def start(self) -> list[WireChunk]:
+        return []
+
+    def encode(self, event: StreamEvent) -> list[WireChunk]:
+        if isinstance(event, TextDelta):
+            return [self._chunk(event.text, None)] if event.text else []
+        if not isinstance(event, Done):
+            return []
+        out = [self._chunk("", STOP_TO_FINISH[event.stop_reason])]
+        if self._include_usage:
+            out.append(WireChunk(None, {**self._base, "choices": [], "usage": _usage(event.usage)}))
+        return [*out, WireChunk(None, None)]
+
+    def error(self, exc: HearthError) -> list[WireChunk]:
+        return [WireChunk(None, wire.error_to_wire(exc)[1])]
+
+
+def _usage(usage: Usage) -> JsonValue:
+    return usage_to_wire(usage)
+
+
+async def _completions(ex: Exchange) -> Response | EventStreamResponse:
+    body = await ex.json()
+    _refuse_templates(body)
+    parsed = completion_request_from_wire(body)
+    served = ex.model(parsed.model, parsed.request)
+    response_id = _new_id("cmpl")
+    encoder = CompletionEncoder(
+        model=parsed.model, response_id=response_id, include_usage=_include_usage(body)
+    )
+    if parsed.stream:
+        return await ex.stream(served, parsed.request, encoder)
+    answer = await ex.complete(served, parsed.request)
+    choice: JsonObject = {
+        "index": 0, "text": answer.text, "logprobs": None,
+        "finish_reason": STOP_TO_FINISH[answer.stop_reason],
+    }  # fmt: skip
+    return JSONResponse({
+        "id": response_id, "object": "text_completion", "created": int(time.time()),
+        "model": parsed.model, "choices": [choice], "usage": _usage(answer.usage),
+    })  # fmt: skip
+
+
+def _embed_inputs(body: JsonObject) -> list[str]:
+    raw = body.get("input")
+    texts = [raw] if isinstance(raw, str) else raw
+    if not isinstance(texts, list) or not texts:
+        raise InvalidRequestError("input: expected a string or a non-empty array of strings")
+    if not all(isinstance(t, str) for t in texts):
+        raise UnsupportedFeatureError("input: only strings are supported, not token arrays")
+    if len(texts) > MAX_EMBED_INPUTS:
+        raise InvalidRequestError(f"input: at most {MAX_EMBED_INPUTS} texts, got {len(texts)}")
+    return [t for t in texts if isinstance(t, str)]
+
+
+def _embedding_value(vector: list[float], encoding: str) -> JsonValue:
+    if encoding == "base64":
+        return base64.b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode("ascii")
+    return [float(x) for x in vector]
+
+
+async def _embeddings(ex: Exchange) -> Response:
+    body = await ex.json()
+    name = body.get("model")
+    if not isinstance(name, str) or not name:
+        raise InvalidRequestError("model: required, a string")
+    texts = _embed_inputs(body)
+    encoding = body.get("encoding_format", "float")
+    if encoding not in ("float", "base64"):
+        raise InvalidRequestError("encoding_format: expected float or base64")
+    dimensions = body.get("dimensions")
+    if dimensions is not None and (
+        not isinstance(dimensions, int) or isinstance(dimensions, bool) or dimensions < 1
+    ):
+        raise InvalidRequestError("dimensions: expected a positive integer")
+    served = ex.model(name)
+
+    async def work() -> Embeddings:
+        async with served.admission.slot(ex.deadline):
+            return await served.backend.aembed(texts, dimensions=dimensions)
+
+    result = await ex.guarded(work)
+    data: list[JsonValue] = [
+        {"object": "embedding", "index": i, "embedding": _embedding_value(v, str(encoding))}
+        for i, v in enumerate(result.vectors)
+    ]
+    tokens = result.usage.input_tokens
+    return JSONResponse({
+        "object": "list", "data": data, "model": name,
+        "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+    })  # fmt: skip
+
+
+async def _models(ex: Exchange) -> Response:
+    served = ex.state.router.served
+    data: list[JsonValue] = [
+        {"id": s.id, "object": "model", "created": s.created, "owned_by": "hearth"} for s in served
+    ]
+    return JSONResponse({"object": "list", "data": data})
+
+
+async def _model(ex: Exchange) -> Response:
+    served = ex.state.router.get(ex.request.path_params["model"])
+    return JSONResponse(
+        {"id": served.id, "object": "model", "created": served.created, "owned_by": "hearth"}
+    )
+
+
+Handler = Callable[[Exchange], Awaitable[Response | EventStreamResponse]]
+
+
+def _route(path: str, fn: Handler, methods: list[str]) -> Route:
+    async def endpoint(request: Request) -> Response | EventStreamResponse:
+        return await handle(request, API, wire.error_to_wire, fn)
+
+    return Route(path, endpoint, methods=methods)
+
+
+def routes() -> list[BaseRoute]:
+    return [
+        _route("/v1/chat/completions", _chat, ["POST"]),
+        _route("/v1/completions", _completions, ["POST"]),
+        _route("/v1/embeddings", _embeddings, ["POST"]),
+        _route("/v1/models", _models, ["GET"]),
+        _route("/v1/models/{model:path}", _model, ["GET"]),
+    ]

@@ -1,0 +1,137 @@
+"""Which backend serves a request: the model name it gives, matched against the served models.
+
+A served model answers to the string it was given (``local:smollm2``, an alias such as ``fast``),
+to what that resolves to through the config's ``[aliases]``, to every alias whose target it is,
+and to its bare name (``smollm2``), case-insensitively; Gemini's ``models/`` prefix is ignored.
+Any other name is a :class:`ModelNotFoundError` (404): the server never falls back to another
+model.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from hearth.backends.base import Backend
+from hearth.backends.registry import create_backend, split_model_string
+from hearth.config.schema import Config
+from hearth.errors import ModelNotFoundError
+from hearth.server.admission import Admission
+from hearth.server.settings import (
+    DEFAULT_LOCAL_PARALLEL,
+    DEFAULT_REMOTE_PARALLEL,
+    ServerSettings,
+)
+
+MAX_ENGINE_SLOTS = 32
+
+
+@dataclass(eq=False)
+class Served:
+    """One served model: its public id, the names that reach it, its backend and its slots."""
+
+    id: str
+    names: frozenset[str]
+    backend: Backend
+    admission: Admission
+    loaded: bool = False
+    load_error: str | None = None
+    created: int = field(default_factory=lambda: int(time.time()))
+
+
+def _names(given: str, spec: str, config: Config) -> frozenset[str]:
+    names = {given, spec, split_model_string(spec)[1], split_model_string(given)[1]}
+    names |= {alias for alias, target in config.aliases.items() if target in (given, spec)}
+    return frozenset(n.lower() for n in names if n)
+
+
+class ModelRouter:
+    """The served models, by name."""
+
+    def __init__(self, served: list[Served]) -> None:
+        self.served = served
+
+    def get(self, name: str) -> Served:
+        wanted = name.strip().lower().removeprefix("models/")
+        for item in self.served:
+            if wanted in item.names:
+                return item
+        known = [s.id for s in self.served]
+        raise ModelNotFoundError(
+            f"model {name!r} is not served here; this server serves {', '.join(known)}",
+            model=name,
+            known=known,
+        )
+
+    @property
+    def queue_depth(self) -> int:
+        return sum(s.admission.waiting for s in self.served)
+
+    @property
+    def active(self) -> int:
+        return sum(s.admission.active for s in self.served)
+
+    def load(self) -> None:
+        """Load every model that loads (local ones); marks each ready or records its error."""
+        for item in self.served:
+            load = getattr(item.backend, "load", None)
+            try:
+                if callable(load):
+                    load()
+            except Exception as exc:  # reported by /ready and to every request for it
+                item.load_error = f"{type(exc).__name__}: {exc}"
+                raise
+            item.loaded = True
+
+    def close(self) -> None:
+        for item in self.served:
+            item.backend.close()
+
+
+def build_router(
+    settings: ServerSettings, config: Config, backends: Mapping[str, Backend] | None = None
+) -> ModelRouter:
+    """The router for ``settings.models``; ``backends`` (name → backend) replaces building them
+    from the registry (tests pass FakeBackends here)."""
+    served: list[Served] = []
+    for given in settings.models:
+        spec = config.resolve_model(given)
+        if backends is not None and given in backends:
+            backend = backends[given]
+        else:
+            backend = create_backend(spec, **_options(spec, settings))
+        admission = Admission(
+            parallel=_parallel(settings, spec, backend),
+            max_queue=settings.max_queue,
+            retry_after=settings.retry_after,
+        )
+        has_load = callable(getattr(backend, "load", None))
+        served.append(
+            Served(given, _names(given, spec, config), backend, admission, loaded=not has_load)
+        )
+    return ModelRouter(served)
+
+
+def _is_local(spec: str) -> bool:
+    return split_model_string(spec)[0] in ("local", "hf")
+
+
+def _parallel(settings: ServerSettings, spec: str, backend: Backend) -> int:
+    """``settings.parallel``, else what the backend runs at once: a local engine's slots."""
+    if settings.parallel is not None:
+        return settings.parallel
+    slots = getattr(getattr(backend, "options", None), "slots", None)
+    if isinstance(slots, int) and slots >= 1:
+        return slots
+    return DEFAULT_LOCAL_PARALLEL if _is_local(spec) else DEFAULT_REMOTE_PARALLEL
+
+
+def _options(spec: str, settings: ServerSettings) -> dict[str, object]:
+    options = dict(settings.backend_options)
+    if _is_local(spec):
+        # The server's admission decides who waits; the engine's own queue must never refuse
+        # first (slots + waiting + 1 always fit), and its deadline is the server's.
+        options.setdefault("max_queue", settings.max_queue + MAX_ENGINE_SLOTS + 1)
+        options.setdefault("timeout", settings.timeout)
+    return options

@@ -1,0 +1,85 @@
+"""Server-sent events: frames from wire chunks, and a response that stops when the client goes.
+
+:class:`EventStreamResponse` is a plain ASGI response. While it streams it also listens for
+``http.disconnect``: when the client goes away the body generator is cancelled at once (not at
+the next write), so its ``finally`` closes the backend stream and the engine stops generating.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Mapping
+
+import anyio
+from starlette.types import Receive, Scope, Send
+
+from hearth.messages import JsonObject
+from hearth.wire.base import WireChunk
+
+
+def dumps(data: object) -> str:
+    """Compact JSON, UTF-8 kept as is."""
+    return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+
+
+def sse_frame(chunk: WireChunk) -> bytes:
+    """One SSE frame; ``data`` None is OpenAI's ``[DONE]`` terminator. JSON never holds a raw
+    newline, so the data always fits one ``data:`` line."""
+    data = "[DONE]" if chunk.data is None else dumps(chunk.data)
+    event = f"event: {chunk.event}\n" if chunk.event else ""
+    return f"{event}data: {data}\n\n".encode()
+
+
+def json_line(data: JsonObject) -> bytes:
+    return (dumps(data) + "\n").encode()
+
+
+async def wait_for_disconnect(receive: Receive) -> None:
+    """Return when the client has gone (every other message is ignored)."""
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return
+
+
+class EventStreamResponse:
+    """Streams ``body`` as ``text/event-stream``; cancels it if the client disconnects."""
+
+    def __init__(
+        self,
+        body: AsyncIterator[bytes],
+        *,
+        headers: Mapping[str, str] | None = None,
+        media_type: str = "text/event-stream",
+    ) -> None:
+        self.body = body
+        self.status_code = 200
+        self.headers = {
+            "content-type": f"{media_type}; charset=utf-8",
+            "cache-control": "no-cache",
+            "x-accel-buffering": "no",
+            **(headers or {}),
+        }
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        raw = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in self.headers.items()]
+        try:
+            async with anyio.create_task_group() as group:
+
+                async def watch() -> None:
+                    await wait_for_disconnect(receive)
+                    group.cancel_scope.cancel()
+
+                group.start_soon(watch)
+                await send({"type": "http.response.start", "status": 200, "headers": raw})
+                async for frame in self.body:
+                    await send({"type": "http.response.body", "body": frame, "more_body": True})
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
+                group.cancel_scope.cancel()
+        except OSError:  # the client went away mid-write
+            pass
+        finally:
+            aclose = getattr(self.body, "aclose", None)
+            if aclose is not None:
+                with anyio.CancelScope(shield=True):
+                    await aclose()

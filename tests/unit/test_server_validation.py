@@ -1,0 +1,212 @@
+"""The validation table: every bad input gets a clear 4xx in the API's own error format, never a
+500, and the backend never sees it. Prompt-over-context is a 400 with token counts even for
+streams, before any SSE byte; an error after streaming began is an error event, then the end."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from starlette.testclient import TestClient
+
+from hearth.backends.base import Capabilities
+from hearth.backends.local.engine import EngineError
+from hearth.backends.testing import FakeBackend, Script
+from hearth.config.schema import Config
+from hearth.errors import ContextLengthExceededError
+from hearth.events import Done, TextDelta, Usage
+from hearth.server import ServerSettings, create_app
+
+HELLO: Script = [TextDelta("Hello"), Done("end_turn", Usage(3, 1))]
+WINDOW = 2048
+
+
+def make(*scripts: Script, max_body: int = 64 * 1024) -> tuple[TestClient, FakeBackend]:
+    fake = FakeBackend(list(scripts), capabilities=Capabilities(context_length=WINDOW))
+    app = create_app(
+        ServerSettings(models=("fake",), max_body=max_body),
+        config=Config(path=Path("/dev/null")),
+        backends={"fake": fake},
+    )
+    return TestClient(app), fake
+
+
+# Each API: (path for model M, a valid body, how to change it, how to read the error type).
+Body = dict[str, object]
+
+
+def openai_body(**extra: object) -> Body:
+    return {"model": "fake", "messages": [{"role": "user", "content": "hi"}], **extra}
+
+
+def anthropic_body(**extra: object) -> Body:
+    return {
+        "model": "fake",
+        "max_tokens": 16,
+        "messages": [{"role": "user", "content": "hi"}],
+        **extra,
+    }
+
+
+def gemini_body(**config: object) -> Body:
+    body: Body = {"contents": [{"role": "user", "parts": [{"text": "hi"}]}]}
+    if config:
+        body["generationConfig"] = config
+    return body
+
+
+def openai_kind(r: object) -> str:
+    return str(r.json()["error"]["type"])  # type: ignore[attr-defined]
+
+
+def anthropic_kind(r: object) -> str:
+    body = r.json()  # type: ignore[attr-defined]
+    assert body["type"] == "error"
+    return str(body["error"]["type"])
+
+
+def gemini_kind(r: object) -> str:
+    return str(r.json()["error"]["status"])  # type: ignore[attr-defined]
+
+
+OPENAI = "/v1/chat/completions"
+ANTHROPIC = "/v1/messages"
+GEMINI = "/v1beta/models/fake:generateContent"
+
+NAN = b'{"model":"fake","messages":[{"role":"user","content":"hi"}],"temperature":NaN}'
+GEMINI_9 = "/v1beta/models/gemini-9:generateContent"
+OA, AN, GE = (
+    (OPENAI, openai_kind, {400: "invalid_request_error", 404: "invalid_request_error"}),
+    (ANTHROPIC, anthropic_kind, {400: "invalid_request_error", 404: "not_found_error"}),
+    (GEMINI, gemini_kind, {400: "INVALID_ARGUMENT", 404: "NOT_FOUND"}),
+)
+# (id, API, body (a dict, or raw bytes), status[, path])
+TABLE: list[tuple[str, tuple[str, Callable[[object], str], dict[int, str]], object, int]] = [
+    ("oa-malformed", OA, b'{"model": "fake", "messages": [', 400),
+    ("oa-wrong-type", OA, openai_body(messages="hi"), 400),
+    ("oa-bad-role", OA, openai_body(messages=[{"role": "wizard", "content": "x"}]), 400),
+    ("oa-empty", OA, openai_body(messages=[]), 400),
+    ("oa-max-tokens-0", OA, openai_body(max_tokens=0), 400),
+    ("oa-max-tokens-huge", OA, openai_body(max_tokens=10**9), 400),
+    ("oa-over-window", OA, openai_body(max_tokens=WINDOW + 1), 400),
+    ("oa-nan", OA, NAN, 400),
+    ("oa-temp-range", OA, openai_body(temperature=-1), 400),
+    ("oa-top-p-range", OA, openai_body(top_p=7), 400),
+    ("oa-n", OA, openai_body(n=2), 400),
+    ("oa-not-object", OA, b"[1, 2]", 400),
+    ("oa-unknown-model", OA, openai_body(model="gpt-9"), 404),
+    ("an-malformed", AN, b"{", 400),
+    ("an-wrong-type", AN, anthropic_body(max_tokens="many"), 400),
+    ("an-bad-role", AN, anthropic_body(messages=[{"role": "system", "content": "x"}]), 400),
+    ("an-empty", AN, anthropic_body(messages=[]), 400),
+    ("an-max-tokens-0", AN, anthropic_body(max_tokens=0), 400),
+    ("an-max-tokens-huge", AN, anthropic_body(max_tokens=10**9), 400),
+    ("an-temp-range", AN, anthropic_body(temperature=3.5e300), 400),
+    ("an-unknown-model", AN, anthropic_body(model="claude-9"), 404),
+    ("ge-malformed", GE, b"{]", 400),
+    ("ge-wrong-type", GE, {"contents": "hi"}, 400),
+    ("ge-bad-role", GE, {"contents": [{"role": "god", "parts": [{"text": "x"}]}]}, 400),
+    ("ge-empty", GE, {"contents": []}, 400),
+    ("ge-max-tokens-0", GE, gemini_body(maxOutputTokens=0), 400),
+    ("ge-top-p-range", GE, gemini_body(topP=-0.5), 400),
+    ("ge-unknown-model", (GEMINI_9, GE[1], GE[2]), gemini_body(), 404),
+]
+CASES = [
+    pytest.param(api[0], body, status, api[1], api[2][status], id=name)
+    for name, api, body, status in TABLE
+]
+
+
+@pytest.mark.parametrize(("path", "body", "status", "kind", "expected"), CASES)
+def test_bad_input_is_a_clear_4xx_in_the_apis_format(
+    path: str, body: object, status: int, kind: Callable[[object], str], expected: str
+) -> None:
+    c, fake = make(HELLO)
+    with c:
+        if isinstance(body, bytes):
+            r = c.post(path, content=body, headers={"content-type": "application/json"})
+        else:
+            r = c.post(path, json=body)
+        assert r.status_code == status, r.text
+        assert kind(r) == expected
+        assert fake.requests == []
+        # the server is still fine afterwards
+        ok = c.post(OPENAI, json=openai_body())
+        assert ok.status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "kind"),
+    [
+        (OPENAI, openai_body(), openai_kind),
+        (ANTHROPIC, anthropic_body(), anthropic_kind),
+        (GEMINI, gemini_body(), gemini_kind),
+    ],
+)
+def test_oversized_body_is_413(path: str, body: Body, kind: Callable[[object], str]) -> None:
+    c, fake = make(HELLO, max_body=2048)
+    padded = {**body, "padding": "x" * 4096}
+    with c:
+        r = c.post(path, json=padded)
+    assert r.status_code == 413
+    kind(r)  # in the API's own error shape
+    assert fake.requests == []
+
+
+TOO_LONG: Script = [ContextLengthExceededError(5000, WINDOW)]
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "needle"),
+    [
+        (OPENAI, openai_body(stream=True), "5000"),
+        (OPENAI, openai_body(), "5000"),
+        (ANTHROPIC, anthropic_body(stream=True), "5000 tokens > 2048"),
+        ("/v1beta/models/fake:streamGenerateContent?alt=sse", gemini_body(), "(5000)"),
+    ],
+)
+def test_prompt_over_context_is_a_400_with_counts_before_any_sse_byte(
+    path: str, body: Body, needle: str
+) -> None:
+    c, _ = make(TOO_LONG)
+    with c:
+        r = c.post(path, json=body)
+    assert r.status_code == 400
+    assert r.headers["content-type"].startswith("application/json")
+    assert needle in r.text and str(WINDOW) in r.text
+
+
+def test_openai_error_after_streaming_began_is_an_error_chunk_then_the_end() -> None:
+    c, _ = make([TextDelta("partial"), EngineError("llama_decode failed")], HELLO)
+    with c:
+        r = c.post(OPENAI, json=openai_body(stream=True))
+        after = c.post(OPENAI, json=openai_body())
+    assert r.status_code == 200
+    frames = r.text.strip().split("\n\n")
+    assert "partial" in frames[1]
+    last = json.loads(frames[-1].removeprefix("data: "))
+    assert "llama_decode failed" in last["error"]["message"]
+    assert after.status_code == 200  # the server still answers
+
+
+def test_anthropic_error_after_streaming_began_is_an_error_event() -> None:
+    c, _ = make([TextDelta("partial"), EngineError("boom")])
+    with c:
+        r = c.post(ANTHROPIC, json=anthropic_body(stream=True))
+    frames = r.text.strip().split("\n\n")
+    assert frames[0].startswith("event: message_start")
+    assert frames[-1].startswith("event: error")
+    assert json.loads(frames[-1].split("data: ", 1)[1])["error"]["type"] == "api_error"
+
+
+def test_a_bug_in_a_backend_is_a_500_in_format_not_a_crash() -> None:
+    c, _ = make([RuntimeError("unexpected"), *[]], HELLO)
+    with c:
+        r = c.post(OPENAI, json=openai_body())
+        again = c.post(OPENAI, json=openai_body())
+    assert r.status_code == 500
+    assert "unexpected" not in r.text  # internals stay in the server log
+    assert r.json()["error"]["type"] == "server_error"
+    assert again.status_code == 200
