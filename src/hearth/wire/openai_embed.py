@@ -1,0 +1,117 @@
+"""OpenAI's embeddings API (``POST /embeddings``), both directions, as pure functions.
+
+Outbound (remote backends): :func:`embed_request_to_wire` and :func:`embed_response_from_wire`.
+Inbound (the server's ``/v1/embeddings``): :func:`embed_request_from_wire` and
+:func:`embed_response_to_wire`, including ``encoding_format="base64"`` (little-endian float32),
+which the official SDK asks for by default.
+"""
+
+from __future__ import annotations
+
+import base64
+import sys
+from array import array
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from hearth.embeddings import Embeddings, parse_vector
+from hearth.errors import InvalidRequestError, ProviderError
+from hearth.messages import JsonObject, JsonValue
+
+PATH = "/embeddings"
+MAX_BATCH = 2048  # inputs per request the API accepts
+EncodingFormat = Literal["float", "base64"]
+
+
+def embed_path(model: str, count: int) -> str:
+    return PATH
+
+
+def embed_request_to_wire(
+    texts: Sequence[str], *, model: str, dimensions: int | None = None
+) -> JsonObject:
+    body: JsonObject = {"model": model, "input": list(texts), "encoding_format": "float"}
+    if dimensions is not None:
+        body["dimensions"] = dimensions
+    return body
+
+
+def embed_response_from_wire(
+    body: JsonObject, *, count: int, provider: str = "openai"
+) -> tuple[list[list[float]], int]:
+    """The vectors in input order and the prompt tokens counted."""
+    data = body.get("data")
+    if not isinstance(data, list) or len(data) != count:
+        got = len(data) if isinstance(data, list) else "no"
+        raise ProviderError(f"{provider} answered {got} embeddings for {count} inputs")
+    vectors: list[list[float] | None] = [None] * count
+    for position, item in enumerate(data):
+        if not isinstance(item, dict):
+            raise ProviderError(f"{provider} answered an embedding item that is not an object")
+        index = item.get("index", position)
+        if not isinstance(index, int) or not 0 <= index < count or vectors[index] is not None:
+            raise ProviderError(f"{provider} answered an embedding with a bad index {index!r}")
+        vectors[index] = parse_vector(item.get("embedding"), provider)
+    usage = body.get("usage")
+    tokens = usage.get("prompt_tokens", 0) if isinstance(usage, dict) else 0
+    return [v for v in vectors if v is not None], tokens if isinstance(tokens, int) else 0
+
+
+@dataclass(frozen=True, slots=True)
+class EmbedWireRequest:
+    """An inbound ``/v1/embeddings`` request."""
+
+    model: str
+    texts: list[str]
+    dimensions: int | None
+    encoding_format: EncodingFormat
+
+
+def embed_request_from_wire(body: JsonObject) -> EmbedWireRequest:
+    """Check and read an inbound request; :class:`InvalidRequestError` says what is wrong."""
+    model = body.get("model")
+    if not isinstance(model, str) or not model:
+        raise InvalidRequestError("'model' is required: the name of the embedding model")
+    raw = body.get("input")
+    texts = [raw] if isinstance(raw, str) else raw
+    if not isinstance(texts, list) or not texts:
+        raise InvalidRequestError("'input' must be a string or a non-empty list of strings")
+    if not all(isinstance(t, str) for t in texts):
+        raise InvalidRequestError(
+            "'input' must hold strings; token-id arrays are not supported, send the text"
+        )
+    dimensions = body.get("dimensions")
+    if dimensions is not None and (isinstance(dimensions, bool) or not isinstance(dimensions, int)):
+        raise InvalidRequestError("'dimensions' must be an integer")
+    encoding = body.get("encoding_format", "float")
+    formats: dict[object, EncodingFormat] = {"float": "float", "base64": "base64"}
+    if encoding not in formats:
+        raise InvalidRequestError("'encoding_format' must be 'float' or 'base64'")
+    return EmbedWireRequest(model, [str(t) for t in texts], dimensions, formats[encoding])
+
+
+def encode_base64(vector: Sequence[float]) -> str:
+    """``vector`` as base64 of little-endian float32 values, as OpenAI sends it."""
+    values = array("f", vector)
+    if sys.byteorder != "little":  # pragma: no cover - big-endian hosts
+        values.byteswap()
+    return base64.b64encode(values.tobytes()).decode("ascii")
+
+
+def embed_response_to_wire(
+    embeddings: Embeddings, *, model: str, encoding_format: EncodingFormat = "float"
+) -> JsonObject:
+    data: list[JsonObject] = []
+    for index, vector in enumerate(embeddings.vectors):
+        encoded: JsonValue = (
+            encode_base64(vector) if encoding_format == "base64" else list[JsonValue](vector)
+        )
+        data.append({"object": "embedding", "index": index, "embedding": encoded})
+    tokens = embeddings.usage.input_tokens
+    return {
+        "object": "list",
+        "data": list[JsonValue](data),
+        "model": model,
+        "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+    }
