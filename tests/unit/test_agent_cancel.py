@@ -75,6 +75,33 @@ def test_cancel_after_a_tool_call_was_generated_synthesises_its_result() -> None
     assert result.is_error and "cancelled" in result.content
 
 
+@pytest.mark.parametrize("during", ["generation", "tool"])
+def test_the_steps_also_show_a_cancelled_result_for_every_call(during: str) -> None:
+    release = threading.Event()
+
+    def hang() -> str:
+        """Wait."""
+        release.wait(5)
+        return "late"
+
+    script = [ToolCallEvent(ToolCallPart("c1", "hang")), TextDelta("more"), Done("tool_use")]
+    model, _ = fake_model(script)
+    agent = Agent(model, [Tool.from_function(hang)])
+    steps = []
+    for step in agent.iter("q"):
+        steps.append(step)
+        if during == "generation" and isinstance(step, ToolCallStep):
+            agent.cancel()
+        if during == "tool" and isinstance(step, ToolCallStep):
+            threading.Timer(0.1, agent.cancel).start()
+    release.set()
+    kinds = [s.kind for s in steps if s.kind != "text"]
+    assert kinds == ["tool_call", "tool_result", "turn_complete"]
+    result = next(s for s in steps if s.kind == "tool_result")
+    assert result.outcome == "cancelled"  # type: ignore[attr-defined]
+    assert [s.index for s in steps] == list(range(len(steps)))
+
+
 def test_cancel_mid_tool_stops_waiting_and_answers_every_call() -> None:
     release = threading.Event()
 

@@ -166,3 +166,27 @@ def test_a_compacted_history_is_stored_beside_the_full_log(tmp_path: Path) -> No
         assert list(stored.context) == agent.messages  # what a continuation starts from
         log_outputs = [r.content for m in stored.log for r in m.tool_results]
         assert all(o.startswith("page") for o in log_outputs)  # the log keeps everything
+
+
+def test_a_continued_compacted_conversation_keeps_its_new_turns(tmp_path: Path) -> None:
+    from hearth.store import ConversationStore
+
+    backend = CountingBackend(
+        [
+            calls(call("fetch", '{"page": 1}', id="1")),
+            calls(call("fetch", '{"page": 2}', id="2")),
+            answer("ok"),
+            answer("second answer"),
+        ],
+        window=500,
+    )
+    with ConversationStore(tmp_path / "c.db") as store:
+        first = Agent(Model(backend), [dump(300)], reserve_tokens=10, store=store)
+        first.run("go")
+        cid = first.conversation_id
+        assert cid is not None and store.load(cid).context is not None
+        again = Agent(Model(backend), [dump(300)], reserve_tokens=10, store=store,
+                      conversation_id=cid)  # fmt: skip
+        again.run("turn two")
+        later = Agent(Model(backend), [dump(300)], store=store, conversation_id=cid)
+        assert [m.text for m in later.messages[-2:]] == ["turn two", "second answer"]

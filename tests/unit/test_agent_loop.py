@@ -165,6 +165,16 @@ def test_parallel_calls_run_concurrently_and_keep_call_order() -> None:
     assert [r.call_id for r in backend.requests[1].messages[-1].tool_results] == ["1", "2", "3"]
 
 
+def test_calls_that_repeat_an_id_each_keep_their_own_result() -> None:
+    model, backend = fake_model(
+        calls(call("add", '{"a": 1, "b": 2}', id="x"), call("add", '{"a": 5, "b": 5}', id="x")),
+        answer("done"),
+    )
+    Agent(model, [add]).run("q")
+    sent = backend.requests[1].messages[-1].tool_results
+    assert [r.content for r in sent] == ["3", "10"]
+
+
 def test_non_concurrent_tools_run_one_at_a_time() -> None:
     running = 0
     most = 0
@@ -205,6 +215,9 @@ def test_a_tool_timeout_gives_an_error_result() -> None:
     result = next(s for s in steps if isinstance(s, ToolResultStep))
     assert result.outcome == "timeout"
     assert result.result.is_error and "timed out after 0.1 s" in result.result.content
+    # a plain function's thread cannot be stopped: the model is not told it was
+    assert "was stopped" not in result.result.content
+    assert "may still finish" in result.result.content
 
 
 def test_async_tool_timeout_cancels_the_coroutine() -> None:
@@ -223,6 +236,7 @@ def test_async_tool_timeout_cancels_the_coroutine() -> None:
     model, _ = fake_model(calls(call("waits")), answer("ok"))
     result = Agent(model, [t]).run("q")
     assert "timed out" in result.messages[2].tool_results[0].content
+    assert "was stopped" in result.messages[2].tool_results[0].content
     assert cancelled.wait(2)
 
 
@@ -249,6 +263,15 @@ def test_a_failing_model_call_is_a_turn_error_and_run_raises() -> None:
     model2, _ = fake_model([ServerError("boom", status_code=500)])
     with pytest.raises(ServerError):
         Agent(model2).run("q")
+
+
+def test_run_raises_a_queued_turns_failure_even_when_a_later_turn_succeeds() -> None:
+    model, _ = fake_model([ServerError("boom", status_code=500)], answer("fine"))
+    agent = Agent(model)
+    agent.send("first")
+    with pytest.raises(ServerError):
+        agent.run("second")
+    assert [m.text for m in agent.messages] == ["first", "second", "fine"]  # history kept
 
 
 def test_triggers_sent_during_a_turn_are_delivered_after_it() -> None:

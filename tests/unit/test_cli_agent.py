@@ -68,6 +68,20 @@ def test_agent_streams_steps_with_fs_tools(
         assert info.title == "what is the answer?" and info.turns == 1
 
 
+def test_tool_lines_never_send_control_characters_to_the_terminal(
+    fake: list[FakeBackend], capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    root = tmp_path / "proj"
+    root.mkdir()
+    (root / "colors.log").write_text("\x1b[2J\x1b[31mred\rover\n")
+    fake.append(FakeBackend([calls(call("read_file", '{"path": "colors.log"}')), answer("done")]))
+    argv = ["agent", "read it", "--tools", "fs", "--root", str(root), "-m", "fake:x"]
+    code, out, err = run(argv, capsys)
+    assert code == 0, err
+    assert "\x1b" not in out and "\r" not in out
+    assert "  ← \\x1b[2J\\x1b[31mred (+6 characters)" in out.splitlines()
+
+
 def test_agent_says_when_it_ran_out_of_rounds(
     fake: list[FakeBackend], capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
@@ -97,6 +111,20 @@ def test_user_errors_are_one_line(
     assert (code, out) == (1, "")
     assert err.startswith(needle), err
     assert err.count("\n") == 1
+
+
+def test_logs_show_never_sends_control_characters_to_the_terminal(
+    fake: list[FakeBackend], capsys: pytest.CaptureFixture[str]
+) -> None:
+    from hearth.messages import Message
+
+    with ConversationStore() as store:
+        cid = store.create(title="t\x1b]0;pwned\x07")
+        store.append_turn(cid, [Message.user("show"), Message.assistant("a\x1b[31mb\r\nc\td")])
+    code, out, _ = run(["logs", "show", cid], capsys)
+    assert code == 0
+    assert "\x1b" not in out and "\r" not in out and "\x07" not in out
+    assert "a\\x1b[31mb\\r" in out and "c\td" in out
 
 
 def test_logs_list_show_rm(fake: list[FakeBackend], capsys: pytest.CaptureFixture[str]) -> None:
@@ -146,3 +174,41 @@ def test_chat_saves_turns_and_continues(
     with ConversationStore() as store:
         assert store.info(info.id).turns == 4
         assert len(store.list()) == 1
+
+
+def test_chat_continue_with_no_save_adds_nothing(
+    fake: list[FakeBackend], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from hearth.messages import Message
+
+    with ConversationStore() as store:
+        cid = store.create(title="t")
+        store.append_turn(cid, [Message.user("hi"), Message.assistant("hello")])
+    backend = FakeBackend([answer("Sure.")])
+    fake.append(backend)
+    monkeypatch.setattr("sys.stdin", io.StringIO("one more\n"))
+    assert run(["chat", "-m", "fake:x", "--continue", "--no-save"], capsys)[0] == 0
+    assert [m.text for m in backend.requests[0].messages] == ["hi", "hello", "one more"]
+    with ConversationStore() as store:
+        assert store.info(cid).turns == 1
+
+
+def test_chat_continuing_a_compacted_conversation_keeps_its_new_turns(
+    fake: list[FakeBackend], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from hearth.messages import Message
+
+    with ConversationStore() as store:  # an agent run whose history was compacted
+        cid = store.create(title="t")
+        old = [Message.user("long ago"), Message.assistant("a long answer")]
+        summary = [Message.user("[Summary] long ago"), Message.assistant("Understood.")]
+        store.append_turn(cid, old, context=summary)
+    fake.append(FakeBackend([answer("Noted.")]))
+    monkeypatch.setattr("sys.stdin", io.StringIO("remember 7\n"))
+    assert run(["chat", "-m", "fake:x", "--continue"], capsys)[0] == 0
+    backend = FakeBackend([answer("7.")])
+    fake.append(backend)
+    monkeypatch.setattr("sys.stdin", io.StringIO("what number?\n"))
+    assert run(["chat", "-m", "fake:x", "--continue"], capsys)[0] == 0
+    sent = [m.text for m in backend.requests[0].messages]
+    assert sent == ["[Summary] long ago", "Understood.", "remember 7", "Noted.", "what number?"]

@@ -90,3 +90,46 @@ def test_read_only_and_bad_roots(root: Path) -> None:
     assert "write_file" not in tools(root, write=False)
     with pytest.raises(InvalidRequestError, match="not a directory"):
         fs_tools(root / "a.txt")
+
+
+def test_a_huge_file_is_read_in_pieces_not_whole(
+    root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import hearth.agent.fs_tools as fs
+
+    monkeypatch.setattr(fs, "MAX_WHOLE_READ_BYTES", 500)
+    (root / "huge.log").write_text("".join(f"line {i:04d}\n" for i in range(200)))  # 2000 chars
+    monkeypatch.setattr(Path, "read_bytes", _never)  # the whole file is never loaded
+    t = tools(root, max_read_chars=100)
+    first = run(t["read_file"], path="huge.log").content
+    assert first.startswith("line 0000\nline 0001\n") and "offset=100" in first
+    assert "2000-byte file not shown" in first
+    middle = run(t["read_file"], path="huge.log", offset=100).content
+    assert middle.startswith("line 0010\n")
+    last = run(t["read_file"], path="huge.log", offset=1990).content
+    assert last == "line 0199\n"
+    assert run(t["read_file"], path="huge.log", offset=5000).is_error
+
+
+def _never(self: Path) -> bytes:
+    raise AssertionError(f"{self} was read whole")
+
+
+def test_a_read_tool_that_runs_too_long_times_out(
+    root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import time
+
+    from tests.support.agent import answer, call, calls, fake_model
+
+    import hearth.agent.fs_tools as fs
+    from hearth.agent import Agent, ToolResultStep
+
+    monkeypatch.setattr(fs, "_search", lambda *a: time.sleep(2) or "late")
+    model, _ = fake_model(calls(call("search_files", '{"query": "x"}')), answer("ok"))
+    started = time.monotonic()
+    steps = list(Agent(model, fs_tools(root, timeout=0.2)).iter("find x"))
+    result = next(s for s in steps if isinstance(s, ToolResultStep))
+    assert result.outcome == "timeout" and "timed out" in result.result.content
+    assert time.monotonic() - started < 1.5
+    assert all(t.timeout == fs.READ_TOOL_TIMEOUT for t in fs_tools(root, write=False))

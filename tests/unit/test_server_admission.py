@@ -166,6 +166,29 @@ def test_ready_is_503_until_a_model_loads() -> None:
     assert chat.status_code == 500 and "failed to load" in chat.json()["error"]["message"]
 
 
+def test_one_model_failing_to_load_does_not_stop_the_others_loading() -> None:
+    class Broken(FakeBackend):
+        def load(self) -> None:
+            raise RuntimeError("no such file")
+
+    class Fine(FakeBackend):
+        def load(self) -> None:
+            pass
+
+    app = create_app(
+        ServerSettings(models=("broken", "fine")),
+        config=Config(path=Path("/dev/null")),
+        backends={"broken": Broken([]), "fine": Fine([])},
+    )
+    with TestClient(app) as c:
+        deadline = time.monotonic() + 5
+        while "loading" in c.get("/ready").json()["models"].values():
+            assert time.monotonic() < deadline, c.get("/ready").json()
+            time.sleep(0.01)
+        models = c.get("/ready").json()["models"]
+    assert models == {"broken": "failed", "fine": "ready"}
+
+
 KEY = "s3cret-key-123"
 
 

@@ -63,6 +63,13 @@ def test_flags_reach_the_settings(
     assert "k-123" not in out + err
 
 
+def test_a_sub_second_timeout_still_drains_on_shutdown(
+    captured: dict[str, object], capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, _ = run_cli(["serve", "-m", "x", "--timeout", "0.5"], capsys)
+    assert code == 0 and captured["timeout_graceful_shutdown"] == 1  # not 0: no wait at all
+
+
 def test_the_key_can_come_from_the_environment(
     captured: dict[str, object], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -77,3 +84,28 @@ def test_bad_values_are_one_clear_line(
 ) -> None:
     code, _, err = run_cli(["serve", "-m", "x", "--parallel", "0"], capsys)
     assert code == 1 and err.startswith("error: parallel must be at least 1")
+
+
+def test_local_engine_flags_do_not_reach_a_remote_model_served_beside_a_local_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from pathlib import Path
+
+    from hearth.backends.testing import FakeBackend
+    from hearth.config.schema import Config
+    from hearth.server import router
+
+    seen: dict[str, dict[str, object]] = {}
+
+    def fake_create(spec: str, **options: object) -> FakeBackend:
+        seen[spec] = options
+        return FakeBackend([])
+
+    monkeypatch.setattr(router, "create_backend", fake_create)
+    settings = ServerSettings(
+        models=("local:smollm2", "openai:gpt-4o-mini"), backend_options={"n_ctx": 1024}
+    )
+    served = router.build_router(settings, Config(path=Path("/dev/null"))).served
+    assert [s.id for s in served] == ["local:smollm2", "openai:gpt-4o-mini"]
+    assert seen["local:smollm2"]["n_ctx"] == 1024
+    assert "n_ctx" not in seen["openai:gpt-4o-mini"]

@@ -111,6 +111,10 @@ TABLE: list[tuple[str, tuple[str, Callable[[object], str], dict[int, str]], obje
     ("ge-empty", GE, {"contents": []}, 400),
     ("ge-max-tokens-0", GE, gemini_body(maxOutputTokens=0), 400),
     ("ge-top-p-range", GE, gemini_body(topP=-0.5), 400),
+    # each API's own temperature range, not only hearth's wider one
+    ("oa-temp-over-2", OA, openai_body(temperature=50), 400),
+    ("an-temp-over-1", AN, anthropic_body(temperature=1.5), 400),
+    ("ge-temp-over-2", GE, gemini_body(temperature=3), 400),
     ("ge-unknown-model", (GEMINI_9, GE[1], GE[2]), gemini_body(), 404),
 ]
 CASES = [

@@ -55,10 +55,18 @@ def test_list_resolve_delete_and_export(store: ConversationStore) -> None:
 
 
 def test_an_ambiguous_prefix_is_refused(store: ConversationStore) -> None:
-    for _ in range(40):
-        store.create()
+    ids = [store.create() for _ in range(40)]
+    shared = next(i[:1] for i in ids if sum(j.startswith(i[:1]) for j in ids) > 1)
     with pytest.raises(ConversationNotFoundError, match="ambiguous"):
-        store.resolve("")
+        store.resolve(shared)
+
+
+def test_an_empty_id_never_picks_the_only_conversation(store: ConversationStore) -> None:
+    only = store.create()
+    for blank in ("", " "):
+        with pytest.raises(ConversationNotFoundError, match="no conversation"):
+            store.delete(blank)
+    assert [c.id for c in store.list()] == [only]
 
 
 def test_the_agent_persists_each_turn_and_continues(store: ConversationStore) -> None:

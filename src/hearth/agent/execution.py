@@ -177,6 +177,11 @@ class ToolRunner:
         seconds = time.monotonic() - start
         if not done:
             text = f"tool {tool.name!r} timed out after {tool.timeout:g} s and was stopped"
+            if not tool.is_async:  # a thread cannot be stopped: say so, lest the model retry
+                text = (
+                    f"tool {tool.name!r} timed out after {tool.timeout:g} s; it may still "
+                    "finish in the background, and its result will not be shown"
+                )
             return CallOutcome(call, result_part(call, text, True), "timeout", plan.arguments,
                                seconds=seconds)  # fmt: skip
         result = inner.result()

@@ -25,6 +25,8 @@ MAX_MATCHES = 100
 MAX_LINE_CHARS = 200
 MAX_WRITE_CHARS = 1_000_000
 MAX_SEARCH_FILE_BYTES = 2_000_000
+MAX_WHOLE_READ_BYTES = 8_000_000  # bigger files are read piece by piece, never whole
+READ_TOOL_TIMEOUT = 60.0
 SKIP_DIRS = frozenset({".git", ".hg", ".svn", "__pycache__", "node_modules", ".venv"})
 
 
@@ -61,9 +63,14 @@ class Sandbox:
 
 
 def fs_tools(
-    root: str | os.PathLike[str], *, write: bool = True, max_read_chars: int = MAX_READ_CHARS
+    root: str | os.PathLike[str],
+    *,
+    write: bool = True,
+    max_read_chars: int = MAX_READ_CHARS,
+    timeout: float | None = READ_TOOL_TIMEOUT,
 ) -> list[Tool]:
-    """The file tools for ``root``; ``write=False`` leaves out write_file."""
+    """The file tools for ``root``; ``write=False`` leaves out write_file. ``timeout``
+    (seconds) bounds read_file, list_dir and search_files (a huge tree, a slow regex)."""
     box = Sandbox(root)
 
     def read_file(path: str, offset: int = 0) -> str:
@@ -103,9 +110,9 @@ def fs_tools(
         return _search(box, query, path, regex)
 
     tools = [
-        Tool.from_function(read_file),
-        Tool.from_function(list_dir),
-        Tool.from_function(search_files),
+        Tool.from_function(read_file, timeout=timeout),
+        Tool.from_function(list_dir, timeout=timeout),
+        Tool.from_function(search_files, timeout=timeout),
     ]
     if write:
         tools.append(Tool.from_function(write_file, concurrent=False))
@@ -116,17 +123,44 @@ def _read(box: Sandbox, path: str, offset: int, limit: int) -> str:
     real = box.resolve(path)
     if not real.is_file():
         raise FileNotFoundError(f"no file {path!r} under the root")
-    data = real.read_bytes()
-    if b"\0" in data[:8192]:
-        return f"[{box.show(real)} is a binary file of {len(data)} bytes; not shown]"
-    text = data.decode("utf-8", errors="replace")
-    if offset < 0 or (offset and offset >= len(text)):
+    size = real.stat().st_size
+    with real.open("rb") as f:
+        head = f.read(8192)
+    if b"\0" in head:
+        return f"[{box.show(real)} is a binary file of {size} bytes; not shown]"
+    if offset < 0:
+        raise ValueError(f"offset {offset} is negative")
+    if size > MAX_WHOLE_READ_BYTES:
+        return _read_piece(real, offset, limit, size)
+    text = real.read_bytes().decode("utf-8", errors="replace")
+    if offset and offset >= len(text):
         raise ValueError(f"offset {offset} is outside the file ({len(text)} characters)")
     piece = text[offset : offset + limit]
     rest = len(text) - offset - len(piece)
     if rest > 0:
         piece += (
             f"\n[… {rest} more characters of {len(text)} not shown; "
+            f"call read_file with offset={offset + len(piece)} to continue]"
+        )
+    return piece
+
+
+def _read_piece(real: Path, offset: int, limit: int, size: int) -> str:
+    """``limit`` characters from ``offset`` of a big file, reading no more than that."""
+    with real.open(encoding="utf-8", errors="replace", newline="") as f:
+        skipped = 0
+        while skipped < offset:
+            got = len(f.read(min(offset - skipped, 1 << 20)))
+            if not got:
+                break
+            skipped += got
+        piece = f.read(limit)
+        more = bool(f.read(1))
+    if offset and not piece:
+        raise ValueError(f"offset {offset} is outside the file ({skipped} characters)")
+    if more:
+        piece += (
+            f"\n[… the rest of this {size}-byte file not shown; "
             f"call read_file with offset={offset + len(piece)} to continue]"
         )
     return piece

@@ -116,14 +116,15 @@ class Agent:
         if store is not None and conversation_id is not None:
             conversation_id = store.resolve(conversation_id)
         self.conversation_id = conversation_id
-        self.messages: list[Message] = initial_history(store, conversation_id, system, messages)
+        self.messages: list[Message]
+        self.messages, compacted = initial_history(store, conversation_id, system, messages)
         self._runner = ToolRunner(
             self.tools,
             self.hooks,
             max_output_chars=max_tool_output,
             finish_name=FINISH_TOOL.name if finish_tool else None,
         )
-        self._compacted = False
+        self._compacted = compacted  # the store keeps a context: update it every turn
         self._index = itertools.count()
         self._turns = 0
         self._inbox: collections.deque[Message] = collections.deque()
@@ -308,7 +309,10 @@ class Agent:
         if response.message.parts:
             self._append(turn, response.message)
         calls = response.message.tool_calls
-        if turn.stop is not None:
+        if turn.stop is not None:  # cancelled mid-answer: its calls are answered "cancelled"
+            turn.pending, turn.results = list(calls), []
+            for step in self._answer_the_rest(turn):
+                yield step
             return
         if not calls:
             turn.stop = "max_tokens" if response.stop_reason == "max_tokens" else "end_turn"
@@ -357,6 +361,16 @@ class Agent:
                 if outcome.outcome == "finish":
                     turn.finish_arguments = outcome.finish_arguments
                 yield self._result_step(turn, outcome)
+        for step in self._answer_the_rest(turn):
+            yield step
+
+    def _answer_the_rest(self, turn: _Turn) -> Generator[Step, None, None]:
+        """A "cancelled" result (and its step) for every pending call that has none, so the
+        steps, like the history, never show a call without a result; then close the round."""
+        for c in turn.pending[len(turn.results) :]:
+            outcome = cancelled_outcome(c)
+            turn.results.append(outcome.result)
+            yield self._result_step(turn, outcome)
         self._close_round(turn)
 
     async def _generate(self, turn: _Turn, acc: ResponseAccumulator) -> AsyncGenerator[Step, None]:
@@ -457,8 +471,10 @@ class Agent:
         """Answer every pending call (a "cancelled" result where none came) in call order."""
         if not turn.pending:
             return
-        done = {r.call_id: r for r in turn.results}
-        results = [done.get(c.id) or cancelled_outcome(c).result for c in turn.pending]
+        # The runner answers in call order, so the results are a prefix of the calls; matching
+        # by position (not by id) keeps every result even when a model repeats a call id.
+        results = list(turn.results[: len(turn.pending)])
+        results += [cancelled_outcome(c).result for c in turn.pending[len(results) :]]
         self._append(turn, Message.tool(*results))
         turn.pending, turn.results = [], []
 
@@ -533,10 +549,11 @@ def _final_text(turn: _Turn) -> str:
 
 
 def _last_result(ends: list[TurnComplete | TurnError]) -> AgentResult:
-    """The last turn's result; a failed model call is raised (with the history kept)."""
+    """The last turn's result; a failed model call in any of the turns run (a queued message's
+    too) is raised, the first one, with the history kept."""
     if not ends:
         raise InvalidRequestError("nothing to run: give a prompt or send() a message first")
-    last = ends[-1]
-    if isinstance(last, TurnError) and last.error is not None:
-        raise last.error
-    return last.result
+    for end in ends:
+        if isinstance(end, TurnError) and end.error is not None:
+            raise end.error
+    return ends[-1].result

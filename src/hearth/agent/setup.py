@@ -43,23 +43,26 @@ def initial_history(
     conversation_id: str | None,
     system: str | None,
     messages: Sequence[Message],
-) -> list[Message]:
+) -> tuple[list[Message], bool]:
+    """The history to start from, and whether it is a stored compacted context (which every
+    later turn must then keep up to date in the store)."""
     if conversation_id is not None:
         if store is None:
             raise InvalidRequestError("conversation_id needs a store to load it from")
         if messages:
             raise InvalidRequestError("give either messages or conversation_id, not both")
-        history = store.load(conversation_id).messages
+        stored_conversation = store.load(conversation_id)
+        history = stored_conversation.messages
         stored = history[0].text if history and history[0].role == "system" else None
         if system is not None and system != stored:
             raise InvalidRequestError(
                 "the stored conversation has a different system prompt; leave system= unset "
                 "to continue it"
             )
-        return history
+        return history, stored_conversation.context is not None
     history = list(messages)
     if system is not None:
         if history and history[0].role == "system":
             raise InvalidRequestError("system= was given and the messages start with one")
         history.insert(0, Message.system(system))
-    return history
+    return history, False

@@ -201,6 +201,10 @@ def _result_line(step: ToolResultStep) -> str:
 
 
 def _preview(text: str) -> str:
-    if len(text) <= RESULT_PREVIEW:
-        return text
-    return text[:RESULT_PREVIEW] + "…"
+    """One line for the terminal: control characters (ANSI escapes from a file's content, a
+    stray CR) are shown escaped, never sent to the terminal."""
+    if len(text) > RESULT_PREVIEW:
+        text = text[:RESULT_PREVIEW] + "…"
+    return "".join(
+        ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in text
+    )

@@ -136,6 +136,7 @@ class _Saver:
     def __init__(self, store: ConversationStore | None, conversation_id: str | None) -> None:
         self.store = store
         self.conversation_id = conversation_id
+        self.compacted = False  # the stored conversation keeps a compacted working history
 
     def save(self, conv: Conversation, before: int) -> None:
         new = conv.messages[before:]
@@ -146,7 +147,8 @@ class _Saver:
             self.conversation_id = self.store.create(
                 title=title, model=conv.model.name, system=conv.system
             )
-        self.store.append_turn(self.conversation_id, new)
+        context = conv.messages if self.compacted else None
+        self.store.append_turn(self.conversation_id, new, context=context)
 
 
 def _resume(conv: Conversation, saver: _Saver, ref: str, system: str | None) -> None:
@@ -164,6 +166,7 @@ def _resume(conv: Conversation, saver: _Saver, ref: str, system: str | None) -> 
     conv.system = stored.info.system
     conv.messages = stored.messages
     saver.store, saver.conversation_id = store, cid
+    saver.compacted = stored.context is not None
     sys.stderr.write(f"continuing conversation {cid} ({stored.info.turns} turns)\n")
 
 
@@ -205,6 +208,8 @@ def chat(
         conv = Conversation(m, system=system, settings=settings)
         if resume:
             _resume(conv, saver, conversation or LATEST, system)
+            if not save:  # --no-save: read the conversation, add nothing to it
+                saver.store = None
         if interactive:
             with contextlib.suppress(ImportError):
                 import readline  # noqa: F401  (line editing and history for input())
@@ -217,7 +222,7 @@ def chat(
             if _handle_line(conv, line.strip(), interactive):
                 saver.save(conv, before)
             elif line.strip() == "/reset":
-                saver.conversation_id = None
+                saver.conversation_id, saver.compacted = None, False
 
 
 def _prompt_line(interactive: bool) -> str | None:

@@ -53,7 +53,7 @@ def list_(
         return
     for info in infos:
         when = time.strftime("%Y-%m-%d %H:%M", time.localtime(info.updated))
-        title = info.title or "(untitled)"
+        title = _terminal_safe(info.title or "(untitled)")
         sys.stdout.write(
             f"{info.id}  {when}  {info.turns:>3} turns  {info.model or '-'}  {title}\n"
         )
@@ -75,8 +75,9 @@ def show(
             return
         conv = store.load(conversation)
     info = conv.info
-    sys.stdout.write(f"# {info.title or '(untitled)'}  [{info.id}, {info.model or '-'}]\n\n")
-    sys.stdout.write(transcript(conv.log) + "\n")
+    head = f"# {info.title or '(untitled)'}  [{info.id}, {info.model or '-'}]"
+    sys.stdout.write(_terminal_safe(head) + "\n\n")
+    sys.stdout.write(_terminal_safe(transcript(conv.log)) + "\n")
     if conv.context is not None:
         sys.stdout.write("\n[the model now sees a compacted history; --json shows it]\n")
 
@@ -90,6 +91,15 @@ def rm(
         for cid in ids:
             store.delete(cid)
             sys.stdout.write(f"deleted {cid}\n")
+
+
+def _terminal_safe(text: str) -> str:
+    """``text`` with control characters other than newline and tab shown escaped, so a
+    stored tool output (a log file's ANSI colours, a stray CR) cannot drive the terminal."""
+    return "".join(
+        ch if ch.isprintable() or ch in "\n\t" else ch.encode("unicode_escape").decode("ascii")
+        for ch in text
+    )
 
 
 def _info_json(info: ConversationInfo) -> dict[str, object]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import os
 import sys
 from typing import Annotated
@@ -99,7 +100,7 @@ def serve(
         uds=uds,
         access_log=False,  # hearth's own access log never shows query strings (keys)
         log_level=log_level,
-        timeout_graceful_shutdown=int(settings.timeout),
+        timeout_graceful_shutdown=math.ceil(settings.timeout),  # 0 would cut streams at once
         server_header=False,
     )
 

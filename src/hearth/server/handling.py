@@ -122,6 +122,19 @@ def check_key(request: Request, key: str) -> None:
         )
 
 
+# Each API's own temperature range (hearth's settings allow more, for local samplers).
+_MAX_TEMPERATURE = {"openai": 2.0, "anthropic": 1.0, "gemini": 2.0}
+
+
+def _check_temperature(api: str, request: ChatRequest) -> None:
+    top = _MAX_TEMPERATURE.get(api)
+    temperature = request.settings.temperature
+    if top is not None and temperature is not None and temperature > top:
+        raise InvalidRequestError(
+            f"temperature: must be between 0 and {top:g} in the {api} API, got {temperature:g}"
+        )
+
+
 def _no_constants(name: str) -> object:
     raise InvalidRequestError(f"body: {name} is not valid JSON; send numbers as finite values")
 
@@ -163,6 +176,8 @@ class Exchange:
         served = self.state.router.get(name)
         if served.load_error is not None:
             raise HearthError(f"model {served.id} failed to load: {served.load_error}")
+        if request is not None:
+            _check_temperature(self.api, request)
         window = served.backend.capabilities().context_length
         wanted = request.settings.max_tokens if request is not None else None
         if window is not None and wanted is not None and wanted > window:

@@ -25,6 +25,7 @@ from hearth.server.settings import (
 )
 
 MAX_ENGINE_SLOTS = 32
+LOCAL_ONLY_OPTIONS = frozenset({"n_ctx", "n_threads"})  # the CLI's --n-ctx / --n-threads
 
 
 @dataclass(eq=False)
@@ -73,7 +74,10 @@ class ModelRouter:
         return sum(s.admission.active for s in self.served)
 
     def load(self) -> None:
-        """Load every model that loads (local ones); marks each ready or records its error."""
+        """Load every model that loads (local ones); marks each ready or records its error.
+        One model failing does not stop the others loading; the first failure is raised at
+        the end."""
+        first: Exception | None = None
         for item in self.served:
             load = getattr(item.backend, "load", None)
             try:
@@ -81,8 +85,11 @@ class ModelRouter:
                     load()
             except Exception as exc:  # reported by /ready and to every request for it
                 item.load_error = f"{type(exc).__name__}: {exc}"
-                raise
+                first = first or exc
+                continue
             item.loaded = True
+        if first is not None:
+            raise first
 
     def close(self) -> None:
         for item in self.served:
@@ -95,12 +102,13 @@ def build_router(
     """The router for ``settings.models``; ``backends`` (name → backend) replaces building them
     from the registry (tests pass FakeBackends here)."""
     served: list[Served] = []
-    for given in settings.models:
-        spec = config.resolve_model(given)
+    specs = [(given, config.resolve_model(given)) for given in settings.models]
+    any_local = any(_is_local(spec) for _, spec in specs)
+    for given, spec in specs:
         if backends is not None and given in backends:
             backend = backends[given]
         else:
-            backend = create_backend(spec, **_options(spec, settings))
+            backend = create_backend(spec, **_options(spec, settings, any_local))
         admission = Admission(
             parallel=_parallel(settings, spec, backend),
             max_queue=settings.max_queue,
@@ -127,8 +135,11 @@ def _parallel(settings: ServerSettings, spec: str, backend: Backend) -> int:
     return DEFAULT_LOCAL_PARALLEL if _is_local(spec) else DEFAULT_REMOTE_PARALLEL
 
 
-def _options(spec: str, settings: ServerSettings) -> dict[str, object]:
+def _options(spec: str, settings: ServerSettings, any_local: bool) -> dict[str, object]:
     options = dict(settings.backend_options)
+    if any_local and not _is_local(spec):
+        # --n-ctx / --n-threads are for the local models served beside this remote one
+        options = {k: v for k, v in options.items() if k not in LOCAL_ONLY_OPTIONS}
     if _is_local(spec):
         # The server's admission decides who waits; the engine's own queue must never refuse
         # first (slots + waiting + 1 always fit), and its deadline is the server's.

@@ -208,6 +208,8 @@ class ConversationStore:
 
     def resolve(self, ref: str) -> str:
         """The full id for an id or a unique prefix of one."""
+        if not ref.strip():  # "" is a prefix of every id: never let it pick (or delete) one
+            raise ConversationNotFoundError(ref)
         with self._lock:
             rows = self._db.execute(
                 "SELECT id FROM conversations WHERE id LIKE ? ESCAPE '\\' ORDER BY id",
