@@ -118,8 +118,14 @@ def schema_validator(schema: JsonObject, *, what: str) -> Callable[[JsonObject],
     return validate
 
 
-def json_validator(schema: JsonObject, *, what: str) -> Callable[[JsonValue], None]:
-    """Like :func:`schema_validator` for any JSON value; returns nothing."""
+def check_schema(schema: JsonObject, *, what: str) -> None:
+    """Raise InvalidRequestError naming ``what`` when ``schema`` is not a valid JSON schema
+    (checked against its ``$schema`` dialect, else JSON Schema 2020-12), e.g.
+    ``{"type": "objekt"}``. The server's inbound translators and :func:`json_validator` share it."""
+    _checked_validator_class(schema, what)
+
+
+def _checked_validator_class(schema: JsonObject, what: str) -> Any:
     if not isinstance(schema, dict):
         raise InvalidRequestError(f"{what}: a JSON schema must be a JSON object (a dict)")
     from jsonschema import Draft202012Validator, validators
@@ -133,6 +139,12 @@ def json_validator(schema: JsonObject, *, what: str) -> Callable[[JsonValue], No
         raise InvalidRequestError(
             f"{what}: the JSON schema is not valid: {exc.message} (at {where})"
         ) from None
+    return cls
+
+
+def json_validator(schema: JsonObject, *, what: str) -> Callable[[JsonValue], None]:
+    """Like :func:`schema_validator` for any JSON value; returns nothing."""
+    cls = _checked_validator_class(schema, what)
     validator = cls(schema, format_checker=cls.FORMAT_CHECKER)
 
     def check(value: JsonValue) -> None:

@@ -451,7 +451,14 @@ class AsyncChatStream:
 
 
 class Conversation:
-    """A chat that remembers: each answer is added to the history the next prompt is sent with."""
+    """A chat that remembers: each answer is added to the history the next prompt is sent with.
+
+    ``tools``, ``tool_choice`` and ``response_format`` given here apply to every turn; the same
+    keyword arguments on :meth:`send` / :meth:`stream` replace them for that turn only (None:
+    keep the conversation's). The tool calls the model makes join the history like any answer;
+    running them and sending the results (``send(Message.tool(...))``) is the caller's job, or
+    use :class:`hearth.agent.Agent`.
+    """
 
     def __init__(
         self,
@@ -459,10 +466,16 @@ class Conversation:
         *,
         system: str | None = None,
         settings: GenerationSettings | None = None,
+        tools: Iterable[ToolLike] = (),
+        tool_choice: ToolChoice | Tool = "auto",
+        response_format: OutputSpec | None = None,
     ) -> None:
         self.model = model
         self.system = system
         self.settings = settings
+        self.tools: tuple[ToolLike, ...] = tuple(tools)
+        self.tool_choice = tool_choice
+        self.response_format = response_format
         self.messages: list[Message] = []
         self.reset()
 
@@ -470,17 +483,55 @@ class Conversation:
         """Forget every turn but the system prompt."""
         self.messages = [Message.system(self.system)] if self.system is not None else []
 
-    def send(self, text: str | Message, **overrides: Unpack[SettingsOverrides]) -> Response:
+    def send(
+        self,
+        text: str | Message,
+        *,
+        tools: Iterable[ToolLike] | None = None,
+        tool_choice: ToolChoice | Tool | None = None,
+        response_format: OutputSpec | None = None,
+        **overrides: Unpack[SettingsOverrides],
+    ) -> Response:
+        """Send the next message and wait for the answer (``parsed`` set with a
+        response_format); the turn joins the history."""
         user = Message.user(text) if isinstance(text, str) else text
-        response = self.model.chat([*self.messages, user], self.settings, **overrides)
+        response = self.model.chat(
+            [*self.messages, user], self.settings,
+            **self._turn(tools, tool_choice, response_format), **overrides,
+        )  # fmt: skip
         self.messages += [user, response.message]
         return response
 
-    def stream(self, text: str | Message, **overrides: Unpack[SettingsOverrides]) -> ChatStream:
+    def stream(
+        self,
+        text: str | Message,
+        *,
+        tools: Iterable[ToolLike] | None = None,
+        tool_choice: ToolChoice | Tool | None = None,
+        response_format: OutputSpec | None = None,
+        **overrides: Unpack[SettingsOverrides],
+    ) -> ChatStream:
         """Stream the answer; the turn joins the history once the stream has finished."""
         user = Message.user(text) if isinstance(text, str) else text
-        inner = self.model.stream([*self.messages, user], self.settings, **overrides)
-        return ChatStream(self._record(user, inner))
+        inner = self.model.stream(
+            [*self.messages, user], self.settings,
+            **self._turn(tools, tool_choice, response_format), **overrides,
+        )  # fmt: skip
+        return ChatStream(self._record(user, inner), output=inner._output)
+
+    def _turn(
+        self,
+        tools: Iterable[ToolLike] | None,
+        tool_choice: ToolChoice | Tool | None,
+        response_format: OutputSpec | None,
+    ) -> _TurnOptions:
+        return {
+            "tools": self.tools if tools is None else tuple(tools),
+            "tool_choice": self.tool_choice if tool_choice is None else tool_choice,
+            "response_format": (
+                self.response_format if response_format is None else response_format
+            ),
+        }
 
     def _record(self, user: Message, inner: ChatStream) -> Iterator[StreamEvent]:
         try:
@@ -488,7 +539,13 @@ class Conversation:
         finally:
             inner.close()
         if inner._acc.done is not None:
-            self.messages += [user, inner.response.message]
+            self.messages += [user, inner._acc.response().message]
+
+
+class _TurnOptions(TypedDict):
+    tools: Iterable[ToolLike]
+    tool_choice: ToolChoice | Tool
+    response_format: OutputSpec | None
 
 
 def with_parsed(response: Response, output: StructuredOutput | None) -> Response:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 from tests.support.agent import answer, call, calls, fake_model
 
 from hearth.agent import (
@@ -135,3 +136,26 @@ def test_async_hooks_and_post_turn() -> None:
     result = asyncio.run(Agent(model, [DELETE], hooks=hooks).arun("q"))
     assert RAN == ["p"]
     assert seen == [result]
+
+
+def _secret() -> str:
+    """Returns a secret."""
+    return "the key is sk-12345"
+
+
+def test_post_tool_may_return_the_new_content_as_a_str() -> None:
+    def redact(call: ToolCallPart, result: ToolResult) -> str:
+        return result.content.replace("sk-12345", "[REDACTED]")
+
+    model, backend = fake_model(calls(call("_secret")), answer("ok"))
+    Agent(model, [Tool.from_function(_secret)], hooks=Hooks(post_tool=redact)).run("q")
+    sent = backend.requests[1].messages[-1].tool_results[0]
+    assert sent.content == "the key is [REDACTED]" and not sent.is_error
+
+
+def test_post_tool_returning_something_else_is_a_clear_type_error() -> None:
+    model, _ = fake_model(calls(call("_secret")), answer("ok"))
+    hooks = Hooks(post_tool=lambda c, r: 42)  # type: ignore[arg-type,return-value]
+    agent = Agent(model, [Tool.from_function(_secret)], hooks=hooks)
+    with pytest.raises(TypeError, match=r"post_tool hook returned 42; return a ToolResult"):
+        agent.run("q")

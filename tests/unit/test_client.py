@@ -100,3 +100,48 @@ def test_model_strings(spec: str, expected: tuple[str, str]) -> None:
 
 def test_local_is_a_provider() -> None:
     assert "local" in providers()
+
+
+def _weather(city: str) -> str:
+    """The weather in a city."""
+    return "sunny"
+
+
+def _clock() -> str:
+    """The time."""
+    return "noon"
+
+
+def test_conversation_sends_tools_and_tool_choice_every_turn() -> None:
+    from hearth.events import ToolCallEvent
+    from hearth.messages import ToolCallPart
+
+    call = ToolCallEvent(ToolCallPart("c1", "_weather", '{"city": "Oslo"}'))
+    fake = FakeBackend([[call, Done("tool_use", Usage(3, 1))], script("ok"), script("bye")])
+    conv = hearth.Conversation(Model(fake), tools=[_weather, _clock], tool_choice="required")
+    first = conv.send("weather in Oslo?")
+    assert first.tool_calls[0].name == "_weather"
+    assert conv.messages[-1].tool_calls  # the call joined the history
+    conv.send(hearth.Message.tool(hearth.ToolResultPart("c1", "sunny")), tool_choice="none")
+    with conv.stream("thanks", tools=[_clock], tool_choice="_clock") as s:
+        assert s.response.text == "bye"
+    sent = [([t.name for t in r.tools], r.tool_choice) for r in fake.requests]
+    assert sent == [
+        (["_weather", "_clock"], "required"),
+        (["_weather", "_clock"], "none"),  # this turn's tool_choice, the conversation's tools
+        (["_clock"], "_clock"),
+    ]
+
+
+def test_conversation_response_format_parses_every_answer_and_can_change_per_turn() -> None:
+    schema = {"type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n"]}
+    fake = FakeBackend([script('{"n": 1}'), script('{"n": 2}'), script("[3]")])
+    conv = hearth.Conversation(Model(fake), response_format=schema)
+    assert conv.send("one").parsed == {"n": 1}
+    with conv.stream("two") as s:
+        assert s.response.parsed == {"n": 2}
+    assert len(conv.messages) == 4  # the streamed turn joined the history
+    list_of_ints = {"type": "array", "items": {"type": "integer"}}
+    assert conv.send("three", response_format=list_of_ints).parsed == [3]
+    formats = [r.response_format for r in fake.requests]
+    assert [f.schema if f else None for f in formats] == [schema, schema, list_of_ints]

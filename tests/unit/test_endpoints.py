@@ -191,3 +191,44 @@ def test_capabilities_are_data() -> None:
     assert ENDPOINTS["ollama"].capabilities("llama3.2").vision is False
     assert ENDPOINTS["ollama"].capabilities("llama3.2", vision=True).vision is True
     assert OPENAI.capabilities("x").accelerator == "remote"
+
+
+@pytest.mark.parametrize(
+    ("name", "embeds"),
+    [
+        ("openai", True),
+        ("gemini", True),
+        ("ollama", True),
+        ("lmstudio", True),
+        ("llama-server", True),
+        ("vllm", True),
+        ("hearth", True),
+        ("together", True),
+        ("anthropic", False),
+        ("groq", False),
+        ("deepseek", False),
+    ],
+)
+def test_capabilities_say_which_endpoints_embed(name: str, embeds: bool) -> None:
+    assert ENDPOINTS[name].capabilities("some-model").embeddings is embeds
+
+
+def test_a_backend_reports_embeddings_and_a_non_embedding_endpoint_refuses_before_sending() -> None:
+    import httpx
+
+    from hearth.errors import UnsupportedFeatureError
+
+    sent: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        return httpx.Response(500)
+
+    client = httpx.Client(transport=httpx.MockTransport(handler))
+    openai = create_backend("openai:text-embedding-3-small", api_key="k", http_client=client)
+    assert openai.capabilities().embeddings is True
+    groq = create_backend("groq:llama-3.3-70b-versatile", api_key="k", http_client=client)
+    assert groq.capabilities().embeddings is False
+    with pytest.raises(UnsupportedFeatureError, match="groq endpoint has no embeddings endpoint"):
+        groq.embed(["x"])
+    assert sent == []

@@ -7,8 +7,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -163,7 +164,42 @@ def test_ready_is_503_until_a_model_loads() -> None:
         r = c.get("/ready")
         chat = c.post("/v1/chat/completions", json=CHAT)
     assert r.status_code == 503 and "no such file" in r.json()["errors"]["fake"]
-    assert chat.status_code == 500 and "failed to load" in chat.json()["error"]["message"]
+    assert chat.status_code == 503 and "failed to load" in chat.json()["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "read"),
+    [
+        ("/v1/chat/completions", CHAT, lambda b: (b["error"]["type"], b["error"]["message"])),
+        (
+            "/v1/messages",
+            {"model": "fake", "max_tokens": 8, "messages": [{"role": "user", "content": "hi"}]},
+            lambda b: (b["error"]["type"], b["error"]["message"]),
+        ),
+        (
+            "/v1beta/models/fake:generateContent",
+            {"contents": [{"parts": [{"text": "hi"}]}]},
+            lambda b: (b["error"]["status"], b["error"]["message"]),
+        ),
+    ],
+)
+def test_a_model_that_failed_to_load_is_a_503_naming_it_and_the_cause_in_each_api(
+    path: str, body: dict[str, object], read: Callable[[Any], tuple[str, str]]
+) -> None:
+    class Broken(FakeBackend):
+        def load(self) -> None:
+            raise RuntimeError("no such file: model.gguf")
+
+    with TestClient(app_for(Broken([]))) as c:
+        deadline = time.monotonic() + 5
+        while c.get("/ready").json()["models"]["fake"] == "loading" and time.monotonic() < deadline:
+            time.sleep(0.01)
+        r = c.post(path, json=body)
+    assert r.status_code == 503, r.text
+    assert "retry-after" not in r.headers  # it will not recover by itself
+    kind, message = read(r.json())
+    assert kind in ("server_error", "api_error", "UNAVAILABLE")
+    assert "fake" in message and "no such file: model.gguf" in message
 
 
 def test_one_model_failing_to_load_does_not_stop_the_others_loading() -> None:

@@ -174,6 +174,32 @@ def test_embeddings_float_and_base64() -> None:
     assert fake.calls[1] == (["abc"], 3)
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"input": "x"},
+        {"model": "fake", "input": []},
+        {"model": "fake", "input": [[1, 2]]},
+        {"model": "fake", "input": ["x"] * 2049},
+        {"model": "fake", "input": "x", "dimensions": 0},
+        {"model": "fake", "input": "x", "encoding_format": "hex"},
+    ],
+)
+def test_embeddings_requests_are_read_by_the_wire_module(body: dict[str, object]) -> None:
+    """One implementation: the server answers exactly what hearth.wire.openai_embed says."""
+    from hearth.errors import InvalidRequestError
+    from hearth.wire.openai_embed import embed_request_from_wire
+
+    with pytest.raises(InvalidRequestError) as raised:
+        embed_request_from_wire(body)
+    fake = EmbeddingFake()
+    with client(backend=fake) as c:
+        r = c.post("/v1/embeddings", json=body)
+    assert r.status_code == 400
+    assert r.json()["error"]["message"] == str(raised.value)
+    assert fake.calls == []
+
+
 def test_embeddings_on_a_chat_only_backend_is_a_400() -> None:
     with client() as c:
         r = c.post("/v1/embeddings", json={"model": "fake", "input": "x"})

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from hearth.errors import InvalidRequestError, UnsupportedFeatureError
+from hearth.messages import JsonObject
 from hearth.request import OutputFormat
 from hearth.wire import gemini, openai
 from hearth.wire.openai_inbound import completion_request_from_wire
@@ -103,3 +104,112 @@ def test_completion_request() -> None:
 def test_bad_completion_requests(body: dict[str, object], error: type[Exception]) -> None:
     with pytest.raises(error):
         completion_request_from_wire(body)
+
+
+@pytest.mark.parametrize(
+    ("extra", "field"),
+    [
+        ({"logit_bias": {"50256": -100}}, "logit_bias"),
+        ({"top_logprobs": 2}, "top_logprobs"),
+        ({"logprobs": True}, "logprobs"),
+        ({"functions": [{"name": "f"}]}, "functions"),
+        ({"function_call": "auto"}, "function_call"),
+        ({"audio": {"voice": "alloy", "format": "wav"}}, "audio"),
+        ({"modalities": ["text", "audio"]}, "modalities"),
+        ({"web_search_options": {"search_context_size": "low"}}, "web_search_options"),
+    ],
+)
+def test_openai_fields_hearth_cannot_honour_are_refused_by_name(
+    extra: dict[str, object], field: str
+) -> None:
+    with pytest.raises(UnsupportedFeatureError, match=rf"^{field}: "):
+        openai.request_from_wire({"model": "m", "messages": USER, **extra})
+
+
+def test_openai_neutral_values_of_those_fields_are_accepted() -> None:
+    body = {
+        "model": "m",
+        "messages": USER,
+        "logprobs": False,
+        "top_logprobs": 0,
+        "logit_bias": {},
+        "modalities": ["text"],
+        "user": "u1",
+        "metadata": {"a": "b"},
+    }
+    assert openai.request_from_wire(body).request.messages
+
+
+@pytest.mark.parametrize(
+    ("extra", "field"),
+    [
+        ({"logprobs": 0}, "logprobs"),
+        ({"logprobs": 5}, "logprobs"),
+        ({"logit_bias": {"7": 1}}, "logit_bias"),
+    ],
+)
+def test_completion_logprobs_and_logit_bias_are_refused(
+    extra: dict[str, object], field: str
+) -> None:
+    with pytest.raises(UnsupportedFeatureError, match=rf"^{field}: "):
+        completion_request_from_wire({"model": "m", "prompt": "x", **extra})
+
+
+@pytest.mark.parametrize(
+    ("extra", "field"),
+    [
+        ({"output_format": {"type": "json_schema", "schema": SCHEMA}}, "output_format"),
+        ({"output_config": {"effort": "low"}}, "output_config"),
+        ({"mcp_servers": [{"type": "url", "url": "https://x"}]}, "mcp_servers"),
+        ({"container": "c1"}, "container"),
+    ],
+)
+def test_anthropic_fields_hearth_cannot_honour_are_refused_by_name(
+    extra: dict[str, object], field: str
+) -> None:
+    from hearth.wire.anthropic_inbound import parse_request
+
+    body = {"model": "m", "max_tokens": 8, "messages": USER, "metadata": {"user_id": "u"}}
+    assert parse_request(body, None).request.messages  # metadata only labels: accepted
+    with pytest.raises(UnsupportedFeatureError, match=rf"^{field}: "):
+        parse_request({**body, **extra}, None)
+
+
+@pytest.mark.parametrize(
+    ("config", "field"),
+    [
+        ({"responseLogprobs": True}, "generationConfig.responseLogprobs"),
+        ({"logprobs": 3}, "generationConfig.logprobs"),
+        ({"responseModalities": ["TEXT", "IMAGE"]}, "generationConfig.responseModalities"),
+        ({"speechConfig": {"voiceConfig": {}}}, "generationConfig.speechConfig"),
+    ],
+)
+def test_gemini_settings_hearth_cannot_honour_are_refused_by_name(
+    config: dict[str, object], field: str
+) -> None:
+    assert _gemini({"responseModalities": ["TEXT"]}) is None
+    with pytest.raises(UnsupportedFeatureError, match=rf"^{field}: "):
+        _gemini(config)
+
+
+def test_gemini_cached_content_is_refused() -> None:
+    body = {"contents": [{"parts": [{"text": "hi"}]}], "cachedContent": "cachedContents/x"}
+    with pytest.raises(UnsupportedFeatureError, match=r"^cachedContent: "):
+        gemini.request_from_wire(body, model="m")
+
+
+@pytest.mark.parametrize("schema", [{"type": "objekt"}, {"properties": []}, {"minLength": -1}])
+def test_invalid_response_schemas_are_refused_by_both_translators(schema: JsonObject) -> None:
+    fmt = {"type": "json_schema", "json_schema": {"name": "x", "schema": schema}}
+    with pytest.raises(InvalidRequestError, match=r"^response_format\.json_schema\.schema: "
+                       r"the JSON schema is not valid"):  # fmt: skip
+        openai.request_from_wire({"model": "m", "messages": USER, "response_format": fmt})
+    with pytest.raises(InvalidRequestError, match=r"^generationConfig\.responseJsonSchema: "):
+        _gemini({"responseMimeType": "application/json", "responseJsonSchema": schema})
+
+
+def test_the_python_api_refuses_the_same_schema_clearly() -> None:
+    from hearth.output import structured_output
+
+    with pytest.raises(InvalidRequestError, match=r"the JSON schema is not valid"):
+        structured_output({"type": "objekt"})

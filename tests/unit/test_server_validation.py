@@ -82,6 +82,9 @@ OA, AN, GE = (
     (ANTHROPIC, anthropic_kind, {400: "invalid_request_error", 404: "not_found_error"}),
     (GEMINI, gemini_kind, {400: "INVALID_ARGUMENT", 404: "NOT_FOUND"}),
 )
+COMPLETIONS = ("/v1/completions", OA[1], OA[2])
+BAD_SCHEMA_OA = {"type": "json_schema", "json_schema": {"name": "x", "schema": {"type": "objekt"}}}
+BAD_SCHEMA_GE = {"responseMimeType": "application/json", "responseJsonSchema": {"type": "objekt"}}
 # (id, API, body (a dict, or raw bytes), status[, path])
 TABLE: list[tuple[str, tuple[str, Callable[[object], str], dict[int, str]], object, int]] = [
     ("oa-malformed", OA, b'{"model": "fake", "messages": [', 400),
@@ -116,6 +119,21 @@ TABLE: list[tuple[str, tuple[str, Callable[[object], str], dict[int, str]], obje
     ("an-temp-over-1", AN, anthropic_body(temperature=1.5), 400),
     ("ge-temp-over-2", GE, gemini_body(temperature=3), 400),
     ("ge-unknown-model", (GEMINI_9, GE[1], GE[2]), gemini_body(), 404),
+    # fields hearth cannot honour are refused by name, never silently ignored
+    ("oa-logit-bias", OA, openai_body(logit_bias={"50256": -100}), 400),
+    ("oa-top-logprobs", OA, openai_body(top_logprobs=3), 400),
+    ("oa-functions", OA, openai_body(functions=[{"name": "f", "parameters": {}}]), 400),
+    ("oa-audio-out", OA, openai_body(modalities=["text", "audio"]), 400),
+    ("cp-logprobs", COMPLETIONS, {"model": "fake", "prompt": "x", "logprobs": 2}, 400),
+    ("cp-logit-bias", COMPLETIONS, {"model": "fake", "prompt": "x", "logit_bias": {"1": 5}}, 400),
+    ("an-output-format", AN, anthropic_body(output_format={"type": "json_schema"}), 400),
+    ("an-mcp", AN, anthropic_body(mcp_servers=[{"type": "url", "url": "https://x"}]), 400),
+    ("ge-logprobs", GE, gemini_body(responseLogprobs=True, logprobs=3), 400),
+    ("ge-audio-out", GE, gemini_body(responseModalities=["AUDIO"]), 400),
+    ("ge-cached", GE, {**gemini_body(), "cachedContent": "cachedContents/abc"}, 400),
+    # an invalid response schema is the client's mistake, for every model
+    ("oa-bad-schema", OA, openai_body(response_format=BAD_SCHEMA_OA), 400),
+    ("ge-bad-schema", GE, gemini_body(**BAD_SCHEMA_GE), 400),
 ]
 CASES = [
     pytest.param(api[0], body, status, api[1], api[2][status], id=name)

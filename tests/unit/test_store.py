@@ -118,3 +118,49 @@ def test_the_store_uses_wal(store: ConversationStore) -> None:
     db = sqlite3.connect(store.path)
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     db.close()
+
+
+def _break_turn_writes(path: Path) -> None:
+    """Make every turn insert fail from now on (as a full disk or a kill mid-write would)."""
+    import sqlite3
+
+    other = sqlite3.connect(path)
+    other.execute(
+        "CREATE TRIGGER no_turns BEFORE INSERT ON turns BEGIN SELECT RAISE(ABORT, 'disk gone'); END"
+    )
+    other.commit()
+    other.close()
+
+
+def test_the_agents_first_save_is_one_transaction(store: ConversationStore) -> None:
+    _break_turn_writes(store.path)
+    model, _ = fake_model(answer("one"))
+    agent = Agent(model, system="S", store=store)
+    with pytest.raises(Exception, match="disk gone"):
+        agent.run("first question")
+    assert store.list() == []  # no empty conversation left behind
+    assert agent.conversation_id is None
+
+
+def test_the_chat_clis_first_save_is_one_transaction(store: ConversationStore) -> None:
+    from hearth.cli.chat import _Saver
+    from hearth.client import Conversation
+
+    model, _ = fake_model(answer("hello"))
+    conv = Conversation(model, system="S")
+    conv.send("hi")
+    _break_turn_writes(store.path)
+    saver = _Saver(store, None)
+    with pytest.raises(Exception, match="disk gone"):
+        saver.save(conv, 1)
+    assert store.list() == []
+
+
+def test_start_saves_a_conversation_with_its_first_turn(store: ConversationStore) -> None:
+    cid = store.start([Message.user("a"), Message.assistant("b")], title="t", model="fake:x",
+                      system="S", stop_reason="end_turn", usage=Usage(2, 1))  # fmt: skip
+    conv = store.load(cid)
+    assert conv.info.title == "t" and conv.info.turns == 1
+    assert [m.text for m in conv.messages] == ["S", "a", "b"]
+    assert conv.turns[0].stop_reason == "end_turn" and conv.turns[0].usage == Usage(2, 1)
+    assert store.append_turn(cid, [Message.user("c")]) == 1

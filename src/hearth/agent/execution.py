@@ -186,12 +186,26 @@ class ToolRunner:
                                seconds=seconds)  # fmt: skip
         result = inner.result()
         if self.hooks.post_tool is not None:
-            changed = await call_hook(self.hooks.post_tool(call, result))
-            result = changed if changed is not None else result
+            result = _post_tool_result(await call_hook(self.hooks.post_tool(call, result)), result)
         content, cut = truncate(result.content, self.max_output_chars)
         outcome: ToolOutcome = "error" if result.is_error else "ok"
         part = result_part(call, content, result.is_error)
         return CallOutcome(call, part, outcome, plan.arguments, cut, seconds)
+
+
+def _post_tool_result(changed: object, result: ToolResult) -> ToolResult:
+    """What a post_tool hook returned, as the result the model sees: a ToolResult replaces it,
+    a str replaces its content (``is_error`` kept), None keeps it."""
+    if changed is None:
+        return result
+    if isinstance(changed, ToolResult):
+        return changed
+    if isinstance(changed, str):
+        return ToolResult(changed, result.is_error)
+    raise TypeError(
+        f"post_tool hook returned {changed!r}; return a ToolResult, a str (the new content) "
+        "or None (keep the result)"
+    )
 
 
 def _finish(call: ToolCallPart) -> CallOutcome:

@@ -7,7 +7,9 @@ Every hook may be a plain function or a coroutine function.
 * ``pre_tool(call) -> Allow | Deny | Rewrite | Ask | None`` — decide each tool call before it
   runs. ``Deny`` gives the model an error result with the reason; ``Rewrite`` replaces the
   arguments; ``Ask`` asks the ``approve`` callback (no callback: denied).
-* ``post_tool(call, result) -> ToolResult | None`` — redact or transform what the model sees.
+* ``post_tool(call, result) -> ToolResult | str | None`` — redact or transform what the model
+  sees: a ToolResult replaces the result, a str replaces its content (keeping ``is_error``), None
+  keeps it. Anything else is a TypeError naming the value.
 * ``post_turn(result)`` — after every turn that reached the model.
 
 A deny is final: the tool does not run, whatever the model writes next; a repeated call meets
@@ -60,7 +62,9 @@ MaybeAwaitable: TypeAlias = T | Awaitable[T]
 
 PreTurnHook: TypeAlias = Callable[[Message], MaybeAwaitable[Deny | None]]
 PreToolHook: TypeAlias = Callable[[ToolCallPart], MaybeAwaitable[ToolDecision]]
-PostToolHook: TypeAlias = Callable[[ToolCallPart, ToolResult], MaybeAwaitable[ToolResult | None]]
+PostToolHook: TypeAlias = Callable[
+    [ToolCallPart, ToolResult], MaybeAwaitable[ToolResult | str | None]
+]
 PostTurnHook: TypeAlias = Callable[[AgentResult], MaybeAwaitable[None]]
 ApprovalCallback: TypeAlias = Callable[[ToolCallPart, str], MaybeAwaitable[bool]]
 

@@ -493,19 +493,25 @@ class Agent:
 
     def _persist(self, turn: _Turn) -> None:
         assert self.store is not None
-        if self.conversation_id is None:
+        context = self.messages if self._compacted else None
+        if self.conversation_id is None:  # the conversation and its first turn: one transaction
             first = next((m.text for m in turn.new if m.role == "user"), "")
-            self.conversation_id = self.store.create(
+            self.conversation_id = self.store.start(
+                turn.new,
                 title=first.strip().splitlines()[0][:80] if first.strip() else "",
                 model=self.model.name,
                 system=self.system,
+                stop_reason=turn.stop,
+                usage=turn.usage,
+                context=context,
             )
+            return
         self.store.append_turn(
             self.conversation_id,
             turn.new,
             stop_reason=turn.stop,
             usage=turn.usage,
-            context=self.messages if self._compacted else None,
+            context=context,
         )
 
     def _result(self, turn: _Turn) -> AgentResult:

@@ -39,6 +39,8 @@ if TYPE_CHECKING:
     from hearth.config.schema import ProviderConfig
 
 WireName: TypeAlias = Literal["openai", "anthropic", "gemini", "ollama"]
+EMBEDDING_WIRES: frozenset[WireName] = frozenset({"openai", "gemini", "ollama"})
+"""The wire formats with an embeddings API (:data:`hearth.backends.remote.EMBED_MODULES`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +70,16 @@ class Endpoint:
     models: tuple[ModelRule, ...] = ()
     wire_options: Mapping[str, JsonValue] = field(default_factory=lambda: MappingProxyType({}))
     local: bool = False
+    embeddings: bool | None = None
+    """Whether the endpoint serves an embeddings API. None: whether its wire format has one
+    (OpenAI-compatible ``/embeddings``, Gemini, Ollama do; Anthropic does not)."""
+
+    @property
+    def embeds(self) -> bool:
+        """The endpoint can embed (remote backends refuse ``embed`` up front when not)."""
+        if self.embeddings is not None:
+            return self.embeddings
+        return self.wire in EMBEDDING_WIRES
 
     def capabilities(self, model: str, *, vision: bool | None = None) -> Capabilities:
         """What ``model`` on this endpoint can do; ``vision`` overrides the table."""
@@ -80,6 +92,7 @@ class Endpoint:
             structured_output=True,
             vision=vision if vision is not None else _pick(found_vision, self.vision),
             thinking=_pick(found_thinking, self.thinking),
+            embeddings=self.embeds,
             accelerator="remote",
         )
 
@@ -183,7 +196,7 @@ ENDPOINTS: Mapping[str, Endpoint] = MappingProxyType(
             Endpoint(
                 "groq", "openai", "https://api.groq.com/openai/v1", ("GROQ_API_KEY",),
                 "GROQ_BASE_URL", key_required=True,
-                models=(ModelRule("*llama-4*", vision=True),), thinking=False,
+                models=(ModelRule("*llama-4*", vision=True),), thinking=False, embeddings=False,
             ),
             Endpoint(
                 "openrouter", "openai", "https://openrouter.ai/api/v1", ("OPENROUTER_API_KEY",),
@@ -197,7 +210,7 @@ ENDPOINTS: Mapping[str, Endpoint] = MappingProxyType(
             ),
             Endpoint(
                 "deepseek", "openai", "https://api.deepseek.com/v1", ("DEEPSEEK_API_KEY",), None,
-                key_required=True, wire_options=_MAX_TOKENS,
+                key_required=True, wire_options=_MAX_TOKENS, embeddings=False,
                 models=(ModelRule("deepseek-reasoner*", thinking=True),),
             ),
         )

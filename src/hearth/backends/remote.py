@@ -498,9 +498,11 @@ class RemoteBackend(BackendBase):
         check_dimensions(dimensions)
         wire_task = check_task(task)
         module = EMBED_MODULES.get(self._endpoint.wire)
-        if module is None:
+        if module is None or not self._endpoint.embeds:
+            what = (f"the {self._endpoint.wire} API" if module is None
+                    else f"the {self._endpoint.name} endpoint")  # fmt: skip
             raise UnsupportedFeatureError(
-                f"{self.name}: the {self._endpoint.wire} API has no embeddings endpoint; embed "
+                f"{self.name}: {what} has no embeddings endpoint; embed "
                 "with local:minilm, or an OpenAI, Gemini or Ollama model"
             )
         wire: Any = importlib.import_module(module)

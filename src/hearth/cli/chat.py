@@ -142,12 +142,13 @@ class _Saver:
         new = conv.messages[before:]
         if self.store is None or not new:
             return
-        if self.conversation_id is None:
-            title = new[0].text.strip().splitlines()[0][:80] if new[0].text.strip() else ""
-            self.conversation_id = self.store.create(
-                title=title, model=conv.model.name, system=conv.system
-            )
         context = conv.messages if self.compacted else None
+        if self.conversation_id is None:  # the conversation and its first turn: one transaction
+            title = new[0].text.strip().splitlines()[0][:80] if new[0].text.strip() else ""
+            self.conversation_id = self.store.start(
+                new, title=title, model=conv.model.name, system=conv.system, context=context
+            )
+            return
         self.store.append_turn(self.conversation_id, new, context=context)
 
 

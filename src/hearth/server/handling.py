@@ -27,6 +27,7 @@ from hearth.errors import (
     AuthenticationError,
     HearthError,
     InvalidRequestError,
+    ModelUnavailableError,
     OverloadedError,
     RateLimitError,
     RequestTimeoutError,
@@ -175,7 +176,10 @@ class Exchange:
         """The served model for ``name``; checks ``max_tokens`` against its window."""
         served = self.state.router.get(name)
         if served.load_error is not None:
-            raise HearthError(f"model {served.id} failed to load: {served.load_error}")
+            raise ModelUnavailableError(
+                f"model {served.id} failed to load: {served.load_error}; it will not recover "
+                "by itself: fix the cause and restart the server (GET /ready shows each model)"
+            )
         if request is not None:
             _check_temperature(self.api, request)
         window = served.backend.capabilities().context_length

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import struct
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -13,19 +11,19 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from hearth.embeddings import Embeddings
-from hearth.errors import HearthError, InvalidRequestError, UnsupportedFeatureError
+from hearth.errors import HearthError, InvalidRequestError
 from hearth.events import Done, StreamEvent, TextDelta, Usage
 from hearth.messages import JsonObject, JsonValue
 from hearth.server.handling import Exchange, handle
 from hearth.server.sse import EventStreamResponse
 from hearth.wire import openai as wire
 from hearth.wire.base import WireChunk
+from hearth.wire.openai_embed import embed_request_from_wire, embed_response_to_wire
 from hearth.wire.openai_inbound import completion_request_from_wire
 from hearth.wire.openai_shapes import STOP_TO_FINISH, usage_to_wire
 
 API = "openai"
 _TEMPLATE_FIELDS = ("chat_template", "chat_template_kwargs", "template")
-MAX_EMBED_INPUTS = 2048
 
 
 def _new_id(prefix: str) -> str:
@@ -126,54 +124,18 @@ async def _completions(ex: Exchange) -> Response | EventStreamResponse:
     })  # fmt: skip
 
 
-def _embed_inputs(body: JsonObject) -> list[str]:
-    raw = body.get("input")
-    texts = [raw] if isinstance(raw, str) else raw
-    if not isinstance(texts, list) or not texts:
-        raise InvalidRequestError("input: expected a string or a non-empty array of strings")
-    if not all(isinstance(t, str) for t in texts):
-        raise UnsupportedFeatureError("input: only strings are supported, not token arrays")
-    if len(texts) > MAX_EMBED_INPUTS:
-        raise InvalidRequestError(f"input: at most {MAX_EMBED_INPUTS} texts, got {len(texts)}")
-    return [t for t in texts if isinstance(t, str)]
-
-
-def _embedding_value(vector: list[float], encoding: str) -> JsonValue:
-    if encoding == "base64":
-        return base64.b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode("ascii")
-    return [float(x) for x in vector]
-
-
 async def _embeddings(ex: Exchange) -> Response:
-    body = await ex.json()
-    name = body.get("model")
-    if not isinstance(name, str) or not name:
-        raise InvalidRequestError("model: required, a string")
-    texts = _embed_inputs(body)
-    encoding = body.get("encoding_format", "float")
-    if encoding not in ("float", "base64"):
-        raise InvalidRequestError("encoding_format: expected float or base64")
-    dimensions = body.get("dimensions")
-    if dimensions is not None and (
-        not isinstance(dimensions, int) or isinstance(dimensions, bool) or dimensions < 1
-    ):
-        raise InvalidRequestError("dimensions: expected a positive integer")
-    served = ex.model(name)
+    parsed = embed_request_from_wire(await ex.json())
+    served = ex.model(parsed.model)
 
     async def work() -> Embeddings:
         async with served.admission.slot(ex.deadline):
-            return await served.backend.aembed(texts, dimensions=dimensions)
+            return await served.backend.aembed(parsed.texts, dimensions=parsed.dimensions)
 
     result = await ex.guarded(work)
-    data: list[JsonValue] = [
-        {"object": "embedding", "index": i, "embedding": _embedding_value(v, str(encoding))}
-        for i, v in enumerate(result.vectors)
-    ]
-    tokens = result.usage.input_tokens
-    return JSONResponse({
-        "object": "list", "data": data, "model": name,
-        "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
-    })  # fmt: skip
+    return JSONResponse(
+        embed_response_to_wire(result, model=parsed.model, encoding_format=parsed.encoding_format)
+    )
 
 
 async def _models(ex: Exchange) -> Response:

@@ -7,7 +7,9 @@ Tables:
 * ``turns`` — one row per completed turn: its new messages, stop reason and usage.
 
 A turn is written in a single ``BEGIN IMMEDIATE … COMMIT``, so a process killed mid-write leaves
-the database with every earlier turn intact and the unfinished one absent. ``synchronous=FULL``
+the database with every earlier turn intact and the unfinished one absent. A new conversation and
+its first turn are one transaction too (:meth:`ConversationStore.start`), so no empty
+conversation is left behind. ``synchronous=FULL``
 makes a committed turn survive power loss too.
 """
 
@@ -143,15 +145,32 @@ class ConversationStore:
     def create(
         self, *, title: str = "", model: str | None = None, system: str | None = None
     ) -> str:
-        """A new empty conversation; returns its id."""
+        """A new empty conversation; returns its id. To save a first turn with it, use
+        :meth:`start` (one transaction: never an empty conversation left by a crash)."""
+        cid = uuid.uuid4().hex[:12]
+        with self._tx() as db:
+            _insert_conversation(db, cid, title, model, system, time.time())
+        return cid
+
+    def start(
+        self,
+        messages: Sequence[Message],
+        *,
+        title: str = "",
+        model: str | None = None,
+        system: str | None = None,
+        stop_reason: str | None = None,
+        usage: Usage | None = None,
+        context: Sequence[Message] | None = None,
+    ) -> str:
+        """A new conversation holding its first turn, written in one transaction; returns its
+        id. A process killed (or a write failing) part-way leaves no trace of either."""
         cid = uuid.uuid4().hex[:12]
         now = time.time()
+        row = _turn_row(messages, stop_reason, usage)
         with self._tx() as db:
-            db.execute(
-                "INSERT INTO conversations (id, title, model, system, created, updated)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
-                (cid, title, model, system, now, now),
-            )
+            _insert_conversation(db, cid, title, model, system, now)
+            _insert_turn(db, cid, row, now, context, None)
         return cid
 
     def append_turn(
@@ -167,34 +186,12 @@ class ConversationStore:
         """Persist one completed turn atomically; returns its index. ``context`` replaces the
         working history (after compaction); ``title`` is set if the conversation has none."""
         now = time.time()
-        body = json.dumps(messages_to_data(messages), ensure_ascii=False)
-        usage_json = json.dumps(asdict(usage or Usage()))
+        row = _turn_row(messages, stop_reason, usage)
         with self._tx() as db:
             exists = db.execute("SELECT 1 FROM conversations WHERE id = ?", (conversation_id,))
             if exists.fetchone() is None:
                 raise ConversationNotFoundError(conversation_id)
-            row = db.execute(
-                "SELECT COALESCE(MAX(idx) + 1, 0) FROM turns WHERE conversation_id = ?",
-                (conversation_id,),
-            ).fetchone()
-            idx = int(row[0])
-            db.execute(
-                "INSERT INTO turns (conversation_id, idx, created, messages, stop_reason, usage)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
-                (conversation_id, idx, now, body, stop_reason, usage_json),
-            )
-            db.execute("UPDATE conversations SET updated = ? WHERE id = ?", (now, conversation_id))
-            if context is not None:
-                db.execute(
-                    "UPDATE conversations SET context = ? WHERE id = ?",
-                    (dumps(context), conversation_id),
-                )
-            if title:
-                db.execute(
-                    "UPDATE conversations SET title = ? WHERE id = ? AND title = ''",
-                    (title[:200], conversation_id),
-                )
-        return idx
+            return _insert_turn(db, conversation_id, row, now, context, title)
 
     def delete(self, ref: str) -> str:
         """Delete a conversation (by id or unique id prefix); returns the full id."""
@@ -319,6 +316,58 @@ class ConversationStore:
                 self._db.execute("ROLLBACK")
                 raise
             self._db.execute("COMMIT")
+
+
+def _turn_row(
+    messages: Sequence[Message], stop_reason: str | None, usage: Usage | None
+) -> tuple[str, str | None, str]:
+    """(messages JSON, stop reason, usage JSON): serialised before the transaction opens."""
+    body = json.dumps(messages_to_data(messages), ensure_ascii=False)
+    return body, stop_reason, json.dumps(asdict(usage or Usage()))
+
+
+def _insert_conversation(
+    db: sqlite3.Connection,
+    cid: str,
+    title: str,
+    model: str | None,
+    system: str | None,
+    now: float,
+) -> None:
+    db.execute(
+        "INSERT INTO conversations (id, title, model, system, created, updated)"
+        " VALUES (?, ?, ?, ?, ?, ?)",
+        (cid, title, model, system, now, now),
+    )
+
+
+def _insert_turn(
+    db: sqlite3.Connection,
+    cid: str,
+    row: tuple[str, str | None, str],
+    now: float,
+    context: Sequence[Message] | None,
+    title: str | None,
+) -> int:
+    """Insert the next turn of ``cid`` inside the caller's transaction; returns its index."""
+    found = db.execute(
+        "SELECT COALESCE(MAX(idx) + 1, 0) FROM turns WHERE conversation_id = ?", (cid,)
+    ).fetchone()
+    idx = int(found[0])
+    body, stop_reason, usage_json = row
+    db.execute(
+        "INSERT INTO turns (conversation_id, idx, created, messages, stop_reason, usage)"
+        " VALUES (?, ?, ?, ?, ?, ?)",
+        (cid, idx, now, body, stop_reason, usage_json),
+    )
+    db.execute("UPDATE conversations SET updated = ? WHERE id = ?", (now, cid))
+    if context is not None:
+        db.execute("UPDATE conversations SET context = ? WHERE id = ?", (dumps(context), cid))
+    if title:
+        db.execute(
+            "UPDATE conversations SET title = ? WHERE id = ? AND title = ''", (title[:200], cid)
+        )
+    return idx
 
 
 _INFO_SQL = (

@@ -28,6 +28,7 @@ from hearth.errors import (
     HearthError,
     InvalidRequestError,
     ModelNotFoundError,
+    ModelUnavailableError,
     OverloadedError,
     ProviderError,
     RateLimitError,
@@ -130,6 +131,7 @@ _TO_WIRE: tuple[tuple[type[HearthError] | tuple[type[HearthError], ...], int, st
     (ConfigurationError, 400, "invalid_request_error"),
     (RateLimitError, 429, "rate_limit_error"),
     (OverloadedError, 529, "overloaded_error"),
+    (ModelUnavailableError, 503, "api_error"),
     ((RequestTimeoutError, APITimeoutError), 504, "timeout_error"),
 )
 

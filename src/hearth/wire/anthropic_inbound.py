@@ -3,8 +3,10 @@
 Every mistake raises :class:`~hearth.errors.InvalidRequestError` whose message starts with the
 path of the offending field (``messages[2].content[0].tool_use_id: expected a string, got
 null``). Blocks and tools hearth cannot carry (documents, server tools, image URLs) raise
-:class:`~hearth.errors.UnsupportedFeatureError` naming the field. Fields hearth does not model
-(``metadata``, ``service_tier``, ``cache_control``, ``citations``, …) are ignored.
+:class:`~hearth.errors.UnsupportedFeatureError` naming the field, as do top-level fields that
+would change the answer (``output_format``, ``output_config``, ``mcp_servers``, ``container``).
+Fields that only label or route a request (``metadata``, ``service_tier``, ``cache_control``,
+``citations``, …) are ignored.
 
 Mapping to hearth: ``system`` → one leading system message (a string → one TextPart, a list of
 text blocks → one TextPart each); a user message holding only ``tool_result`` blocks → a ``tool``
@@ -336,9 +338,29 @@ def _settings(body: JsonObject) -> GenerationSettings:
     )
 
 
+_REFUSED: tuple[tuple[str, str], ...] = (
+    (
+        "output_format",
+        "structured outputs are not supported on the Anthropic route; use the "
+        "OpenAI route's response_format or Gemini's responseJsonSchema",
+    ),
+    ("output_config", "output_config (format, effort) is not supported; leave it out"),
+    ("mcp_servers", "hearth does not connect to MCP servers; send tools instead"),
+    ("container", "hearth has no code-execution container; leave it out"),
+)
+"""Fields that change the answer, so ignoring them would answer a different request."""
+
+
+def _refuse_unsupported(body: JsonObject) -> None:
+    for key, why in _REFUSED:
+        if body.get(key) not in (None, {}, []):
+            raise UnsupportedFeatureError(f"{key}: {why}")
+
+
 def parse_request(body: JsonObject, model: str | None) -> WireRequest:
     """Validate an inbound Messages API body (see the module docstring)."""
     body = _object(body, "body")
+    _refuse_unsupported(body)
     name = body.get("model")
     if name is None:
         if model is None:

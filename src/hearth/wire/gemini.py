@@ -26,7 +26,7 @@ Streams live in :mod:`hearth.wire.gemini_stream`, errors in :mod:`hearth.wire.ge
 
 from __future__ import annotations
 
-from hearth.errors import InvalidRequestError
+from hearth.errors import InvalidRequestError, UnsupportedFeatureError
 from hearth.messages import (
     ImagePart,
     JsonObject,
@@ -186,6 +186,10 @@ def request_from_wire(
     if not name:
         raise InvalidRequestError(
             "model: Gemini names the model in the URL path (models/{model}:generateContent)"
+        )
+    if shape.cached_content:
+        raise UnsupportedFeatureError(
+            "cachedContent: hearth has no Gemini context caches; send the contents inline"
         )
     decoder = PartDecoder(strict=True)
     messages = _system_from_wire(shape.system_instruction, decoder)

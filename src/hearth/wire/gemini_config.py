@@ -155,14 +155,33 @@ def response_format_from_wire(config: shapes.GenerationConfig | None) -> OutputF
     if not isinstance(raw, dict):
         raise InvalidRequestError(f"generationConfig.{schema_field}: expected an object")
     schema = raw if schema_field == "responseJsonSchema" else openapi_to_json_schema(raw)
+    from hearth._schema import check_schema
+
+    check_schema(schema, what=f"generationConfig.{schema_field}")
     return OutputFormat("json_schema", schema=schema)
 
 
 def _refuse_unsupported(config: shapes.GenerationConfig) -> None:
+    """Settings that would change the answer are refused by name, never silently dropped."""
     if config.candidate_count not in (None, 1):
         raise UnsupportedFeatureError(
             f"generationConfig.candidateCount: hearth generates one candidate, "
             f"got {config.candidate_count}"
+        )
+    if config.response_logprobs or config.logprobs is not None:
+        field = "responseLogprobs" if config.response_logprobs else "logprobs"
+        raise UnsupportedFeatureError(
+            f"generationConfig.{field}: hearth does not return log probabilities; leave it out"
+        )
+    modalities = [m.upper() for m in config.response_modalities or ()]
+    if any(m != "TEXT" for m in modalities):
+        raise UnsupportedFeatureError(
+            f"generationConfig.responseModalities: hearth answers with text only, got "
+            f'{config.response_modalities!r}; use ["TEXT"]'
+        )
+    if config.speech_config is not None:
+        raise UnsupportedFeatureError(
+            "generationConfig.speechConfig: hearth does not produce speech; leave it out"
         )
 
 

@@ -126,6 +126,11 @@ class GenerationConfig(Shape):
     response_schema: JsonValue = None
     response_json_schema: JsonValue = None
     thinking_config: ThinkingConfig | None = None
+    # Read only to refuse them by name (hearth cannot honour them):
+    response_logprobs: bool | None = None
+    logprobs: int | None = None
+    response_modalities: list[str] | None = None
+    speech_config: JsonValue = None
 
 
 class Request(Shape):
@@ -135,6 +140,7 @@ class Request(Shape):
     tool_config: ToolConfig | None = None
     generation_config: GenerationConfig | None = None
     model: str | None = None
+    cached_content: str | None = None  # read only to refuse it by name
 
 
 class Candidate(Shape):

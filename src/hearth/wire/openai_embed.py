@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from hearth.embeddings import Embeddings, parse_vector
-from hearth.errors import InvalidRequestError, ProviderError
+from hearth.errors import InvalidRequestError, ProviderError, UnsupportedFeatureError
 from hearth.messages import JsonObject, JsonValue
 
 PATH = "/embeddings"
@@ -69,25 +69,32 @@ class EmbedWireRequest:
 
 
 def embed_request_from_wire(body: JsonObject) -> EmbedWireRequest:
-    """Check and read an inbound request; :class:`InvalidRequestError` says what is wrong."""
+    """Check and read an inbound request; :class:`InvalidRequestError` (UnsupportedFeatureError
+    for token-id arrays) names the field and says what is wrong."""
+    if not isinstance(body, dict):
+        raise InvalidRequestError("body: expected a JSON object")
     model = body.get("model")
     if not isinstance(model, str) or not model:
-        raise InvalidRequestError("'model' is required: the name of the embedding model")
+        raise InvalidRequestError("model: required, a string (the embedding model's name)")
     raw = body.get("input")
     texts = [raw] if isinstance(raw, str) else raw
     if not isinstance(texts, list) or not texts:
-        raise InvalidRequestError("'input' must be a string or a non-empty list of strings")
+        raise InvalidRequestError("input: expected a string or a non-empty array of strings")
     if not all(isinstance(t, str) for t in texts):
-        raise InvalidRequestError(
-            "'input' must hold strings; token-id arrays are not supported, send the text"
+        raise UnsupportedFeatureError(
+            "input: only strings are supported, not token-id arrays; send the text"
         )
+    if len(texts) > MAX_BATCH:
+        raise InvalidRequestError(f"input: at most {MAX_BATCH} texts, got {len(texts)}")
     dimensions = body.get("dimensions")
-    if dimensions is not None and (isinstance(dimensions, bool) or not isinstance(dimensions, int)):
-        raise InvalidRequestError("'dimensions' must be an integer")
+    if dimensions is not None and (
+        isinstance(dimensions, bool) or not isinstance(dimensions, int) or dimensions < 1
+    ):
+        raise InvalidRequestError("dimensions: expected a positive integer")
     encoding = body.get("encoding_format", "float")
     formats: dict[object, EncodingFormat] = {"float": "float", "base64": "base64"}
     if encoding not in formats:
-        raise InvalidRequestError("'encoding_format' must be 'float' or 'base64'")
+        raise InvalidRequestError("encoding_format: expected float or base64")
     return EmbedWireRequest(model, [str(t) for t in texts], dimensions, formats[encoding])
 
 

@@ -2,9 +2,12 @@
 
 Every problem is an :class:`hearth.errors.InvalidRequestError` whose message starts with the
 field's path (``messages[2].role: …``), or an :class:`UnsupportedFeatureError` for what the format
-has but hearth cannot do (remote image URLs, audio, files, ``n`` > 1, logprobs).
+has but hearth cannot do (remote image URLs, audio, files, ``n`` > 1, logprobs, ``logit_bias``,
+the legacy ``functions``, web search): a field that would change the answer is refused by name,
+never silently dropped.
 ``response_format`` (json_object / json_schema) becomes ``ChatRequest.response_format``.
-Unknown fields are ignored, like most OpenAI-compatible servers do.
+Fields that only label or route a request (``user``, ``metadata``, ``store``, ``service_tier``)
+and unknown fields are ignored, like most OpenAI-compatible servers do.
 """
 
 from __future__ import annotations
@@ -161,6 +164,10 @@ def _response_format(body: JsonObject) -> OutputFormat | None:
         raise InvalidRequestError("response_format.json_schema: required for type json_schema")
     where = "response_format.json_schema."
     schema = _obj(spec, "schema", where)
+    if schema is not None:
+        from hearth._schema import check_schema
+
+        check_schema(schema, what=f"{where}schema")
     return OutputFormat(
         "json_schema",
         schema=schema if schema is not None else {"type": "object"},
@@ -169,12 +176,35 @@ def _response_format(body: JsonObject) -> OutputFormat | None:
     )
 
 
+_REFUSED: tuple[tuple[str, str], ...] = (
+    ("logit_bias", "hearth does not apply per-token logit biases; leave it out"),
+    ("top_logprobs", "hearth does not return log probabilities; leave it out"),
+    ("functions", "the legacy functions field is not supported; send tools instead"),
+    ("function_call", "the legacy function_call field is not supported; send tool_choice"),
+    ("audio", "hearth does not produce audio output; leave it out"),
+    ("web_search_options", "hearth does not search the web; leave it out"),
+)
+"""Fields that change what the answer is, so ignoring them would answer a different request.
+(Fields that only label or route a request — ``user``, ``metadata``, ``store`` … — are ignored.)"""
+
+
 def _check_unsupported(body: JsonObject) -> None:
     n = _int(body, "n")
     if n is not None and n != 1:
         raise UnsupportedFeatureError(f"n: hearth returns one choice per request, got n={n}")
-    if body.get("logprobs") is True or body.get("top_logprobs"):
-        raise UnsupportedFeatureError("logprobs: hearth does not return log probabilities")
+    logprobs = body.get("logprobs")
+    if logprobs is not None and logprobs is not False:
+        raise UnsupportedFeatureError(
+            f"logprobs: hearth does not return log probabilities, got {logprobs!r}; leave it out"
+        )
+    for key, why in _REFUSED:
+        if body.get(key) not in (None, {}, [], 0):
+            raise UnsupportedFeatureError(f"{key}: {why}")
+    modalities = body.get("modalities")
+    if modalities is not None and modalities != ["text"]:
+        raise UnsupportedFeatureError(
+            f'modalities: hearth answers with text only, got {modalities!r}; use ["text"]'
+        )
 
 
 def _messages(raw: list[JsonObject]) -> tuple[Message, ...]:
