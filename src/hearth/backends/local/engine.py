@@ -7,6 +7,12 @@ own lock so callers can tokenize while the worker decodes.
 Sampling runs in llama.cpp's native sampler chain and token pieces are cached, so the per-token
 Python work is a handful of ctypes calls: this is what lets hearth decode at least as fast as
 llama-cpp-python's own ``Llama`` class, which copies the whole logits row into numpy every token.
+
+The context holds ``slots`` sequences in one *unified* KV cache of ``n_ctx`` cells: each sequence
+may grow to the whole window, they share the cells, and copying a prefix from one sequence to
+another (:meth:`LlamaEngine.seq_copy`) only tags existing cells, so a shared prefix costs its KV
+once. The scheduler decodes every running sequence together, one :class:`~hearth.backends.local.
+batch.TokenBatch` per step.
 """
 
 from __future__ import annotations
@@ -17,15 +23,20 @@ import threading
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import llama_cpp.llama_cpp as lib
 
 from hearth.errors import HearthError, InvalidRequestError, ModelLoadError
 from hearth.settings import GenerationSettings
 
+if TYPE_CHECKING:
+    from hearth.backends.local.batch import TokenBatch
+
 DEFAULT_N_CTX = 8192
 DEFAULT_N_BATCH = 512
+DEFAULT_SLOTS = 8
+MAX_SLOTS = 32
 
 # llama.cpp's defaults, applied when a setting is None.
 DEFAULT_TEMPERATURE = 0.8
@@ -41,11 +52,13 @@ class EngineError(HearthError):
 
 @dataclass(frozen=True, slots=True)
 class EngineConfig:
-    """How to load a model. ``n_ctx=None`` uses min(trained length, 8192)."""
+    """How to load a model. ``n_ctx=None`` uses min(trained length, 8192). ``slots`` is how many
+    sequences the context holds at once (running requests plus cached prefixes)."""
 
     n_ctx: int | None = None
     n_threads: int | None = None
     n_batch: int = DEFAULT_N_BATCH
+    slots: int = DEFAULT_SLOTS
     verbose: bool = False
 
     def __post_init__(self) -> None:
@@ -55,6 +68,13 @@ class EngineConfig:
             raise InvalidRequestError(f"n_threads must be at least 1, got {self.n_threads}")
         if not 1 <= self.n_batch <= 8192:
             raise InvalidRequestError(f"n_batch must be between 1 and 8192, got {self.n_batch}")
+        if not 1 <= self.slots <= MAX_SLOTS:
+            raise InvalidRequestError(f"slots must be between 1 and {MAX_SLOTS}, got {self.slots}")
+        if self.n_batch <= self.slots:
+            raise InvalidRequestError(
+                f"n_batch ({self.n_batch}) must be larger than slots ({self.slots}): every running "
+                "request puts a token in each batch"
+            )
 
 
 def default_threads() -> int:
@@ -102,7 +122,7 @@ class _LlamaLog:
 
 
 class LlamaEngine:
-    """A loaded GGUF model with one llama.cpp context."""
+    """A loaded GGUF model with one llama.cpp context of ``config.slots`` sequences."""
 
     def __init__(self, path: Path, config: EngineConfig) -> None:
         self.path = path
@@ -113,9 +133,10 @@ class LlamaEngine:
         self.n_ctx_train = int(lib.llama_model_n_ctx_train(self._model))
         self.n_ctx = self._context_size(config.n_ctx)
         self.n_threads = config.n_threads or default_threads()
+        self.slots = config.slots
         self._ctx = self._new_context()
+        self._memory = lib.llama_get_memory(self._ctx)
         self.n_batch = int(lib.llama_n_batch(self._ctx))
-        self._batch = lib.llama_batch_init(self.n_batch, 0, 1)
         self._tokenize_lock = threading.Lock()
         self._pieces: dict[int, bytes] = {}
         self.n_vocab = int(lib.llama_vocab_n_tokens(self._vocab))
@@ -151,7 +172,8 @@ class LlamaEngine:
         params.n_ctx = self.n_ctx
         params.n_batch = min(self.config.n_batch, self.n_ctx)
         params.n_ubatch = min(self.config.n_batch, self.n_ctx)
-        params.n_seq_max = 1
+        params.n_seq_max = self.slots
+        params.kv_unified = True  # every sequence may use the whole window; prefixes are shared
         params.n_threads = self.n_threads
         params.n_threads_batch = self.n_threads
         params.no_perf = True
@@ -167,7 +189,6 @@ class LlamaEngine:
     def close(self) -> None:
         """Free the context and the model. The engine is unusable afterwards."""
         if getattr(self, "_ctx", None):
-            lib.llama_batch_free(self._batch)
             lib.llama_free(self._ctx)
             self._ctx = None
         if getattr(self, "_model", None):
@@ -216,44 +237,72 @@ class LlamaEngine:
     def is_eog(self, token: int) -> bool:
         return bool(lib.llama_vocab_is_eog(self._vocab, token))
 
+    @property
+    def vocab_handle(self) -> Any:
+        """llama.cpp's ``llama_vocab*`` (read-only): what llguidance builds its tokenizer from."""
+        return self._vocab
+
     # -- decoding ------------------------------------------------------------------------------
 
     def clear(self) -> None:
-        """Forget every token in the context."""
-        lib.llama_memory_clear(lib.llama_get_memory(self._ctx), True)
+        """Forget every token of every sequence."""
+        lib.llama_memory_clear(self._memory, True)
 
-    def decode(self, tokens: list[int], start: int) -> None:
-        """Evaluate ``tokens`` at positions ``start…``; logits only for the last one.
-        ``len(tokens)`` must be at most ``n_batch``."""
-        batch = self._batch
-        n = len(tokens)
-        for i, tok in enumerate(tokens):
-            batch.token[i] = tok
-            batch.pos[i] = start + i
-            batch.n_seq_id[i] = 1
-            batch.seq_id[i][0] = 0
-            batch.logits[i] = 0
-        batch.logits[n - 1] = 1
-        batch.n_tokens = n
-        rc = lib.llama_decode(self._ctx, batch)
+    def decode(self, batch: TokenBatch) -> bool:
+        """Evaluate ``batch``. False when the KV cache has no room for it (nothing changed then,
+        so the caller may free cells and retry); :class:`EngineError` on any other failure."""
+        rc = lib.llama_decode(self._ctx, batch.native)
+        if rc == 1:
+            return False
         if rc != 0:
-            raise EngineError(f"llama_decode failed with code {rc} at position {start}")
+            raise EngineError(f"llama_decode failed with code {rc} on a batch of {len(batch)}")
+        return True
 
-    def decode_one(self, token: int, pos: int) -> None:
-        """The hot path: one token, one sequence."""
-        batch = self._batch
-        batch.token[0] = token
-        batch.pos[0] = pos
-        batch.n_seq_id[0] = 1
-        batch.seq_id[0][0] = 0
-        batch.logits[0] = 1
-        batch.n_tokens = 1
-        rc = lib.llama_decode(self._ctx, batch)
-        if rc != 0:
-            raise EngineError(f"llama_decode failed with code {rc} at position {pos}")
+    def seq_remove(self, seq: int, start: int = 0) -> bool:
+        """Drop sequence ``seq``'s tokens at positions ``start…``; False if it cannot be cut."""
+        return bool(lib.llama_memory_seq_rm(self._memory, seq, start, -1))
 
-    def sample(self, sampler: Sampler) -> int:
-        return int(lib.llama_sampler_sample(sampler.handle, self._ctx, -1))
+    def seq_copy(self, src: int, dst: int, length: int) -> None:
+        """Make positions ``0…length-1`` of ``src`` part of ``dst`` too (shared cells, no copy)."""
+        lib.llama_memory_seq_cp(self._memory, src, dst, 0, length)
+
+    def batch_invariant(self) -> bool:
+        """Whether this model's kernels give a token the same logits, bit for bit, when it is
+        evaluated in one batch with the tokens before it and when it is evaluated alone after
+        them. Probed on prompts of a few lengths in sequence 0 (which is left empty). When it
+        holds, reusing a cached prefix never changes a sampled token (docs/local-engine.md)."""
+        text = "The quick brown fox jumps over the lazy dog, then sleeps in the warm sun all day."
+        tokens = self.tokenize(text, add_special=False)
+        try:
+            sizes = [n for n in (5, 11, 24) if n <= len(tokens)]
+            return all(self._probe(tokens[:n], n) == self._probe(tokens[:n], n - 1) for n in sizes)
+        finally:
+            self.seq_remove(0)
+
+    def _probe(self, tokens: list[int], split: int) -> bytes:
+        """The last token's logits when ``tokens`` are evaluated as two batches cut at ``split``."""
+        from hearth.backends.local.batch import TokenBatch
+
+        batch = TokenBatch(len(tokens))
+        try:
+            self.seq_remove(0)
+            for start, end in ((0, split), (split, len(tokens))):
+                if start < end:
+                    batch.clear()
+                    batch.add(tokens[start:end], start, 0, logits=end == len(tokens))
+                    if not self.decode(batch):
+                        raise EngineError("the KV cache has no room for a 24-token probe")
+            return ctypes.string_at(self.logits(len(batch) - 1), 4 * self.n_vocab)
+        finally:
+            batch.close()
+
+    def logits(self, index: int) -> Any:
+        """The logits row (``float[n_vocab]``) of output ``index`` of the last batch."""
+        return lib.llama_get_logits_ith(self._ctx, index)
+
+    def sample(self, sampler: Sampler, index: int) -> int:
+        """Sample (and accept) a token from the logits of output ``index`` of the last batch."""
+        return int(lib.llama_sampler_sample(sampler.handle, self._ctx, index))
 
     def new_sampler(self, settings: GenerationSettings) -> Sampler:
         return Sampler(settings, self.n_vocab)

@@ -1,10 +1,21 @@
-"""The engine's single owner: a worker thread with a bounded request queue.
+"""The engine's single owner: a worker thread that decodes every running request together.
 
 llama.cpp contexts are not thread-safe, so every decode happens on one worker thread. Callers
 (sync threads or asyncio tasks) submit a :class:`GenerationJob` and read its events from the job's
-channel. A full queue is refused at once with :class:`OverloadedError`; a job whose deadline passes
-(queued or running) ends with :class:`RequestTimeoutError`; a cancelled job stops before its next
-token. An exception inside one job is delivered to that job's consumer and never kills the worker.
+channel. A full queue is refused at once with :class:`OverloadedError`.
+
+Continuous batching: the context holds ``slots`` sequences. Jobs wait in a bounded FIFO queue
+until a slot is free; between two decode steps the worker admits as many as there are free slots.
+Each step is one ``llama_decode`` of a single batch of at most ``step_tokens`` tokens: one for
+every sequence that is generating, the rest filled with prompt tokens of sequences still reading
+their prompt (the oldest first), so a long prompt never stalls the streams already running. Every
+generating sequence gets exactly one token per step: nobody starves. A sequence leaves the batch
+as soon as it ends (end of turn, stop string, max_tokens, cancelled, deadline passed), and its KV
+stays in its slot for the prefix cache (:mod:`hearth.backends.local.prefix`).
+
+A cancelled job stops before its next token; a job whose deadline passes (queued or running) ends
+with :class:`RequestTimeoutError`. An exception inside one job is delivered to that job's consumer
+and never kills the worker or disturbs the other sequences.
 """
 
 from __future__ import annotations
@@ -13,16 +24,26 @@ import atexit
 import queue
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
+from hearth.backends.local.batch import Sequence, TokenBatch
 from hearth.backends.local.channel import Channel
 from hearth.backends.local.engine import LlamaEngine
-from hearth.backends.local.textstream import TextStream
-from hearth.errors import OverloadedError, RequestTimeoutError
-from hearth.events import Done, StopReason, TextDelta, Usage
+from hearth.backends.local.prefix import SlotTable
+from hearth.errors import InvalidRequestError, OverloadedError, RequestTimeoutError
+from hearth.events import Done, StopReason, Usage
 from hearth.settings import GenerationSettings
 
+if TYPE_CHECKING:
+    from hearth.backends.local.constraints import Constraint
+
 DEFAULT_MAX_QUEUE = 64
+
+# ggml's CPU kernels compute a row the same whatever else is in the batch only while the batch
+# has fewer than 64 tokens (measured on SmolLM2 Q4_1; see docs/local-engine.md). Keeping every
+# step below that makes a request's output independent of what else runs and of the prefix cache.
+DEFAULT_STEP_TOKENS = 63
 
 
 @dataclass(eq=False)
@@ -35,6 +56,8 @@ class GenerationJob:
     hidden_stop: tuple[str, ...] = ()
     deadline: float | None = None
     model_name: str | None = None
+    constraint: Constraint | None = None
+    """Grammar hook (contract D): masks the logits before each sample, accepts the token after."""
     cancelled: threading.Event = field(default_factory=threading.Event)
 
     def cancel(self) -> None:
@@ -48,23 +71,63 @@ _STOP = object()
 
 
 class Scheduler:
-    """Runs jobs on ``engine``, one at a time, in submission order."""
+    """Runs jobs on ``engine``, all running ones decoded together, admitted in FIFO order.
 
-    def __init__(self, engine: LlamaEngine, *, max_queue: int = DEFAULT_MAX_QUEUE) -> None:
+    ``prefix_cache`` is the number of tokens idle slots may keep for reuse (0: off; None: half
+    the context if the model's kernels are batch-invariant, so reuse cannot change an output,
+    else off). ``step_tokens`` caps the tokens of one decode step (generating sequences
+    first, then prompt chunks)."""
+
+    def __init__(
+        self,
+        engine: LlamaEngine,
+        *,
+        max_queue: int = DEFAULT_MAX_QUEUE,
+        prefix_cache: int | None = None,
+        step_tokens: int = DEFAULT_STEP_TOKENS,
+    ) -> None:
         self.engine = engine
         self._queue: queue.Queue[GenerationJob | object] = queue.Queue(maxsize=max_queue)
         self._max_queue = max_queue
-        self._thread = threading.Thread(target=self._run, name="hearth-engine", daemon=True)
+        if prefix_cache is None:
+            prefix_cache = engine.n_ctx // 2 if engine.batch_invariant() else 0
+        budget = prefix_cache
+        self._slots = SlotTable(engine.slots, budget)
+        if step_tokens <= engine.slots:
+            raise InvalidRequestError(
+                f"step_tokens ({step_tokens}) must be larger than slots ({engine.slots})"
+            )
+        self._batch = TokenBatch(min(step_tokens, engine.n_batch))
+        self._running: list[Sequence] = []
         self._closed = False
-        self.active: GenerationJob | None = None
         self.tokens_generated = 0
+        self._thread = threading.Thread(target=self._run, name="hearth-engine", daemon=True)
         self._thread.start()
         # Stop decoding before the interpreter tears down what the worker thread uses.
         atexit.register(self.close)
 
+    # -- the caller's side ---------------------------------------------------------------------
+
     @property
     def queue_depth(self) -> int:
+        """Jobs waiting for a free slot."""
         return self._queue.qsize()
+
+    @property
+    def running(self) -> tuple[GenerationJob, ...]:
+        """The jobs being decoded, oldest first."""
+        return tuple(seq.job for seq in list(self._running))
+
+    @property
+    def active(self) -> GenerationJob | None:
+        """The oldest running job; None when the engine is idle."""
+        running = self.running
+        return running[0] if running else None
+
+    @property
+    def cached_tokens(self) -> int:
+        """Tokens kept in idle slots for the prefix cache."""
+        return self._slots.cached
 
     def submit(self, job: GenerationJob) -> None:
         if self._closed:
@@ -79,17 +142,18 @@ class Scheduler:
             ) from None
 
     def close(self, timeout: float = 10.0) -> None:
-        """Cancel the running job, stop the worker, then free the engine."""
+        """Cancel the running jobs, stop the worker, then free the engine."""
         if self._closed:
             return
         self._closed = True
         atexit.unregister(self.close)
-        if self.active is not None:
-            self.active.cancel()
+        for job in self.running:
+            job.cancel()
         self._drain_pending()
         self._queue.put(_STOP)
         self._thread.join(timeout)
         if not self._thread.is_alive():
+            self._batch.close()
             self.engine.close()
 
     def _drain_pending(self) -> None:
@@ -101,89 +165,162 @@ class Scheduler:
             if isinstance(item, GenerationJob):
                 item.channel.put(RuntimeError("the model was closed before this request ran"))
 
+    # -- the worker ----------------------------------------------------------------------------
+
     def _run(self) -> None:
-        while True:
-            item = self._queue.get()
-            if not isinstance(item, GenerationJob):
-                return
-            self.active = item
+        while self._admit():
+            self._sweep()
+            if self._running:
+                try:
+                    self._step()
+                except BaseException as exc:  # the engine failed: every running job gets it
+                    self._fail_all(exc)
+        for seq in list(self._running):
+            self._end(seq, "cancelled")
+
+    def _admit(self) -> bool:
+        """Move queued jobs into free slots (waiting for one if nothing runs); False on stop."""
+        while self._slots.idle:
             try:
-                self._run_job(item)
-            except BaseException as exc:  # delivered to the caller; the worker lives on
-                item.channel.put(exc)
-            finally:
-                self.active = None
-
-    def _run_job(self, job: GenerationJob) -> None:
-        if job.cancelled.is_set():
-            job.channel.put(Done("cancelled", Usage(len(job.prompt), 0), model=job.model_name))
-            return
-        if job.expired():
-            raise RequestTimeoutError("the request's deadline passed while it waited in the queue")
-        self.tokens_generated += generate(self.engine, job)
-
-
-def _prefill(engine: LlamaEngine, job: GenerationJob) -> bool:
-    """Evaluate the prompt in chunks; False if the job was cancelled in between."""
-    engine.clear()
-    tokens = job.prompt
-    step = engine.n_batch
-    for start in range(0, len(tokens), step):
-        if job.cancelled.is_set():
-            return False
-        if job.expired():
-            raise RequestTimeoutError("the request's deadline passed during prompt processing")
-        engine.decode(tokens[start : start + step], start)
-    return True
-
-
-def generate(engine: LlamaEngine, job: GenerationJob) -> int:
-    """Prefill, then sample token by token, emitting each text delta as soon as it is safe.
-    Returns how many tokens were sampled."""
-    n_prompt = len(job.prompt)
-    if not _prefill(engine, job):
-        job.channel.put(Done("cancelled", Usage(n_prompt, 0), model=job.model_name))
-        return 0
-    settings = job.settings
-    text = TextStream(settings.stop, hidden_stop=job.hidden_stop)
-    sampler = engine.new_sampler(settings)
-    max_new = settings.max_tokens if settings.max_tokens is not None else engine.n_ctx
-    put = job.channel.put
-    pos = n_prompt
-    produced = 0
-    reason: StopReason = "max_tokens"
-    try:
-        while True:
-            token = engine.sample(sampler)
-            produced += 1
-            if engine.is_eog(token):
-                reason = "end_turn"
-                break
-            delta = text.feed(engine.piece(token))
-            if delta:
-                put(TextDelta(delta))
-            if text.stopped:
-                reason = "stop_sequence" if text.matched_stop is not None else "end_turn"
-                break
-            if produced >= max_new or pos >= engine.n_ctx:
-                break
-            if job.cancelled.is_set():
-                reason = "cancelled"
-                break
-            if job.expired():
-                raise RequestTimeoutError(
-                    f"the request's deadline passed after {produced} generated tokens"
+                item = self._queue.get(block=not self._running)
+            except queue.Empty:
+                return True
+            if not isinstance(item, GenerationJob):
+                return False
+            if item.cancelled.is_set():
+                item.channel.put(
+                    Done("cancelled", Usage(len(item.prompt), 0), model=item.model_name)
                 )
-            engine.decode_one(token, pos)
-            pos += 1
-    finally:
-        sampler.close()
-    tail = "" if text.stopped else text.finish()
-    if tail:
-        put(TextDelta(tail))
-    put(
-        Done(
-            reason, Usage(n_prompt, produced), stop_sequence=text.matched_stop, model=job.model_name
-        )
-    )
-    return produced
+            elif item.expired():
+                item.channel.put(
+                    RequestTimeoutError(
+                        "the request's deadline passed while it waited in the queue"
+                    )
+                )
+            else:
+                try:
+                    self._start(item)
+                except BaseException as exc:  # delivered to the caller; the worker lives on
+                    item.channel.put(exc)
+        return True
+
+    def _start(self, job: GenerationJob) -> None:
+        if not job.prompt:
+            raise InvalidRequestError("the prompt has no tokens; a local model needs at least one")
+        plan = self._slots.plan(job.prompt)
+        assert plan is not None  # _admit only starts jobs when a slot is idle
+        engine = self.engine
+        if plan.source is not None:
+            engine.seq_remove(plan.slot)
+            engine.seq_copy(plan.source, plan.slot, plan.reuse)
+        elif plan.drop and not engine.seq_remove(plan.slot, plan.reuse):
+            engine.seq_remove(plan.slot)
+            plan = replace(plan, reuse=0)
+        seq = Sequence(job, plan.slot, plan.reuse, engine)
+        self._slots.start(plan, job.prompt)
+        self._running.append(seq)
+
+    def _sweep(self) -> None:
+        """End the sequences whose job was cancelled or whose deadline passed."""
+        for seq in list(self._running):
+            if seq.job.cancelled.is_set():
+                self._end(seq, "cancelled")
+                continue
+            try:
+                seq.check_deadline()
+            except RequestTimeoutError as exc:
+                self._fail(seq, exc)
+
+    def _step(self) -> None:
+        """One decode of every running sequence, then one sample for each that is due."""
+        batch = self._batch
+        batch.clear()
+        plan: list[tuple[Sequence, int, int]] = []  # (sequence, tokens, output index or -1)
+        generating = [seq for seq in self._running if seq.pending is not None]
+        for seq in generating:
+            plan.append(
+                (seq, 1, batch.add(seq.next_tokens(1), seq.position, seq.slot, logits=True))
+            )
+        budget = batch.room
+        for seq in self._running:
+            if budget <= 0:
+                break
+            if seq.pending is None and seq.prefilling:
+                tokens = seq.next_tokens(budget)
+                last = seq.fed + len(tokens) == len(seq.job.prompt)
+                index = batch.add(tokens, seq.position, seq.slot, logits=last)
+                plan.append((seq, len(tokens), index if last else -1))
+                budget -= len(tokens)
+        if not self._decode(batch):
+            return
+        for seq, n, index in plan:
+            self._slots.extend(seq.slot, seq.next_tokens(n))
+            if seq.advance(n):
+                self._sample(seq, index)
+
+    def _decode(self, batch: TokenBatch) -> bool:
+        """Decode ``batch``, emptying cached prefixes while the KV cache is full. If nothing is
+        left to empty, the newest running sequence is refused and False returned (the step is
+        rebuilt without it)."""
+        while not self.engine.decode(batch):
+            slot = self._slots.evict_lru()
+            if slot is not None:
+                self.engine.seq_remove(slot)
+                continue
+            newest = self._running[-1]
+            self._fail(
+                newest,
+                keep=False,
+                exc=OverloadedError(
+                    f"the local model's KV cache ({self.engine.n_ctx} tokens) is full with "
+                    f"{len(self._running)} requests running; retry later, or load the model with "
+                    "a larger n_ctx",
+                    retry_after=1.0,
+                ),
+            )
+            return False
+        return True
+
+    def _sample(self, seq: Sequence, index: int) -> None:
+        try:
+            reason = seq.sample(self.engine, index)
+        except BaseException as exc:  # delivered to that caller; the others go on
+            self.tokens_generated += 1
+            self._fail(seq, exc)
+            return
+        self.tokens_generated += 1
+        if reason is not None:
+            self._end(seq, reason)
+
+    def _end(self, seq: Sequence, reason: StopReason) -> None:
+        """Finish ``seq`` normally; its KV stays cached in its slot."""
+        self._running.remove(seq)
+        try:
+            seq.finish(reason)
+        finally:
+            self._leave(seq, keep=True)
+
+    def _fail(self, seq: Sequence, exc: BaseException, *, keep: bool = True) -> None:
+        """End ``seq`` with ``exc``. Its KV (all of it computed, so valid) stays cached unless
+        ``keep`` is False."""
+        self._running.remove(seq)
+        self._leave(seq, keep=keep)
+        seq.job.channel.put(exc)
+
+    def _leave(self, seq: Sequence, *, keep: bool) -> None:
+        seq.close()
+        self._slots.release(seq.slot, keep=keep)
+        for slot in self._slots.over_budget():
+            self.engine.seq_remove(slot)
+        if not self._slots.tokens(seq.slot):
+            self.engine.seq_remove(seq.slot)
+
+    def _fail_all(self, exc: BaseException) -> None:
+        for seq in list(self._running):
+            self._running.remove(seq)
+            seq.close()
+            self._slots.release(seq.slot, keep=False)
+            seq.job.channel.put(exc)
+        for slot in range(len(self._slots)):
+            self._slots.clear(slot)
+        self.engine.clear()
