@@ -10,14 +10,18 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections import deque
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from hearth.backends.base import BackendBase, Capabilities
 from hearth.backends.local.channel import AsyncChannel, Channel, SyncChannel
-from hearth.backends.local.engine import EngineConfig, LlamaEngine
+from hearth.backends.local.constraints import ConstraintCompiler
+from hearth.backends.local.embed import LocalEmbedding
+from hearth.backends.local.engine import DEFAULT_SLOTS, EngineConfig, LlamaEngine
 from hearth.backends.local.scheduler import DEFAULT_MAX_QUEUE, GenerationJob, Scheduler
+from hearth.backends.local.shaping import OutputPlan, ToolEvents, plan_output
 from hearth.backends.local.templates import ChatTemplate, select_template
 from hearth.catalog.gguf_file import GGUFInfo, read_gguf
 from hearth.catalog.progress import NullProgress, Progress, default_progress
@@ -42,7 +46,10 @@ class LocalOptions:
     * ``n_ctx``: context window in tokens (default min(trained length, 8192));
     * ``n_threads``: CPU threads (default: every core this process may use);
     * ``n_batch``: prompt tokens evaluated per step;
-    * ``max_queue``: requests that may wait for the engine before new ones are refused;
+    * ``max_queue``: requests that may wait for a free slot before new ones are refused;
+    * ``slots``: requests decoded together in one batch (continuous batching; default 8);
+    * ``prefix_cache``: tokens of finished requests kept for reuse by later prompts that start
+      the same way (0: off; default: half the context, if reuse cannot change outputs);
     * ``timeout``: seconds a request may take, queueing included (None: no deadline);
     * ``verbose``: show llama.cpp's own log on stderr;
     * ``progress``: show a progress bar when a model is pulled (default: when stderr is a TTY).
@@ -52,6 +59,8 @@ class LocalOptions:
     n_threads: int | None = None
     n_batch: int = 512
     max_queue: int = DEFAULT_MAX_QUEUE
+    slots: int = DEFAULT_SLOTS
+    prefix_cache: int | None = None
     timeout: float | None = DEFAULT_TIMEOUT
     verbose: bool = False
     progress: bool | None = None
@@ -59,11 +68,15 @@ class LocalOptions:
     def __post_init__(self) -> None:
         if self.max_queue < 1:
             raise InvalidRequestError(f"max_queue must be at least 1, got {self.max_queue}")
+        if self.prefix_cache is not None and self.prefix_cache < 0:
+            raise InvalidRequestError(
+                f"prefix_cache must be a number of tokens >= 0, got {self.prefix_cache}"
+            )
         if self.timeout is not None and not self.timeout > 0:
             raise InvalidRequestError(f"timeout must be a positive number, got {self.timeout}")
 
 
-class LocalBackend(BackendBase):
+class LocalBackend(LocalEmbedding, BackendBase):
     """A local GGUF model. Thread-safe: every call goes through one worker thread."""
 
     def __init__(self, spec: str, options: LocalOptions, store: ModelStore | None = None) -> None:
@@ -75,6 +88,7 @@ class LocalBackend(BackendBase):
         self._scheduler: Scheduler | None = None
         self._template: ChatTemplate | None = None
         self._info: GGUFInfo | None = None
+        self._constraints: ConstraintCompiler | None = None
 
     @property
     def name(self) -> str:
@@ -99,6 +113,7 @@ class LocalBackend(BackendBase):
                     n_ctx=self.options.n_ctx,
                     n_threads=self.options.n_threads,
                     n_batch=self.options.n_batch,
+                    slots=self.options.slots,
                     verbose=self.options.verbose,
                 ),
             )
@@ -111,7 +126,10 @@ class LocalBackend(BackendBase):
                 eos_token=engine.eos_text,
             )
             self._info = info
-            self._scheduler = Scheduler(engine, max_queue=self.options.max_queue)
+            self._constraints = ConstraintCompiler(engine)
+            self._scheduler = Scheduler(
+                engine, max_queue=self.options.max_queue, prefix_cache=self.options.prefix_cache
+            )
 
     def fetch(self, progress: Progress | None = None) -> Path:
         """The model's verified file, pulled into the store first if it is a catalogue model
@@ -146,74 +164,112 @@ class LocalBackend(BackendBase):
     # -- requests ------------------------------------------------------------------------------
 
     def prompt_tokens(self, request: ChatRequest) -> list[int]:
-        """The request rendered by the model's chat template and tokenized."""
-        scheduler = self._running()
-        if request.tools:
-            raise UnsupportedFeatureError(
-                f"{self.name} does not take tools yet; call it without tools"
-            )
+        """The request rendered by the model's chat template and tokenized (with the tool
+        prompt when tools are constrained)."""
+        return self._tokens(request, self._plan(request))
+
+    def _plan(self, request: ChatRequest) -> OutputPlan:
+        """Tools and response_format: prompt changes, grammar and tool-call parser."""
+        self._running()
         if request.settings.thinking:
             raise UnsupportedFeatureError(
                 f"{self.name} is not a reasoning model; call it without thinking=True"
             )
+        assert self._info is not None and self._template is not None
+        return plan_output(
+            request,
+            template_source=self._info.chat_template,
+            model_name=self.name,
+            template_family=self._template.tool_family,
+        )
+
+    def _tokens(self, request: ChatRequest, plan: OutputPlan) -> list[int]:
+        engine = self._running().engine
         assert self._template is not None
-        text = self._template.render(request.messages, add_generation_prompt=True)
-        engine = scheduler.engine
+        text = self._template.render(
+            plan.messages, add_generation_prompt=True, tools=plan.template_tools
+        )
         has_bos = bool(engine.bos_text) and text.startswith(engine.bos_text)
         return engine.tokenize(text, add_special=engine.add_bos and not has_bos)
 
-    def _job(self, request: ChatRequest, channel: Channel) -> GenerationJob:
-        tokens = self.prompt_tokens(request)
+    def _job(self, request: ChatRequest, channel: Channel) -> tuple[GenerationJob, OutputPlan]:
+        """The job for ``request`` and its plan. Grammars are compiled here, on the caller's
+        thread, so a bad or hostile one fails before anything is queued."""
+        plan = self._plan(request)
+        tokens = self._tokens(request, plan)
         n_ctx = self.engine.n_ctx
         if len(tokens) >= n_ctx:
             raise ContextLengthExceededError(len(tokens), n_ctx)
-        assert self._template is not None
+        assert self._template is not None and self._constraints is not None
+        constraint = (
+            self._constraints.compile(plan.grammar, plan.what) if plan.grammar is not None else None
+        )
         timeout = self.options.timeout
         entry = self._ref.entry
         defaults = entry.sampling if entry is not None else GenerationSettings()
-        return GenerationJob(
+        job = GenerationJob(
             prompt=tokens,
             settings=defaults.merged(request.settings),
             channel=channel,
             hidden_stop=self._template.stop_strings,
             deadline=None if timeout is None else time.monotonic() + timeout,
             model_name=self.name,
+            constraint=constraint,
         )
+        return job, plan
 
     def stream(self, request: ChatRequest) -> Iterator[StreamEvent]:
         channel = SyncChannel()
-        job = self._job(request, channel)
+        job, plan = self._job(request, channel)
         self._running().submit(job)
-        return _EventStream(job, channel)
+        return _EventStream(job, channel, _transform(plan))
 
     def astream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
         return _async_events(self, request)
 
     def close(self) -> None:
+        self.close_embedder()
         with self._lock:
             if self._scheduler is not None:
                 self._scheduler.close()
                 self._scheduler = None
+            if self._constraints is not None:
+                self._constraints.close()
+                self._constraints = None
+
+
+_Transform = Callable[[StreamEvent], list[StreamEvent]]
+
+
+def _transform(plan: OutputPlan) -> _Transform | None:
+    """The tool-call parser for a tool-calling request's events, if any."""
+    return ToolEvents(plan.parser, plan.tool_names) if plan.parser is not None else None
 
 
 class _EventStream(Iterator[StreamEvent]):
     """The events of one submitted job. Closing it, or dropping it unread, cancels the job."""
 
-    def __init__(self, job: GenerationJob, channel: SyncChannel) -> None:
+    def __init__(
+        self, job: GenerationJob, channel: SyncChannel, transform: _Transform | None = None
+    ) -> None:
         self._job = job
         self._channel = channel
         self._finished = False
+        self._transform = transform
+        self._ready: deque[StreamEvent] = deque()
 
     def __next__(self) -> StreamEvent:
-        if self._finished:
-            raise StopIteration
-        item = self._channel.get()
-        if isinstance(item, BaseException):
-            self.close()
-            raise item
-        if isinstance(item, Done):
-            self._finished = True
-        return item
+        while not self._ready:
+            if self._finished:
+                raise StopIteration
+            item = self._channel.get()
+            if isinstance(item, BaseException):
+                self.close()
+                raise item
+            if isinstance(item, Done):
+                self._finished = True
+            self._ready.extend(self._transform(item) if self._transform else (item,))
+        return self._ready.popleft()
 
     def close(self) -> None:
         self._finished = True
@@ -229,14 +285,19 @@ async def _async_events(backend: LocalBackend, request: ChatRequest) -> AsyncIte
     if backend._scheduler is None:  # loading takes seconds: keep it off the event loop
         await anyio.to_thread.run_sync(backend.load)
     channel = AsyncChannel()
-    job = backend._job(request, channel)
+    if request.tools or request.response_format is not None:  # compiling a grammar takes time
+        job, plan = await anyio.to_thread.run_sync(backend._job, request, channel)
+    else:
+        job, plan = backend._job(request, channel)
+    transform = _transform(plan)
     backend._running().submit(job)
     try:
         while True:
             item = await channel.get()
             if isinstance(item, BaseException):
                 raise item
-            yield item
+            for event in transform(item) if transform else (item,):
+                yield event
             if isinstance(item, Done):
                 return
     finally:
