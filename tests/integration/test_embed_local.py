@@ -131,3 +131,11 @@ def test_parallel_workers_give_the_same_vectors_in_input_order(
         parallel = many.embed(texts).vectors  # 30+ decodes shared by two contexts
     for a, b in zip(serial, parallel, strict=True):
         assert cosine(a, b) > 0.99999
+
+
+def test_an_embedding_model_refuses_to_chat_and_says_what_to_use(minilm: hearth.Model) -> None:
+    assert minilm.backend.capabilities().embeddings
+    assert not minilm.backend.capabilities().tools
+    with pytest.raises(hearth.UnsupportedFeatureError, match=r"embedding model.*embed\(\)"):
+        minilm.chat("Hello")
+    assert len(minilm.embed(["still embeds"]).vectors[0]) == 384

@@ -107,6 +107,9 @@ class LocalBackend(LocalEmbedding, BackendBase):
                 return
             path = self.fetch(progress)
             info = read_gguf(path)
+            self._info = info
+            if self._embedding_only(info):
+                return  # its embedding contexts load when it first embeds
             engine = LlamaEngine(
                 path,
                 EngineConfig(
@@ -150,8 +153,20 @@ class LocalBackend(LocalEmbedding, BackendBase):
 
     def _running(self) -> Scheduler:
         self.load()
-        assert self._scheduler is not None
+        if self._scheduler is None:
+            raise UnsupportedFeatureError(
+                f"{self.name} is an embedding model: it cannot chat or generate text. "
+                "Use embed() with it, or a chat model such as local:smollm2 for chat"
+            )
         return self._scheduler
+
+    def _embedding_only(self, info: GGUFInfo) -> bool:
+        """A model that only embeds: a catalogue embedding entry, or a non-causal encoder."""
+        entry = self._ref.entry
+        if entry is not None and entry.kind == "embedding":
+            return True
+        arch = info.architecture or ""
+        return info.metadata.get(f"{arch}.attention.causal", True) is False
 
     @property
     def engine(self) -> LlamaEngine:
@@ -159,7 +174,17 @@ class LocalBackend(LocalEmbedding, BackendBase):
 
     def capabilities(self) -> Capabilities:
         n_ctx = self._scheduler.engine.n_ctx if self._scheduler is not None else None
-        return Capabilities(streaming=True, context_length=n_ctx, accelerator="cpu")
+        entry = self._ref.entry
+        if entry is not None and entry.kind == "embedding":
+            return Capabilities(streaming=False, embeddings=True, accelerator="cpu")
+        return Capabilities(
+            streaming=True,
+            tools=True,
+            structured_output=True,
+            embeddings=True,
+            context_length=n_ctx,
+            accelerator="cpu",
+        )
 
     # -- requests ------------------------------------------------------------------------------
 
