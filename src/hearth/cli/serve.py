@@ -6,12 +6,17 @@ import logging
 import math
 import os
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from hearth._secret import Secret
 from hearth.errors import InvalidRequestError
+
+if TYPE_CHECKING:
+    from starlette.applications import Starlette
+
+    from hearth.server import ServerSettings
 
 ENV_API_KEY = "HEARTH_API_KEY"
 _LOOPBACK = ("127.0.0.1", "::1", "localhost")
@@ -60,8 +65,6 @@ def serve(
     """Serve models over HTTP: OpenAI (/v1/chat/completions, /v1/completions, /v1/embeddings,
     /v1/models), Anthropic (/v1/messages), Gemini (/v1beta/models/M:generateContent), and
     /health, /ready, /metrics."""
-    import uvicorn
-
     from hearth.config import load_config
     from hearth.server import ServerSettings, create_app
 
@@ -82,17 +85,31 @@ def serve(
         cors_origins=tuple(cors or ()),
         backend_options=backend_options,
     )
-    bind_host = host or config.server.host
     bind_port = port if port is not None else config.server.port
     if not 0 <= bind_port <= 65_535:
         raise InvalidRequestError(f"--port must be 0-65535, got {bind_port}")
+    app = create_app(settings, config=config)
+    _listen(app, settings, host or config.server.host, bind_port, uds, log_level)
+
+
+def _listen(
+    app: Starlette,
+    settings: ServerSettings,
+    bind_host: str,
+    bind_port: int,
+    uds: str | None,
+    log_level: str,
+) -> None:
+    """Set up logging, warn about an open unauthenticated bind, then run uvicorn until a
+    SIGTERM has drained the requests in flight."""
+    import uvicorn
+
     _setup_logging(log_level)
     if uds is None and bind_host not in _LOOPBACK and settings.api_key is None:
         logging.getLogger("hearth.server").warning(
             "listening on %s without an API key: anyone who can reach it may use it "
             "(set --api-key or $%s)", bind_host, ENV_API_KEY,
         )  # fmt: skip
-    app = create_app(settings, config=config)
     uvicorn.run(
         app,
         host=bind_host,
