@@ -122,10 +122,22 @@ def _listen(
     )
 
 
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever ``sys.stderr`` is when a record is emitted, so a redirected or
+    replaced stderr (a test runner's capture, a daemon's log file) never gets a stale stream."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.stream = sys.stderr  # the handler's lock is held here
+        super().emit(record)
+
+
 def _setup_logging(level: str) -> None:
-    handler = logging.StreamHandler(sys.stderr)
+    """One stderr handler on hearth's server logger, however many times a server starts."""
+    handler = _StderrHandler()
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     logger = logging.getLogger("hearth.server")
+    for old in [h for h in logger.handlers if isinstance(h, _StderrHandler)]:
+        logger.removeHandler(old)
     logger.addHandler(handler)
     logger.setLevel(level.upper())
     logger.propagate = False

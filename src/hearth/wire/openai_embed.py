@@ -9,6 +9,7 @@ which the official SDK asks for by default.
 from __future__ import annotations
 
 import base64
+import json
 import sys
 from array import array
 from collections.abc import Sequence
@@ -92,10 +93,12 @@ def embed_request_from_wire(body: JsonObject) -> EmbedWireRequest:
     ):
         raise InvalidRequestError("dimensions: expected a positive integer")
     encoding = body.get("encoding_format", "float")
-    formats: dict[object, EncodingFormat] = {"float": "float", "base64": "base64"}
-    if encoding not in formats:
-        raise InvalidRequestError("encoding_format: expected float or base64")
-    return EmbedWireRequest(model, [str(t) for t in texts], dimensions, formats[encoding])
+    known: dict[str, EncodingFormat] = {"float": "float", "base64": "base64"}
+    if isinstance(encoding, str) and encoding in known:  # a list or object is not hashable
+        return EmbedWireRequest(model, [str(t) for t in texts], dimensions, known[encoding])
+    raise InvalidRequestError(
+        f"encoding_format: expected float or base64, got {json.dumps(encoding)[:40]}"
+    )
 
 
 def encode_base64(vector: Sequence[float]) -> str:
