@@ -211,3 +211,24 @@ def test_an_empty_prompt_is_refused_and_the_worker_lives_on(fresh: hearth.Model)
     assert isinstance(item, hearth.InvalidRequestError)
     assert "no tokens" in str(item)
     assert fresh.chat("Hi", max_tokens=2).usage.output_tokens >= 1
+
+
+def test_an_idle_model_moves_its_cached_prefixes_out_of_the_kv_cache(cached: hearth.Model) -> None:
+    """Idle cells would make every later decode step attend over them; the prefix is still
+    reused, from host memory, and gives the same answer."""
+    import llama_cpp.llama_cpp as lib
+
+    first = cached.chat(PROMPTS[0], SETTINGS)
+    engine = _scheduler(cached).engine
+    highest: list[int] = []
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:  # the worker offloads just after delivering Done
+        highest = [lib.llama_memory_seq_pos_max(engine._memory, s) for s in range(engine.slots)]
+        if highest == [-1] * engine.slots:
+            break
+        time.sleep(0.01)
+    assert highest == [-1] * engine.slots
+    assert _scheduler(cached).cached_tokens > 0
+    again = cached.chat(PROMPTS[0], SETTINGS)
+    assert again.usage.cached_tokens == again.usage.input_tokens - 1
+    assert again.text == first.text

@@ -11,8 +11,9 @@ llama-cpp-python's own ``Llama`` class, which copies the whole logits row into n
 The context holds ``slots`` sequences in one *unified* KV cache of ``n_ctx`` cells: each sequence
 may grow to the whole window, they share the cells, and copying a prefix from one sequence to
 another (:meth:`LlamaEngine.seq_copy`) only tags existing cells, so a shared prefix costs its KV
-once. The scheduler decodes every running sequence together, one :class:`~hearth.backends.local.
-batch.TokenBatch` per step.
+once. :meth:`LlamaEngine.seq_save` and :meth:`LlamaEngine.seq_restore` move one sequence's KV to
+host memory and back. The scheduler decodes every running sequence together, one
+:class:`~hearth.backends.local.batch.TokenBatch` per step.
 """
 
 from __future__ import annotations
@@ -266,6 +267,22 @@ class LlamaEngine:
         """Make positions ``0…length-1`` of ``src`` part of ``dst`` too (shared cells, no copy)."""
         lib.llama_memory_seq_cp(self._memory, src, dst, 0, length)
 
+    def seq_save(self, seq: int) -> Snapshot | None:
+        """Copy sequence ``seq``'s KV out of the context into host memory (the cells stay until
+        removed); None if llama.cpp could not."""
+        size = int(lib.llama_state_seq_get_size(self._ctx, seq))
+        if size <= 0:
+            return None
+        data = (ctypes.c_uint8 * size)()
+        written = int(lib.llama_state_seq_get_data(self._ctx, data, size, seq))
+        return Snapshot(data, written) if written > 0 else None
+
+    def seq_restore(self, seq: int, snapshot: Snapshot) -> bool:
+        """Put a saved KV back as sequence ``seq`` (which must be empty); False when the cache has
+        no contiguous room for it (nothing is changed then)."""
+        read = lib.llama_state_seq_set_data(self._ctx, snapshot.data, snapshot.size, seq)
+        return int(read) > 0
+
     def batch_invariant(self) -> bool:
         """Whether this model's kernels give a token the same logits, bit for bit, when it is
         evaluated in one batch with the tokens before it and when it is evaluated alone after
@@ -306,6 +323,14 @@ class LlamaEngine:
 
     def new_sampler(self, settings: GenerationSettings) -> Sampler:
         return Sampler(settings, self.n_vocab)
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """One sequence's KV, copied out of the context by :meth:`LlamaEngine.seq_save`."""
+
+    data: Any  # ctypes.c_uint8 array
+    size: int
 
 
 class Sampler:

@@ -10,8 +10,11 @@ Each step is one ``llama_decode`` of a single batch of at most ``step_tokens`` t
 every sequence that is generating, the rest filled with prompt tokens of sequences still reading
 their prompt (the oldest first), so a long prompt never stalls the streams already running. Every
 generating sequence gets exactly one token per step: nobody starves. A sequence leaves the batch
-as soon as it ends (end of turn, stop string, max_tokens, cancelled, deadline passed), and its KV
-stays in its slot for the prefix cache (:mod:`hearth.backends.local.prefix`).
+as soon as it ends (end of turn, stop string, max_tokens, cancelled, deadline passed). Its KV
+stays for the prefix cache (:mod:`hearth.backends.local.prefix`): in its cells while other
+sequences run, then, once nothing runs, copied out to host memory with its cells freed, because
+every decode step attends over the whole used range of the unified cache and idle cells would
+slow every later request down. A request that reuses it gets it copied back (a memcpy).
 
 A cancelled job stops before its next token; a job whose deadline passes (queued or running) ends
 with :class:`RequestTimeoutError`. An exception inside one job is delivered to that job's consumer
@@ -29,7 +32,7 @@ from typing import TYPE_CHECKING
 
 from hearth.backends.local.batch import Sequence, TokenBatch
 from hearth.backends.local.channel import Channel
-from hearth.backends.local.engine import LlamaEngine
+from hearth.backends.local.engine import LlamaEngine, Snapshot
 from hearth.backends.local.prefix import SlotTable
 from hearth.errors import InvalidRequestError, OverloadedError, RequestTimeoutError
 from hearth.events import Done, StopReason, Usage
@@ -89,20 +92,31 @@ class Scheduler:
         self.engine = engine
         self._queue: queue.Queue[GenerationJob | object] = queue.Queue(maxsize=max_queue)
         self._max_queue = max_queue
-        if prefix_cache is None:
-            prefix_cache = engine.n_ctx // 2 if engine.batch_invariant() else 0
-        budget = prefix_cache
-        self._slots = SlotTable(engine.slots, budget)
+        self._slots = SlotTable(engine.slots, prefix_cache or 0)
         if step_tokens <= engine.slots:
             raise InvalidRequestError(
                 f"step_tokens ({step_tokens}) must be larger than slots ({engine.slots})"
             )
         self._batch = TokenBatch(min(step_tokens, engine.n_batch))
         self._running: list[Sequence] = []
+        self._saved: dict[int, Snapshot] = {}  # idle slot -> its KV, held in host memory
         self._closed = False
         self.tokens_generated = 0
-        self._thread = threading.Thread(target=self._run, name="hearth-engine", daemon=True)
+        # Every llama_decode runs on the worker thread, the batch-invariance probe included:
+        # ggml's OpenMP build keeps a team of threads per calling thread, and a second team
+        # (idle, but counted) makes libgomp cut its spin-waits short, so every decode step sleeps
+        # in futex calls at its barriers. Probing on the caller's thread slowed decoding ~10%.
+        self._ready = threading.Event()
+        self._startup_error: BaseException | None = None
+        self._thread = threading.Thread(
+            target=self._run, args=(prefix_cache is None,), name="hearth-engine", daemon=True
+        )
         self._thread.start()
+        self._ready.wait()
+        if self._startup_error is not None:
+            self._thread.join()
+            self._batch.close()
+            raise self._startup_error
         # Stop decoding before the interpreter tears down what the worker thread uses.
         atexit.register(self.close)
 
@@ -167,7 +181,16 @@ class Scheduler:
 
     # -- the worker ----------------------------------------------------------------------------
 
-    def _run(self) -> None:
+    def _run(self, probe: bool) -> None:
+        try:
+            if probe:  # automatic prefix cache: only when reuse cannot change an output
+                invariant = self.engine.batch_invariant()
+                self._slots.budget = self.engine.n_ctx // 2 if invariant else 0
+        except BaseException as exc:  # raised by the constructor, on the caller's thread
+            self._startup_error = exc
+            return
+        finally:
+            self._ready.set()
         while self._admit():
             self._sweep()
             if self._running:
@@ -209,16 +232,32 @@ class Scheduler:
             raise InvalidRequestError("the prompt has no tokens; a local model needs at least one")
         plan = self._slots.plan(job.prompt)
         assert plan is not None  # _admit only starts jobs when a slot is idle
-        engine = self.engine
-        if plan.source is not None:
-            engine.seq_remove(plan.slot)
-            engine.seq_copy(plan.source, plan.slot, plan.reuse)
-        elif plan.drop and not engine.seq_remove(plan.slot, plan.reuse):
-            engine.seq_remove(plan.slot)
+        if not self._place(plan.slot, plan.source, plan.reuse):
             plan = replace(plan, reuse=0)
-        seq = Sequence(job, plan.slot, plan.reuse, engine)
+        seq = Sequence(job, plan.slot, plan.reuse, self.engine)
         self._slots.start(plan, job.prompt)
         self._running.append(seq)
+
+    def _place(self, slot: int, source: int | None, reuse: int) -> bool:
+        """Make sequence ``slot`` hold the first ``reuse`` tokens of ``source`` (None: of what
+        ``slot`` itself holds), from cells in the cache or from a saved copy. False if that
+        failed (``slot`` is left empty)."""
+        engine = self.engine
+        own = self._saved.pop(slot, None)
+        if source is not None or own is not None or reuse == 0:
+            engine.seq_remove(slot)  # what it held is not reused in place
+        if reuse == 0:
+            return True
+        snapshot = own if source is None else self._saved.get(source)
+        if snapshot is None:  # the tokens are in cells
+            if source is None:
+                return engine.seq_remove(slot, reuse) or not engine.seq_remove(slot)
+            engine.seq_copy(source, slot, reuse)  # shares the cells, copies nothing
+            return True
+        if engine.seq_restore(slot, snapshot) and engine.seq_remove(slot, reuse):
+            return True
+        engine.seq_remove(slot)
+        return False
 
     def _sweep(self) -> None:
         """End the sequences whose job was cancelled or whose deadline passed."""
@@ -259,13 +298,11 @@ class Scheduler:
                 self._sample(seq, index)
 
     def _decode(self, batch: TokenBatch) -> bool:
-        """Decode ``batch``, emptying cached prefixes while the KV cache is full. If nothing is
-        left to empty, the newest running sequence is refused and False returned (the step is
-        rebuilt without it)."""
+        """Decode ``batch``. When the KV cache is full, the cached prefixes still in it move to
+        host memory; if there are none, the newest running sequence is refused and False
+        returned (the step is rebuilt without it)."""
         while not self.engine.decode(batch):
-            slot = self._slots.evict_lru()
-            if slot is not None:
-                self.engine.seq_remove(slot)
+            if self._offload():
                 continue
             newest = self._running[-1]
             self._fail(
@@ -293,7 +330,7 @@ class Scheduler:
             self._end(seq, reason)
 
     def _end(self, seq: Sequence, reason: StopReason) -> None:
-        """Finish ``seq`` normally; its KV stays cached in its slot."""
+        """Finish ``seq`` normally; its KV is kept for the prefix cache."""
         self._running.remove(seq)
         try:
             seq.finish(reason)
@@ -308,12 +345,41 @@ class Scheduler:
         seq.job.channel.put(exc)
 
     def _leave(self, seq: Sequence, *, keep: bool) -> None:
+        """``seq`` is done: its KV stays for the prefix cache (unless ``keep`` is False); when
+        nothing runs any more, the cached KV moves out of the cache (:meth:`_offload`)."""
         seq.close()
         self._slots.release(seq.slot, keep=keep)
         for slot in self._slots.over_budget():
-            self.engine.seq_remove(slot)
+            self._drop(slot)
         if not self._slots.tokens(seq.slot):
-            self.engine.seq_remove(seq.slot)
+            self._drop(seq.slot)
+        if not self._running:
+            self._offload()
+
+    def _drop(self, slot: int) -> None:
+        self._saved.pop(slot, None)
+        self.engine.seq_remove(slot)
+
+    def _offload(self) -> bool:
+        """Copy the idle slots' KV to host memory and free their cells; True if any were freed.
+
+        Every decode step attends over the cache's whole used range, so idle prefixes left in it
+        slow down every request that runs later (SmolLM2: about 20% at 4,096 idle tokens);
+        copying one back costs a memcpy. Done when nothing runs (the cache is then empty) and
+        when the cache is full, not otherwise: freeing cells under running sequences leaves
+        holes that later tokens fill out of position order, which can change their outputs
+        (docs/local-engine.md)."""
+        freed = False
+        for slot in range(len(self._slots)):
+            if not self._slots.busy(slot) and self._slots.tokens(slot) and slot not in self._saved:
+                freed = True
+                snapshot = self.engine.seq_save(slot)
+                if snapshot is None:
+                    self._slots.clear(slot)
+                else:
+                    self._saved[slot] = snapshot
+                self.engine.seq_remove(slot)
+        return freed
 
     def _fail_all(self, exc: BaseException) -> None:
         for seq in list(self._running):
@@ -323,4 +389,5 @@ class Scheduler:
             seq.job.channel.put(exc)
         for slot in range(len(self._slots)):
             self._slots.clear(slot)
+        self._saved.clear()
         self.engine.clear()
