@@ -13,8 +13,11 @@ The scheduler's worker calls a :class:`Constraint` once per generated token of a
 well under a millisecond for a 49k vocabulary). The mask is written as a bitmask straight into a
 numpy buffer, unpacked with one vectorised call and applied to the logits row through a numpy view
 of llama.cpp's own buffer: no Python loop over the vocabulary, no copy of the logits. The next
-mask is computed on a helper thread as soon as a token is accepted, so it overlaps llama.cpp's
-decode of that token (both release the GIL) wherever a core is free.
+mask can be computed on a helper thread as soon as a token is accepted (``overlap=True``), so it
+overlaps llama.cpp's decode of that token (both release the GIL). That pays only where a core is
+free: on 2 cores, with llama.cpp's 2 threads busy, the helper thread competed with them and cost
+more than it saved (0.94x against 0.95-0.96x free speed in bench/constrained.py), so the
+default computes the mask at sampling time.
 
 :class:`ConstraintCompiler` owns the llguidance tokenizer of one loaded model (built once from
 llama.cpp's vocabulary; it costs about half a second) and compiles grammars from
@@ -161,7 +164,7 @@ class GrammarConstraint:
 class ConstraintCompiler:
     """Compiles grammars for one loaded model. Thread-safe; the tokenizer is built on first use."""
 
-    def __init__(self, engine: LlamaEngine, *, overlap: bool = True) -> None:
+    def __init__(self, engine: LlamaEngine, *, overlap: bool = False) -> None:
         self._engine = engine
         self._lock = threading.Lock()
         self._tokenizer: LLTokenizer | None = None
