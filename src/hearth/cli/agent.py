@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated, TextIO
 
 import typer
 
+from hearth._text import escape_controls
 from hearth.cli.chat import MaxTokOpt, ModelOpt, SeedOpt, SystemOpt, TempOpt, VerboseOpt
 from hearth.errors import InvalidRequestError
 
@@ -205,6 +206,4 @@ def _preview(text: str) -> str:
     stray CR) are shown escaped, never sent to the terminal."""
     if len(text) > RESULT_PREVIEW:
         text = text[:RESULT_PREVIEW] + "…"
-    return "".join(
-        ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in text
-    )
+    return escape_controls(text)

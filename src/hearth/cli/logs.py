@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from hearth._text import escape_controls
+
 if TYPE_CHECKING:
     from hearth.store import ConversationInfo, ConversationStore
 
@@ -96,10 +98,7 @@ def rm(
 def _terminal_safe(text: str) -> str:
     """``text`` with control characters other than newline and tab shown escaped, so a
     stored tool output (a log file's ANSI colours, a stray CR) cannot drive the terminal."""
-    return "".join(
-        ch if ch.isprintable() or ch in "\n\t" else ch.encode("unicode_escape").decode("ascii")
-        for ch in text
-    )
+    return escape_controls(text, keep="\n\t")
 
 
 def _info_json(info: ConversationInfo) -> dict[str, object]:

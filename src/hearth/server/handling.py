@@ -23,6 +23,7 @@ import anyio
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from hearth._text import escape_controls
 from hearth.errors import (
     AuthenticationError,
     HearthError,
@@ -76,9 +77,7 @@ class Encoder(Protocol):
 
 def escape_log(text: str) -> str:
     """``text`` with CR, LF and other control characters escaped, so it stays on one line."""
-    return "".join(
-        ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in text
-    )
+    return escape_controls(text)
 
 
 def public_error(exc: BaseException) -> HearthError:
