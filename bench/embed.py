@@ -20,6 +20,15 @@ hearth >= 1.5 times sentence-transformers), and checks that the two agree (mean 
 first vectors). It also reports sentences per CPU-second (process CPU time, all threads): on a
 busy machine wall-clock figures swing with other load, CPU time much less (with ``--threads 1``
 it is pure compute; with more threads it includes spin-waiting). A benchmark asserts nothing.
+
+The **ceiling** puts both figures against what this CPU can do at all. It counts the floating-point
+work of the encoder's dense layers alone (per token and layer: Q, K, V and output projections,
+and the two feed-forward matrices; ``2 * (4 d^2 + 2 d f)`` FLOPs), leaving out attention, GELU,
+layer norms and pooling, so it is a lower bound on the work. It measures the CPU's float32
+matrix-multiply peak with numpy's BLAS (OpenBLAS) on one thread, at the model's own shapes, best
+of several, and multiplies it by the thread count (perfect scaling). The ceiling, dense work /
+peak, is then an upper bound on sentences/s for any engine doing float32 arithmetic, and the
+report gives each side's GFLOP/s and hearth's fraction of the ceiling (``--no-ceiling`` skips it).
 """
 
 from __future__ import annotations
@@ -104,13 +113,83 @@ def run_hearth(model: str, texts: list[str], runs: int, threads: int) -> dict[st
     times: list[float] = []
     cpu: list[float] = []
     vectors: list[list[float]] = []
+    tokens = 0
     for _ in range(runs):
         start, start_cpu = time.perf_counter(), time.process_time()
-        vectors = m.embed(texts).vectors
+        result = m.embed(texts)
         times.append(time.perf_counter() - start)
         cpu.append(time.process_time() - start_cpu)
+        vectors, tokens = result.vectors, result.usage.input_tokens
+    path = getattr(m.backend, "fetch", lambda: None)()
     m.close()
-    return {"times": times, "cpu": cpu, "vectors": vectors[:16]}
+    return {"times": times, "cpu": cpu, "vectors": vectors[:16], "tokens": tokens, "path": path}
+
+
+PEAK_SCRIPT = """
+import json, sys, time
+import numpy as np
+shapes, best = json.loads(sys.argv[1]), 0.0
+for m, k, n in shapes:
+    a = np.random.rand(m, k).astype(np.float32)
+    b = np.random.rand(k, n).astype(np.float32)
+    a @ b
+    for _ in range(5):
+        start = time.perf_counter()
+        for _ in range(10):
+            a @ b
+        best = max(best, 20 * m * k * n / (time.perf_counter() - start) / 1e9)
+print(best)
+"""
+
+
+def dense_gflop(path: Path, tokens: int) -> tuple[float, list[tuple[int, int, int]]]:
+    """The dense layers' GFLOPs for ``tokens`` tokens, and their matrix shapes at 128 tokens."""
+    from hearth.catalog.gguf_file import read_gguf
+
+    info = read_gguf(path)
+
+    def field(name: str) -> int:
+        value = info.metadata[f"{info.architecture}.{name}"]
+        assert isinstance(value, int), f"{name} is {value!r}"
+        return value
+
+    d, f = field("embedding_length"), field("feed_forward_length")
+    layers = field("block_count")
+    flops = 2 * (4 * d * d + 2 * d * f) * layers * tokens
+    return flops / 1e9, [(128, d, d), (128, d, f), (128, f, d)]
+
+
+def sgemm_peak(shapes: list[tuple[int, int, int]]) -> float:
+    """One thread's best float32 GFLOP/s through numpy's BLAS at ``shapes``, in a process of
+    its own (so that BLAS starts with one thread)."""
+    env = os.environ | {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    done = subprocess.run(
+        [sys.executable, "-c", PEAK_SCRIPT, json.dumps(shapes)],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
+    )
+    return float(done.stdout.strip())
+
+
+def ceiling(ours: dict[str, Any], n: int, threads: int, st_rate: float | None) -> dict[str, Any]:
+    """Each side's GFLOP/s against the float32 ceiling (see the module docstring)."""
+    gflop, shapes = dense_gflop(ours["path"], ours["tokens"])
+    peak = sgemm_peak(shapes) * threads
+    best_rate = n / (gflop / peak)
+    hearth_rate = n / statistics.median(ours["times"])
+    report: dict[str, Any] = {
+        "dense_gflop_per_run": round(gflop, 1),
+        "sgemm_peak_gflops": f"{peak:.1f} (numpy BLAS, 1 thread x {threads})",
+        "hearth_gflops": round(gflop * hearth_rate / n, 1),
+        "ceiling_sentences_per_s": round(best_rate, 1),
+        "hearth_fraction_of_ceiling": round(hearth_rate / best_rate, 2),
+    }
+    if st_rate is not None:
+        report["sentence_transformers_gflops"] = round(gflop * st_rate / n, 1)
+        report["ceiling_ratio_vs_sentence_transformers"] = round(best_rate / st_rate, 2)
+    return report
 
 
 def cosine(a: list[float], b: list[float]) -> float:
@@ -125,6 +204,7 @@ def main() -> None:
     parser.add_argument("--model", default="local:minilm")
     parser.add_argument("--st-python", default=DEFAULT_ST_PYTHON)
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--no-ceiling", action="store_true", help="skip the float32 ceiling")
     args = parser.parse_args()
     texts = sentences(args.n)
 
@@ -138,6 +218,7 @@ def main() -> None:
         "hearth_sentences_per_s": round(hearth_rate, 1),
         "hearth_sentences_per_cpu_s": round(hearth_cpu_rate, 1),
     }
+    st_rate: float | None = None
     if st is None:
         report["sentence_transformers"] = (
             f"not measured: no Python with sentence-transformers at {args.st_python} "
@@ -157,6 +238,8 @@ def main() -> None:
             "target_ratio": TARGET,
             "mean_cosine_vs_sentence_transformers": round(agreement, 6),
         }
+    if not args.no_ceiling and ours["path"] is not None:
+        report |= ceiling(ours, args.n, args.threads, st_rate)
     if args.json:
         print(json.dumps(report))
         return
