@@ -4,9 +4,18 @@ Every mistake raises :class:`~hearth.errors.InvalidRequestError` whose message s
 path of the offending field (``messages[2].content[0].tool_use_id: expected a string, got
 null``). Blocks and tools hearth cannot carry (documents, server tools, image URLs) raise
 :class:`~hearth.errors.UnsupportedFeatureError` naming the field, as do top-level fields that
-would change the answer (``output_format``, ``output_config``, ``mcp_servers``, ``container``).
-Fields that only label or route a request (``metadata``, ``service_tier``, ``cache_control``,
-``citations``, …) are ignored.
+would change the answer (``mcp_servers``, ``container``). Fields that only label or route a
+request (``metadata``, ``service_tier``, ``cache_control``, ``citations``, …) are ignored.
+
+Structured outputs: ``output_config.format`` (generally available; what the ``anthropic`` SDK
+sends, also for ``messages.parse(output_format=SomeModel)``) or the beta's top-level
+``output_format``, each ``{"type": "json_schema", "schema": {...}}`` →
+``ChatRequest.response_format = OutputFormat("json_schema", schema)``. The schema is checked
+(:func:`hearth._schema.check_schema`, as on the OpenAI route): an invalid one is an
+InvalidRequestError naming ``output_config.format.schema``. The answer is then an ordinary text
+block holding the JSON. Both fields at once must carry the same schema. Of ``output_config``'s
+other keys, ``effort`` is taken when it is ``"high"`` (Anthropic's default, so nothing changes);
+any other effort and any other key (``task_budget``, …) is refused by name.
 
 Mapping to hearth: ``system`` → one leading system message (a string → one TextPart, a list of
 text blocks → one TextPart each); a user message holding only ``tool_result`` blocks → a ``tool``
@@ -35,7 +44,7 @@ from hearth.messages import (
     ToolCallPart,
     ToolResultPart,
 )
-from hearth.request import ChatRequest, ToolChoice, ToolSpec
+from hearth.request import ChatRequest, OutputFormat, ToolChoice, ToolSpec
 from hearth.settings import GenerationSettings
 from hearth.wire.anthropic_blocks import dump_input
 from hearth.wire.base import WireRequest
@@ -338,13 +347,76 @@ def _settings(body: JsonObject) -> GenerationSettings:
     )
 
 
+# ------------------------------------------------------------------------- structured output
+
+_EFFORTS = ("low", "medium", "high", "xhigh", "max")
+_DEFAULT_EFFORT = "high"
+_OUTPUT_CONFIG_KEYS = frozenset({"format", "effort"})
+
+
+def _json_schema_format(value: JsonValue, path: str) -> OutputFormat:
+    fmt = _object(value, path)
+    kind = _string(fmt.get("type"), f"{path}.type")
+    if kind != "json_schema":
+        _fail(f"{path}.type", f"unknown type {kind!r}; expected 'json_schema'")
+    if fmt.get("schema") is None:
+        _fail(f"{path}.schema", "is required: the JSON schema the answer must match")
+    schema = _object(fmt.get("schema"), f"{path}.schema")
+    from hearth._schema import check_schema
+
+    check_schema(schema, what=f"{path}.schema")
+    return OutputFormat("json_schema", schema=schema)
+
+
+def _effort(value: JsonValue) -> None:
+    if value is None:
+        return
+    effort = _string(value, "output_config.effort")
+    if effort not in _EFFORTS:
+        _fail(
+            "output_config.effort",
+            f"unknown effort {effort!r}; expected one of {', '.join(_EFFORTS)}",
+        )
+    if effort != _DEFAULT_EFFORT:
+        raise UnsupportedFeatureError(
+            f"output_config.effort: hearth has no effort setting: every answer is made at "
+            f"Anthropic's default effort ({_DEFAULT_EFFORT!r}), got {effort!r}; leave effort out "
+            "(to change how much the model reasons, use thinking)"
+        )
+
+
+def _output_config(value: JsonValue) -> OutputFormat | None:
+    if value is None:
+        return None
+    config = _object(value, "output_config")
+    for key, item in config.items():
+        if key not in _OUTPUT_CONFIG_KEYS and item is not None:
+            raise UnsupportedFeatureError(
+                f"output_config.{key}: hearth honours output_config.format (and effort "
+                f"{_DEFAULT_EFFORT!r}) only; leave {key} out"
+            )
+    _effort(config.get("effort"))
+    fmt = config.get("format")
+    return None if fmt is None else _json_schema_format(fmt, "output_config.format")
+
+
+def _response_format(body: JsonObject) -> OutputFormat | None:
+    """``output_config.format`` (generally available) or the structured-outputs beta's
+    top-level ``output_format`` (its older name): ``{"type": "json_schema", "schema": …}``."""
+    current = _output_config(body.get("output_config"))
+    if body.get("output_format") is None:
+        return current
+    legacy = _json_schema_format(body.get("output_format"), "output_format")
+    if current is not None and current != legacy:
+        _fail(
+            "output_format",
+            "differs from output_config.format; send the schema once, as output_config.format "
+            "(output_format is the beta's older name for it)",
+        )
+    return legacy
+
+
 _REFUSED: tuple[tuple[str, str], ...] = (
-    (
-        "output_format",
-        "structured outputs are not supported on the Anthropic route; use the "
-        "OpenAI route's response_format or Gemini's responseJsonSchema",
-    ),
-    ("output_config", "output_config (format, effort) is not supported; leave it out"),
     ("mcp_servers", "hearth does not connect to MCP servers; send tools instead"),
     ("container", "hearth has no code-execution container; leave it out"),
 )
@@ -374,6 +446,7 @@ def parse_request(body: JsonObject, model: str | None) -> WireRequest:
         settings=settings,
         tools=tools,
         tool_choice=_tool_choice(body.get("tool_choice"), tools),
+        response_format=_response_format(body),
     )
     return WireRequest(
         model=_string(name, "model"),
