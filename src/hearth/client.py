@@ -5,6 +5,7 @@
 >>> with m.stream("Tell me a story", max_tokens=64) as s:
 ...     for piece in s.text_stream:
 ...         print(piece, end="")
+>>> m.complete("Once upon a time", max_tokens=32).text   # raw text, no chat template
 
 Sync and async twins share everything but the I/O: :class:`ChatStream` and
 :class:`AsyncChatStream` are thin shells over one :class:`ResponseAccumulator`.
@@ -19,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeAlias, TypedDict, TypeVar, U
 
 from hearth.backends.base import Backend, Capabilities
 from hearth.backends.registry import create_backend
+from hearth.errors import InvalidRequestError
 from hearth.events import StreamEvent, TextDelta
 from hearth.messages import JsonObject, Message
 from hearth.request import ChatRequest, OutputFormat, ToolChoice, ToolSpec, as_messages
@@ -122,14 +124,7 @@ class Model:
         response_format: OutputSpec | None,
         overrides: SettingsOverrides,
     ) -> tuple[ChatRequest, StructuredOutput | None]:
-        merged = self.settings.merged(settings)
-        if overrides:
-            merged = merged.merged(GenerationSettings(**overrides))  # type: ignore[arg-type]
-        output = None
-        if response_format is not None:
-            from hearth.output import structured_output
-
-            output = structured_output(response_format)
+        merged, output = self._shared(settings, response_format, overrides)
         request = ChatRequest(
             as_messages(prompt, system=system),
             merged,
@@ -138,6 +133,22 @@ class Model:
             response_format=output.format if output is not None else None,
         )
         return request, output
+
+    def _shared(
+        self,
+        settings: GenerationSettings | None,
+        response_format: OutputSpec | None,
+        overrides: SettingsOverrides,
+    ) -> tuple[GenerationSettings, StructuredOutput | None]:
+        """The settings a call runs with, and its structured output (if asked for)."""
+        merged = self.settings.merged(settings)
+        if overrides:
+            merged = merged.merged(GenerationSettings(**overrides))  # type: ignore[arg-type]
+        if response_format is None:
+            return merged, None
+        from hearth.output import structured_output
+
+        return merged, structured_output(response_format)
 
     def chat(
         self,
@@ -207,6 +218,75 @@ class Model:
         request, output = self._build(
             prompt, settings, system, tools, tool_choice, response_format, overrides
         )
+        return AsyncChatStream(self.backend.astream(request), output=output)
+
+    # -- raw text completion: the prompt is continued as it is, with no chat template ----------
+
+    def _build_raw(
+        self,
+        prompt: str,
+        settings: GenerationSettings | None,
+        response_format: OutputSpec | None,
+        overrides: SettingsOverrides,
+    ) -> tuple[ChatRequest, StructuredOutput | None]:
+        if not isinstance(prompt, str):
+            raise InvalidRequestError(
+                f"complete() takes the text to continue as a string, got a "
+                f"{type(prompt).__name__}; use chat() for messages"
+            )
+        merged, output = self._shared(settings, response_format, overrides)
+        fmt = output.format if output is not None else None
+        return ChatRequest(prompt=prompt, settings=merged, response_format=fmt), output
+
+    def complete(
+        self,
+        prompt: str,
+        settings: GenerationSettings | None = None,
+        *,
+        response_format: OutputSpec | None = None,
+        **overrides: Unpack[SettingsOverrides],
+    ) -> Response:
+        """Continue ``prompt`` as raw text: no chat template, no roles (a base model's use,
+        like llama.cpp's ``/completion``). Special-token text in it (``<|im_start|>``) is
+        read as those tokens. Local models only; a remote one raises UnsupportedFeatureError.
+        ``response_format`` constrains the continuation as in :meth:`chat`."""
+        request, output = self._build_raw(prompt, settings, response_format, overrides)
+        return with_parsed(self.backend.chat(request), output)
+
+    async def acomplete(
+        self,
+        prompt: str,
+        settings: GenerationSettings | None = None,
+        *,
+        response_format: OutputSpec | None = None,
+        **overrides: Unpack[SettingsOverrides],
+    ) -> Response:
+        """The async twin of :meth:`complete`."""
+        request, output = self._build_raw(prompt, settings, response_format, overrides)
+        return with_parsed(await self.backend.achat(request), output)
+
+    def stream_complete(
+        self,
+        prompt: str,
+        settings: GenerationSettings | None = None,
+        *,
+        response_format: OutputSpec | None = None,
+        **overrides: Unpack[SettingsOverrides],
+    ) -> ChatStream:
+        """Stream the raw continuation of ``prompt`` (see :meth:`complete`)."""
+        request, output = self._build_raw(prompt, settings, response_format, overrides)
+        return ChatStream(self.backend.stream(request), output=output)
+
+    def astream_complete(
+        self,
+        prompt: str,
+        settings: GenerationSettings | None = None,
+        *,
+        response_format: OutputSpec | None = None,
+        **overrides: Unpack[SettingsOverrides],
+    ) -> AsyncChatStream:
+        """The async twin of :meth:`stream_complete`."""
+        request, output = self._build_raw(prompt, settings, response_format, overrides)
         return AsyncChatStream(self.backend.astream(request), output=output)
 
     @overload

@@ -55,19 +55,33 @@ ToolChoice: TypeAlias = Literal["auto", "required", "none"] | str
 
 @dataclass(frozen=True, slots=True)
 class ChatRequest:
-    """Messages, tools and settings for one model call."""
+    """Messages, tools and settings for one model call.
 
-    messages: tuple[Message, ...]
+    A request holds either ``messages`` (a chat: the model's chat template renders them) or a
+    raw ``prompt`` (a text completion: the model continues the text as it is, with no template
+    and no roles, as llama.cpp's ``/completion`` and OpenAI's legacy ``/v1/completions`` do).
+    A raw request has no messages and no tools; ``settings`` and ``response_format`` apply to
+    the generated text as usual. Only backends whose :class:`~hearth.backends.base.Capabilities`
+    say ``raw_completion`` (local models) take one; the others raise
+    :class:`~hearth.errors.UnsupportedFeatureError` before sending anything.
+    """
+
+    messages: tuple[Message, ...] = ()
     settings: GenerationSettings = field(default_factory=GenerationSettings)
     tools: tuple[ToolSpec, ...] = ()
     tool_choice: ToolChoice = "auto"
     response_format: OutputFormat | None = None
+    prompt: str | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.messages, list):
             object.__setattr__(self, "messages", tuple(self.messages))
-        if not self.messages:
-            raise InvalidRequestError("a chat request needs at least one message")
+        if self.prompt is not None:
+            self._check_raw()
+        elif not self.messages:
+            raise InvalidRequestError(
+                "a chat request needs at least one message (or a raw prompt= to complete)"
+            )
         for i, m in enumerate(self.messages):
             if not isinstance(m, Message):
                 raise InvalidRequestError(
@@ -81,6 +95,29 @@ class ChatRequest:
                 f"tool_choice {self.tool_choice!r} names no tool in the request; "
                 f"use auto, required, none or one of {names}"
             )
+
+    def _check_raw(self) -> None:
+        if not isinstance(self.prompt, str):
+            raise InvalidRequestError(
+                f"prompt is a {type(self.prompt).__name__}; a raw prompt is the text to continue"
+            )
+        if not self.prompt:
+            raise InvalidRequestError("the raw prompt is empty; give the text to continue")
+        if self.messages:
+            raise InvalidRequestError(
+                "a request holds messages (a chat) or a raw prompt (a text completion), not "
+                "both; put the text in one of them"
+            )
+        if self.tools or self.tool_choice != "auto":
+            raise InvalidRequestError(
+                "a raw text completion takes no tools or tool_choice (tools need a chat "
+                "template); send messages to use tools"
+            )
+
+    @property
+    def raw(self) -> bool:
+        """True for a raw text completion (``prompt`` set), False for a chat."""
+        return self.prompt is not None
 
 
 def as_messages(

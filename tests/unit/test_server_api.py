@@ -124,7 +124,8 @@ def test_response_format_json_schema_reaches_the_backend() -> None:
 
 
 def test_legacy_completions_plain_and_streamed() -> None:
-    with client(HELLO, HELLO) as c:
+    fake = FakeBackend([HELLO, HELLO], capabilities=Capabilities(raw_completion=True))
+    with client(backend=fake) as c:
         r = c.post("/v1/completions", json={"model": "fake", "prompt": "hi"})
         s = c.post("/v1/completions", json={"model": "fake", "prompt": ["hi"], "stream": True})
     assert r.json()["object"] == "text_completion"

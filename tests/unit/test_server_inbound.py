@@ -82,8 +82,7 @@ def test_completion_request() -> None:
         {"model": "m", "prompt": ["Once upon"], "max_tokens": 5, "stream": True, "stop": "\n"}
     )
     assert parsed.stream and parsed.model == "m"
-    assert parsed.request.messages[0].role == "user"
-    assert parsed.request.messages[0].text == "Once upon"
+    assert parsed.request.prompt == "Once upon" and parsed.request.messages == ()  # raw text
     assert parsed.request.settings.max_tokens == 5 and parsed.request.settings.stop == ("\n",)
 
 
@@ -158,8 +157,11 @@ def test_completion_logprobs_and_logit_bias_are_refused(
 @pytest.mark.parametrize(
     ("extra", "field"),
     [
-        ({"output_format": {"type": "json_schema", "schema": SCHEMA}}, "output_format"),
-        ({"output_config": {"effort": "low"}}, "output_config"),
+        ({"output_config": {"effort": "low"}}, "output_config.effort"),
+        (
+            {"output_config": {"task_budget": {"type": "tokens", "total": 9}}},
+            "output_config.task_budget",
+        ),
         ({"mcp_servers": [{"type": "url", "url": "https://x"}]}, "mcp_servers"),
         ({"container": "c1"}, "container"),
     ],

@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, Protocol, TypeAlias, runtime_checkable
 
+from hearth.errors import UnsupportedFeatureError
 from hearth.events import StreamEvent
 from hearth.request import ChatRequest
 from hearth.response import Response, ResponseAccumulator
@@ -18,7 +19,13 @@ Accelerator: TypeAlias = Literal["cpu", "gpu", "remote"]
 
 @dataclass(frozen=True, slots=True)
 class Capabilities:
-    """What a backend can do. ``context_length`` is None when the backend does not say."""
+    """What a backend can do. ``context_length`` is None when the backend does not say.
+
+    ``raw_completion``: it takes a raw-prompt request (:attr:`ChatRequest.prompt`: the text is
+    continued as it is, with no chat template). Local models do; remote APIs do not, and refuse
+    such a request with :class:`~hearth.errors.UnsupportedFeatureError` (see
+    :func:`raw_completion_unsupported`).
+    """
 
     streaming: bool = True
     tools: bool = False
@@ -28,6 +35,17 @@ class Capabilities:
     thinking: bool = False
     context_length: int | None = None
     accelerator: Accelerator = "cpu"
+    raw_completion: bool = False
+
+
+def raw_completion_unsupported(
+    name: str, instead: str = "send messages instead"
+) -> UnsupportedFeatureError:
+    """The error for a raw-prompt request to a backend that only chats."""
+    return UnsupportedFeatureError(
+        f"{name}: raw text completion (a prompt continued without a chat template) is only "
+        f"available on local models; {instead}"
+    )
 
 
 @runtime_checkable
@@ -140,8 +158,6 @@ class BackendBase:
         truncate: bool = False,
     ) -> Embeddings:
         """One vector per text (see :mod:`hearth.embeddings`). This default refuses."""
-        from hearth.errors import UnsupportedFeatureError
-
         name = getattr(self, "name", type(self).__name__)
         raise UnsupportedFeatureError(
             f"{name} cannot embed; use an embedding model, e.g. local:minilm"

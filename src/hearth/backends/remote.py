@@ -38,7 +38,7 @@ from hearth._http import (
     transport_error,
 )
 from hearth._sse import NDJSONDecoder, SSEDecoder, SSEEvent
-from hearth.backends.base import BackendBase, Capabilities
+from hearth.backends.base import BackendBase, Capabilities, raw_completion_unsupported
 from hearth.backends.endpoints import Endpoint, ResolvedEndpoint, WireName
 from hearth.errors import (
     AuthenticationError,
@@ -276,6 +276,8 @@ class RemoteBackend(BackendBase):
         )
 
     def _prepare(self, request: ChatRequest, *, stream: bool) -> _Call:
+        if request.prompt is not None:  # no remote chat API continues a raw text
+            raise raw_completion_unsupported(self.name)
         if not self._capabilities.vision and any(
             isinstance(p, ImagePart) for m in request.messages for p in m.parts
         ):

@@ -81,16 +81,31 @@ def run(
         bool, typer.Option("--json", help="Print one JSON object with text, usage, stop reason.")
     ] = False,
     verbose: VerboseOpt = False,
+    raw: Annotated[
+        bool,
+        typer.Option(
+            "--raw",
+            help="Continue the prompt as raw text: no chat template (base models; local only).",
+        ),
+    ] = False,
 ) -> None:
-    """Answer one prompt, streamed to stdout."""
+    """Answer one prompt, streamed to stdout (with --raw: continue it as plain text)."""
+    if raw and system is not None:
+        raise InvalidRequestError(
+            "--system has no place in a raw completion (no chat template, no roles); "
+            "put the text in the prompt, or leave --raw out"
+        )
     text = _read_prompt(prompt)
     settings = _settings(temperature, max_tokens, seed)
     with open_model(model, verbose) as m:
         if as_json:
-            response = m.chat(text, settings, system=system)
+            response = m.complete(text, settings) if raw else m.chat(text, settings, system=system)
             sys.stdout.write(json.dumps(response_json(response), ensure_ascii=False) + "\n")
             return
-        with m.stream(text, settings, system=system) as stream:
+        stream = (
+            m.stream_complete(text, settings) if raw else m.stream(text, settings, system=system)
+        )
+        with stream:
             _print_stream(stream, sys.stdout)
 
 

@@ -1,4 +1,8 @@
-"""OpenAI-compatible routes: /v1/chat/completions, /v1/completions, /v1/embeddings, /v1/models."""
+"""OpenAI-compatible routes: /v1/chat/completions, /v1/completions, /v1/embeddings, /v1/models.
+
+``/v1/completions`` is raw text completion: the prompt is continued as it is, with no chat
+template (local models only; a remote model answers 400 pointing to /v1/chat/completions).
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from hearth.backends.base import raw_completion_unsupported
 from hearth.embeddings import Embeddings
 from hearth.errors import HearthError, InvalidRequestError
 from hearth.events import Done, StreamEvent, TextDelta, Usage
@@ -107,6 +112,10 @@ async def _completions(ex: Exchange) -> Response | EventStreamResponse:
     _refuse_templates(body)
     parsed = completion_request_from_wire(body)
     served = ex.model(parsed.model, parsed.request)
+    if not served.backend.capabilities().raw_completion:
+        raise raw_completion_unsupported(
+            served.id, "use /v1/chat/completions, which sends messages through the chat template"
+        )
     response_id = _new_id("cmpl")
     encoder = CompletionEncoder(
         model=parsed.model, response_id=response_id, include_usage=_include_usage(body)

@@ -45,7 +45,12 @@ _CHAT = {
 _COMPLETION = {
     "type": "object",
     "required": ["model", "prompt"],
-    "properties": {"model": _STR, "prompt": {"anyOf": [_STR, {"type": "array"}]}, **_SAMPLING},
+    "properties": {
+        "model": _STR,
+        "prompt": {"anyOf": [_STR, {"type": "array"}]},
+        "response_format": _OBJ,
+        **_SAMPLING,
+    },
 }
 _EMBEDDING = {
     "type": "object",
@@ -172,7 +177,9 @@ def openapi_schema() -> dict[str, Any]:
         "info": {"title": "hearth serve", "version": "1"},
         "paths": {
             "/v1/chat/completions": _post(_CHAT, "OpenAI chat completions"),
-            "/v1/completions": _post(_COMPLETION, "OpenAI legacy completions"),
+            "/v1/completions": _post(
+                _COMPLETION, "OpenAI legacy completions: raw text, no chat template (local models)"
+            ),
             "/v1/embeddings": _post(_EMBEDDING, "OpenAI embeddings", sse=False),
             "/v1/models": _get("OpenAI model list"),
             "/v1/models/{model}": one_model,

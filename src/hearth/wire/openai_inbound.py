@@ -6,6 +6,7 @@ has but hearth cannot do (remote image URLs, audio, files, ``n`` > 1, logprobs, 
 the legacy ``functions``, web search): a field that would change the answer is refused by name,
 never silently dropped.
 ``response_format`` (json_object / json_schema) becomes ``ChatRequest.response_format``.
+A legacy ``/v1/completions`` body becomes a raw-prompt request (``ChatRequest.prompt``).
 Fields that only label or route a request (``user``, ``metadata``, ``store``, ``service_tier``)
 and unknown fields are ignored, like most OpenAI-compatible servers do.
 """
@@ -121,8 +122,10 @@ def request_from_wire(body: JsonObject, *, model: str | None = None) -> WireRequ
 
 
 def completion_request_from_wire(body: JsonObject) -> WireRequest:
-    """A legacy ``/v1/completions`` body → :class:`WireRequest`: the prompt becomes one user
-    message (so the model's chat template applies). One prompt, one choice, no echo/suffix."""
+    """A legacy ``/v1/completions`` body → :class:`WireRequest` holding a raw-prompt request
+    (``ChatRequest.prompt``): the model continues the text as it is, with no chat template, as
+    OpenAI's completions API and llama.cpp's server do. One prompt, one choice, no
+    echo/suffix; ``response_format`` (a llama.cpp extension) constrains the continuation."""
     if not isinstance(body, dict):
         raise _bad("body", "a JSON object", body)
     name = _str(body, "model", "", required=True) or ""
@@ -140,7 +143,9 @@ def completion_request_from_wire(body: JsonObject) -> WireRequest:
     if body.get("echo") is True or _str(body, "suffix", ""):
         raise UnsupportedFeatureError("echo and suffix are not supported; leave them out")
     stream = _get(body, "stream", "", lambda v: isinstance(v, bool), "a boolean")
-    request = ChatRequest(messages=(Message.user(prompt),), settings=_settings(body))
+    request = ChatRequest(
+        prompt=prompt, settings=_settings(body), response_format=_response_format(body)
+    )
     return WireRequest(model=name, request=request, stream=stream is True)
 
 

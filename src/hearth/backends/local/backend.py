@@ -4,6 +4,11 @@
 first use) or a path to a ``.gguf`` file. Nothing is loaded until the first request, or until
 :meth:`LocalBackend.load` is called. Before llama.cpp sees the file, its SHA-256 (catalogue models)
 and its GGUF header are checked, so a corrupt or truncated file is a clear error, not a crash.
+
+A chat request is rendered by the model's chat template; a raw-prompt request
+(``ChatRequest.prompt``, ``Model.complete``) is tokenized as it is (:meth:`LocalBackend.raw_tokens`)
+and continued, stopping at an end-of-generation token, a stop string or ``max_tokens``, without
+the template's own stop strings.
 """
 
 from __future__ import annotations
@@ -184,13 +189,15 @@ class LocalBackend(LocalEmbedding, BackendBase):
             embeddings=True,
             context_length=n_ctx,
             accelerator="cpu",
+            raw_completion=True,
         )
 
     # -- requests ------------------------------------------------------------------------------
 
     def prompt_tokens(self, request: ChatRequest) -> list[int]:
         """The request rendered by the model's chat template and tokenized (with the tool
-        prompt when tools are constrained)."""
+        prompt when tools are constrained); for a raw-prompt request, that text tokenized as
+        it is (see :meth:`raw_tokens`)."""
         return self._tokens(request, self._plan(request))
 
     def _plan(self, request: ChatRequest) -> OutputPlan:
@@ -208,7 +215,20 @@ class LocalBackend(LocalEmbedding, BackendBase):
             template_family=self._template.tool_family,
         )
 
+    def raw_tokens(self, text: str) -> list[int]:
+        """``text`` tokenized as llama.cpp's server tokenizes a completion prompt: special-token
+        text (``<|im_start|>``, ``<bos>``) becomes those tokens, and the model's BOS goes first
+        when its vocabulary asks for one (``add_bos``) and the text does not already start
+        with it. No chat template, no EOS."""
+        engine = self._running().engine
+        tokens = engine.tokenize(text, add_special=False)
+        if engine.add_bos and engine.bos_id >= 0 and tokens[:1] != [engine.bos_id]:
+            tokens.insert(0, engine.bos_id)
+        return tokens
+
     def _tokens(self, request: ChatRequest, plan: OutputPlan) -> list[int]:
+        if request.prompt is not None:
+            return self.raw_tokens(request.prompt)
         engine = self._running().engine
         assert self._template is not None
         text = self._template.render(
@@ -236,7 +256,7 @@ class LocalBackend(LocalEmbedding, BackendBase):
             prompt=tokens,
             settings=defaults.merged(request.settings),
             channel=channel,
-            hidden_stop=self._template.stop_strings,
+            hidden_stop=() if request.raw else self._template.stop_strings,
             deadline=None if timeout is None else time.monotonic() + timeout,
             model_name=self.name,
             constraint=constraint,
