@@ -18,7 +18,7 @@ from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequenc
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias, TypedDict, TypeVar, Unpack, overload
 
-from hearth.backends.base import Backend, Capabilities
+from hearth.backends.base import Backend, Capabilities, raw_completion_unsupported
 from hearth.backends.registry import create_backend
 from hearth.errors import InvalidRequestError
 from hearth.events import StreamEvent, TextDelta
@@ -234,6 +234,8 @@ class Model:
                 f"complete() takes the text to continue as a string, got a "
                 f"{type(prompt).__name__}; use chat() for messages"
             )
+        if not self.capabilities().raw_completion:  # before any backend sees it
+            raise raw_completion_unsupported(self.name)
         merged, output = self._shared(settings, response_format, overrides)
         fmt = output.format if output is not None else None
         return ChatRequest(prompt=prompt, settings=merged, response_format=fmt), output

@@ -137,7 +137,7 @@ def test_cli_raw_on_a_remote_model_is_one_error_line() -> None:
             os.environ["OPENAI_API_KEY"] = env_key
     assert done.returncode == 1
     assert done.stderr.startswith("error: ") and done.stderr.count("\n") == 1
-    assert "only available on local models" in done.stderr
+    assert "only available on local text-generation models" in done.stderr
     assert "Traceback" not in done.stderr and done.stdout == ""
 
 
@@ -145,3 +145,26 @@ def test_cli_raw_refuses_a_system_prompt() -> None:
     done = run("run", "--raw", "--system", "be brief", STORY)
     assert done.returncode == 1
     assert "--system" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_stop_string_spanning_several_tokens_ends_the_text(smollm2: hearth.Model) -> None:
+    backend = _backend(smollm2)
+    assert len(backend.engine.tokenize("6, 7", add_special=False)) > 1
+    r = smollm2.complete(COUNT, max_tokens=40, temperature=0, stop=["6, 7"])
+    assert r.text == " 5, " and r.stop_sequence == "6, 7"
+
+
+def test_a_raw_prompt_and_a_chat_share_the_prefix_cache(smollm2: hearth.Model) -> None:
+    """The chat template's own text, sent raw, is the same tokens as the chat (so one may reuse
+    the other's cached prefix, and the answers agree)."""
+    backend = _backend(smollm2)
+    chat = ChatRequest((Message.user("What is the capital of France?"),))
+    assert backend._template is not None
+    text = backend._template.render(chat.messages, add_generation_prompt=True)
+    assert backend.raw_tokens(text) == backend.prompt_tokens(chat)
+    first = smollm2.chat("What is the capital of France?", max_tokens=8, temperature=0)
+    raw = smollm2.complete(text, max_tokens=8, temperature=0)
+    assert raw.text == first.text
+    assert raw.usage.cached_tokens >= raw.usage.input_tokens - 1
+    longer = smollm2.complete(text + raw.text, max_tokens=4, temperature=0)
+    assert longer.usage.cached_tokens >= raw.usage.input_tokens - 1

@@ -54,3 +54,20 @@ def test_completion_special_tokens_and_refusals(oai: openai.OpenAI) -> None:
         oai.completions.create(model="smollm2", prompt=COUNT, echo=True)
     with pytest.raises(openai.BadRequestError, match="context window"):
         oai.completions.create(model="smollm2", prompt="word " * 9000)
+
+
+def test_completion_without_max_tokens_stops_at_16_as_openai_does(oai: openai.OpenAI) -> None:
+    r = oai.completions.create(model="smollm2", prompt="Once upon a time", temperature=0)
+    assert r.usage is not None and 0 < r.usage.completion_tokens <= 16
+    assert r.choices[0].finish_reason in ("length", "stop")
+
+
+def test_a_streamed_prompt_over_the_window_is_a_400_before_any_event(oai: openai.OpenAI) -> None:
+    with pytest.raises(openai.BadRequestError, match="context window") as info:
+        oai.completions.create(model="smollm2", prompt="word " * 9000, stream=True)
+    assert info.value.status_code == 400
+
+
+def test_token_arrays_are_refused_by_name(oai: openai.OpenAI) -> None:
+    with pytest.raises(openai.BadRequestError, match="token arrays are not supported"):
+        oai.completions.create(model="smollm2", prompt=[16, 17, 18], max_tokens=4)

@@ -72,7 +72,14 @@ def test_a_schema_need_not_be_an_object() -> None:
 
 @pytest.mark.parametrize(
     "extra",
-    [{}, {"output_config": None}, {"output_config": {}}, {"output_config": {"effort": "high"}}],
+    [
+        {},
+        {"output_config": None},
+        {"output_config": {}},
+        {"output_config": {"effort": "high"}},
+        {"output_config": {"format": None, "effort": None}},
+        {"output_format": None},
+    ],
 )
 def test_no_format_means_free_text(extra: JsonObject) -> None:
     assert _format(_body(**extra)) is None
@@ -241,3 +248,23 @@ def test_the_streamed_answer_is_one_text_block_holding_the_json() -> None:
     assert json.loads(text) == {"city": "Tokyo", "rank": 1}
     stop = next(e for e in events if e.get("type") == "message_delta")
     assert stop["delta"]["stop_reason"] == "end_turn"  # type: ignore[index]
+
+
+def test_a_streamed_request_refused_by_the_model_is_a_400_not_a_broken_stream() -> None:
+    """A schema the model cannot enforce is found when generation starts: the server pulls
+    that first event before sending a byte, so the client gets a plain 400 in Anthropic's
+    format, not an SSE error after a 200."""
+    from starlette.testclient import TestClient
+
+    refusal = UnsupportedFeatureError("response_format: the schema keyword 'not' is not supported")
+    fake = FakeBackend([[refusal]])
+    app = create_app(
+        ServerSettings(models=("m",)), config=Config(path=Path("/dev/null")), backends={"m": fake}
+    )
+    with TestClient(app) as client:
+        r = client.post("/v1/messages", json=_body(stream=True, output_config={"format": FORMAT}))
+    assert r.status_code == 400
+    assert r.headers["content-type"].startswith("application/json")
+    assert r.json()["error"]["type"] == "invalid_request_error"
+    assert "'not'" in r.json()["error"]["message"]
+    assert fake.requests[0].response_format == OutputFormat("json_schema", schema=SCHEMA)

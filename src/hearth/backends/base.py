@@ -41,10 +41,10 @@ class Capabilities:
 def raw_completion_unsupported(
     name: str, instead: str = "send messages instead"
 ) -> UnsupportedFeatureError:
-    """The error for a raw-prompt request to a backend that only chats."""
+    """The error for a raw-prompt request to a backend that only chats (or only embeds)."""
     return UnsupportedFeatureError(
-        f"{name}: raw text completion (a prompt continued without a chat template) is only "
-        f"available on local models; {instead}"
+        f"{name} does not take a raw text completion (a prompt continued without a chat "
+        f"template): it is only available on local text-generation models; {instead}"
     )
 
 

@@ -95,7 +95,7 @@ def run(
             "--system has no place in a raw completion (no chat template, no roles); "
             "put the text in the prompt, or leave --raw out"
         )
-    text = _read_prompt(prompt)
+    text = _read_prompt(prompt, raw=raw)
     settings = _settings(temperature, max_tokens, seed)
     with open_model(model, verbose) as m:
         if as_json:
@@ -109,13 +109,18 @@ def run(
             _print_stream(stream, sys.stdout)
 
 
-def _read_prompt(prompt: str | None) -> str:
+def _read_prompt(prompt: str | None, *, raw: bool = False) -> str:
+    """The prompt argument, or stdin for ``-`` or none. For ``--raw``, the one line end that
+    ``echo`` and here-documents add to stdin is dropped, since the model continues the text
+    from its very last character (a prompt argument is kept as it is)."""
     if prompt is None or prompt == "-":
         if sys.stdin.isatty():
             raise InvalidRequestError('give a prompt: hearth run "your question"')
         prompt = sys.stdin.read()
+        if raw:
+            prompt = prompt.removesuffix("\n").removesuffix("\r")
     if not prompt.strip():
-        raise InvalidRequestError("the prompt is empty")
+        raise InvalidRequestError('the prompt is empty; give some text: hearth run "your text"')
     return prompt
 
 

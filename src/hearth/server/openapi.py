@@ -47,9 +47,10 @@ _COMPLETION = {
     "required": ["model", "prompt"],
     "properties": {
         "model": _STR,
-        "prompt": {"anyOf": [_STR, {"type": "array"}]},
+        "prompt": {"anyOf": [_STR, {"type": "array", "items": _STR, "minItems": 1, "maxItems": 1}]},
         "response_format": _OBJ,
         **_SAMPLING,
+        "max_tokens": {**_INT, "default": 16},
     },
 }
 _EMBEDDING = {

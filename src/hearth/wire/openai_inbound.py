@@ -17,6 +17,7 @@ import base64
 import binascii
 import re
 from collections.abc import Callable
+from dataclasses import replace
 
 from hearth.errors import InvalidRequestError, UnsupportedFeatureError
 from hearth.messages import (
@@ -129,24 +130,50 @@ def completion_request_from_wire(body: JsonObject) -> WireRequest:
     if not isinstance(body, dict):
         raise _bad("body", "a JSON object", body)
     name = _str(body, "model", "", required=True) or ""
-    prompt = body.get("prompt")
-    if isinstance(prompt, list) and len(prompt) == 1 and isinstance(prompt[0], str):
-        prompt = prompt[0]
-    if not isinstance(prompt, str):
-        raise _bad("prompt", "a string (or an array holding one string)", prompt)
-    if not prompt:
-        raise InvalidRequestError("prompt: must not be empty")
+    prompt = _completion_prompt(body.get("prompt"))
     _check_unsupported(body)
     best_of = _int(body, "best_of")
     if best_of is not None and best_of != 1:
         raise UnsupportedFeatureError(f"best_of: hearth returns one completion, got {best_of}")
-    if body.get("echo") is True or _str(body, "suffix", ""):
+    echo = _get(body, "echo", "", lambda v: isinstance(v, bool), "a boolean")
+    if echo is True or _str(body, "suffix", ""):
         raise UnsupportedFeatureError("echo and suffix are not supported; leave them out")
     stream = _get(body, "stream", "", lambda v: isinstance(v, bool), "a boolean")
-    request = ChatRequest(
-        prompt=prompt, settings=_settings(body), response_format=_response_format(body)
-    )
+    settings = _settings(body)
+    if settings.max_tokens is None:  # OpenAI's documented default for this API
+        settings = replace(settings, max_tokens=COMPLETION_MAX_TOKENS)
+    request = ChatRequest(prompt=prompt, settings=settings, response_format=_response_format(body))
     return WireRequest(model=name, request=request, stream=stream is True)
+
+
+COMPLETION_MAX_TOKENS = 16
+"""``max_tokens`` of a ``/v1/completions`` body that gives none: OpenAI's documented default
+for the legacy API (a base model rarely ends a raw text by itself, so no default would run to
+the end of the context window)."""
+
+
+def _completion_prompt(prompt: JsonValue) -> str:
+    """``prompt``: a string, or an array holding one string. Token arrays and several prompts
+    (which OpenAI also takes) are refused by name."""
+    if isinstance(prompt, list) and len(prompt) == 1 and isinstance(prompt[0], str):
+        prompt = prompt[0]
+    if isinstance(prompt, list) and prompt:
+        if all(isinstance(t, int) and not isinstance(t, bool) for t in prompt) or all(
+            isinstance(t, list) for t in prompt
+        ):
+            raise UnsupportedFeatureError(
+                "prompt: token arrays are not supported; send the prompt as text (a string)"
+            )
+        if all(isinstance(t, str) for t in prompt):
+            raise UnsupportedFeatureError(
+                f"prompt: hearth completes one prompt per request, got {len(prompt)}; send "
+                "one string (one request per prompt)"
+            )
+    if not isinstance(prompt, str):
+        raise _bad("prompt", "a string (or an array holding one string)", prompt)
+    if not prompt:
+        raise InvalidRequestError("prompt: must not be empty; give the text to continue")
+    return prompt
 
 
 def _response_format(body: JsonObject) -> OutputFormat | None:
