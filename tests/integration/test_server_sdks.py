@@ -7,20 +7,18 @@ import json
 import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import anthropic
 import httpx
 import openai
 import pytest
-import uvicorn
 from google import genai
 from google.genai import errors as genai_errors
 from google.genai import types as gtypes
+from tests.support.served import served
 
 from hearth._secret import Secret
-from hearth.config.schema import Config
-from hearth.server import ServerSettings, create_app
+from hearth.server import ServerSettings
 
 pytestmark = pytest.mark.integration
 
@@ -37,20 +35,8 @@ def base_url() -> Iterator[str]:
         api_key=Secret(KEY),
         backend_options={"n_threads": 2},
     )
-    app = create_app(settings, config=Config(path=Path("/dev/null")))
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.01)
-    url = f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
-    deadline = time.monotonic() + 120
-    while httpx.get(f"{url}/ready").status_code != 200:
-        assert time.monotonic() < deadline, "the model did not load"
-        time.sleep(0.1)
-    yield url
-    server.should_exit = True
-    thread.join(30)
+    with served(settings) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
