@@ -5,21 +5,16 @@ decoding), streamed or not; a schema hearth cannot use is an ``anthropic.BadRequ
 from __future__ import annotations
 
 import json
-import threading
-import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import anthropic
-import httpx
 import jsonschema
 import pytest
-import uvicorn
 from anthropic.types import MessageParam
 from pydantic import BaseModel
+from tests.support.served import served
 
-from hearth.config.schema import Config
-from hearth.server import ServerSettings, create_app
+from hearth.server import ServerSettings
 
 pytestmark = pytest.mark.integration
 
@@ -44,21 +39,8 @@ def claude() -> Iterator[anthropic.Anthropic]:
     settings = ServerSettings(
         models=("local:smollm2",), max_queue=4, timeout=120, backend_options={"n_threads": 2}
     )
-    app = create_app(settings, config=Config(path=Path("/dev/null")))
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.01)
-    url = f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
-    deadline = time.monotonic() + 120
-    while httpx.get(f"{url}/ready").status_code != 200:
-        assert time.monotonic() < deadline, "the model did not load"
-        time.sleep(0.1)
-    yield anthropic.Anthropic(base_url=url, api_key="unused", max_retries=0)
-    server.should_exit = True
-    thread.join(30)
+    with served(settings) as url:
+        yield anthropic.Anthropic(base_url=url, api_key="unused", max_retries=0)
 
 
 def _valid(text: str) -> dict[str, object]:
@@ -130,6 +112,54 @@ def test_an_answer_cut_off_stops_with_max_tokens(claude: anthropic.Anthropic) ->
     assert r.content[0].text.startswith("{")  # type: ignore[union-attr]
 
 
+LOOKUP = {
+    "name": "lookup_capital",
+    "description": "The capital city of a country.",
+    "input_schema": {
+        "type": "object",
+        "properties": {"country": {"type": "string", "maxLength": 30}},
+        "required": ["country"],
+        "additionalProperties": False,
+    },
+}
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["plain", "stream"])
+def test_tools_with_a_format_give_tool_use_or_a_json_text_block(
+    claude: anthropic.Anthropic, stream: bool
+) -> None:
+    # As on Anthropic's API: the model may call a tool; when it answers, the text is the JSON.
+    for seed in range(3):
+        if stream:
+            with claude.messages.stream(
+                model="smollm2",
+                max_tokens=200,
+                messages=ASK,
+                tools=[LOOKUP],  # type: ignore[list-item]
+                output_config={"format": FORMAT},  # type: ignore[typeddict-item]
+                extra_body={"temperature": 1.0, "seed": seed},
+            ) as events:
+                r = events.get_final_message()
+        else:
+            r = claude.messages.create(
+                model="smollm2",
+                max_tokens=200,
+                messages=ASK,
+                tools=[LOOKUP],  # type: ignore[list-item]
+                output_config={"format": FORMAT},  # type: ignore[typeddict-item]
+                extra_body={"temperature": 1.0, "seed": seed},
+            )
+        kinds = {b.type for b in r.content}
+        if "tool_use" in kinds:
+            assert kinds == {"tool_use"} and r.stop_reason == "tool_use", r
+            for block in r.content:
+                assert block.name == "lookup_capital"  # type: ignore[union-attr]
+                jsonschema.validate(block.input, LOOKUP["input_schema"])  # type: ignore[union-attr]
+        else:
+            assert kinds == {"text"} and r.stop_reason == "end_turn", r
+            _valid(r.content[0].text)  # type: ignore[union-attr]
+
+
 BAD = [
     pytest.param(
         {"output_config": {"format": {"type": "json_schema", "schema": {"type": "objekt"}}}},
@@ -140,14 +170,6 @@ BAD = [
         {"output_format": {"type": "json_schema", "schema": {"not": {"type": "string"}}}},
         r"constrained decoding cannot enforce",
         id="keyword-the-engine-cannot-enforce",
-    ),
-    pytest.param(
-        {
-            "output_config": {"format": FORMAT},
-            "tools": [{"name": "lookup", "input_schema": {"type": "object"}}],
-        },
-        r"tools or response_format in one request, not both",
-        id="with-tools",
     ),
     pytest.param(
         {"output_config": {"format": FORMAT, "effort": "low"}},

@@ -13,7 +13,7 @@ from hearth.backends.local.constraints import check_grammar, compile_constraint
 from hearth.backends.local.grammars import tools_grammar
 from hearth.backends.local.shaping import ToolEvents, plan_output
 from hearth.backends.local.toolcalls import ToolCallParser
-from hearth.errors import InvalidRequestError, UnsupportedFeatureError
+from hearth.errors import InvalidRequestError
 from hearth.events import Done, TextDelta, ToolCallEvent, Usage
 from hearth.messages import Message
 from hearth.request import ChatRequest, OutputFormat, ToolSpec
@@ -154,11 +154,6 @@ def test_auto_on_a_model_with_tool_syntax_uses_its_template_and_parser() -> None
     plan = _plan(_request(tools=TOOLS), template="{% if tools %}<tool_call>{% endif %}")
     assert plan.grammar is None and plan.parser == "hermes"
     assert plan.template_tools == TOOLS
-
-
-def test_tools_and_response_format_together_are_refused() -> None:
-    with pytest.raises(UnsupportedFeatureError, match="tools or response_format"):
-        _plan(_request(tools=TOOLS, response_format=OutputFormat("json")))
 
 
 def test_tool_events_turn_calls_into_events_and_tool_use() -> None:

@@ -26,7 +26,7 @@ from hearth.backends.local.constraints import ConstraintCompiler
 from hearth.backends.local.embed import LocalEmbedding
 from hearth.backends.local.engine import DEFAULT_SLOTS, EngineConfig, LlamaEngine
 from hearth.backends.local.scheduler import DEFAULT_MAX_QUEUE, GenerationJob, Scheduler
-from hearth.backends.local.shaping import OutputPlan, ToolEvents, plan_output
+from hearth.backends.local.shaping import OutputPlan, plan_output
 from hearth.backends.local.templates import ChatTemplate, select_template
 from hearth.catalog.gguf_file import GGUFInfo, read_gguf
 from hearth.catalog.progress import NullProgress, Progress, default_progress
@@ -267,7 +267,7 @@ class LocalBackend(LocalEmbedding, BackendBase):
         channel = SyncChannel()
         job, plan = self._job(request, channel)
         self._running().submit(job)
-        return _EventStream(job, channel, _transform(plan))
+        return _EventStream(job, channel, plan.events())
 
     def astream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
         return _async_events(self, request)
@@ -284,11 +284,6 @@ class LocalBackend(LocalEmbedding, BackendBase):
 
 
 _Transform = Callable[[StreamEvent], list[StreamEvent]]
-
-
-def _transform(plan: OutputPlan) -> _Transform | None:
-    """The tool-call parser for a tool-calling request's events, if any."""
-    return ToolEvents(plan.parser, plan.tool_names) if plan.parser is not None else None
 
 
 class _EventStream(Iterator[StreamEvent]):
@@ -334,7 +329,7 @@ async def _async_events(backend: LocalBackend, request: ChatRequest) -> AsyncIte
         job, plan = await anyio.to_thread.run_sync(backend._job, request, channel)
     else:
         job, plan = backend._job(request, channel)
-    transform = _transform(plan)
+    transform = plan.events()
     backend._running().submit(job)
     try:
         while True:

@@ -10,7 +10,9 @@ Every constraint a local model can take is turned here into one llguidance gramm
 * ``gbnf``: llama.cpp's GBNF (or llguidance's Lark syntax), translated to Lark by llguidance;
 * ``regex``: the whole answer must match the expression (Rust ``regex`` syntax);
 * a tool list and ``tool_choice``: Hermes ``<tool_call>{"name": …, "arguments": …}</tool_call>``
-  blocks whose JSON follows each tool's schema, optionally (``auto``) instead of free text.
+  blocks whose JSON follows each tool's schema, optionally (``auto``) instead of free text;
+* a tool list with ``tool_choice="auto"`` and an output format together: calls as above, or an
+  answer in the format (the format's grammar nested as ``@answer``), never free text.
 
 Hostile input is bounded before any compiler sees it: at most :data:`MAX_GRAMMAR_BYTES` of
 grammar (or schema) text, :data:`MAX_ALTERNATIONS` alternatives and :data:`MAX_EXPANSION`
@@ -58,7 +60,10 @@ TOOL_CALL_CLOSE = "\n</tool_call>"
 
 
 def check_size(text: str, what: str) -> None:
-    size = len(text.encode("utf-8"))
+    check_bytes(len(text.encode("utf-8")), what)
+
+
+def check_bytes(size: int, what: str) -> None:
     if size > MAX_GRAMMAR_BYTES:
         raise InvalidRequestError(
             f"the {what} is {size:,} bytes; constrained decoding takes at most "
@@ -233,9 +238,7 @@ def output_grammar(fmt: OutputFormat) -> str:
     from llguidance import LLMatcher
 
     if fmt.kind in ("json_schema", "json"):
-        schema: JsonObject = (
-            fmt.schema if fmt.kind == "json_schema" and fmt.schema is not None else _ANY_OBJECT
-        )
+        schema = _format_schema(fmt)
         text = json.dumps(schema)
         check_size(text, "JSON schema")
         check_alternations(schema_alternations(schema), "JSON schema")
@@ -252,6 +255,11 @@ def output_grammar(fmt: OutputFormat) -> str:
     check_alternations(grammar_alternations(grammar), "GBNF grammar")
     check_expansion(grammar, "GBNF grammar", literals=True)
     return LLMatcher.grammar_from_lark(_to_lark(grammar))
+
+
+def _format_schema(fmt: OutputFormat) -> JsonObject:
+    """The JSON schema a ``json_schema`` or ``json`` format asks for."""
+    return fmt.schema if fmt.kind == "json_schema" and fmt.schema is not None else _ANY_OBJECT
 
 
 def _to_lark(grammar: str) -> str:
@@ -293,8 +301,32 @@ def tools_grammar(tools: Sequence[ToolSpec], choice: ToolChoice) -> str:
     """
     from llguidance import LLMatcher
 
+    rules, _ = _call_rules(tools, choice)
+    start = "TEXT | calls" if choice == "auto" else "calls"
+    text = r"TEXT: /(.|\n)+/ & ~/(.|\n)*<tool_call>(.|\n)*/"
+    return LLMatcher.grammar_from_lark("\n".join((f"start: {start}", *rules, text)))
+
+
+def tools_or_answer_grammar(tools: Sequence[ToolSpec], fmt: OutputFormat) -> str:
+    """The llguidance grammar for ``tool_choice="auto"`` with a ``response_format``: one or more
+    calls to ``tools`` (as :func:`tools_grammar`), or an answer that matches ``fmt`` (as
+    :func:`output_grammar`), never free text. The format's grammar is nested under the name
+    ``answer``; the bounds apply to each part and to the two together."""
+    rules, schema = _call_rules(tools, "auto")
+    answer = _named(output_grammar(fmt), "answer")
+    what = "tool list and response_format together"
+    size, alternations = _format_bounds(fmt)
+    check_bytes(size + len(json.dumps(schema).encode("utf-8")), what)
+    check_alternations(alternations + schema_alternations(schema), what)
+    lark = "\n".join(("start: calls | @answer", *rules))
+    return json.dumps({"grammars": [{"name": "tools", "lark_grammar": lark}, answer]})
+
+
+def _call_rules(tools: Sequence[ToolSpec], choice: ToolChoice) -> tuple[list[str], JsonObject]:
+    """The Lark rules ``calls`` and ``call`` for ``tools`` under ``choice``, after the bounds
+    checks, and the JSON schema of one call."""
     if choice == "none" or not tools:
-        raise ValueError("tools_grammar needs tools and a tool_choice other than 'none'")
+        raise ValueError("a tool grammar needs tools and a tool_choice other than 'none'")
     chosen = tools if choice in ("auto", "required") else [t for t in tools if t.name == choice]
     schema = tool_call_schema(chosen)
     body = json.dumps(schema)
@@ -302,13 +334,29 @@ def tools_grammar(tools: Sequence[ToolSpec], choice: ToolChoice) -> str:
     check_alternations(schema_alternations(schema), "tool list")
     for pattern in schema_patterns(schema):
         check_expansion(pattern, "tool list's pattern", literals=False)
-    start = "TEXT | calls" if choice == "auto" else "calls"
-    lark = "\n".join(
-        (
-            f"start: {start}",
-            'calls: call ("\\n" call)*',
-            f"call: {json.dumps(TOOL_CALL_OPEN)} %json {body} {json.dumps(TOOL_CALL_CLOSE)}",
-            r"TEXT: /(.|\n)+/ & ~/(.|\n)*<tool_call>(.|\n)*/",
-        )
-    )
-    return LLMatcher.grammar_from_lark(lark)
+    rules = [
+        'calls: call ("\\n" call)*',
+        f"call: {json.dumps(TOOL_CALL_OPEN)} %json {body} {json.dumps(TOOL_CALL_CLOSE)}",
+    ]
+    return rules, schema
+
+
+def _format_bounds(fmt: OutputFormat) -> tuple[int, int]:
+    """The UTF-8 size of a response_format's schema or grammar text, and its alternatives."""
+    if fmt.kind in ("json_schema", "json"):
+        schema = _format_schema(fmt)
+        return len(json.dumps(schema).encode("utf-8")), schema_alternations(schema)
+    grammar = fmt.grammar or ""
+    count = regex_alternations if fmt.kind == "regex" else grammar_alternations
+    return len(grammar.encode("utf-8")), count(grammar)
+
+
+def _named(grammar: str, name: str) -> JsonObject:
+    """The one grammar in an llguidance definition (JSON, or bare Lark text) as a named entry
+    another grammar can refer to as ``@name``."""
+    if not grammar.lstrip().startswith("{"):
+        return {"name": name, "lark_grammar": grammar}
+    entries: list[JsonObject] = json.loads(grammar)["grammars"]
+    if len(entries) != 1:  # output_grammar always builds one
+        raise ValueError(f"expected one grammar, got {len(entries)}")
+    return {**entries[0], "name": name}

@@ -2,19 +2,24 @@
 
 :func:`plan_output` decides, per request (pure, no model needed):
 
-* ``response_format`` (json_schema / json / gbnf / regex): the prompt is unchanged and the
-  output is constrained by the format's grammar; the answer text *is* the JSON (or grammar) text.
-* tools with ``tool_choice="auto"`` on a model whose template or name shows a trained tool syntax
-  (:func:`~hearth.backends.local.toolcalls.detect_family`): the template renders the tools and
-  the model's own syntax is parsed out of its text (``native``).
-* tools otherwise (a model with no tool syntax such as SmolLM2, or ``required`` / a named tool):
-  a Hermes tool prompt is added to the system message and the output is constrained to free text
-  or ``<tool_call>`` blocks (``auto``), one or more calls (``required``) or calls to the named
-  tool. Every call is then valid JSON, names a real tool and has schema-valid arguments.
-* ``tool_choice="none"``: the tools are not shown and nothing is constrained.
+* ``response_format`` (json_schema / json / gbnf / regex) without tools: the prompt is unchanged
+  and the output is constrained by the format's grammar; the answer text *is* the JSON (or
+  grammar) text.
+* tools with ``tool_choice="auto"`` and no format, on a model whose template or name shows a
+  trained tool syntax (:func:`~hearth.backends.local.toolcalls.detect_family`): the template
+  renders the tools and the model's own syntax is parsed out of its text (``native``).
+* tools otherwise (a model with no tool syntax such as SmolLM2, ``required`` / a named tool, or
+  a ``response_format`` too): a Hermes tool prompt is added to the system message and the output
+  is constrained to free text or ``<tool_call>`` blocks (``auto``), one or more calls
+  (``required``) or calls to the named tool. Every call is then valid JSON, names a real tool and
+  has schema-valid arguments. With a ``response_format`` and ``auto``, the text alternative is
+  the format instead of free text: calls, or an answer in the format (as OpenAI's API does); with
+  ``required`` or a named tool it is calls only, and the format applies to a later answer. The
+  tool prompt says what shape an answer without a call must take.
+* ``tool_choice="none"``: the tools are not shown and only the format (if any) constrains.
 
-:class:`ToolEvents` turns the text of a tool-calling generation into text and tool-call events,
-and ends it with stop reason ``tool_use`` when a call was made.
+:class:`ToolEvents` (from :meth:`OutputPlan.events`) turns the text of a tool-calling generation
+into text and tool-call events, and ends it with stop reason ``tool_use`` when a call was made.
 """
 
 from __future__ import annotations
@@ -22,13 +27,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from hearth.backends.local.grammars import output_grammar, tools_grammar
+from hearth.backends.local.grammars import (
+    output_grammar,
+    tools_grammar,
+    tools_or_answer_grammar,
+)
 from hearth.backends.local.toolcalls import ToolCallParser, ToolFamily, detect_family
-from hearth.backends.local.toolcalls_prompts import hermes_tool_prompt
-from hearth.errors import UnsupportedFeatureError
+from hearth.backends.local.toolcalls_prompts import answer_format_rule, hermes_tool_prompt
 from hearth.events import Done, StreamEvent, TextDelta, ToolCallEvent
 from hearth.messages import Message, TextPart
-from hearth.request import ChatRequest, ToolSpec
+from hearth.request import ChatRequest, OutputFormat, ToolSpec
+
+_CALL_MARKER = "<tool_call>"
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +56,14 @@ class OutputPlan:
     tool_names: tuple[str, ...] = ()
     template_tools: tuple[ToolSpec, ...] = ()
     """Tools for the chat template to render (the native path)."""
+    calls_or_answer: bool = False
+    """The output is calls or an answer in the response_format, never both (see ToolEvents)."""
+
+    def events(self) -> ToolEvents | None:
+        """The tool-call parser for this plan's events, if tools were offered."""
+        if self.parser is None:
+            return None
+        return ToolEvents(self.parser, self.tool_names, calls_or_answer=self.calls_or_answer)
 
 
 def plan_output(
@@ -58,39 +76,51 @@ def plan_output(
     """See the module docstring. ``template_family``: the syntax the chat template asks for when
     it renders tools (None: it cannot)."""
     fmt = request.response_format
-    tools = request.tools if request.tool_choice != "none" else ()
+    choice = request.tool_choice
+    tools = request.tools if choice != "none" else ()
     if not tools:
         if fmt is None:
             return OutputPlan(request.messages)
         return OutputPlan(request.messages, output_grammar(fmt), f"{fmt.kind} response_format")
-    if fmt is not None:
-        raise UnsupportedFeatureError(
-            "a local model takes tools or response_format in one request, not both; "
-            "call the tools first, then ask for the structured answer in a request without tools"
-        )
     names = tuple(t.name for t in tools)
     family = detect_family(template_source, model_name)
-    if family is not None and template_family is not None and request.tool_choice == "auto":
+    if fmt is None and family is not None and template_family is not None and choice == "auto":
         return OutputPlan(
             request.messages, parser=template_family, tool_names=names, template_tools=tools
         )
+    if fmt is not None and choice == "auto":
+        grammar = tools_or_answer_grammar(tools, fmt)
+        what = f"tool list and {fmt.kind} response_format"
+    else:
+        grammar, what = tools_grammar(tools, choice), "tool list"
     return OutputPlan(
-        with_tool_prompt(request.messages, tool_prompt(tools, request.tool_choice)),
-        tools_grammar(tools, request.tool_choice),
-        "tool list",
+        with_tool_prompt(request.messages, tool_prompt(tools, choice, fmt)),
+        grammar,
+        what,
         parser="hermes",
         tool_names=names,
+        calls_or_answer=fmt is not None and choice == "auto",
     )
 
 
-def tool_prompt(tools: Sequence[ToolSpec], choice: str) -> str:
-    """The Hermes tool prompt, plus what ``choice`` asks of the model."""
+def tool_prompt(tools: Sequence[ToolSpec], choice: str, fmt: OutputFormat | None = None) -> str:
+    """The Hermes tool prompt, plus what ``choice`` (and ``fmt``, the shape of an answer
+    without a call) asks of the model."""
     if choice == "auto":
-        rule = "Call a function when it helps; otherwise answer in plain text."
-    elif choice == "required":
+        if fmt is None:
+            rule = "Call a function when it helps; otherwise answer in plain text."
+        else:
+            rule = (
+                "Call a function when it helps. When you answer without calling a function, "
+                f"your answer must be {answer_format_rule(fmt)}"
+            )
+        return f"{hermes_tool_prompt(tools)}\n\n{rule}"
+    if choice == "required":
         rule = "You must call one or more of the functions."
     else:
         rule = f"You must call the function {choice}."
+    if fmt is not None:
+        rule += f" Once you have their results, your answer must be {answer_format_rule(fmt)}"
     return f"{hermes_tool_prompt(tools)}\n\n{rule}"
 
 
@@ -104,21 +134,49 @@ def with_tool_prompt(messages: tuple[Message, ...], prompt: str) -> tuple[Messag
 
 
 class ToolEvents:
-    """Parses tool calls out of a generation's text events; ends it with ``tool_use`` if any."""
+    """Parses tool calls out of a generation's text events; ends it with ``tool_use`` if any.
 
-    def __init__(self, family: ToolFamily, tool_names: Sequence[str]) -> None:
+    With ``calls_or_answer`` (the plan of tools plus a ``response_format`` under ``auto``, whose
+    grammar allows calls or an answer, never both), the start of the output decides: output that
+    opens with ``<tool_call>`` is parsed for calls, anything else is the answer and passes
+    through whole, so a JSON answer whose strings mention ``<tool_call>`` is not cut up."""
+
+    def __init__(
+        self, family: ToolFamily, tool_names: Sequence[str], *, calls_or_answer: bool = False
+    ) -> None:
         self._parser = ToolCallParser(family, tool_names)
         self._called = False
+        self._undecided = calls_or_answer
+        self._answer = False
+        self._head = ""
 
     def __call__(self, event: StreamEvent) -> list[StreamEvent]:
         if isinstance(event, TextDelta):
-            return self._note(self._parser.feed(event.text))
+            return self._text(event.text)
         if isinstance(event, Done):
-            out = self._note(self._parser.finish())
+            if self._undecided:  # cut off inside what could have been "<tool_call>"
+                out: list[StreamEvent] = [TextDelta(self._head)] if self._head else []
+            else:
+                out = [] if self._answer else self._note(self._parser.finish())
             if self._called and event.stop_reason in ("end_turn", "stop_sequence"):
                 event = replace(event, stop_reason="tool_use", stop_sequence=None)
             return [*out, event]
         return [event]
+
+    def _text(self, text: str) -> list[StreamEvent]:
+        if self._answer:
+            return [TextDelta(text)]
+        if not self._undecided:
+            return self._note(self._parser.feed(text))
+        head = self._head + text
+        if _CALL_MARKER.startswith(head):
+            self._head = head  # could still become a call
+            return []
+        self._undecided, self._head = False, ""
+        if head.startswith(_CALL_MARKER):
+            return self._note(self._parser.feed(head))
+        self._answer = True
+        return [TextDelta(head)]
 
     def _note(self, events: list[StreamEvent]) -> list[StreamEvent]:
         if any(isinstance(e, ToolCallEvent) for e in events):

@@ -7,6 +7,8 @@
 * :func:`gemma_tool_prompt` — the preamble of Google's Gemma function-calling guide: calls written
   as Python in ````tool_code```` blocks, results given back in ````tool_output```` blocks, and the
   tools listed as Python function stubs with docstrings.
+* :func:`answer_format_rule` — how to describe a ``response_format`` to a model that may also
+  call tools: what its answer must be when it does not call one.
 * :func:`openai_tools` — the tools as the OpenAI-style dicts Hugging Face chat templates take.
 """
 
@@ -16,7 +18,7 @@ import json
 from collections.abc import Sequence
 
 from hearth.messages import JsonObject, JsonValue
-from hearth.request import ToolSpec
+from hearth.request import OutputFormat, ToolSpec
 
 
 def openai_tools(tools: Sequence[ToolSpec]) -> list[JsonObject]:
@@ -48,6 +50,18 @@ def hermes_tool_prompt(tools: Sequence[ToolSpec]) -> str:
         '{"name": <function-name>, "arguments": <arguments-json-object>}\n'
         "</tool_call>"
     )
+
+
+def answer_format_rule(fmt: OutputFormat) -> str:
+    """The end of a sentence "your answer must be …" describing ``fmt``."""
+    if fmt.kind == "json_schema" and fmt.schema is not None:
+        schema = json.dumps(fmt.schema, ensure_ascii=False)
+        return f"only JSON that matches this JSON schema, nothing else:\n{schema}"
+    if fmt.kind in ("json", "json_schema"):
+        return "only a JSON object, nothing else."
+    if fmt.kind == "regex":
+        return f"only text that matches this regular expression: {fmt.grammar}"
+    return f"only text that matches this grammar:\n{fmt.grammar}"
 
 
 # --- Gemma --------------------------------------------------------------------------------------
