@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from pydantic import BaseModel
 
 import hearth
 from hearth.agent import Agent, ToolCallStep, ToolResultStep, TurnComplete
@@ -76,3 +77,38 @@ def test_smollm2_stays_inside_the_fs_tools_root(smollm2: hearth.Model, tmp_path:
             assert r.result.is_error and r.result.content, r
     assert sorted(p.name for p in tmp_path.iterdir()) == ["root", "secret.txt"]
     assert (tmp_path / "secret.txt").read_text() == "SECRET-OUTSIDE"
+
+
+class Weather(BaseModel):
+    city: str
+    temperature: int
+
+
+def test_smollm2_with_a_tool_gives_a_validated_output_type(smollm2: hearth.Model) -> None:
+    """One tool round, then the answer constrained to the output type's schema: a pydantic
+    instance built from what the tool said."""
+    cities: list[str] = []
+
+    @tool
+    def get_weather(city: str) -> str:
+        """Get the current temperature (degrees Celsius) for a city."""
+        cities.append(city)
+        return f"It is 23 degrees in {city}."
+
+    agent = Agent(
+        smollm2,
+        [get_weather],
+        settings=GenerationSettings(temperature=0, max_tokens=128),
+        tool_choice="required",
+        followup_tool_choice="none",
+        output_type=Weather,
+        output_retries=0,  # constrained decoding: the first answer must already be valid
+        max_rounds=3,
+    )
+    result = agent.run("What is the temperature in Paris?")
+    assert cities and "paris" in cities[0].lower()
+    assert result.stop_reason == "end_turn", result.text
+    assert isinstance(result.parsed, Weather), result.text
+    assert result.parsed == Weather.model_validate_json(result.text)
+    assert result.parsed.temperature == 23, result.text  # the tool's answer, not a guess
+    assert result.rounds == 2

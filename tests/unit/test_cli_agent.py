@@ -212,3 +212,76 @@ def test_chat_continuing_a_compacted_conversation_keeps_its_new_turns(
     assert run(["chat", "-m", "fake:x", "--continue"], capsys)[0] == 0
     sent = [m.text for m in backend.requests[0].messages]
     assert sent == ["[Summary] long ago", "Understood.", "remember 7", "Noted.", "what number?"]
+
+
+SCHEMA = {
+    "type": "object",
+    "properties": {"lines": {"type": "integer"}},
+    "required": ["lines"],
+}
+
+
+def test_agent_output_schema_prints_only_the_validated_json_on_stdout(
+    fake: list[FakeBackend], capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    root = tmp_path / "proj"
+    root.mkdir()
+    (root / "notes.txt").write_text("one\ntwo\n")
+    schema = tmp_path / "schema.json"
+    schema.write_text(json.dumps(SCHEMA))
+    backend = FakeBackend(
+        [
+            calls(call("read_file", '{"path": "notes.txt"}')),
+            answer('{"lines": "two"}'),
+            answer('{"lines": 2}'),
+        ]
+    )
+    fake.append(backend)
+    argv = ["agent", "count the lines", "--tools", "fs", "--root", str(root), "-m", "fake:x"]
+    code, out, err = run([*argv, "--output-schema", str(schema), "--no-save"], capsys)
+    assert code == 0, err
+    assert json.loads(out) == {"lines": 2}
+    assert out == '{\n  "lines": 2\n}\n'
+    assert '→ read_file(path="notes.txt")' in err
+    assert "[the answer did not match the schema, asking again:" in err
+    assert all(r.response_format is not None for r in backend.requests)
+    assert backend.requests[0].response_format.schema == SCHEMA  # type: ignore[union-attr]
+
+
+def test_agent_output_schema_failure_is_one_error_line(
+    fake: list[FakeBackend], capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    schema = tmp_path / "schema.json"
+    schema.write_text(json.dumps(SCHEMA))
+    fake.append(FakeBackend([answer("two lines")]))
+    argv = ["agent", "count", "-m", "fake:x", "--output-schema", str(schema)]
+    code, out, err = run([*argv, "--output-retries", "0", "--no-save"], capsys)
+    assert (code, out) == (1, "")
+    assert err.splitlines()[-1].startswith("error: the answer is not valid JSON")
+
+
+@pytest.mark.parametrize(
+    ("content", "needle"),
+    [
+        ("{not json", "is not valid JSON"),
+        ("[1, 2]", "must hold a JSON schema object, not list"),
+        ('{"type": "nonsense"}', "schema.json: "),
+    ],
+)
+def test_agent_output_schema_file_errors_are_one_line(
+    fake: list[FakeBackend],
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    content: str,
+    needle: str,
+) -> None:
+    schema = tmp_path / "schema.json"
+    schema.write_text(content)
+    fake.append(FakeBackend([]))
+    code, out, err = run(["agent", "t", "-m", "fake:x", "--output-schema", str(schema)], capsys)
+    assert (code, out) == (1, "")
+    assert err.startswith("error: ") and needle in err, err
+    assert err.count("\n") == 1
+    missing = ["agent", "t", "-m", "fake:x", "--output-schema", str(tmp_path / "none.json")]
+    code, _, err = run(missing, capsys)
+    assert code == 1 and "cannot read --output-schema" in err

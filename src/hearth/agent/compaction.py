@@ -28,6 +28,8 @@ from hearth.history import transcript
 from hearth.messages import Message, ToolResultPart
 from hearth.request import ChatRequest
 
+from .output import RETRY_PREFIX
+
 DROPPED_NOTE = "[tool output removed by hearth to save context: {n} characters]"
 SUMMARY_HEADER = "[Summary of the earlier conversation, written to save context]\n"
 SUMMARY_ACK = "Understood. I will continue from this summary."
@@ -50,10 +52,11 @@ Counter = Callable[[Sequence[Message]], int | None]
 
 
 def latest_user_index(messages: Sequence[Message]) -> int:
-    """The index of the latest user message that is the user's own input (not tool results)."""
+    """The index of the latest user message that is the user's own input (not tool results,
+    nor the agent's note that an answer did not match ``output_type``)."""
     for i in range(len(messages) - 1, -1, -1):
         m = messages[i]
-        if m.role == "user" and not m.tool_results:
+        if m.role == "user" and not m.tool_results and not m.text.startswith(RETRY_PREFIX):
             return i
     return len(messages)
 

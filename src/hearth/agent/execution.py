@@ -19,10 +19,12 @@ import time
 from collections.abc import AsyncGenerator, Mapping, Sequence
 from dataclasses import dataclass
 
+from hearth.errors import OutputValidationError
 from hearth.messages import JsonValue, ToolCallPart, ToolResultPart
 from hearth.tools import Tool, ToolResult
 
 from .hooks import Allow, Ask, Deny, Hooks, Rewrite, call_hook
+from .output import AgentOutput
 from .steps import ToolOutcome
 
 TRUNCATION_MARKER = "[… output truncated by hearth: {dropped} of {total} characters not shown]"
@@ -39,6 +41,10 @@ class CallOutcome:
     truncated: bool = False
     seconds: float = 0.0
     finish_arguments: JsonValue = None
+    # with an output_type: the finish call's validated answer (and its JSON text), or why not
+    parsed: object = None
+    answer_text: str | None = None
+    output_error: OutputValidationError | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,11 +91,13 @@ class ToolRunner:
         *,
         max_output_chars: int | None,
         finish_name: str | None,
+        finish_output: AgentOutput | None = None,
     ) -> None:
         self.tools = tools
         self.hooks = hooks
         self.max_output_chars = max_output_chars
         self.finish_name = finish_name
+        self.finish_output = finish_output
 
     async def run(
         self, calls: Sequence[ToolCallPart], cancelled: asyncio.Event
@@ -123,7 +131,7 @@ class ToolRunner:
 
     async def _plan(self, call: ToolCallPart) -> _Plan:
         if call.name == self.finish_name:
-            return _Plan(call, None, call.arguments, _finish(call))
+            return _Plan(call, None, call.arguments, _finish(call, self.finish_output))
         malformed = _malformed(call)
         if malformed is not None:
             text = (
@@ -208,14 +216,22 @@ def _post_tool_result(changed: object, result: ToolResult) -> ToolResult:
     )
 
 
-def _finish(call: ToolCallPart) -> CallOutcome:
+def _finish(call: ToolCallPart, output: AgentOutput | None) -> CallOutcome:
     try:
         args: JsonValue = json.loads(call.arguments) if call.arguments.strip() else {}
     except json.JSONDecodeError:
         args = call.arguments
-    return CallOutcome(
-        call, result_part(call, "finished", False), "finish", call.arguments, finish_arguments=args
-    )
+    if output is None:
+        return CallOutcome(call, result_part(call, "finished", False), "finish", call.arguments,
+                           finish_arguments=args)  # fmt: skip
+    try:
+        parsed, text = output.parse_finish(call.arguments)
+    except OutputValidationError as exc:
+        feedback = output.feedback(exc, cut=False, finish=True)
+        return CallOutcome(call, result_part(call, feedback, True), "error", call.arguments,
+                           output_error=exc)  # fmt: skip
+    return CallOutcome(call, result_part(call, "finished", False), "finish", call.arguments,
+                       finish_arguments=args, parsed=parsed, answer_text=text)  # fmt: skip
 
 
 def _batches(plans: Sequence[_Plan]) -> list[list[_Plan]]:

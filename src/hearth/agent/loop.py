@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import dataclasses
 import itertools
 import json
 import threading
@@ -21,7 +22,7 @@ from collections.abc import (
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from hearth.errors import ContextLengthExceededError, InvalidRequestError
+from hearth.errors import ContextLengthExceededError, InvalidRequestError, OutputValidationError
 from hearth.events import Done, StreamEvent, TextDelta, ThinkingDelta, ToolCallEvent, Usage
 from hearth.messages import JsonValue, Message, ToolCallPart, ToolResultPart
 from hearth.request import ChatRequest, ToolChoice
@@ -31,12 +32,14 @@ from hearth.settings import GenerationSettings
 from . import compaction
 from .execution import CallOutcome, ToolRunner, cancelled_outcome
 from .hooks import Deny, Hooks, call_hook
+from .output import AgentOutput, exhausted
 from .runtime import CancelledByAgentError, cancel_leftovers, next_event, next_step
 from .setup import FINISH_TOOL, initial_history, tool_table
 from .steps import (
     AgentResult,
     AgentStopReason,
     CompactedStep,
+    OutputRetryStep,
     Step,
     TextStep,
     ThinkingStep,
@@ -49,6 +52,8 @@ from .stream import AgentStream, AsyncAgentStream
 
 if TYPE_CHECKING:
     from hearth.client import Model, ToolLike
+    from hearth.output import OutputSpec
+    from hearth.response import Response
     from hearth.store import ConversationStore
 
 
@@ -64,6 +69,12 @@ class _Turn:
     stop: AgentStopReason | None = None
     finish_arguments: JsonValue = None
     error: BaseException | None = None
+    finished: bool = False  # a valid finish call was made
+    parsed: object = None
+    answer_text: str | None = None  # the finish call's answer, as JSON text
+    output_failures: int = 0
+    finish_error: OutputValidationError | None = None  # this round's invalid finish call
+    finish_error_text: str = ""  # and what the model was told
 
 
 class Agent:
@@ -77,6 +88,13 @@ class Agent:
     that turn use ``followup_tool_choice`` ("auto" by default, so a forced call cannot loop
     forever; "none" makes the model answer in words; None keeps ``tool_choice``, e.g.
     "required" together with ``finish_tool=True``).
+
+    ``output_type`` (a pydantic class, a JSON schema dict, ``"json"`` or an OutputFormat)
+    declares the final answer's shape: every request carries it as ``response_format``, and
+    the answer is validated into ``AgentResult.parsed``. An answer that does not validate is
+    sent back with what was wrong, up to ``output_retries`` times a turn (each retry is a round);
+    then the turn fails with OutputValidationError. With ``finish_tool=True`` the finish tool's
+    arguments are the answer in that shape.
     """
 
     def __init__(
@@ -96,12 +114,23 @@ class Agent:
         max_tool_output: int | None = 16_000,
         reserve_tokens: int | None = None,
         messages: Sequence[Message] = (),
+        output_type: OutputSpec | None = None,
+        output_retries: int = 1,
     ) -> None:
         from hearth.client import Model
         from hearth.client import model as open_model
 
         if max_rounds < 1:
             raise InvalidRequestError(f"max_rounds must be at least 1, got {max_rounds}")
+        if output_retries < 0:
+            raise InvalidRequestError(f"output_retries must be 0 or more, got {output_retries}")
+        self.output_type = output_type
+        self.output_retries = output_retries
+        self._output = (
+            AgentOutput.build(output_type, finish_tool=finish_tool)
+            if output_type is not None
+            else None
+        )
         self._owns_model = not isinstance(model, Model)
         self.model = model if isinstance(model, Model) else open_model(model)
         self.tools = tool_table(tools, finish_tool)
@@ -116,6 +145,7 @@ class Agent:
         if store is not None and conversation_id is not None:
             conversation_id = store.resolve(conversation_id)
         self.conversation_id = conversation_id
+        self._finish_spec = FINISH_TOOL if self._output is None else self._output.finish_spec()
         self.messages: list[Message]
         self.messages, compacted = initial_history(store, conversation_id, system, messages)
         self._runner = ToolRunner(
@@ -123,6 +153,7 @@ class Agent:
             self.hooks,
             max_output_chars=max_tool_output,
             finish_name=FINISH_TOOL.name if finish_tool else None,
+            finish_output=self._output,
         )
         self._compacted = compacted  # the store keeps a context: update it every turn
         self._index = itertools.count()
@@ -315,17 +346,48 @@ class Agent:
                 yield step
             return
         if not calls:
-            turn.stop = "max_tokens" if response.stop_reason == "max_tokens" else "end_turn"
+            retry = self._accept(turn, response)
+            if retry is not None:
+                yield retry
             return
         async with contextlib.aclosing(self._run_tools(turn, calls)) as steps:
             async for step in steps:
                 yield step
         if self._cancel_flag.is_set():
             turn.stop = "cancelled"
-        elif self.finish_tool and any(c.name == FINISH_TOOL.name for c in calls):
+        elif turn.finished:
             turn.stop = "finish"
-        elif turn.rounds >= self.max_rounds:
+        elif turn.finish_error is not None:
+            yield self._output_failed(turn, turn.finish_error, turn.finish_error_text)
+            turn.finish_error = None
+        if turn.stop is None and turn.rounds >= self.max_rounds:
             turn.stop = "max_rounds"
+
+    def _accept(self, turn: _Turn, response: Response) -> OutputRetryStep | None:
+        """End the turn with the model's answer in words: validated against ``output_type``
+        when there is one (an invalid answer is sent back, or fails the turn)."""
+        cut = response.stop_reason == "max_tokens"
+        if self._output is not None:
+            try:
+                turn.parsed = self._output.parse_answer(response.text, response.stop_reason)
+            except OutputValidationError as exc:
+                feedback = self._output.feedback(exc, cut=cut, finish=False)
+                step = self._output_failed(turn, exc, feedback)
+                self._append(turn, Message.user(feedback))
+                return step
+        turn.stop = "max_tokens" if cut else "end_turn"
+        return None
+
+    def _output_failed(
+        self, turn: _Turn, error: OutputValidationError, feedback: str
+    ) -> OutputRetryStep:
+        """Count an answer that did not validate: the step that asks again, or (no retries or
+        rounds left) the OutputValidationError that ends the turn."""
+        turn.output_failures += 1
+        no_rounds = turn.rounds >= self.max_rounds
+        if turn.output_failures > self.output_retries or no_rounds:
+            raise exhausted(error, failures=turn.output_failures, no_rounds_left=no_rounds)
+        return OutputRetryStep(self._n(), turn.number, turn.rounds, error, feedback)
 
     async def _call_model(
         self, turn: _Turn, acc: ResponseAccumulator
@@ -360,6 +422,11 @@ class Agent:
                 turn.results.append(outcome.result)
                 if outcome.outcome == "finish":
                     turn.finish_arguments = outcome.finish_arguments
+                    turn.finished = True
+                    turn.parsed, turn.answer_text = outcome.parsed, outcome.answer_text
+                elif outcome.output_error is not None:
+                    turn.finish_error = outcome.output_error
+                    turn.finish_error_text = outcome.result.content
                 yield self._result_step(turn, outcome)
         for step in self._answer_the_rest(turn):
             yield step
@@ -431,13 +498,16 @@ class Agent:
     def _request(self, messages: Sequence[Message], turn: _Turn | None = None) -> ChatRequest:
         specs = [t.spec for t in self.tools.values()]
         if self.finish_tool:
-            specs.append(FINISH_TOOL)
+            specs.append(self._finish_spec)
         choice = self.tool_choice
         if turn is not None and turn.called_tools and self.followup_tool_choice is not None:
             choice = self.followup_tool_choice
         if not specs:
             choice = "auto"
-        return self.model.request(list(messages), self.settings, tools=specs, tool_choice=choice)
+        request = self.model.request(list(messages), self.settings, tools=specs, tool_choice=choice)
+        if self._output is None:
+            return request
+        return dataclasses.replace(request, response_format=self._output.format)
 
     def _reserve(self, window: int | None) -> int:
         if self.reserve_tokens is not None:
@@ -525,6 +595,7 @@ class Agent:
             turn=turn.number,
             finish_arguments=turn.finish_arguments,
             error=turn.error,
+            parsed=turn.parsed if turn.stop in ("end_turn", "max_tokens", "finish") else None,
         )
 
 
@@ -542,6 +613,8 @@ def _user(message: str | Message) -> Message:
 
 def _final_text(turn: _Turn) -> str:
     args = turn.finish_arguments
+    if turn.stop == "finish" and turn.answer_text is not None:
+        return turn.answer_text
     if turn.stop == "finish" and args is not None:
         if isinstance(args, dict) and isinstance(args.get("answer"), str):
             return str(args["answer"])

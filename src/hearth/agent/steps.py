@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal, TypeAlias
 
+from hearth.errors import OutputValidationError
 from hearth.events import Usage
 from hearth.messages import JsonValue, Message, ToolCallPart, ToolResultPart
 
@@ -21,7 +22,7 @@ AgentStopReason: TypeAlias = Literal[
     "max_tokens",  # the model's answer hit its token limit
     "cancelled",  # cancel() was called
     "denied",  # the pre_turn hook refused the input; nothing reached the model
-    "error",  # the model call failed (the error is on the result)
+    "error",  # the model call failed, or the answer never matched output_type (see .error)
 ]
 
 
@@ -31,7 +32,9 @@ class AgentResult:
 
     ``messages`` is the whole working history after the turn (system prompt first);
     ``new_messages`` the ones this turn added. ``finish_arguments`` holds the finish tool's
-    arguments when the turn ended through it.
+    arguments when the turn ended through it. With an ``output_type``, ``parsed`` holds the
+    validated answer (a pydantic instance, or the JSON value for a JSON schema); it is None
+    without one, or when the turn did not end with an answer.
     """
 
     text: str
@@ -43,6 +46,7 @@ class AgentResult:
     turn: int
     finish_arguments: JsonValue = None
     error: BaseException | None = field(default=None, compare=False)
+    parsed: object = None
 
     @property
     def tool_calls(self) -> tuple[ToolCallPart, ...]:
@@ -122,6 +126,20 @@ class CompactedStep:
 
 
 @dataclass(frozen=True, slots=True)
+class OutputRetryStep:
+    """The answer did not match ``output_type``: ``error`` says why (``error.raw`` is the
+    answer), and ``feedback`` is what the model is told before it tries again (a user message,
+    or the finish call's error result)."""
+
+    index: int
+    turn: int
+    round: int
+    error: OutputValidationError
+    feedback: str
+    kind: Literal["output_retry"] = field(default="output_retry", repr=False)
+
+
+@dataclass(frozen=True, slots=True)
 class TurnComplete:
     index: int
     turn: int
@@ -132,8 +150,10 @@ class TurnComplete:
 
 @dataclass(frozen=True, slots=True)
 class TurnError:
-    """The turn could not complete: a pre_turn denial (``error`` is None) or a failed model
-    call. ``result`` holds the consistent history as it stands."""
+    """The turn could not complete: a pre_turn denial (``error`` is None), a failed model
+    call, or an answer that never matched ``output_type`` (``error`` is the
+    OutputValidationError, with the last answer as ``raw``). ``result`` holds the consistent
+    history as it stands."""
 
     index: int
     turn: int
@@ -150,6 +170,7 @@ Step: TypeAlias = (
     | ToolCallStep
     | ToolResultStep
     | CompactedStep
+    | OutputRetryStep
     | TurnComplete
     | TurnError
 )

@@ -12,10 +12,11 @@ import typer
 
 from hearth._text import escape_controls
 from hearth.cli.chat import MaxTokOpt, ModelOpt, SeedOpt, SystemOpt, TempOpt, VerboseOpt
-from hearth.errors import InvalidRequestError
+from hearth.errors import InvalidRequestError, OutputValidationError
 
 if TYPE_CHECKING:
     from hearth.agent import AgentResult, Step, ToolResultStep
+    from hearth.messages import JsonObject
     from hearth.tools import Tool
 
 TOOLSETS = ("fs",)
@@ -58,6 +59,20 @@ def agent(
     save: Annotated[
         bool, typer.Option("--save/--no-save", help="Save the run (see hearth logs).")
     ] = True,
+    output_schema: Annotated[
+        Path | None,
+        typer.Option(
+            "--output-schema",
+            help="A JSON schema file the final answer must match. stdout then gets only the "
+            "validated JSON; the steps go to stderr.",
+        ),
+    ] = None,
+    output_retries: Annotated[
+        int,
+        typer.Option(
+            "--output-retries", help="Times to ask again for an answer off the schema.", min=0
+        ),
+    ] = 1,
     verbose: VerboseOpt = False,
 ) -> None:
     """Run a task with tools; prints the model's text, each tool call and each result."""
@@ -67,6 +82,7 @@ def agent(
     toolset = _tools(tools, root, read_only)
     if not task.strip():
         raise InvalidRequestError("the task is empty")
+    schema = _load_schema(output_schema) if output_schema is not None else None
     store = None
     if save:
         from hearth.store import ConversationStore
@@ -82,15 +98,54 @@ def agent(
             settings=settings,
             store=store,
             tool_choice=tool_choice,
+            output_type=schema,
+            output_retries=output_retries,
         )
         steps = runner.iter(task)
+        # with a schema, stdout is kept for the validated JSON alone
+        printer = StepPrinter(sys.stdout if schema is None else sys.stderr, sys.stderr)
         try:
-            StepPrinter(sys.stdout, sys.stderr).print_all(steps)
+            result = printer.print_all(steps)
         except KeyboardInterrupt:
             steps.close()  # the turn ends as cancelled, every call answered, and is saved
             raise
     if store is not None and runner.conversation_id is not None:
         sys.stderr.write(f"[saved as {runner.conversation_id}: hearth logs show it]\n")
+    if schema is not None:
+        _print_parsed(result)
+
+
+def _load_schema(path: Path) -> JsonObject:
+    """The JSON schema in ``path``, checked now (not after the model has answered)."""
+    from hearth.output import structured_output
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InvalidRequestError(f"cannot read --output-schema {path}: {exc}") from None
+    try:
+        schema = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InvalidRequestError(f"--output-schema {path} is not valid JSON: {exc}") from None
+    if not isinstance(schema, dict):
+        raise InvalidRequestError(
+            f"--output-schema {path} must hold a JSON schema object, not {type(schema).__name__}"
+        )
+    try:
+        structured_output(schema)
+    except InvalidRequestError as exc:
+        raise InvalidRequestError(f"--output-schema {path}: {exc}") from None
+    return schema
+
+
+def _print_parsed(result: AgentResult | None) -> None:
+    if result is None or result.stop_reason not in ("end_turn", "max_tokens", "finish"):
+        stop = result.stop_reason if result is not None else "cancelled"
+        raise OutputValidationError(
+            f"the agent stopped ({stop}) before giving an answer that matches --output-schema",
+            raw=result.text if result is not None else "",
+        )
+    sys.stdout.write(json.dumps(result.parsed, indent=2, ensure_ascii=False) + "\n")
 
 
 def _tools(spec: str | None, root: Path | None, read_only: bool) -> list[Tool]:
@@ -119,13 +174,19 @@ class StepPrinter:
         self.err = err
         self._mid_line = False
 
-    def print_all(self, steps: Iterable[Step]) -> None:
+    def print_all(self, steps: Iterable[Step]) -> AgentResult | None:
+        """Print every step; the last turn's result."""
+        result = None
         for step in steps:
             self.print(step)
+            if step.kind == "turn_complete":
+                result = step.result
+        return result
 
     def print(self, step: Step) -> None:
         from hearth.agent import (
             CompactedStep,
+            OutputRetryStep,
             TextStep,
             ThinkingStep,
             ToolCallStep,
@@ -145,6 +206,10 @@ class StepPrinter:
             self._line(_result_line(step))
         elif isinstance(step, CompactedStep):
             self._line(f"[context compacted ({step.strategy}): {step.detail}]")
+        elif isinstance(step, OutputRetryStep):
+            self._end()
+            self.err.write(f"[the answer did not match the schema, asking again: "
+                           f"{_preview(str(step.error))}]\n")  # fmt: skip
         elif isinstance(step, TurnComplete):
             self._end()
             self._stop_note(step.result)
