@@ -250,7 +250,9 @@ class Model:
     ) -> Response:
         """Continue ``prompt`` as raw text: no chat template, no roles (a base model's use,
         like llama.cpp's ``/completion``). Special-token text in it (``<|im_start|>``) is
-        read as those tokens. Local models only; a remote one raises UnsupportedFeatureError.
+        read as those tokens. Local models, and remote ones whose API has raw completion (vLLM,
+        llama-server, Ollama, hearth serve, OpenAI's instruct models); others raise
+        UnsupportedFeatureError.
         ``response_format`` constrains the continuation as in :meth:`chat`."""
         request, output = self._build_raw(prompt, settings, response_format, overrides)
         return with_parsed(self.backend.chat(request), output)

@@ -62,8 +62,8 @@ class ChatRequest:
     and no roles, as llama.cpp's ``/completion`` and OpenAI's legacy ``/v1/completions`` do).
     A raw request has no messages and no tools; ``settings`` and ``response_format`` apply to
     the generated text as usual. Only backends whose :class:`~hearth.backends.base.Capabilities`
-    say ``raw_completion`` (local models) take one; the others raise
-    :class:`~hearth.errors.UnsupportedFeatureError` before sending anything.
+    say ``raw_completion`` (local models, and remote APIs with raw completion) take one; the
+    others raise :class:`~hearth.errors.UnsupportedFeatureError` before sending anything.
     """
 
     messages: tuple[Message, ...] = ()

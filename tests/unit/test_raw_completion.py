@@ -228,7 +228,9 @@ def test_a_backend_that_does_not_say_raw_completion_never_sees_a_raw_request() -
     assert fake.requests == []
 
 
-WIRES = ["openai", "anthropic", "gemini", "ollama", "vllm", "llama-server"]
+# Endpoints without raw completion for "some-model" (vLLM, llama-server, LM Studio, Ollama and
+# hearth take raw prompts: tests/unit/test_remote_raw_completion.py).
+WIRES = ["openai", "anthropic", "gemini", "groq", "deepseek", "openrouter", "together"]
 
 
 @pytest.mark.parametrize("provider", WIRES)

@@ -22,8 +22,11 @@ class Capabilities:
     """What a backend can do. ``context_length`` is None when the backend does not say.
 
     ``raw_completion``: it takes a raw-prompt request (:attr:`ChatRequest.prompt`: the text is
-    continued as it is, with no chat template). Local models do; remote APIs do not, and refuse
-    such a request with :class:`~hearth.errors.UnsupportedFeatureError` (see
+    continued as it is, with no chat template). Local text-generation models do, and so do
+    remote endpoints whose API has raw completion (vLLM, llama-server, LM Studio, Ollama,
+    ``hearth serve``, OpenAI's completion models such as ``gpt-3.5-turbo-instruct``). The others
+    (Anthropic, Gemini, OpenAI's chat models, …) refuse such a request with
+    :class:`~hearth.errors.UnsupportedFeatureError` before sending anything (see
     :func:`raw_completion_unsupported`).
     """
 
@@ -44,7 +47,9 @@ def raw_completion_unsupported(
     """The error for a raw-prompt request to a backend that only chats (or only embeds)."""
     return UnsupportedFeatureError(
         f"{name} does not take a raw text completion (a prompt continued without a chat "
-        f"template): it is only available on local text-generation models; {instead}"
+        "template): it is only available on local text-generation models and on remote "
+        "endpoints whose API has one (vLLM, llama-server, LM Studio, Ollama, hearth serve, "
+        f"and OpenAI's completion models such as gpt-3.5-turbo-instruct); {instead}"
     )
 
 

@@ -41,6 +41,10 @@ if TYPE_CHECKING:
 WireName: TypeAlias = Literal["openai", "anthropic", "gemini", "ollama"]
 EMBEDDING_WIRES: frozenset[WireName] = frozenset({"openai", "gemini", "ollama"})
 """The wire formats with an embeddings API (:data:`hearth.backends.remote.EMBED_MODULES`)."""
+RAW_COMPLETION_WIRES: frozenset[WireName] = frozenset({"openai", "ollama"})
+"""The wire formats with a raw text completion API: OpenAI's legacy ``/completions``
+(:mod:`hearth.wire.openai_completions`) and Ollama's ``/api/generate`` with ``raw: true``
+(:mod:`hearth.wire.ollama_generate`). Anthropic and Gemini have none."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,13 +55,20 @@ class ModelRule:
     pattern: str
     vision: bool | None = None
     thinking: bool | None = None
+    raw_completion: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class Endpoint:
     """One remote endpoint. ``wire_options`` are keyword arguments for the wire module's
     ``request_to_wire`` (e.g. ``max_tokens_field`` for servers that predate
-    ``max_completion_tokens``)."""
+    ``max_completion_tokens``).
+
+    ``raw_completion``: the endpoint continues a raw prompt (``ChatRequest.prompt``) through its
+    wire format's raw completion API (:data:`RAW_COMPLETION_WIRES`); a model rule may say
+    otherwise for some models. ``raw_wire_options`` are the keyword arguments of that API's
+    ``request_to_wire`` (``sampler_extensions``; ``output``: where ``response_format`` goes, see
+    :mod:`hearth.wire.openai_completions`)."""
 
     name: str
     wire: WireName
@@ -70,6 +81,8 @@ class Endpoint:
     models: tuple[ModelRule, ...] = ()
     wire_options: Mapping[str, JsonValue] = field(default_factory=lambda: MappingProxyType({}))
     local: bool = False
+    raw_completion: bool = False
+    raw_wire_options: Mapping[str, JsonValue] = field(default_factory=lambda: MappingProxyType({}))
     embeddings: bool | None = None
     """Whether the endpoint serves an embeddings API. None: whether its wire format has one
     (OpenAI-compatible ``/embeddings``, Gemini, Ollama do; Anthropic does not)."""
@@ -86,6 +99,7 @@ class Endpoint:
         name = model.lower()
         found_vision = _first(self.models, name, "vision")
         found_thinking = _first(self.models, name, "thinking")
+        found_raw = _first(self.models, name, "raw_completion")
         return Capabilities(
             streaming=True,
             tools=True,
@@ -94,6 +108,9 @@ class Endpoint:
             thinking=_pick(found_thinking, self.thinking),
             embeddings=self.embeds,
             accelerator="remote",
+            raw_completion=(
+                self.wire in RAW_COMPLETION_WIRES and _pick(found_raw, self.raw_completion)
+            ),
         )
 
 
@@ -110,6 +127,12 @@ def _pick(found: bool | None, default: bool) -> bool:
 
 
 _REASONING_OPENAI = (
+    # OpenAI's legacy /v1/completions serves these; its chat models answer it with a 404.
+    ModelRule("gpt-3.5-turbo-instruct*", vision=False, raw_completion=True),
+    ModelRule("davinci-002", vision=False, raw_completion=True),
+    ModelRule("babbage-002", vision=False, raw_completion=True),
+    ModelRule("ft:davinci-002:*", vision=False, raw_completion=True),
+    ModelRule("ft:babbage-002:*", vision=False, raw_completion=True),
     ModelRule("gpt-3.5*", vision=False),
     ModelRule("o1-mini*", vision=False, thinking=True),
     ModelRule("o3-mini*", vision=False, thinking=True),
@@ -146,6 +169,14 @@ _MAX_TOKENS = MappingProxyType({"max_tokens_field": "max_tokens"})
 _MAX_TOKENS_AND_SAMPLERS: Mapping[str, JsonValue] = MappingProxyType(
     {"max_tokens_field": "max_tokens", "sampler_extensions": True}
 )
+_SAMPLERS: Mapping[str, JsonValue] = MappingProxyType({"sampler_extensions": True})
+# Where each server takes the schema of a raw completion (hearth.wire.openai_completions).
+_RAW_RESPONSE_FORMAT: Mapping[str, JsonValue] = MappingProxyType(
+    {"sampler_extensions": True, "output": "response_format"}
+)
+_RAW_JSON_SCHEMA: Mapping[str, JsonValue] = MappingProxyType(
+    {"sampler_extensions": True, "output": "json_schema"}
+)
 
 ENDPOINTS: Mapping[str, Endpoint] = MappingProxyType(
     {
@@ -172,26 +203,29 @@ ENDPOINTS: Mapping[str, Endpoint] = MappingProxyType(
             Endpoint(
                 "ollama", "ollama", "http://127.0.0.1:11434", ("OLLAMA_API_KEY",),
                 "OLLAMA_HOST", key_required=False, models=_OLLAMA_MODELS, local=True,
+                raw_completion=True,
             ),
             Endpoint(
                 "lmstudio", "openai", "http://127.0.0.1:1234/v1", ("LMSTUDIO_API_KEY",), None,
                 key_required=False, models=_LOCAL_OPENAI_MODELS, wire_options=_MAX_TOKENS,
-                local=True,
+                local=True, raw_completion=True,
             ),
             Endpoint(
                 "llama-server", "openai", "http://127.0.0.1:8080/v1", ("LLAMA_API_KEY",), None,
                 key_required=False, models=_LOCAL_OPENAI_MODELS,
                 wire_options=_MAX_TOKENS_AND_SAMPLERS, local=True,
+                raw_completion=True, raw_wire_options=_RAW_JSON_SCHEMA,
             ),
             Endpoint(
                 "vllm", "openai", "http://127.0.0.1:8000/v1", ("VLLM_API_KEY",), None,
-                key_required=False, models=_LOCAL_OPENAI_MODELS,
-                wire_options=MappingProxyType({"sampler_extensions": True}), local=True,
+                key_required=False, models=_LOCAL_OPENAI_MODELS, wire_options=_SAMPLERS,
+                local=True, raw_completion=True, raw_wire_options=_RAW_RESPONSE_FORMAT,
             ),
             Endpoint(
                 "hearth", "openai", "http://127.0.0.1:8080/v1", ("HEARTH_API_KEY",),
                 "HEARTH_BASE_URL", key_required=False, models=_LOCAL_OPENAI_MODELS,
-                wire_options=MappingProxyType({"sampler_extensions": True}), local=True,
+                wire_options=_SAMPLERS, local=True, raw_completion=True,
+                raw_wire_options=_RAW_RESPONSE_FORMAT,
             ),
             Endpoint(
                 "groq", "openai", "https://api.groq.com/openai/v1", ("GROQ_API_KEY",),

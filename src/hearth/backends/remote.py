@@ -6,13 +6,20 @@ What differs between providers is split three ways:
 * the **wire module** (:mod:`hearth.wire`): pure translation of requests, responses, streams and
   errors;
 * the **format table** (:data:`WIRE_FORMATS` here): the few HTTP facts that are not translation —
-  URL path, auth header, extra headers, SSE or NDJSON framing, a streaming query parameter.
+  URL path, auth header, extra headers, SSE or NDJSON framing, a streaming query parameter, and
+  the module and path of the format's raw text completion API, if it has one.
 
 A call builds the body with the wire module's ``request_to_wire``, posts it through
 :class:`hearth._http.Retrier`, and for a stream decodes the bytes with :mod:`hearth._sse` into the
 wire module's ``StreamDecoder``. An error response is read in full and mapped by the wire
 module's ``error_from_wire`` before any event is yielded. The sync and async twins share every
 non-I/O step (:meth:`RemoteBackend._prepare`, :class:`_StreamReader`, :meth:`RemoteBackend._fail`).
+
+A raw-prompt request (``ChatRequest.prompt``) goes to the raw completion API instead
+(``/completions`` on OpenAI-compatible endpoints, Ollama's ``/api/generate`` with ``raw: true``)
+through its own wire module (:mod:`hearth.wire.openai_completions`,
+:mod:`hearth.wire.ollama_generate`), when the endpoint's capabilities say ``raw_completion``;
+otherwise it is refused before any I/O (Anthropic, Gemini, OpenAI's chat models, …).
 """
 
 from __future__ import annotations
@@ -63,7 +70,9 @@ class WireFormat:
     ``provider_kw``: the wire module's ``error_from_wire`` and ``StreamDecoder`` take
     ``provider=`` (so an OpenAI-compatible endpoint's errors carry its own name).
     ``output_tool``: structured output travels as a forced tool whose call is turned back into
-    the answer text here (:class:`hearth.wire.output_formats.OutputToolAnswer`)."""
+    the answer text here (:class:`hearth.wire.output_formats.OutputToolAnswer`).
+    ``raw_module`` / ``raw_path``: the wire module and path of raw text completion (None: the
+    format has none); the same framing, auth and error shapes as the chat API."""
 
     module: str
     path: str
@@ -75,12 +84,15 @@ class WireFormat:
     headers: tuple[tuple[str, str], ...] = ()
     provider_kw: bool = False
     output_tool: bool = False
+    raw_module: str | None = None
+    raw_path: str | None = None
 
 
 WIRE_FORMATS: Mapping[WireName, WireFormat] = MappingProxyType(
     {
         "openai": WireFormat(
-            "hearth.wire.openai", "/chat/completions", "/chat/completions", provider_kw=True
+            "hearth.wire.openai", "/chat/completions", "/chat/completions", provider_kw=True,
+            raw_module="hearth.wire.openai_completions", raw_path="/completions",
         ),
         "anthropic": WireFormat(
             "hearth.wire.anthropic", "/v1/messages", "/v1/messages",
@@ -93,7 +105,10 @@ WIRE_FORMATS: Mapping[WireName, WireFormat] = MappingProxyType(
             "/v1beta/models/{model}:streamGenerateContent",
             stream_query=(("alt", "sse"),), auth_header="x-goog-api-key", auth_prefix="",
         ),
-        "ollama": WireFormat("hearth.wire.ollama", "/api/chat", "/api/chat", framing="ndjson"),
+        "ollama": WireFormat(
+            "hearth.wire.ollama", "/api/chat", "/api/chat", framing="ndjson",
+            raw_module="hearth.wire.ollama_generate", raw_path="/api/generate",
+        ),
     }
 )  # fmt: skip
 
@@ -126,6 +141,7 @@ class _Call:
     params: tuple[tuple[str, str], ...]
     headers: Mapping[str, str] = field(repr=False)  # holds the key
     body: bytes = field(repr=False)
+    wire: _WireModule | None = field(default=None, repr=False)  # None: the chat wire module
 
 
 class _StreamReader:
@@ -276,8 +292,8 @@ class RemoteBackend(BackendBase):
         )
 
     def _prepare(self, request: ChatRequest, *, stream: bool) -> _Call:
-        if request.prompt is not None:  # no remote chat API continues a raw text
-            raise raw_completion_unsupported(self.name)
+        if request.prompt is not None:
+            return self._call(*self._raw_target(), request, stream=stream)
         if not self._capabilities.vision and any(
             isinstance(p, ImagePart) for m in request.messages for p in m.parts
         ):
@@ -285,8 +301,29 @@ class RemoteBackend(BackendBase):
                 f"{self.name} does not take images as far as hearth knows; remove the images, "
                 f"or pass vision=True to hearth.model({self.name!r}, …) if the model accepts them"
             )
-        options = dict(self._endpoint.wire_options)
-        body = self._wire.request_to_wire(request, model=self._model, stream=stream, **options)
+        url = self._stream_url if stream else self._url
+        return self._call(None, url, self._endpoint.wire_options, request, stream=stream)
+
+    def _raw_target(self) -> tuple[_WireModule, str, Mapping[str, JsonValue]]:
+        """The wire module, URL and options of raw text completion, or the refusal."""
+        if not self._capabilities.raw_completion or self._format.raw_module is None:
+            raise raw_completion_unsupported(self.name)
+        wire = cast(_WireModule, importlib.import_module(self._format.raw_module))
+        url = self._resolved.base_url + (self._format.raw_path or "")
+        return wire, url, self._endpoint.raw_wire_options
+
+    def _call(
+        self,
+        wire: _WireModule | None,
+        url: str,
+        options: Mapping[str, JsonValue],
+        request: ChatRequest,
+        *,
+        stream: bool,
+    ) -> _Call:
+        """The HTTP call for ``request``: ``wire`` (None: the chat module) builds the body."""
+        encoder = self._wire if wire is None else wire
+        body = encoder.request_to_wire(request, model=self._model, stream=stream, **options)
         headers = {"content-type": "application/json", "accept": self._accept(stream)}
         headers.update(self._format.headers)
         if self._resolved.api_key is not None:
@@ -294,10 +331,11 @@ class RemoteBackend(BackendBase):
                 self._format.auth_prefix + self._resolved.api_key.reveal()
             )
         return _Call(
-            url=self._stream_url if stream else self._url,
-            params=self._format.stream_query if stream else (),
+            url=url,
+            params=self._format.stream_query if stream and wire is None else (),
             headers=headers,
             body=json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode(),
+            wire=wire,
         )
 
     def _accept(self, stream: bool) -> str:
@@ -305,9 +343,10 @@ class RemoteBackend(BackendBase):
             return "application/json"
         return "text/event-stream" if self._format.framing == "sse" else "application/x-ndjson"
 
-    def _decoder(self, answer: OutputToolAnswer | None = None) -> _StreamReader:
+    def _decoder(self, call: _Call, answer: OutputToolAnswer | None = None) -> _StreamReader:
         kw = {"provider": self._endpoint.name} if self._format.provider_kw else {}
-        return _StreamReader(self._format.framing, self._wire.StreamDecoder(**kw), answer)
+        wire = call.wire or self._wire
+        return _StreamReader(self._format.framing, wire.StreamDecoder(**kw), answer)
 
     def _output_tool(self, request: ChatRequest) -> OutputToolAnswer | None:
         """For a wire format that answers structured output through a tool: the converter
@@ -320,8 +359,9 @@ class RemoteBackend(BackendBase):
         answer = self._output_tool(request)
         return response if answer is None else answer.response(response)
 
-    def _fail(self, response: httpx.Response) -> HearthError:
-        """The mapped error for a non-2xx response whose body has been read."""
+    def _fail(self, response: httpx.Response, wire: _WireModule | None = None) -> HearthError:
+        """The mapped error for a non-2xx response whose body has been read (``wire``: the
+        module of the call, when not the chat one)."""
         status = response.status_code
         if 300 <= status <= 399:
             return self._polish(
@@ -339,7 +379,8 @@ class RemoteBackend(BackendBase):
             parsed = None
         body: JsonObject | str = parsed if isinstance(parsed, dict) else text
         kw = {"provider": self._endpoint.name} if self._format.provider_kw else {}
-        return self._polish(self._wire.error_from_wire(status, body, response.headers, **kw))
+        mapper = (wire or self._wire).error_from_wire
+        return self._polish(mapper(status, body, response.headers, **kw))
 
     def _polish(self, exc: HearthError) -> HearthError:
         """One place that makes every error safe and specific: no key in the message, the
@@ -357,9 +398,9 @@ class RemoteBackend(BackendBase):
             exc.model = self._model
         return exc
 
-    def _response(self, response: httpx.Response) -> Response:
+    def _response(self, response: httpx.Response, call: _Call) -> Response:
         if not response.is_success:
-            raise self._fail(response)
+            raise self._fail(response, call.wire)
         try:
             body = response.json()
         except ValueError:
@@ -373,7 +414,7 @@ class RemoteBackend(BackendBase):
         if not isinstance(body, dict):
             raise self._polish(ProviderError(f"{self.name} answered with a non-object JSON body"))
         try:
-            return self._wire.response_from_wire(body)
+            return (call.wire or self._wire).response_from_wire(body)
         except HearthError as exc:
             raise self._polish(exc) from None
 
@@ -394,7 +435,7 @@ class RemoteBackend(BackendBase):
         call = self._prepare(request, stream=False)
         client = self._sync_client()
         response = self._retrier.send(client, self._build(client, call), stream=False)
-        return self._answered(request, self._response(response))
+        return self._answered(request, self._response(response, call))
 
     def stream(self, request: ChatRequest) -> Iterator[StreamEvent]:
         return self._stream(self._prepare(request, stream=True), self._output_tool(request))
@@ -404,8 +445,8 @@ class RemoteBackend(BackendBase):
         response = self._retrier.send(client, self._build(client, call), stream=True)
         try:
             if not response.is_success:
-                raise self._fail(response)
-            reader = self._decoder(answer)
+                raise self._fail(response, call.wire)
+            reader = self._decoder(call, answer)
             chunks = response.iter_bytes()
             try:
                 for chunk in chunks:
@@ -449,7 +490,7 @@ class RemoteBackend(BackendBase):
         call = self._prepare(request, stream=False)
         client = self._async_client()
         response = await self._retrier.asend(client, self._build(client, call), stream=False)
-        return self._answered(request, self._response(response))
+        return self._answered(request, self._response(response, call))
 
     def astream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
         return self._astream(self._prepare(request, stream=True), self._output_tool(request))
@@ -461,8 +502,8 @@ class RemoteBackend(BackendBase):
         response = await self._retrier.asend(client, self._build(client, call), stream=True)
         try:
             if not response.is_success:
-                raise self._fail(response)
-            reader = self._decoder(answer)
+                raise self._fail(response, call.wire)
+            reader = self._decoder(call, answer)
             chunks = response.aiter_bytes()
             try:
                 async for chunk in chunks:

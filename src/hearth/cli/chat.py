@@ -85,7 +85,10 @@ def run(
         bool,
         typer.Option(
             "--raw",
-            help="Continue the prompt as raw text: no chat template (base models; local only).",
+            help=(
+                "Continue the prompt as raw text: no chat template (base models; local models"
+                " and remote APIs that have raw completion)."
+            ),
         ),
     ] = False,
 ) -> None:

@@ -1,7 +1,9 @@
 """OpenAI-compatible routes: /v1/chat/completions, /v1/completions, /v1/embeddings, /v1/models.
 
 ``/v1/completions`` is raw text completion: the prompt is continued as it is, with no chat
-template (local models only; a remote model answers 400 pointing to /v1/chat/completions).
+template, on models whose backend takes a raw prompt (``Capabilities.raw_completion``: local
+models, and remote ones whose API has raw completion); the others answer 400 pointing to
+/v1/chat/completions.
 """
 
 from __future__ import annotations

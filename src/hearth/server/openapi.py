@@ -179,7 +179,7 @@ def openapi_schema() -> dict[str, Any]:
         "paths": {
             "/v1/chat/completions": _post(_CHAT, "OpenAI chat completions"),
             "/v1/completions": _post(
-                _COMPLETION, "OpenAI legacy completions: raw text, no chat template (local models)"
+                _COMPLETION, "OpenAI legacy completions: raw text, no chat template"
             ),
             "/v1/embeddings": _post(_EMBEDDING, "OpenAI embeddings", sse=False),
             "/v1/models": _get("OpenAI model list"),

@@ -119,7 +119,7 @@ def request_to_wire(request: ChatRequest, *, model: str, stream: bool) -> JsonOb
         body["think"] = request.settings.thinking
     if request.response_format is not None:
         body["format"] = ollama_format(request.response_format)
-    options = _options_to_wire(request.settings)
+    options = options_to_wire(request.settings)
     if options:
         body["options"] = options
     return body
@@ -193,7 +193,8 @@ def _wire_option(attr: str) -> str:
     return _NUM_PREDICT if attr == "max_tokens" else attr
 
 
-def _options_to_wire(settings: GenerationSettings) -> JsonObject:
+def options_to_wire(settings: GenerationSettings) -> JsonObject:
+    """The ``options`` object (/api/chat and /api/generate) for ``settings``."""
     options: JsonObject = {}
     for attr in _OPTIONS:
         value = getattr(settings, attr)

@@ -102,7 +102,7 @@ def request_to_wire(
         body["tool_choice"] = _tool_choice_to_wire(request.tool_choice)
     if request.response_format is not None:
         body["response_format"] = openai_response_format(request.response_format)
-    body.update(_settings_to_wire(request.settings, max_tokens_field, sampler_extensions))
+    body.update(settings_to_wire(request.settings, max_tokens_field, sampler_extensions))
     if stream:
         body["stream"] = True
         body["stream_options"] = {"include_usage": True}
@@ -152,9 +152,10 @@ def _tool_choice_to_wire(choice: str) -> JsonValue:
     return {"type": "function", "function": {"name": choice}}
 
 
-def _settings_to_wire(
+def settings_to_wire(
     s: GenerationSettings, max_tokens_field: str, sampler_extensions: bool
 ) -> JsonObject:
+    """The sampling fields of a Chat Completions (or legacy completions) body."""
     out: JsonObject = {}
     pairs: list[tuple[str, JsonValue]] = [
         ("temperature", s.temperature),

@@ -9,6 +9,7 @@ same object can arrive inside a stream. llama-server adds ``n_prompt_tokens`` / 
 | 401, 403                                                 | AuthenticationError           |
 | 404                                                      | ModelNotFoundError            |
 | 400 ``context_length_exceeded`` / "maximum context length" | ContextLengthExceededError  |
+| 400 ``code: unsupported_feature`` (``hearth serve``)       | UnsupportedFeatureError       |
 | other 400, 413, 422                                      | InvalidRequestError           |
 | 408                                                      | APITimeoutError               |
 | 429                                                      | RateLimitError (retry_after)  |
@@ -140,6 +141,8 @@ def _client_error(status: int, info: _ErrorInfo, said: str, provider: str) -> He
     if status in (400, 413, 422) and _is_context_error(info):
         prompt, limit = _context_numbers(info)
         return ContextLengthExceededError(prompt, limit, detail=f"({said})")
+    if status == 400 and info.code == "unsupported_feature":  # hearth serve's own code
+        return UnsupportedFeatureError(said)
     if status in (400, 413, 422):
         param = f" (parameter {info.param})" if info.param else ""
         return InvalidRequestError(f"{said}{param} — fix the request; retrying will not help")
