@@ -30,7 +30,8 @@ JsonValue: TypeAlias = str | int | float | bool | list["JsonValue"] | dict[str, 
 JsonObject: TypeAlias = dict[str, JsonValue]
 Meta: TypeAlias = Mapping[str, JsonValue] | None
 """Opaque provider fields a part must carry back unchanged (e.g. Gemini's ``thought: false``
-stamp). Hearth never interprets them; wire translators own their keys."""
+stamp). Hearth never interprets them; wire translators own their keys, and the agent its own
+``hearth_agent_*`` marks (see :mod:`hearth.agent.output`)."""
 
 
 @dataclass(frozen=True, slots=True)

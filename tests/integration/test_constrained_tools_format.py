@@ -135,3 +135,32 @@ def test_after_the_tool_result_the_answer_matches_the_format(
         else:
             _check(response)
     assert answers >= 1
+
+
+def test_a_call_cut_at_its_first_tokens_is_a_cut_call_not_an_invalid_answer(
+    smollm2: hearth.Model,
+) -> None:
+    """max_tokens inside "<tool_call>" (SmolLM2 spells it in several tokens): the output was a
+    call, so ``parsed`` is None and the call says it was cut off, not an OutputValidationError
+    about the text "<tool"; a JSON answer cut off is the OutputValidationError."""
+    kinds = set()
+    for seed in range(6):
+        try:
+            response = smollm2.chat(
+                ASK,
+                tools=[CALCULATOR, WEATHER],
+                response_format=SCHEMA,
+                temperature=1.0,
+                seed=seed,
+                max_tokens=2,
+            )
+        except hearth.OutputValidationError as exc:
+            assert exc.raw.startswith("{") and "max_tokens" in str(exc), exc.raw
+            kinds.add("answer")
+            continue
+        assert response.stop_reason == "max_tokens", response
+        (call,) = response.tool_calls
+        assert call.meta is not None and "cut off" in str(call.meta["error"])
+        assert response.text == "" and response.parsed is None
+        kinds.add("call")
+    assert "call" in kinds

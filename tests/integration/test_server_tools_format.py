@@ -11,6 +11,8 @@ from collections.abc import Iterator
 import jsonschema
 import openai
 import pytest
+from google import genai
+from google.genai import types as gtypes
 from openai.types.chat import ChatCompletionMessageParam, ChatCompletionToolParam
 from openai.types.shared_params import ResponseFormatJSONSchema
 from tests.support.served import served
@@ -58,12 +60,17 @@ ASK: list[ChatCompletionMessageParam] = [
 
 
 @pytest.fixture(scope="module")
-def oai() -> Iterator[openai.OpenAI]:
+def base_url() -> Iterator[str]:
     settings = ServerSettings(
         models=("local:smollm2",), max_queue=4, timeout=120, backend_options={"n_threads": 2}
     )
     with served(settings) as url:
-        yield openai.OpenAI(base_url=f"{url}/v1", api_key="unused", max_retries=0)
+        yield url
+
+
+@pytest.fixture(scope="module")
+def oai(base_url: str) -> openai.OpenAI:
+    return openai.OpenAI(base_url=f"{base_url}/v1", api_key="unused", max_retries=0)
 
 
 def _check(finish_reason: str, content: str | None, calls: list[tuple[str, str]]) -> str:
@@ -155,3 +162,36 @@ def test_after_the_tool_result_the_content_matches_the_schema(oai: openai.OpenAI
         max_tokens=300,
     )
     assert _check(r.choices[0].finish_reason, r.choices[0].message.content, []) == "answer"
+
+
+def test_gemini_tools_and_a_response_json_schema_together(base_url: str) -> None:
+    """google-genai's function declarations with ``responseJsonSchema`` (Gemini's API takes
+    both): function calls with valid arguments, or JSON text valid against the schema."""
+    client = genai.Client(
+        api_key="unused", http_options=gtypes.HttpOptions(base_url=base_url, api_version="v1beta")
+    )
+    calculator = gtypes.FunctionDeclaration(
+        name="calculator",
+        description="Evaluate an arithmetic operation on two numbers.",
+        parameters_json_schema=PARAMETERS,
+    )
+    kinds = set()
+    for seed in range(4):
+        r = client.models.generate_content(
+            model="smollm2",
+            contents="What is 12 times 7? Use the calculator if you need it.",
+            config=gtypes.GenerateContentConfig(
+                tools=[gtypes.Tool(function_declarations=[calculator])],
+                automatic_function_calling=gtypes.AutomaticFunctionCallingConfig(disable=True),
+                response_mime_type="application/json",
+                response_json_schema=SCHEMA,
+                temperature=1.0,
+                seed=seed,
+                max_output_tokens=300,
+            ),
+        )
+        calls = [(c.name or "", json.dumps(c.args)) for c in r.function_calls or []]
+        finish = "tool_calls" if calls else "stop"
+        assert r.candidates and r.candidates[0].finish_reason == gtypes.FinishReason.STOP
+        kinds.add(_check(finish, None if calls else r.text, calls))
+    assert kinds == {"calls", "answer"}, kinds

@@ -14,12 +14,14 @@ from tests.support.agent import answer, call, calls, fake_model
 from hearth import Done, TextDelta, Usage, history
 from hearth.agent import (
     Agent,
+    Hooks,
     OutputRetryStep,
     ToolResultStep,
     TurnComplete,
     TurnError,
 )
-from hearth.agent.compaction import latest_user_index
+from hearth.agent.compaction import latest_user_index, replace_with_summary
+from hearth.agent.output import is_retry_message
 from hearth.errors import InvalidRequestError, OutputValidationError
 from hearth.messages import Message
 from hearth.request import OutputFormat
@@ -74,14 +76,10 @@ def test_an_invalid_answer_is_sent_back_and_the_retry_is_parsed() -> None:
     assert end.result.rounds == 2 and end.result.text == PARIS
     # the second request tells the model exactly what was wrong
     told = backend.requests[1].messages[-1]
-    assert told.role == "user" and told == retry_message(retry)
+    assert told.role == "user" and told.text == retry.feedback and is_retry_message(told)
     assert told.text.startswith("Your answer did not match the required format:")
     assert "population" in told.text and "Answer again with only" in told.text
     assert [m.role for m in end.result.new_messages] == ["user", "assistant", "user", "assistant"]
-
-
-def retry_message(step: OutputRetryStep) -> Message:
-    return Message.user(step.feedback)
 
 
 def test_retries_exhausted_end_the_turn_with_the_error_and_raw_text() -> None:
@@ -250,10 +248,69 @@ def test_the_store_and_json_history_keep_the_answers_text(tmp_path: Path) -> Non
     assert json.loads(stored[-1].text)["name"] == "Paris"
 
 
-def test_compaction_keeps_the_users_prompt_not_the_retry_note_as_latest() -> None:
-    messages = [
-        Message.user("Which city?"),
-        Message.assistant(BAD),
-        Message.user("Your answer did not match the required format: x. Answer again."),
-    ]
-    assert latest_user_index(messages) == 0
+def test_a_stored_conversation_with_a_retry_reloads_and_continues(tmp_path: Path) -> None:
+    store = ConversationStore(tmp_path / "c.db")
+    model, _ = fake_model(answer(BAD), answer(PARIS))
+    first = Agent(model, output_type=City, store=store)
+    first.run("Which city?")
+    cid = first.conversation_id
+    assert cid is not None
+    model2, backend2 = fake_model(answer('{"name": "Lyon", "population": 520000}'))
+    again = Agent(model2, output_type=City, store=store, conversation_id=cid)
+    result = again.run("And the second city?")
+    assert result.parsed == City(name="Lyon", population=520000)
+    sent = backend2.requests[0].messages
+    assert [m.role for m in sent] == ["user", "assistant", "user", "assistant", "user"]
+    # the agent's note is still its own after the store; the user's messages are theirs
+    assert [is_retry_message(m) for m in sent] == [False, False, True, False, False]
+    assert latest_user_index(sent) == 4
+    reloaded = store.load(cid).messages
+    assert [is_retry_message(m) for m in reloaded] == [False, False, True, False, False, False]
+
+
+def test_a_user_message_that_starts_like_the_retry_note_is_the_users() -> None:
+    """Only the agent's own note (marked in its meta) is skipped as "not the user's input":
+    compaction keeps the user's latest message, whatever words it starts with."""
+    model, backend = fake_model(answer(BAD), answer(PARIS))
+    agent = Agent(model, output_type=City)
+    agent.run("Which city?")
+    retry = backend.requests[1].messages[-1]
+    own = Message.user("Your answer did not match the required format: fix the population.")
+    messages = [*agent.messages, own]
+    assert latest_user_index([*agent.messages]) == 0  # the note is not the latest input
+    assert latest_user_index(messages) == len(messages) - 1
+    assert is_retry_message(retry) and not is_retry_message(own)
+    assert is_retry_message(history.loads(history.dumps([retry]))[0])
+    kept, replaced = replace_with_summary(messages, "The user asked for a city.")
+    assert kept[-1] == own and replaced == 4
+
+
+def test_cancel_during_a_retry_ends_the_turn_cancelled_and_the_next_turn_runs() -> None:
+    model, backend = fake_model(answer(BAD), answer(PARIS), answer(PARIS))
+    agent = Agent(model, output_type=City, output_retries=2)
+    steps = []
+    for step in agent.iter("Which city?"):
+        steps.append(step)
+        if isinstance(step, OutputRetryStep):
+            agent.cancel()  # before the retry's model call
+    end = steps[-1]
+    assert isinstance(end, TurnComplete)
+    assert (end.result.stop_reason, end.result.parsed, end.result.text) == ("cancelled", None, "")
+    assert len(backend.requests) == 1 and is_retry_message(agent.messages[-1])
+    assert agent.run("Try again?").parsed == City(name="Paris", population=2100000)
+
+
+def test_hooks_see_the_users_input_once_and_the_parsed_result() -> None:
+    seen: list[str] = []
+    results: list[object] = []
+    hooks = Hooks(
+        pre_turn=lambda m: seen.append(m.text),  # type: ignore[func-returns-value]
+        post_turn=lambda r: results.append(r.parsed),  # type: ignore[func-returns-value]
+    )
+    model, _ = fake_model(answer(BAD), answer(PARIS), answer(BAD))
+    agent = Agent(model, output_type=City, hooks=hooks)
+    agent.run("Which city?")
+    with pytest.raises(OutputValidationError):
+        Agent(model, output_type=City, hooks=hooks, output_retries=0).run("Again?")
+    assert seen == ["Which city?", "Again?"]  # never the retry note
+    assert results == [City(name="Paris", population=2100000)]  # not after the failed turn

@@ -4,13 +4,17 @@ bounds."""
 
 from __future__ import annotations
 
+import itertools
 import json
 
 import jsonschema
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from llguidance import LLTokenizer, TokenizerWrapper
 from tests.unit.test_constraints import EOS, ByteVocab, random_walk
 from tests.unit.test_constraints_tools import TOOLS, _check_calls, _events
+from tests.unit.test_toolcalls import normalize
 
 from hearth.backends.local.constraints import (
     GrammarConstraint,
@@ -25,10 +29,13 @@ from hearth.backends.local.grammars import (
     tools_or_answer_grammar,
 )
 from hearth.backends.local.shaping import OutputPlan, ToolEvents, plan_output
+from hearth.client import with_parsed
 from hearth.errors import InvalidRequestError, UnsupportedFeatureError
-from hearth.events import Done, TextDelta, ToolCallEvent, Usage
+from hearth.events import Done, StopReason, StreamEvent, TextDelta, ToolCallEvent, Usage
 from hearth.messages import JsonObject, JsonValue, Message
+from hearth.output import structured_output
 from hearth.request import ChatRequest, OutputFormat, ToolSpec
+from hearth.response import ResponseAccumulator
 
 ANSWER: JsonObject = {
     "type": "object",
@@ -163,6 +170,14 @@ def test_the_union_takes_calls_or_the_format_and_nothing_else(
     ("fmt", "good", "bad"),
     [
         (OutputFormat("json"), '{"x": [1, 2]}', "[1, 2]"),
+        (
+            OutputFormat("json_schema", {"type": "array", "items": {"type": "integer"}}),
+            "[1, 2]",
+            " [1]",
+        ),
+        (OutputFormat("json_schema", {"enum": ["yes", "no"]}), '"no"', "no"),
+        (OutputFormat("json_schema", {"type": "string", "maxLength": 3}), '"<a>"', '"<abc>"'),
+        (OutputFormat("regex", grammar=r"\s*<b>[a-z]+</b>"), "  <b>hi</b>", "<b>HI</b>"),
         (OutputFormat("regex", grammar="(yes|no)"), "yes", "maybe"),
         (OutputFormat("gbnf", grammar='root ::= "A" [0-9]+'), "A42", "B42"),
         (OutputFormat("gbnf", grammar='start: "A" /[0-9]+/'), "A42", "A"),  # Lark syntax
@@ -254,3 +269,86 @@ def test_an_answer_cut_off_inside_the_marker_is_text() -> None:
     out = _run(events, "<to", "ol")
     assert [e.text for e in out if isinstance(e, TextDelta)] == ["<tool"]
     assert isinstance(out[-1], Done) and out[-1].stop_reason == "end_turn"
+
+
+def _plan_events(fmt: OutputFormat) -> ToolEvents:
+    events = _plan("auto", fmt).events()
+    assert events is not None
+    return events
+
+
+REGEX = OutputFormat("regex", grammar=r"(<tool>|<b>[a-z]+</b>|\s*[a-z]+|<tool_call>\n[a-z]+)")
+
+
+@pytest.mark.parametrize(
+    ("fmt", "pieces"),
+    [
+        (FORMAT, ["<"]),  # a JSON answer never opens with "<": this is a call, cut
+        (FORMAT, ["<tool_c"]),
+        (REGEX, ["<tool_call>"]),  # the whole marker (one token for Qwen), then cut
+        (REGEX, ["<tool_", "call>\n"]),
+    ],
+)
+def test_a_call_cut_off_at_max_tokens_in_its_marker_is_a_cut_call_not_an_answer(
+    fmt: OutputFormat, pieces: list[str]
+) -> None:
+    events = _plan_events(fmt)
+    out: list[StreamEvent] = []
+    for piece in pieces:
+        out += events(TextDelta(piece))
+    out += events(Done("max_tokens", Usage(5, len(pieces))))
+    assert not [e for e in out if isinstance(e, TextDelta)], out
+    (call,) = [e.call for e in out if isinstance(e, ToolCallEvent)]
+    assert call.meta is not None and "cut off" in str(call.meta["error"])
+    assert isinstance(out[-1], Done) and out[-1].stop_reason == "max_tokens"
+    # so Response.parsed is None (a call), not an OutputValidationError about "<tool_c"
+    acc = ResponseAccumulator()
+    for event in out:
+        acc.add(event)
+    assert with_parsed(acc.response(), structured_output(ANSWER)).parsed is None
+
+
+def test_a_regex_answer_that_ends_inside_the_marker_is_the_answer() -> None:
+    events = _plan_events(REGEX)
+    out = _run(events, "<to", "ol>")
+    assert [e.text for e in out if isinstance(e, TextDelta)] == ["<tool>"]
+    assert isinstance(out[-1], Done) and out[-1].stop_reason == "end_turn"
+
+
+# outputs the union grammar allows (or cuts of them), each with the format it was made under
+OUTPUTS: list[tuple[OutputFormat, str, StopReason]] = [
+    (FORMAT, CALL, "end_turn"),
+    (FORMAT, f"{CALL}\n{CALL}", "end_turn"),
+    (FORMAT, '{"answer": 5, "unit": "apples", "n": "<tool_call>x</tool_call>"}', "end_turn"),
+    (FORMAT, f"{CALL}\n{CALL[:30]}", "max_tokens"),
+    (FORMAT, '{"answer": 5, "un', "max_tokens"),
+    (FORMAT, "<tool_ca", "max_tokens"),
+    (REGEX, "<tool>", "end_turn"),
+    (REGEX, "<b>hi</b>", "end_turn"),
+    (REGEX, "  yes", "end_turn"),
+    (REGEX, CALL, "end_turn"),
+    (REGEX, "<tool_call>\nabc", "end_turn"),  # the regex's own "<tool_call>": read as a call
+    (REGEX, "<tool_ca", "max_tokens"),
+]
+
+
+def _through(fmt: OutputFormat, chunks: list[str], stop: StopReason) -> list[StreamEvent]:
+    events = _plan_events(fmt)
+    out: list[StreamEvent] = []
+    for chunk in chunks:
+        out += events(TextDelta(chunk))
+    return [*out, *events(Done(stop, Usage(5, 9)))]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(OUTPUTS), st.data())
+def test_any_chunking_through_the_marker_gives_the_same_events(
+    case: tuple[OutputFormat, str, StopReason], data: st.DataObject
+) -> None:
+    fmt, text, stop = case
+    cuts = sorted(data.draw(st.sets(st.integers(0, len(text)), max_size=12)))
+    chunks = [text[a:b] for a, b in itertools.pairwise([0, *cuts, len(text)])]
+    got, whole = _through(fmt, chunks, stop), _through(fmt, [text], stop)
+    body = [e for e in got if not isinstance(e, Done)]
+    assert normalize(body) == normalize([e for e in whole if not isinstance(e, Done)])
+    assert got[-1] == whole[-1]

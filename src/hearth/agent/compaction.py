@@ -28,7 +28,7 @@ from hearth.history import transcript
 from hearth.messages import Message, ToolResultPart
 from hearth.request import ChatRequest
 
-from .output import RETRY_PREFIX
+from .output import is_retry_message
 
 DROPPED_NOTE = "[tool output removed by hearth to save context: {n} characters]"
 SUMMARY_HEADER = "[Summary of the earlier conversation, written to save context]\n"
@@ -56,7 +56,7 @@ def latest_user_index(messages: Sequence[Message]) -> int:
     nor the agent's note that an answer did not match ``output_type``)."""
     for i in range(len(messages) - 1, -1, -1):
         m = messages[i]
-        if m.role == "user" and not m.tool_results and not m.text.startswith(RETRY_PREFIX):
+        if m.role == "user" and not m.tool_results and not is_retry_message(m):
             return i
     return len(messages)
 

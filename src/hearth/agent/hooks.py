@@ -10,7 +10,8 @@ Every hook may be a plain function or a coroutine function.
 * ``post_tool(call, result) -> ToolResult | str | None`` — redact or transform what the model
   sees: a ToolResult replaces the result, a str replaces its content (keeping ``is_error``), None
   keeps it. Anything else is a TypeError naming the value.
-* ``post_turn(result)`` — after every turn that reached the model.
+* ``post_turn(result)`` — after every turn that completes (not after a ``turn_error``: a failed
+  model call, or an answer that never matched ``output_type``).
 
 A deny is final: the tool does not run, whatever the model writes next; a repeated call meets
 the same hook again.

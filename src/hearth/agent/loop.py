@@ -32,7 +32,7 @@ from hearth.settings import GenerationSettings
 from . import compaction
 from .execution import CallOutcome, ToolRunner, cancelled_outcome
 from .hooks import Deny, Hooks, call_hook
-from .output import AgentOutput, exhausted
+from .output import AgentOutput, exhausted, retry_message
 from .runtime import CancelledByAgentError, cancel_leftovers, next_event, next_step
 from .setup import FINISH_TOOL, initial_history, tool_table
 from .steps import (
@@ -373,7 +373,7 @@ class Agent:
             except OutputValidationError as exc:
                 feedback = self._output.feedback(exc, cut=cut, finish=False)
                 step = self._output_failed(turn, exc, feedback)
-                self._append(turn, Message.user(feedback))
+                self._append(turn, retry_message(feedback))
                 return step
         turn.stop = "max_tokens" if cut else "end_turn"
         return None

@@ -5,7 +5,8 @@ in words is validated against it; so are the ``finish`` tool's arguments (with
 ``finish_tool=True`` the finish tool takes the output schema as its arguments: an object schema
 as it is, any other shape wrapped as ``{"answer": ...}``). An answer that does not validate is
 sent back to the model with what was wrong (:func:`feedback`), up to ``output_retries`` times a
-turn.
+turn: in words, as a user message marked as the agent's (:func:`retry_message`), so that it is
+never taken for the user's own input (:func:`is_retry_message`), also once stored and reloaded.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from hearth.errors import InvalidRequestError, OutputValidationError
-from hearth.messages import JsonObject, JsonValue
+from hearth.messages import JsonObject, JsonValue, Message, TextPart
 from hearth.request import OutputFormat, ToolSpec
 
 if TYPE_CHECKING:
@@ -23,6 +24,9 @@ if TYPE_CHECKING:
     from hearth.output import OutputSpec, StructuredOutput
 
 RETRY_PREFIX = "Your answer did not match the required format"
+RETRY_META = "hearth_agent_output_retry"
+"""The key in the retry message's TextPart ``meta`` that marks it as the agent's, not the user's
+(``meta`` round-trips through the history JSON and the store; wire translators ignore it)."""
 FINISH_DESCRIPTION = (
     "Call this when the task is done, with your final answer for the user as the arguments, "
     "in the required format."
@@ -103,6 +107,19 @@ class AgentOutput:
         # a cut answer's error names max_tokens, a setting the model cannot change
         why = "it was cut off at the token limit before it was complete" if cut else str(error)
         return f"{RETRY_PREFIX}: {why}. {again}"
+
+
+def retry_message(feedback: str) -> Message:
+    """The user message that sends an invalid answer's ``feedback`` back to the model."""
+    return Message("user", (TextPart(feedback, meta={RETRY_META: True}),))
+
+
+def is_retry_message(message: Message) -> bool:
+    """True for a message made by :func:`retry_message` (not the user's own words)."""
+    return message.role == "user" and any(
+        isinstance(p, TextPart) and p.meta is not None and p.meta.get(RETRY_META) is True
+        for p in message.parts
+    )
 
 
 def exhausted(

@@ -56,14 +56,20 @@ class OutputPlan:
     tool_names: tuple[str, ...] = ()
     template_tools: tuple[ToolSpec, ...] = ()
     """Tools for the chat template to render (the native path)."""
-    calls_or_answer: bool = False
-    """The output is calls or an answer in the response_format, never both (see ToolEvents)."""
+    call_prefix: str = ""
+    """With tools and a response_format under ``auto`` the output is calls or an answer in the
+    format, never both, and output that opens with this is calls (see ToolEvents); empty for
+    every other plan."""
+
+    @property
+    def calls_or_answer(self) -> bool:
+        return bool(self.call_prefix)
 
     def events(self) -> ToolEvents | None:
         """The tool-call parser for this plan's events, if tools were offered."""
         if self.parser is None:
             return None
-        return ToolEvents(self.parser, self.tool_names, calls_or_answer=self.calls_or_answer)
+        return ToolEvents(self.parser, self.tool_names, call_prefix=self.call_prefix)
 
 
 def plan_output(
@@ -88,9 +94,11 @@ def plan_output(
         return OutputPlan(
             request.messages, parser=template_family, tool_names=names, template_tools=tools
         )
+    prefix = ""
     if fmt is not None and choice == "auto":
         grammar = tools_or_answer_grammar(tools, fmt)
         what = f"tool list and {fmt.kind} response_format"
+        prefix = _call_prefix(fmt)
     else:
         grammar, what = tools_grammar(tools, choice), "tool list"
     return OutputPlan(
@@ -99,8 +107,15 @@ def plan_output(
         what,
         parser="hermes",
         tool_names=names,
-        calls_or_answer=fmt is not None and choice == "auto",
+        call_prefix=prefix,
     )
+
+
+def _call_prefix(fmt: OutputFormat) -> str:
+    """What an output of calls-or-an-answer in ``fmt`` opens with when it is calls: ``<`` for
+    a JSON answer (constrained JSON never starts with it, nor with white space), else the whole
+    ``<tool_call>`` (a regex or grammar answer may start with ``<``)."""
+    return "<" if fmt.kind in ("json", "json_schema") else _CALL_MARKER
 
 
 def tool_prompt(tools: Sequence[ToolSpec], choice: str, fmt: OutputFormat | None = None) -> str:
@@ -136,17 +151,20 @@ def with_tool_prompt(messages: tuple[Message, ...], prompt: str) -> tuple[Messag
 class ToolEvents:
     """Parses tool calls out of a generation's text events; ends it with ``tool_use`` if any.
 
-    With ``calls_or_answer`` (the plan of tools plus a ``response_format`` under ``auto``, whose
+    With a ``call_prefix`` (the plan of tools plus a ``response_format`` under ``auto``, whose
     grammar allows calls or an answer, never both), the start of the output decides: output that
     opens with ``<tool_call>`` is parsed for calls, anything else is the answer and passes
-    through whole, so a JSON answer whose strings mention ``<tool_call>`` is not cut up."""
+    through whole, so a JSON answer whose strings mention ``<tool_call>`` is not cut up. Output
+    that ends inside the marker is a call cut off when it opens with ``call_prefix`` (``<``, for
+    a JSON answer, which never does), else the answer (a regex answer such as ``<tool``)."""
 
     def __init__(
-        self, family: ToolFamily, tool_names: Sequence[str], *, calls_or_answer: bool = False
+        self, family: ToolFamily, tool_names: Sequence[str], *, call_prefix: str = ""
     ) -> None:
         self._parser = ToolCallParser(family, tool_names)
         self._called = False
-        self._undecided = calls_or_answer
+        self._prefix = call_prefix
+        self._undecided = bool(call_prefix)
         self._answer = False
         self._head = ""
 
@@ -154,10 +172,7 @@ class ToolEvents:
         if isinstance(event, TextDelta):
             return self._text(event.text)
         if isinstance(event, Done):
-            if self._undecided:  # cut off inside what could have been "<tool_call>"
-                out: list[StreamEvent] = [TextDelta(self._head)] if self._head else []
-            else:
-                out = [] if self._answer else self._note(self._parser.finish())
+            out = self._end()
             if self._called and event.stop_reason in ("end_turn", "stop_sequence"):
                 event = replace(event, stop_reason="tool_use", stop_sequence=None)
             return [*out, event]
@@ -165,11 +180,11 @@ class ToolEvents:
 
     def _text(self, text: str) -> list[StreamEvent]:
         if self._answer:
-            return [TextDelta(text)]
+            return [TextDelta(text)] if text else []
         if not self._undecided:
             return self._note(self._parser.feed(text))
         head = self._head + text
-        if _CALL_MARKER.startswith(head):
+        if len(head) < len(_CALL_MARKER) and _CALL_MARKER.startswith(head):
             self._head = head  # could still become a call
             return []
         self._undecided, self._head = False, ""
@@ -177,6 +192,18 @@ class ToolEvents:
             return self._note(self._parser.feed(head))
         self._answer = True
         return [TextDelta(head)]
+
+    def _end(self) -> list[StreamEvent]:
+        if self._answer:
+            return []
+        if not self._undecided:
+            return self._note(self._parser.finish())
+        head = self._head  # the output ended inside what could have been "<tool_call>"
+        if not head or not head.startswith(self._prefix):
+            return [TextDelta(head)] if head else []
+        # a call cut off in its marker: the parser reports it as cut off once it has the marker
+        self._parser.feed(_CALL_MARKER)
+        return self._note(self._parser.finish())
 
     def _note(self, events: list[StreamEvent]) -> list[StreamEvent]:
         if any(isinstance(e, ToolCallEvent) for e in events):
