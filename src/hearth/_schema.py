@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import inspect
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -139,7 +139,48 @@ def _checked_validator_class(schema: JsonObject, what: str) -> Any:
         raise InvalidRequestError(
             f"{what}: the JSON schema is not valid: {exc.message} (at {where})"
         ) from None
+    _check_refs(schema, what)
     return cls
+
+
+def _check_refs(schema: JsonObject, what: str) -> None:
+    """Every ``$ref`` in the root's scope must resolve inside the schema: hearth fetches
+    nothing, and jsonschema would otherwise fail only when a value is checked. References
+    under a nested ``$id`` (another base URI) are left to jsonschema."""
+    refs = sorted(set(_root_scope_refs(schema)))
+    if not refs:
+        return
+    from referencing import Registry
+    from referencing.exceptions import Unresolvable
+    from referencing.jsonschema import DRAFT202012, specification_with
+
+    dialect = schema.get("$schema")
+    spec = specification_with(dialect, default=DRAFT202012) if isinstance(dialect, str) else None
+    resource = (spec or DRAFT202012).create_resource(schema)
+    resolver = Registry().resolver_with_root(resource)
+    for ref in refs:
+        try:
+            resolver.lookup(ref)
+        except Unresolvable:
+            raise InvalidRequestError(
+                f"{what}: the JSON schema's $ref {ref!r} points to nothing in the schema; "
+                "define it (e.g. under $defs) or inline it: hearth fetches no other schemas"
+            ) from None
+
+
+def _root_scope_refs(node: JsonValue, *, root: bool = True) -> Iterator[str]:
+    if isinstance(node, list):
+        for item in node:
+            yield from _root_scope_refs(item, root=False)
+    elif isinstance(node, dict):
+        if not root and isinstance(node.get("$id"), str):
+            return  # a new base URI: its references are relative to it
+        ref = node.get("$ref")
+        if isinstance(ref, str):
+            yield ref
+        for key, value in node.items():
+            if key not in ("enum", "const", "default", "examples"):  # data, not schemas
+                yield from _root_scope_refs(value, root=False)
 
 
 def json_validator(schema: JsonObject, *, what: str) -> Callable[[JsonValue], None]:

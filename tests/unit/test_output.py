@@ -23,6 +23,7 @@ from hearth import (
     Usage,
 )
 from hearth.backends.testing import FakeBackend
+from hearth.messages import JsonObject
 from hearth.output import output_format, parse_output, structured_output
 
 
@@ -194,3 +195,35 @@ def test_tools_of_every_form_become_specs_and_tool_choice_takes_a_tool() -> None
     assert req.tool_choice == "lookup"
     with pytest.raises(InvalidRequestError, match="names no tool"):
         Model(FakeBackend([])).request("x", tools=[lookup], tool_choice="other")
+
+
+@pytest.mark.parametrize(
+    "schema",
+    [
+        {"$ref": "#/$defs/missing"},
+        {"type": "object", "properties": {"a": {"$ref": "https://example.com/a.json"}}},
+        {
+            "$schema": "http://json-schema.org/draft-07/schema#",
+            "items": {"$ref": "#/definitions/q"},
+        },
+    ],
+)
+def test_a_reference_to_nothing_is_refused_before_the_call(schema: JsonObject) -> None:
+    fake = FakeBackend([answer('"x"')])
+    with pytest.raises(InvalidRequestError, match=r"\$ref .* points to nothing in the schema"):
+        Model(fake).chat("x", response_format=schema)
+    assert fake.requests == []
+
+
+def test_references_inside_the_schema_and_data_that_looks_like_one_are_fine() -> None:
+    schema: JsonObject = {
+        "$defs": {"name": {"type": "string"}, "tree": {"type": "array", "items": {"$ref": "#"}}},
+        "type": "object",
+        "properties": {
+            "n": {"$ref": "#/$defs/name"},
+            "$ref": {"enum": [{"$ref": "not a reference"}]},
+            "nested": {"$id": "https://example.com/other", "$ref": "elsewhere.json"},
+        },
+    }
+    m = Model(FakeBackend([answer('{"n": "Bern"}')]))
+    assert m.chat("x", response_format=schema).parsed == {"n": "Bern"}
