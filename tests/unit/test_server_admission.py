@@ -37,7 +37,7 @@ class PacedBackend(BackendBase):
         return "fake:paced"
 
     def capabilities(self) -> Capabilities:
-        return Capabilities(context_length=4096)
+        return Capabilities(context_length=4096, raw_completion=True)
 
     def astream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
         return self._run(request.settings.max_tokens or self.tokens)
