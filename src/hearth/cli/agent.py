@@ -27,52 +27,57 @@ def register(app: typer.Typer) -> None:
     app.command("agent")(agent)
 
 
+ToolsOpt = Annotated[
+    str | None,
+    typer.Option("--tools", help="Comma-separated tool sets to enable: fs (file tools)."),
+]
+RootOpt = Annotated[
+    Path | None, typer.Option("--root", help="The directory the fs tools are confined to.")
+]
+ReadOnlyOpt = Annotated[bool, typer.Option("--read-only", help="fs tools without write_file.")]
+ToolChoiceOpt = Annotated[
+    str,
+    typer.Option(
+        "--tool-choice",
+        help="auto, required (a tool call every round until one is made; small local "
+        "models often need this), none, or a tool's name.",
+    ),
+]
+MaxRoundsOpt = Annotated[
+    int, typer.Option("--max-rounds", help="Most model calls for the task.", min=1)
+]
+SaveOpt = Annotated[bool, typer.Option("--save/--no-save", help="Save the run (see hearth logs).")]
+OutputSchemaOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--output-schema",
+        help="A JSON schema file the final answer must match. stdout then gets only the "
+        "validated JSON; the steps go to stderr.",
+    ),
+]
+OutputRetriesOpt = Annotated[
+    int,
+    typer.Option(
+        "--output-retries", help="Times to ask again for an answer off the schema.", min=0
+    ),
+]
+
+
 def agent(
     task: Annotated[str, typer.Argument(help="What the agent should do.")],
-    tools: Annotated[
-        str | None,
-        typer.Option("--tools", help="Comma-separated tool sets to enable: fs (file tools)."),
-    ] = None,
-    root: Annotated[
-        Path | None,
-        typer.Option("--root", help="The directory the fs tools are confined to."),
-    ] = None,
-    read_only: Annotated[
-        bool, typer.Option("--read-only", help="fs tools without write_file.")
-    ] = False,
-    tool_choice: Annotated[
-        str,
-        typer.Option(
-            "--tool-choice",
-            help="auto, required (a tool call every round until one is made; small local "
-            "models often need this), none, or a tool's name.",
-        ),
-    ] = "auto",
-    max_rounds: Annotated[
-        int, typer.Option("--max-rounds", help="Most model calls for the task.", min=1)
-    ] = 10,
+    tools: ToolsOpt = None,
+    root: RootOpt = None,
+    read_only: ReadOnlyOpt = False,
+    tool_choice: ToolChoiceOpt = "auto",
+    max_rounds: MaxRoundsOpt = 10,
     model: ModelOpt = None,
     system: SystemOpt = None,
     temperature: TempOpt = None,
     max_tokens: MaxTokOpt = None,
     seed: SeedOpt = None,
-    save: Annotated[
-        bool, typer.Option("--save/--no-save", help="Save the run (see hearth logs).")
-    ] = True,
-    output_schema: Annotated[
-        Path | None,
-        typer.Option(
-            "--output-schema",
-            help="A JSON schema file the final answer must match. stdout then gets only the "
-            "validated JSON; the steps go to stderr.",
-        ),
-    ] = None,
-    output_retries: Annotated[
-        int,
-        typer.Option(
-            "--output-retries", help="Times to ask again for an answer off the schema.", min=0
-        ),
-    ] = 1,
+    save: SaveOpt = True,
+    output_schema: OutputSchemaOpt = None,
+    output_retries: OutputRetriesOpt = 1,
     verbose: VerboseOpt = False,
 ) -> None:
     """Run a task with tools; prints the model's text, each tool call and each result."""
