@@ -5,8 +5,10 @@ is the OpenAI-compatible endpoint of ``hearth:``, ``vllm:`` and ``llama-server:`
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Iterator
 
+import httpx
 import pytest
 from tests.support.served import served
 
@@ -44,7 +46,8 @@ def test_remote_stream_complete_with_a_stop_string(base_url: str) -> None:
     ):
         text = "".join(s.text_stream)
     assert text == " 5, 6, 7,"
-    assert s.response.stop_reason == "end_turn"  # the wire says "stop" without naming it
+    # hearth serve names the matched string in vLLM's stop_reason, as a local model does
+    assert s.response.stop_reason == "stop_sequence" and s.response.stop_sequence == " 8"
     assert s.response.usage.output_tokens > 0
 
 
@@ -67,3 +70,30 @@ def test_remote_async_complete_and_schema(base_url: str) -> None:
         text, parsed = asyncio.run(go(m))
     assert text.startswith(" 5, 6, 7")
     assert isinstance(parsed, dict) and set(parsed) == {"city"}
+
+
+@pytest.mark.parametrize("provider", ["hearth", "vllm"])
+def test_hearth_serve_fronting_a_remote_model_proxies_v1_completions(
+    base_url: str, provider: str
+) -> None:
+    """Two hops: an OpenAI SDK-style request to an outer ``hearth serve`` whose model is
+    ``hearth:``/``vllm:`` pointing at the inner one (local SmolLM2) continues the raw text and
+    names the matched stop string."""
+    outer = ServerSettings(
+        models=(f"{provider}:smollm2",), timeout=120, backend_options={"base_url": base_url}
+    )
+    with served(outer) as url:
+        body = {
+            "model": f"{provider}:smollm2", "prompt": COUNT, "max_tokens": 40,
+            "temperature": 0, "stop": [" 8"],
+        }  # fmt: skip
+        plain = httpx.post(f"{url}/v1/completions", json=body, timeout=120)
+        streamed = httpx.post(f"{url}/v1/completions", json={**body, "stream": True}, timeout=120)
+    assert plain.status_code == 200, plain.text
+    (choice,) = plain.json()["choices"]
+    assert choice["text"] == " 5, 6, 7,"
+    assert choice["finish_reason"] == "stop" and choice["stop_reason"] == " 8"
+    assert streamed.status_code == 200, streamed.text
+    chunks = [json.loads(x[6:]) for x in streamed.text.splitlines() if x.startswith("data: {")]
+    assert "".join(c["choices"][0]["text"] for c in chunks if c["choices"]) == " 5, 6, 7,"
+    assert chunks[-1]["choices"][0]["stop_reason"] == " 8"

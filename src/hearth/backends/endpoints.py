@@ -94,12 +94,16 @@ class Endpoint:
             return self.embeddings
         return self.wire in EMBEDDING_WIRES
 
-    def capabilities(self, model: str, *, vision: bool | None = None) -> Capabilities:
-        """What ``model`` on this endpoint can do; ``vision`` overrides the table."""
+    def capabilities(
+        self, model: str, *, vision: bool | None = None, raw_completion: bool | None = None
+    ) -> Capabilities:
+        """What ``model`` on this endpoint can do; ``vision`` and ``raw_completion`` override
+        the table (raw completion only where the wire format has a raw API)."""
         name = model.lower()
         found_vision = _first(self.models, name, "vision")
         found_thinking = _first(self.models, name, "thinking")
-        found_raw = _first(self.models, name, "raw_completion")
+        if raw_completion is None:
+            raw_completion = _pick(_first(self.models, name, "raw_completion"), self.raw_completion)
         return Capabilities(
             streaming=True,
             tools=True,
@@ -108,9 +112,7 @@ class Endpoint:
             thinking=_pick(found_thinking, self.thinking),
             embeddings=self.embeds,
             accelerator="remote",
-            raw_completion=(
-                self.wire in RAW_COMPLETION_WIRES and _pick(found_raw, self.raw_completion)
-            ),
+            raw_completion=raw_completion and self.wire in RAW_COMPLETION_WIRES,
         )
 
 
@@ -170,9 +172,16 @@ _MAX_TOKENS_AND_SAMPLERS: Mapping[str, JsonValue] = MappingProxyType(
     {"max_tokens_field": "max_tokens", "sampler_extensions": True}
 )
 _SAMPLERS: Mapping[str, JsonValue] = MappingProxyType({"sampler_extensions": True})
+# vLLM takes repeat_penalty as ``repetition_penalty`` (and ignores other unknown fields).
+_VLLM_SAMPLERS: Mapping[str, JsonValue] = MappingProxyType(
+    {"sampler_extensions": True, "repeat_penalty_field": "repetition_penalty"}
+)
 # Where each server takes the schema of a raw completion (hearth.wire.openai_completions).
 _RAW_RESPONSE_FORMAT: Mapping[str, JsonValue] = MappingProxyType(
     {"sampler_extensions": True, "output": "response_format"}
+)
+_RAW_VLLM: Mapping[str, JsonValue] = MappingProxyType(
+    {**_VLLM_SAMPLERS, "output": "response_format"}
 )
 _RAW_JSON_SCHEMA: Mapping[str, JsonValue] = MappingProxyType(
     {"sampler_extensions": True, "output": "json_schema"}
@@ -218,8 +227,8 @@ ENDPOINTS: Mapping[str, Endpoint] = MappingProxyType(
             ),
             Endpoint(
                 "vllm", "openai", "http://127.0.0.1:8000/v1", ("VLLM_API_KEY",), None,
-                key_required=False, models=_LOCAL_OPENAI_MODELS, wire_options=_SAMPLERS,
-                local=True, raw_completion=True, raw_wire_options=_RAW_RESPONSE_FORMAT,
+                key_required=False, models=_LOCAL_OPENAI_MODELS, wire_options=_VLLM_SAMPLERS,
+                local=True, raw_completion=True, raw_wire_options=_RAW_VLLM,
             ),
             Endpoint(
                 "hearth", "openai", "http://127.0.0.1:8080/v1", ("HEARTH_API_KEY",),
@@ -384,9 +393,13 @@ def _origin(url: str) -> tuple[str, str, int | None]:
 def endpoint_from_config(provider: ProviderConfig) -> Endpoint:
     """The endpoint a ``[providers.NAME]`` config table describes: the built-in row of its type
     (wire format, capabilities, wire options) at the configured base URL, whose key comes from
-    the configured variable (required when one is named)."""
+    the configured variable (required when one is named). ``raw_completion`` set in the table
+    holds for every model of the endpoint, over the row's per-model rules."""
     row = ENDPOINTS[provider.type]
     key_env = (provider.api_key_env,) if provider.api_key_env else ()
+    models = row.models
+    if provider.raw_completion is not None:
+        models = tuple(replace(rule, raw_completion=None) for rule in row.models)
     return replace(
         row,
         name=provider.name,
@@ -394,4 +407,8 @@ def endpoint_from_config(provider: ProviderConfig) -> Endpoint:
         key_env=key_env,
         base_url_env=None,
         key_required=bool(key_env),
+        models=models,
+        raw_completion=row.raw_completion
+        if provider.raw_completion is None
+        else provider.raw_completion,
     )

@@ -46,7 +46,12 @@ from hearth._http import (
 )
 from hearth._sse import NDJSONDecoder, SSEDecoder, SSEEvent
 from hearth.backends.base import BackendBase, Capabilities, raw_completion_unsupported
-from hearth.backends.endpoints import Endpoint, ResolvedEndpoint, WireName
+from hearth.backends.endpoints import (
+    RAW_COMPLETION_WIRES,
+    Endpoint,
+    ResolvedEndpoint,
+    WireName,
+)
 from hearth.errors import (
     AuthenticationError,
     HearthError,
@@ -251,6 +256,7 @@ class RemoteBackend(BackendBase):
         *,
         http: HttpOptions | None = None,
         vision: bool | None = None,
+        raw_completion: bool | None = None,
     ) -> None:
         self._resolved = resolved
         self._endpoint: Endpoint = resolved.endpoint
@@ -258,7 +264,9 @@ class RemoteBackend(BackendBase):
         self._format = WIRE_FORMATS[self._endpoint.wire]
         self._wire = cast(_WireModule, importlib.import_module(self._format.module))
         self._http = http or HttpOptions()
-        self._capabilities = self._endpoint.capabilities(model, vision=vision)
+        self._capabilities = self._endpoint.capabilities(
+            model, vision=vision, raw_completion=raw_completion
+        )
         self._secrets = (resolved.api_key,) if resolved.api_key is not None else ()
         self._retrier = Retrier(self._http.retry, provider=self.name, secrets=self._secrets)
         self._url, self._stream_url = self._urls()
@@ -677,7 +685,8 @@ async def _adrain(chunks: AsyncIterator[bytes]) -> None:
 
 
 REMOTE_OPTIONS = (
-    "api_key", "base_url", "timeout", "max_retries", "vision", "http_client", "async_http_client",
+    "api_key", "base_url", "timeout", "max_retries", "vision", "raw_completion", "http_client",
+    "async_http_client",
 )  # fmt: skip
 
 
@@ -700,6 +709,12 @@ def create_remote(endpoint: Endpoint, model: str, options: Mapping[str, object])
     api_key = _typed(options, "api_key", str, "a string")
     base_url = _typed(options, "base_url", str, "a URL string")
     vision = _typed(options, "vision", bool, "True or False")
+    raw = _typed(options, "raw_completion", bool, "True or False")
+    if raw and endpoint.wire not in RAW_COMPLETION_WIRES:
+        raise UnsupportedFeatureError(
+            f"raw_completion=True: the {endpoint.wire} API has no raw text completion; use an "
+            "OpenAI-compatible server with /completions (vLLM, llama-server…) or Ollama"
+        )
     client = _typed(options, "http_client", httpx.Client, "an httpx.Client")
     aclient = _typed(options, "async_http_client", httpx.AsyncClient, "an httpx.AsyncClient")
     timeout = options.get("timeout")
@@ -715,7 +730,7 @@ def create_remote(endpoint: Endpoint, model: str, options: Mapping[str, object])
         async_client=aclient,
     )
     resolved = resolve(endpoint, api_key=api_key, base_url=base_url)
-    return RemoteBackend(resolved, model, http=http, vision=vision)
+    return RemoteBackend(resolved, model, http=http, vision=vision, raw_completion=raw)
 
 
 T = TypeVar("T")

@@ -44,7 +44,7 @@ MODEL_KEYS = (
     "name", "aliases", "description", "hf", "revision", "path", "pypi", "filename", "sha256",
     "size", "template", "context_length", "capabilities", "sampling",
 )  # fmt: skip
-PROVIDER_KEYS = ("type", "base_url", "api_key_env", "api_key")
+PROVIDER_KEYS = ("type", "base_url", "api_key_env", "api_key", "raw_completion")
 SERVER_KEYS = ("host", "port", "max_queue", "timeout", "api_key_env", "api_key")
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 PROVIDER_NAME = re.compile(r"[a-z0-9][a-z0-9_-]*")
@@ -145,6 +145,14 @@ class Fields:
             raise self.fail(key, f"one of {', '.join(choices)}", value)
         return value
 
+    def boolean(self, key: str) -> bool | None:
+        value = self.table.get(key)
+        if value is None:
+            return None
+        if not isinstance(value, bool):
+            raise self.fail(key, "true or false", value)
+        return value
+
     def env_name(self, key: str) -> str | None:
         """The name of an environment variable (never echoed: it might be a pasted key)."""
         value = self.table.get(key)
@@ -214,12 +222,20 @@ def _providers(table: object) -> dict[str, ProviderConfig]:
         base_url = fields.string("base_url")
         if base_url is not None and not base_url.startswith(("http://", "https://")):
             raise fields.fail("base_url", "an http:// or https:// URL", base_url)
+        raw = fields.boolean("raw_completion")
+        if raw and kind not in ("openai", "ollama"):
+            raise SchemaError(
+                fields.at("raw_completion"),
+                f"{dotted(fields.at('raw_completion'))}: the {kind} API has no raw text "
+                'completion; only type = "openai" (/completions) or "ollama" take it',
+            )
         providers[name] = ProviderConfig(
             name=name,
             type=_provider_type(kind),
             base_url=base_url,
             api_key_env=fields.env_name("api_key_env"),
             api_key=fields.secret("api_key"),
+            raw_completion=raw,
         )
     return providers
 

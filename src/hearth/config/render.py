@@ -73,6 +73,8 @@ def config_json(config: Config) -> dict[str, object]:
         fields: dict[str, object] = {"type": provider.type}
         if provider.base_url is not None:
             fields["base_url"] = provider.base_url
+        if provider.raw_completion is not None:
+            fields["raw_completion"] = provider.raw_completion
         providers[name] = fields | _key_fields(provider)
     server = config.server
     return {

@@ -35,6 +35,8 @@ class ProviderConfig:
 
     ``api_key_env`` is the name of the environment variable holding the key. An ``api_key``
     written inline is accepted but is a :class:`Secret` (masked everywhere it is shown).
+    ``raw_completion``: whether the endpoint's models continue raw text (``/completions`` for
+    ``type = "openai"``, ``/api/generate`` for ``"ollama"``); None keeps the type's default.
     """
 
     name: str
@@ -42,6 +44,7 @@ class ProviderConfig:
     base_url: str | None = None
     api_key_env: str | None = None
     api_key: Secret | None = None
+    raw_completion: bool | None = None
 
     def resolve_api_key(self) -> str | None:
         """The key: ``$api_key_env`` when that variable is set, else the inline key, else None."""

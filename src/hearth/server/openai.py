@@ -21,6 +21,7 @@ from hearth.embeddings import Embeddings
 from hearth.errors import HearthError, InvalidRequestError
 from hearth.events import Done, StreamEvent, TextDelta, Usage
 from hearth.messages import JsonObject, JsonValue
+from hearth.response import Response as Answer
 from hearth.server.handling import Exchange, handle
 from hearth.server.sse import EventStreamResponse
 from hearth.wire import openai as wire
@@ -84,19 +85,18 @@ class CompletionEncoder:
         }  # fmt: skip
         self._include_usage = include_usage
 
-    def _chunk(self, text: str, finish: str | None) -> WireChunk:
-        choice: JsonObject = {"index": 0, "text": text, "logprobs": None, "finish_reason": finish}
-        return WireChunk(None, {**self._base, "choices": [choice]})
+    def _chunk(self, text: str, done: Done | None = None) -> WireChunk:
+        return WireChunk(None, {**self._base, "choices": [_choice(text, done)]})
 
     def start(self) -> list[WireChunk]:
         return []
 
     def encode(self, event: StreamEvent) -> list[WireChunk]:
         if isinstance(event, TextDelta):
-            return [self._chunk(event.text, None)] if event.text else []
+            return [self._chunk(event.text)] if event.text else []
         if not isinstance(event, Done):
             return []
-        out = [self._chunk("", STOP_TO_FINISH[event.stop_reason])]
+        out = [self._chunk("", event)]
         if self._include_usage:
             out.append(WireChunk(None, {**self._base, "choices": [], "usage": _usage(event.usage)}))
         return [*out, WireChunk(None, None)]
@@ -107,6 +107,16 @@ class CompletionEncoder:
 
 def _usage(usage: Usage) -> JsonValue:
     return usage_to_wire(usage)
+
+
+def _choice(text: str, end: Done | Answer | None) -> JsonObject:
+    """One ``choices[]`` item. At the end, ``stop_reason`` is vLLM's field: the stop string that
+    ended the text, else null (so a client reads ``stop_sequence`` as from a local model)."""
+    choice: JsonObject = {"index": 0, "text": text, "logprobs": None, "finish_reason": None}
+    if end is not None:
+        choice["finish_reason"] = STOP_TO_FINISH[end.stop_reason]
+        choice["stop_reason"] = end.stop_sequence if end.stop_reason == "stop_sequence" else None
+    return choice
 
 
 async def _completions(ex: Exchange) -> Response | EventStreamResponse:
@@ -125,13 +135,10 @@ async def _completions(ex: Exchange) -> Response | EventStreamResponse:
     if parsed.stream:
         return await ex.stream(served, parsed.request, encoder)
     answer = await ex.complete(served, parsed.request)
-    choice: JsonObject = {
-        "index": 0, "text": answer.text, "logprobs": None,
-        "finish_reason": STOP_TO_FINISH[answer.stop_reason],
-    }  # fmt: skip
     return JSONResponse({
         "id": response_id, "object": "text_completion", "created": int(time.time()),
-        "model": parsed.model, "choices": [choice], "usage": _usage(answer.usage),
+        "model": parsed.model, "choices": [_choice(answer.text, answer)],
+        "usage": _usage(answer.usage),
     })  # fmt: skip
 
 

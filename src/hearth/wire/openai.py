@@ -14,7 +14,9 @@ What maps where:
 * settings: temperature, top_p, presence/frequency penalties, seed, stop, and max_tokens as
   ``max_completion_tokens`` (``max_tokens_field="max_tokens"`` for servers that predate it).
   top_k, min_p and repeat_penalty are not OpenAI parameters: they are sent only with
-  ``sampler_extensions=True`` (llama-server, vLLM, hearth's server accept them).
+  ``sampler_extensions=True`` (llama-server, vLLM, hearth's server accept them);
+  ``repeat_penalty_field`` names the last (vLLM calls it ``repetition_penalty`` and ignores
+  ``repeat_penalty``).
 * ``response_format``: ``json_schema`` (``strict`` only when the schema qualifies) or
   ``json_object`` (:func:`hearth.wire.output_formats.openai_response_format`); grammars are
   refused.
@@ -90,6 +92,7 @@ def request_to_wire(
     stream: bool,
     max_tokens_field: str = "max_completion_tokens",
     sampler_extensions: bool = False,
+    repeat_penalty_field: str = "repeat_penalty",
 ) -> JsonObject:
     """The Chat Completions body for ``request``."""
     messages: list[JsonValue] = []
@@ -102,7 +105,11 @@ def request_to_wire(
         body["tool_choice"] = _tool_choice_to_wire(request.tool_choice)
     if request.response_format is not None:
         body["response_format"] = openai_response_format(request.response_format)
-    body.update(settings_to_wire(request.settings, max_tokens_field, sampler_extensions))
+    body.update(
+        settings_to_wire(
+            request.settings, max_tokens_field, sampler_extensions, repeat_penalty_field
+        )
+    )
     if stream:
         body["stream"] = True
         body["stream_options"] = {"include_usage": True}
@@ -153,7 +160,10 @@ def _tool_choice_to_wire(choice: str) -> JsonValue:
 
 
 def settings_to_wire(
-    s: GenerationSettings, max_tokens_field: str, sampler_extensions: bool
+    s: GenerationSettings,
+    max_tokens_field: str,
+    sampler_extensions: bool,
+    repeat_penalty_field: str = "repeat_penalty",
 ) -> JsonObject:
     """The sampling fields of a Chat Completions (or legacy completions) body."""
     out: JsonObject = {}
@@ -166,7 +176,11 @@ def settings_to_wire(
         (max_tokens_field, s.max_tokens),
     ]
     if sampler_extensions:
-        pairs += [("top_k", s.top_k), ("min_p", s.min_p), ("repeat_penalty", s.repeat_penalty)]
+        pairs += [
+            ("top_k", s.top_k),
+            ("min_p", s.min_p),
+            (repeat_penalty_field, s.repeat_penalty),
+        ]
     for key, value in pairs:
         if value is not None:
             out[key] = value

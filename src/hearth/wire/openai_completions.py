@@ -12,9 +12,10 @@ What maps where:
 * ``prompt`` is the raw text, sent as one string (one prompt, one choice).
 * settings: temperature, top_p, presence/frequency penalties, seed, stop and ``max_tokens``
   (this API's name for it); top_k, min_p and repeat_penalty only with
-  ``sampler_extensions=True`` (as for chat). ``thinking`` and ``thinking_budget`` are dropped: a
-  raw prompt has no template to switch reasoning on or off. Without ``max_tokens`` the server's
-  default applies (16 on OpenAI, vLLM and ``hearth serve``).
+  ``sampler_extensions=True``, the last under ``repeat_penalty_field`` (as for chat).
+  ``thinking`` and ``thinking_budget`` are dropped: a raw prompt has no template to switch
+  reasoning on or off. Without ``max_tokens`` the server's default applies (16 on OpenAI, vLLM
+  and ``hearth serve``).
 * ``response_format`` travels as the endpoint's ``output`` option says: ``"response_format"``
   (vLLM, ``hearth serve``: the Chat Completions shape, ``json_schema`` or ``json_object``),
   ``"json_schema"`` (llama-server's ``json_schema`` field: the schema, or ``{"type": "object"}``
@@ -39,11 +40,11 @@ from collections.abc import Mapping
 from typing import Literal
 
 from hearth.errors import HearthError, ProviderError, UnsupportedFeatureError
-from hearth.events import Done, StopReason, StreamEvent, TextDelta, Usage
+from hearth.events import StopReason, StreamEvent, TextDelta
 from hearth.messages import JsonObject, JsonValue, Message, TextPart
 from hearth.request import ChatRequest, OutputFormat
 from hearth.response import Response
-from hearth.wire import openai_errors
+from hearth.wire import openai_errors, openai_stream
 from hearth.wire.openai import settings_to_wire
 from hearth.wire.openai_shapes import stop_reason, str_or_none, usage_from_wire
 from hearth.wire.output_formats import openai_response_format, refuse_grammar
@@ -59,6 +60,7 @@ def request_to_wire(
     model: str,
     stream: bool,
     sampler_extensions: bool = False,
+    repeat_penalty_field: str = "repeat_penalty",
     output: OutputField | None = None,
 ) -> JsonObject:
     """The ``/completions`` body for a raw-prompt ``request``."""
@@ -67,7 +69,9 @@ def request_to_wire(
     body: JsonObject = {"model": model, "prompt": request.prompt}
     if request.response_format is not None:
         body.update(_output_to_wire(request.response_format, output))
-    body.update(settings_to_wire(request.settings, "max_tokens", sampler_extensions))
+    body.update(
+        settings_to_wire(request.settings, "max_tokens", sampler_extensions, repeat_penalty_field)
+    )
     if stream:
         body["stream"] = True
         body["stream_options"] = {"include_usage": True}
@@ -124,55 +128,16 @@ def response_from_wire(body: JsonObject) -> Response:
     )
 
 
-class StreamDecoder:
-    """Streamed ``text_completion`` chunks → hearth events (text, then one Done)."""
+class StreamDecoder(openai_stream.StreamDecoder):
+    """Streamed ``text_completion`` chunks → hearth events (text, then one Done): the chat
+    decoder's framing, usage, errors and end, with ``choices[0].text`` in place of a delta."""
 
-    def __init__(self, *, provider: str = openai_errors.PROVIDER) -> None:
-        self._provider = provider
-        self._stop: tuple[StopReason, str | None] | None = None
-        self._usage = Usage()
-        self._model: str | None = None
-        self._id: str | None = None
-        self._finished = False
-
-    def feed(self, data: JsonObject, event: str | None = None) -> list[StreamEvent]:
-        if self._finished:
-            raise ProviderError("a chunk was fed to a finished completions stream decoder")
-        if data.get("error"):
-            raise self._error(data)
-        self._model = str_or_none(data.get("model")) or self._model
-        self._id = str_or_none(data.get("id")) or self._id
-        if isinstance(data.get("usage"), dict):
-            self._usage = usage_from_wire(data["usage"])
-        choice = _first_choice(data)
-        if choice is None:
-            return []
+    def _choice(self, choice: JsonObject, events: list[StreamEvent]) -> None:
         text = choice.get("text")
-        events: list[StreamEvent] = [TextDelta(text)] if isinstance(text, str) and text else []
+        if isinstance(text, str) and text:
+            events.append(TextDelta(text))
         if choice.get("finish_reason") is not None and self._stop is None:
-            self._stop = _stop(choice)
-        return events
-
-    def _error(self, data: JsonObject) -> HearthError:
-        error = data["error"]
-        code = error.get("code") if isinstance(error, dict) else None
-        status = code if isinstance(code, int) and 400 <= code <= 599 else 500
-        exc = error_from_wire(status, data, {}, provider=self._provider)
-        exc.args = (f"the stream failed midway: {exc}",)
-        return exc
-
-    def finish(self) -> list[StreamEvent]:
-        if self._finished:
-            return []
-        self._finished = True
-        if self._stop is None:
-            raise ProviderError(
-                f"the {self._provider} completions stream ended before its finish_reason "
-                "chunk; the connection was probably cut — retry the request",
-                provider=self._provider,
-            )
-        reason, sequence = self._stop
-        return [Done(reason, self._usage, sequence, model=self._model, response_id=self._id)]
+            self._stop, self._stop_sequence = _stop(choice)
 
 
 def error_from_wire(

@@ -76,6 +76,7 @@ class StreamDecoder:
         self._provider = provider
         self._calls: dict[int, _CallBuilder] = {}
         self._stop: StopReason | None = None
+        self._stop_sequence: str | None = None  # the stop string, when the server names it
         self._usage = Usage()
         self._model: str | None = None
         self._id: str | None = None
@@ -98,6 +99,7 @@ class StreamDecoder:
         return events
 
     def _choice(self, choice: JsonObject, events: list[StreamEvent]) -> None:
+        """One ``choices[]`` item of index 0 (subclasses decode other chunk shapes)."""
         delta = choice.get("delta")
         if isinstance(delta, dict):
             self._delta(delta, events)
@@ -145,10 +147,10 @@ class StreamDecoder:
                 "connection was probably cut — retry the request",
                 provider=self._provider,
             )
-        return [
-            *self._take_calls(),
-            Done(self._stop, self._usage, model=self._model, response_id=self._id),
-        ]
+        done = Done(
+            self._stop, self._usage, self._stop_sequence, model=self._model, response_id=self._id
+        )
+        return [*self._take_calls(), done]
 
 
 class StreamEncoder:
