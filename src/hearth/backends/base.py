@@ -49,7 +49,9 @@ def raw_completion_unsupported(
         f"{name} does not take a raw text completion (a prompt continued without a chat "
         "template): it is only available on local text-generation models and on remote "
         "endpoints whose API has one (vLLM, llama-server, LM Studio, Ollama, hearth serve, "
-        f"and OpenAI's completion models such as gpt-3.5-turbo-instruct); {instead}"
+        "and OpenAI's completion models such as gpt-3.5-turbo-instruct; for another "
+        "OpenAI-compatible server that has /completions, set raw_completion=true on its "
+        f"provider); {instead}"
     )
 
 
