@@ -85,10 +85,10 @@ def test_llama_server_and_hearth_keep_repeat_penalty(spec: str) -> None:
 # -- hearth serve names the stop string ----------------------------------------------------------
 
 
-def _served_stop_app() -> tuple[FakeBackend, TestClient]:
+def _served_stop_app(answers: int = 3) -> tuple[FakeBackend, TestClient]:
     script = [TextDelta(" 5, 6,"), TextDelta(" 7,"), Done("stop_sequence", Usage(8, 6), " 8")]
     fake = FakeBackend(
-        [script, script, script],
+        [script] * answers,
         name="fake:base",
         capabilities=Capabilities(accelerator="cpu", raw_completion=True),
     )
@@ -154,6 +154,38 @@ def test_a_length_end_has_a_null_stop_reason() -> None:
         r = client.post("/v1/completions", json={"model": "m", "prompt": COUNT, "max_tokens": 1})
     (choice,) = r.json()["choices"]
     assert choice["finish_reason"] == "length" and choice["stop_reason"] is None
+
+
+def test_chat_names_the_stop_string_both_ways_as_vllm_does() -> None:
+    _, client = _served_stop_app(answers=4)
+    chat = {"model": "m", "messages": [{"role": "user", "content": "count"}], "stop": [" 8"]}
+    with client:
+        plain = client.post("/v1/chat/completions", json=chat).json()
+        streamed = client.post("/v1/chat/completions", json={**chat, "stream": True})
+    assert plain["choices"][0]["finish_reason"] == "stop"
+    assert plain["choices"][0]["stop_reason"] == " 8"
+    chunks = [
+        json.loads(line[6:]) for line in streamed.text.splitlines() if line.startswith("data: {")
+    ]
+    ends = [c["choices"][0] for c in chunks if c["choices"] and c["choices"][0]["finish_reason"]]
+    assert [(e["finish_reason"], e["stop_reason"]) for e in ends] == [("stop", " 8")]
+    with _on_loopback(client.app) as url, hearth.model("vllm:m", base_url=f"{url}/v1") as m:
+        r = m.chat("count", stop=[" 8"])
+        with m.stream("count", stop=[" 8"]) as s:
+            text = "".join(s.text_stream)
+    assert r.text == text == " 5, 6, 7,"
+    assert r.stop_reason == s.response.stop_reason == "stop_sequence"
+    assert r.stop_sequence == s.response.stop_sequence == " 8"
+
+
+def test_a_chat_stop_token_id_is_a_natural_end() -> None:
+    from hearth.wire.openai import response_from_wire
+
+    body = {"id": "c", "model": "m", "usage": {"prompt_tokens": 1, "completion_tokens": 1},
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": "hi"},
+                         "finish_reason": "stop", "stop_reason": 128009}]}  # fmt: skip
+    r = response_from_wire(body)
+    assert r.stop_reason == "end_turn" and r.stop_sequence is None
 
 
 # -- turning raw completion on for an openai: endpoint ------------------------------------------

@@ -28,7 +28,7 @@ from hearth.wire import openai as wire
 from hearth.wire.base import WireChunk
 from hearth.wire.openai_embed import embed_request_from_wire, embed_response_to_wire
 from hearth.wire.openai_inbound import completion_request_from_wire
-from hearth.wire.openai_shapes import STOP_TO_FINISH, usage_to_wire
+from hearth.wire.openai_shapes import STOP_TO_FINISH, stop_string, usage_to_wire
 
 API = "openai"
 _TEMPLATE_FIELDS = ("chat_template", "chat_template_kwargs", "template")
@@ -115,7 +115,7 @@ def _choice(text: str, end: Done | Answer | None) -> JsonObject:
     choice: JsonObject = {"index": 0, "text": text, "logprobs": None, "finish_reason": None}
     if end is not None:
         choice["finish_reason"] = STOP_TO_FINISH[end.stop_reason]
-        choice["stop_reason"] = end.stop_sequence if end.stop_reason == "stop_sequence" else None
+        choice["stop_reason"] = stop_string(end.stop_reason, end.stop_sequence)
     return choice
 
 

@@ -58,8 +58,9 @@ from hearth.wire.openai_shapes import (
     STOP_TO_FINISH,
     assistant_parts,
     assistant_to_wire,
+    choice_stop,
     image_url,
-    stop_reason,
+    stop_string,
     str_or_none,
     usage_from_wire,
     usage_to_wire,
@@ -204,9 +205,11 @@ def response_from_wire(body: JsonObject) -> Response:
     message = choice.get("message")
     parts = assistant_parts(message if isinstance(message, dict) else {})
     has_calls = any(isinstance(p, ToolCallPart) for p in parts)
+    reason, sequence = choice_stop(choice, has_calls)
     return Response(
         message=Message("assistant", parts),
-        stop_reason=stop_reason(choice.get("finish_reason"), has_calls),
+        stop_reason=reason,
+        stop_sequence=sequence,
         usage=usage_from_wire(body.get("usage")),
         model=str_or_none(body.get("model")),
         response_id=str_or_none(body.get("id")),
@@ -232,6 +235,7 @@ def response_to_wire(
                 "message": message,
                 "logprobs": None,
                 "finish_reason": STOP_TO_FINISH[response.stop_reason],
+                "stop_reason": stop_string(response.stop_reason, response.stop_sequence),
             }
         ],
         "usage": usage_to_wire(response.usage),

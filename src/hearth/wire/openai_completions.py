@@ -40,13 +40,13 @@ from collections.abc import Mapping
 from typing import Literal
 
 from hearth.errors import HearthError, ProviderError, UnsupportedFeatureError
-from hearth.events import StopReason, StreamEvent, TextDelta
+from hearth.events import StreamEvent, TextDelta
 from hearth.messages import JsonObject, JsonValue, Message, TextPart
 from hearth.request import ChatRequest, OutputFormat
 from hearth.response import Response
 from hearth.wire import openai_errors, openai_stream
 from hearth.wire.openai import settings_to_wire
-from hearth.wire.openai_shapes import stop_reason, str_or_none, usage_from_wire
+from hearth.wire.openai_shapes import choice_stop, str_or_none, usage_from_wire
 from hearth.wire.output_formats import openai_response_format, refuse_grammar
 
 OutputField = Literal["response_format", "json_schema"]
@@ -92,15 +92,6 @@ def _output_to_wire(fmt: OutputFormat, output: OutputField | None) -> JsonObject
     )
 
 
-def _stop(choice: JsonObject) -> tuple[StopReason, str | None]:
-    """The stop reason of a choice, and the stop string when the server names it."""
-    reason = stop_reason(choice.get("finish_reason"), False)
-    said = choice.get("stop_reason")  # vLLM: the stop string (or the stop token's id)
-    if reason == "end_turn" and isinstance(said, str) and said:
-        return "stop_sequence", said
-    return reason, None
-
-
 def _first_choice(body: JsonObject) -> JsonObject | None:
     choices = body.get("choices")
     if isinstance(choices, list):
@@ -117,7 +108,7 @@ def response_from_wire(body: JsonObject) -> Response:
         raise ProviderError(f"the completions response has no choices: {json.dumps(body)[:300]}")
     text = choice.get("text")
     parts = (TextPart(text),) if isinstance(text, str) and text else ()
-    reason, sequence = _stop(choice)
+    reason, sequence = choice_stop(choice, False)
     return Response(
         message=Message("assistant", parts),
         stop_reason=reason,
@@ -137,7 +128,7 @@ class StreamDecoder(openai_stream.StreamDecoder):
         if isinstance(text, str) and text:
             events.append(TextDelta(text))
         if choice.get("finish_reason") is not None and self._stop is None:
-            self._stop, self._stop_sequence = _stop(choice)
+            self._stop, self._stop_sequence = choice_stop(choice, False)
 
 
 def error_from_wire(

@@ -46,6 +46,21 @@ def stop_reason(finish_reason: JsonValue, has_calls: bool) -> StopReason:
     return "tool_use" if reason == "end_turn" and has_calls else reason
 
 
+def choice_stop(choice: JsonObject, has_calls: bool) -> tuple[StopReason, str | None]:
+    """A ``choices[]`` item's stop reason, and the stop string when the server names it (vLLM's
+    ``stop_reason`` field, which hearth serve sends too: the string, or a stop token's id)."""
+    reason = stop_reason(choice.get("finish_reason"), has_calls)
+    said = choice.get("stop_reason")
+    if reason == "end_turn" and isinstance(said, str) and said:
+        return "stop_sequence", said
+    return reason, None
+
+
+def stop_string(reason: StopReason, sequence: str | None) -> str | None:
+    """vLLM's ``stop_reason`` field for an answer: the stop string that ended it, else null."""
+    return sequence if reason == "stop_sequence" else None
+
+
 def image_url(part: ImagePart) -> JsonObject:
     url: JsonObject = {
         "url": f"data:{part.media_type};base64,{base64.b64encode(part.data).decode('ascii')}"

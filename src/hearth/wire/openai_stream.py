@@ -30,7 +30,8 @@ from hearth.wire.base import WireChunk
 from hearth.wire.openai_errors import error_from_wire, error_to_wire
 from hearth.wire.openai_shapes import (
     STOP_TO_FINISH,
-    stop_reason,
+    choice_stop,
+    stop_string,
     str_or_none,
     tool_call_to_wire,
     usage_from_wire,
@@ -105,7 +106,7 @@ class StreamDecoder:
             self._delta(delta, events)
         reason = choice.get("finish_reason")
         if reason is not None and self._stop is None:
-            self._stop = stop_reason(reason, bool(self._calls))
+            self._stop, self._stop_sequence = choice_stop(choice, bool(self._calls))
             events.extend(self._take_calls())
 
     def _delta(self, delta: JsonObject, events: list[StreamEvent]) -> None:
@@ -172,7 +173,12 @@ class StreamEncoder:
         self._started = False
         self._calls = 0
 
-    def _chunk(self, delta: JsonObject, finish: str | None = None) -> WireChunk:
+    def _chunk(
+        self, delta: JsonObject, finish: str | None = None, end: Done | None = None
+    ) -> WireChunk:
+        choice: JsonObject = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
+        if end is not None:
+            choice["stop_reason"] = stop_string(end.stop_reason, end.stop_sequence)
         return WireChunk(
             None,
             {
@@ -180,9 +186,7 @@ class StreamEncoder:
                 "object": "chat.completion.chunk",
                 "created": self._created,
                 "model": self._model,
-                "choices": [
-                    {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
-                ],
+                "choices": [choice],
             },
         )
 
@@ -206,7 +210,7 @@ class StreamEncoder:
             self._calls += 1
             out.append(self._chunk({"tool_calls": [call]}))
         else:
-            out.append(self._chunk({}, STOP_TO_FINISH[event.stop_reason]))
+            out.append(self._chunk({}, STOP_TO_FINISH[event.stop_reason], event))
             if self._include_usage:
                 usage: JsonValue = usage_to_wire(event.usage)
                 out.append(
