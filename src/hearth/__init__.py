@@ -14,9 +14,11 @@ from hearth.client import (
     ChatStream,
     Conversation,
     Model,
+    aembed,
+    embed,
     model,
 )
-from hearth.embeddings import Embeddings, aembed, embed
+from hearth.embeddings import Embeddings
 from hearth.errors import (
     APIConnectionError,
     APITimeoutError,

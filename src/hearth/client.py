@@ -20,10 +20,18 @@ from typing import TYPE_CHECKING, Any, Literal, TypeAlias, TypedDict, TypeVar, U
 
 from hearth.backends.base import Backend, Capabilities, raw_completion_unsupported
 from hearth.backends.registry import create_backend
+from hearth.embeddings import DEFAULT_EMBEDDING_MODEL, Embeddings
 from hearth.errors import InvalidRequestError
 from hearth.events import StreamEvent, TextDelta
 from hearth.messages import JsonObject, Message
-from hearth.request import ChatRequest, OutputFormat, ToolChoice, ToolSpec, as_messages
+from hearth.request import (
+    ChatRequest,
+    EmbedRequest,
+    OutputFormat,
+    ToolChoice,
+    ToolSpec,
+    as_messages,
+)
 from hearth.response import Response, ResponseAccumulator
 from hearth.settings import GenerationSettings
 from hearth.tools import Tool, as_tool
@@ -31,7 +39,6 @@ from hearth.tools import Tool, as_tool
 if TYPE_CHECKING:
     from pydantic import BaseModel
 
-    from hearth.embeddings import Embeddings
     from hearth.output import OutputSpec, StructuredOutput
 
 DEFAULT_MODEL = "local:smollm2"
@@ -382,19 +389,13 @@ class Model:
         what the vectors are for (``query``, ``document``, …; see :mod:`hearth.embeddings`);
         ``truncate=True`` embeds the start of an input longer than the model's window instead
         of raising :class:`ContextLengthExceededError`. A model that cannot embed raises
-        :class:`UnsupportedFeatureError`.
+        :class:`UnsupportedFeatureError`. The arguments become one
+        :class:`~hearth.request.EmbedRequest`, checked once.
         """
-        from hearth.embeddings import check_dimensions, check_inputs, check_task
-
-        items = check_inputs(texts)
-        check_dimensions(dimensions)
-        return self.backend.embed(
-            items,
-            dimensions=dimensions,
-            task=check_task(task),
-            normalize=normalize,
-            truncate=truncate,
+        request = EmbedRequest(
+            texts, dimensions=dimensions, task=task, normalize=normalize, truncate=truncate
         )
+        return self.backend.embed(request)
 
     async def aembed(
         self,
@@ -406,17 +407,10 @@ class Model:
         truncate: bool = False,
     ) -> Embeddings:
         """The async twin of :meth:`embed`."""
-        from hearth.embeddings import check_dimensions, check_inputs, check_task
-
-        items = check_inputs(texts)
-        check_dimensions(dimensions)
-        return await self.backend.aembed(
-            items,
-            dimensions=dimensions,
-            task=check_task(task),
-            normalize=normalize,
-            truncate=truncate,
+        request = EmbedRequest(
+            texts, dimensions=dimensions, task=task, normalize=normalize, truncate=truncate
         )
+        return await self.backend.aembed(request)
 
     def close(self) -> None:
         self.backend.close()
@@ -639,3 +633,56 @@ def with_parsed(response: Response, output: StructuredOutput | None) -> Response
         return response
     parsed = output.parse(response.text, stop_reason=response.stop_reason)
     return dataclasses.replace(response, parsed=parsed)
+
+
+def _open_model(spec: str, options: dict[str, object]) -> Model:
+    """:func:`model`, for the functions below whose ``model`` parameter hides it."""
+    return model(spec, **options)
+
+
+def embed(
+    texts: Sequence[str] | str,
+    model: str = DEFAULT_EMBEDDING_MODEL,
+    *,
+    dimensions: int | None = None,
+    task: str | None = None,
+    normalize: bool = True,
+    truncate: bool = False,
+    **options: object,
+) -> Embeddings:
+    """Embed ``texts`` with ``model`` (default ``local:minilm``), then close the model.
+
+    ``options`` go to the backend, as for :func:`hearth.model`. Each call loads the model; to
+    embed repeatedly, keep a model: ``m = hearth.model("local:minilm"); m.embed(...)``.
+
+    >>> import hearth
+    >>> result = hearth.embed(["a cat", "a dog"])          # local:minilm, 384 dimensions
+    >>> len(result.vectors), len(result.vectors[0])
+    (2, 384)
+    """
+    request = EmbedRequest(
+        texts, dimensions=dimensions, task=task, normalize=normalize, truncate=truncate
+    )
+    with _open_model(model, options) as m:
+        return m.backend.embed(request)
+
+
+async def aembed(
+    texts: Sequence[str] | str,
+    model: str = DEFAULT_EMBEDDING_MODEL,
+    *,
+    dimensions: int | None = None,
+    task: str | None = None,
+    normalize: bool = True,
+    truncate: bool = False,
+    **options: object,
+) -> Embeddings:
+    """The async twin of :func:`embed`."""
+    request = EmbedRequest(
+        texts, dimensions=dimensions, task=task, normalize=normalize, truncate=truncate
+    )
+    m = _open_model(model, options)
+    try:
+        return await m.backend.aembed(request)
+    finally:
+        m.close()

@@ -5,10 +5,7 @@ local engine (:mod:`hearth.backends.local.embed`) and the remote translators
 (``hearth.wire.*_embed``), so an input is refused, prefixed and normalised the same way
 whichever backend embeds it.
 
->>> import hearth
->>> result = hearth.embed(["a cat", "a dog"])          # local:minilm, 384 dimensions
->>> len(result.vectors), len(result.vectors[0])
-(2, 384)
+``hearth.embed`` (in :mod:`hearth.client`) embeds with the default model, ``local:minilm``.
 
 Tasks. ``task`` names what the vectors are for: ``query``, ``document``, ``similarity``,
 ``classification``, ``clustering``, ``question_answering``, ``fact_verification`` or
@@ -176,53 +173,6 @@ def finish_vector(vector: Sequence[float], dimensions: int | None, normalize: bo
         if norm > 0.0:
             values = [v / norm for v in values]
     return values
-
-
-def embed(
-    texts: Sequence[str] | str,
-    model: str = DEFAULT_EMBEDDING_MODEL,
-    *,
-    dimensions: int | None = None,
-    task: str | None = None,
-    normalize: bool = True,
-    truncate: bool = False,
-    **options: object,
-) -> Embeddings:
-    """Embed ``texts`` with ``model`` (default ``local:minilm``), then close the model.
-
-    ``options`` go to the backend, as for :func:`hearth.model`. Each call loads the model; to
-    embed repeatedly, keep a model: ``m = hearth.model("local:minilm"); m.embed(...)``.
-    """
-    from hearth.client import model as open_model
-
-    check_inputs(texts)
-    with open_model(model, **options) as m:
-        return m.embed(
-            texts, dimensions=dimensions, task=task, normalize=normalize, truncate=truncate
-        )
-
-
-async def aembed(
-    texts: Sequence[str] | str,
-    model: str = DEFAULT_EMBEDDING_MODEL,
-    *,
-    dimensions: int | None = None,
-    task: str | None = None,
-    normalize: bool = True,
-    truncate: bool = False,
-    **options: object,
-) -> Embeddings:
-    """The async twin of :func:`embed`."""
-    from hearth.client import model as open_model
-
-    check_inputs(texts)
-    m = open_model(model, **options)
-    try:
-        return await m.aembed(
-            texts, dimensions=dimensions, task=task, normalize=normalize, truncate=truncate
-        )
-    finally:
-        m.close()
 
 
 def parse_vector(value: object, provider: str) -> list[float]:

@@ -1,4 +1,4 @@
-"""ChatRequest: what every backend receives."""
+"""ChatRequest and EmbedRequest: what every backend receives, checked once at construction."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal, TypeAlias
 
+from hearth.embeddings import Task, check_dimensions, check_inputs, check_task
 from hearth.errors import InvalidRequestError
 from hearth.messages import JsonObject, Message
 from hearth.settings import GenerationSettings
@@ -118,6 +119,45 @@ class ChatRequest:
     def raw(self) -> bool:
         """True for a raw text completion (``prompt`` set), False for a chat."""
         return self.prompt is not None
+
+
+@dataclass(frozen=True, slots=True, init=False)
+class EmbedRequest:
+    """Texts to embed and how, checked once here: every backend receives one of these.
+
+    * ``texts``: one string or a sequence of strings (``""`` allowed; an empty list, a bare
+      ``bytes`` or a non-string item is refused);
+    * ``dimensions``: keep the first N values (Matryoshka truncation), then renormalise;
+    * ``task``: what the vectors are for (:data:`hearth.embeddings.TASKS`);
+    * ``normalize``: scale each vector to unit length;
+    * ``truncate``: embed the start of an input longer than the model's window instead of
+      raising :class:`~hearth.errors.ContextLengthExceededError`.
+    """
+
+    texts: tuple[str, ...]
+    dimensions: int | None
+    task: Task | None
+    normalize: bool
+    truncate: bool
+
+    def __init__(
+        self,
+        texts: Sequence[str] | str,
+        *,
+        dimensions: int | None = None,
+        task: str | None = None,
+        normalize: bool = True,
+        truncate: bool = False,
+    ) -> None:
+        check_dimensions(dimensions)
+        for name, flag in (("normalize", normalize), ("truncate", truncate)):
+            if not isinstance(flag, bool):
+                raise InvalidRequestError(f"{name} must be True or False, got {flag!r}")
+        object.__setattr__(self, "texts", tuple(check_inputs(texts)))
+        object.__setattr__(self, "dimensions", dimensions)
+        object.__setattr__(self, "task", check_task(task))
+        object.__setattr__(self, "normalize", normalize)
+        object.__setattr__(self, "truncate", truncate)
 
 
 def as_messages(

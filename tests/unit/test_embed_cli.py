@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +15,7 @@ import hearth
 from hearth.backends.base import BackendBase, Capabilities
 from hearth.embeddings import Embeddings, check_dimensions, finish_vector
 from hearth.events import Usage
+from hearth.request import EmbedRequest
 
 
 class LengthBackend(BackendBase):
@@ -30,19 +30,19 @@ class LengthBackend(BackendBase):
     def capabilities(self) -> Capabilities:
         return Capabilities(embeddings=True)
 
-    def embed(
-        self,
-        texts: Sequence[str],
-        *,
-        dimensions: int | None = None,
-        task: str | None = None,
-        normalize: bool = True,
-        truncate: bool = False,
-    ) -> Embeddings:
-        check_dimensions(dimensions, 2)
+    def embed(self, request: EmbedRequest) -> Embeddings:
+        check_dimensions(request.dimensions, 2)
+        texts = request.texts
         self.batches.append(list(texts))
-        self.options = {"task": task, "truncate": truncate, "normalize": normalize}
-        vectors = [finish_vector([float(len(t)), 1.0], dimensions, normalize) for t in texts]
+        self.options = {
+            "task": request.task,
+            "truncate": request.truncate,
+            "normalize": request.normalize,
+        }
+        vectors = [
+            finish_vector([float(len(t)), 1.0], request.dimensions, request.normalize)
+            for t in texts
+        ]
         return Embeddings(vectors, Usage(input_tokens=len(texts)), self.name)
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import Sequence
 
 import pytest
 
@@ -24,6 +23,7 @@ from hearth.embeddings import (
 )
 from hearth.errors import InvalidRequestError, UnsupportedFeatureError
 from hearth.events import Usage
+from hearth.request import EmbedRequest
 
 
 class CountingBackend(BackendBase):
@@ -37,19 +37,13 @@ class CountingBackend(BackendBase):
     def capabilities(self) -> Capabilities:
         return Capabilities(embeddings=True)
 
-    def embed(
-        self,
-        texts: Sequence[str],
-        *,
-        dimensions: int | None = None,
-        task: str | None = None,
-        normalize: bool = True,
-        truncate: bool = False,
-    ) -> Embeddings:
+    def embed(self, request: EmbedRequest) -> Embeddings:
+        texts, dimensions = request.texts, request.dimensions
         self.calls.append(
-            {"texts": list(texts), "dimensions": dimensions, "task": task, "truncate": truncate}
-        )
-        vectors = [finish_vector([len(t), 1.0, 0.0], dimensions, normalize) for t in texts]
+            {"texts": list(texts), "dimensions": dimensions, "task": request.task,
+             "truncate": request.truncate}
+        )  # fmt: skip
+        vectors = [finish_vector([len(t), 1.0, 0.0], dimensions, request.normalize) for t in texts]
         return Embeddings(vectors, Usage(input_tokens=len(texts)), self.name)
 
 

@@ -25,7 +25,13 @@ from hearth.errors import (
 )
 from hearth.events import Usage
 from hearth.messages import JsonObject
-from hearth.wire import gemini_embed, ollama_embed, openai_embed
+from hearth.request import EmbedRequest
+from hearth.wire.gemini.embed import GeminiEmbed
+from hearth.wire.ollama.embed import OllamaEmbed
+from hearth.wire.openai import embed as openai_embed
+from hearth.wire.openai.embed import OpenAIEmbed
+
+OPENAI, GEMINI, OLLAMA = OpenAIEmbed(), GeminiEmbed(), OllamaEmbed()
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 
@@ -57,14 +63,14 @@ def body(request: httpx.Request) -> dict[str, object]:
 
 
 def test_openai_request_and_response_in_input_order() -> None:
-    assert openai_embed.embed_request_to_wire(["a", ""], model="m", dimensions=3) == {
+    assert OPENAI.request_to_wire(["a", ""], EmbedRequest(["a", ""], dimensions=3), model="m") == {
         "model": "m",
         "input": ["a", ""],
         "encoding_format": "float",
         "dimensions": 3,
     }
-    vectors, tokens = openai_embed.embed_response_from_wire(
-        fixture("openai/embeddings.json"), count=2
+    vectors, tokens = OPENAI.response_from_wire(
+        fixture("openai/embeddings.json"), count=2, provider="openai"
     )
     assert vectors == [[1.0, 0.0, 0.0], [0.0, 3.0, 4.0]]  # sorted back by "index"
     assert tokens == 7
@@ -72,9 +78,11 @@ def test_openai_request_and_response_in_input_order() -> None:
 
 def test_openai_response_with_the_wrong_count_is_a_provider_error() -> None:
     with pytest.raises(ProviderError, match="answered 2 embeddings for 3 inputs"):
-        openai_embed.embed_response_from_wire(fixture("openai/embeddings.json"), count=3)
+        OPENAI.response_from_wire(fixture("openai/embeddings.json"), count=3, provider="openai")
     with pytest.raises(ProviderError, match="not a list of numbers"):
-        openai_embed.embed_response_from_wire({"data": [{"index": 0, "embedding": ["x"]}]}, count=1)
+        OPENAI.response_from_wire(
+            {"data": [{"index": 0, "embedding": ["x"]}]}, count=1, provider="openai"
+        )
 
 
 def test_openai_inbound_request_and_base64_response_for_the_server() -> None:
@@ -100,8 +108,8 @@ def test_openai_inbound_request_and_base64_response_for_the_server() -> None:
 
 
 def test_gemini_single_and_batch_requests_carry_task_type_and_dimensionality() -> None:
-    single = gemini_embed.embed_request_to_wire(
-        ["q"], model="gemini-embedding-001", dimensions=768, task="query"
+    single = GEMINI.request_to_wire(
+        ["q"], EmbedRequest(["q"], dimensions=768, task="query"), model="gemini-embedding-001"
     )
     assert single == {
         "model": "models/gemini-embedding-001",
@@ -109,7 +117,9 @@ def test_gemini_single_and_batch_requests_carry_task_type_and_dimensionality() -
         "taskType": "RETRIEVAL_QUERY",
         "outputDimensionality": 768,
     }
-    batch = gemini_embed.embed_request_to_wire(["a", "b"], model="models/x", task="document")
+    batch = GEMINI.request_to_wire(
+        ["a", "b"], EmbedRequest(["a", "b"], task="document"), model="models/x"
+    )
     requests = batch["requests"]
     assert isinstance(requests, list) and len(requests) == 2
     assert requests[1] == {
@@ -117,28 +127,34 @@ def test_gemini_single_and_batch_requests_carry_task_type_and_dimensionality() -
         "content": {"parts": [{"text": "b"}]},
         "taskType": "RETRIEVAL_DOCUMENT",
     }
-    assert gemini_embed.embed_path("x", 1).endswith(":embedContent")
-    assert gemini_embed.embed_path("x", 2).endswith(":batchEmbedContents")
+    assert GEMINI.path("x", 1).endswith(":embedContent")
+    assert GEMINI.path("x", 2).endswith(":batchEmbedContents")
 
 
 def test_gemini_responses() -> None:
-    vectors, tokens = gemini_embed.embed_response_from_wire(
-        fixture("gemini/batch_embed_contents.json"), count=2
+    vectors, tokens = GEMINI.response_from_wire(
+        fixture("gemini/batch_embed_contents.json"), count=2, provider="gemini"
     )
     assert vectors == [[0.6, 0.8, 0.0], [2.0, 0.0, 0.0]] and tokens == 0
-    one, _ = gemini_embed.embed_response_from_wire(fixture("gemini/embed_content.json"), count=1)
+    one, _ = GEMINI.response_from_wire(
+        fixture("gemini/embed_content.json"), count=1, provider="gemini"
+    )
     assert one == [[0.0, 0.0, 5.0]]
 
 
 def test_ollama_request_does_not_truncate_unless_asked() -> None:
-    assert ollama_embed.embed_request_to_wire(["a"], model="all-minilm") == {
+    assert OLLAMA.request_to_wire(["a"], EmbedRequest(["a"]), model="all-minilm") == {
         "model": "all-minilm",
         "input": ["a"],
         "truncate": False,
     }
-    asked = ollama_embed.embed_request_to_wire(["a"], model="m", dimensions=2, truncate=True)
+    asked = OLLAMA.request_to_wire(
+        ["a"], EmbedRequest(["a"], dimensions=2, truncate=True), model="m"
+    )
     assert asked["truncate"] is True and asked["dimensions"] == 2
-    vectors, tokens = ollama_embed.embed_response_from_wire(fixture("ollama/embed.json"), count=2)
+    vectors, tokens = OLLAMA.response_from_wire(
+        fixture("ollama/embed.json"), count=2, provider="ollama"
+    )
     assert len(vectors) == 2 and tokens == 8
 
 

@@ -10,11 +10,11 @@ from hearth.backends.endpoints import (
     ENDPOINTS,
     Secret,
     get_endpoint,
-    parse_ollama_host,
     resolve,
 )
 from hearth.backends.registry import BUILTIN_PROVIDERS, create_backend, providers
 from hearth.errors import ConfigurationError, UnknownProviderError
+from hearth.wire.ollama.host import parse_ollama_host
 
 OPENAI = ENDPOINTS["openai"]
 

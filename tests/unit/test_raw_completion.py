@@ -27,7 +27,7 @@ from hearth.messages import Message
 from hearth.request import ChatRequest, OutputFormat, ToolSpec
 from hearth.server import ServerSettings, create_app
 from hearth.settings import GenerationSettings
-from hearth.wire.openai_inbound import completion_request_from_wire
+from hearth.wire.openai.inbound import completion_request_from_wire
 
 HELLO: Script = [TextDelta(" upon"), TextDelta(" a time"), Done("end_turn", Usage(3, 2))]
 RAW = Capabilities(raw_completion=True)

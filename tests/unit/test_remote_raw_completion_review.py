@@ -179,7 +179,7 @@ def test_chat_names_the_stop_string_both_ways_as_vllm_does() -> None:
 
 
 def test_a_chat_stop_token_id_is_a_natural_end() -> None:
-    from hearth.wire.openai import response_from_wire
+    from hearth.wire.openai.chat import response_from_wire
 
     body = {"id": "c", "model": "m", "usage": {"prompt_tokens": 1, "completion_tokens": 1},
             "choices": [{"index": 0, "message": {"role": "assistant", "content": "hi"},

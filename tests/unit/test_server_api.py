@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import json
 import struct
-from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -17,7 +16,7 @@ from hearth.config.schema import Config
 from hearth.embeddings import Embeddings
 from hearth.events import Done, TextDelta, ToolCallEvent, Usage
 from hearth.messages import ToolCallPart
-from hearth.request import OutputFormat
+from hearth.request import EmbedRequest, OutputFormat
 from hearth.server import ServerSettings, create_app
 
 HELLO: Script = [TextDelta("Hel"), TextDelta("lo"), Done("end_turn", Usage(3, 2))]
@@ -154,8 +153,9 @@ class EmbeddingFake(FakeBackend):
         super().__init__([], capabilities=Capabilities(embeddings=True))
         self.calls: list[tuple[list[str], int | None]] = []
 
-    async def aembed(self, texts: Sequence[str], *, dimensions: int | None = None) -> Embeddings:
-        self.calls.append((list(texts), dimensions))
+    async def aembed(self, request: EmbedRequest) -> Embeddings:
+        texts = request.texts
+        self.calls.append((list(texts), request.dimensions))
         return Embeddings([[float(len(t)), 1.5, -2.0] for t in texts], Usage(len(texts)), "e")
 
 
@@ -188,9 +188,9 @@ def test_embeddings_float_and_base64() -> None:
     ],
 )
 def test_embeddings_requests_are_read_by_the_wire_module(body: dict[str, object]) -> None:
-    """One implementation: the server answers exactly what hearth.wire.openai_embed says."""
+    """One implementation: the server answers exactly what hearth.wire.openai.embed says."""
     from hearth.errors import InvalidRequestError
-    from hearth.wire.openai_embed import embed_request_from_wire
+    from hearth.wire.openai.embed import embed_request_from_wire
 
     with pytest.raises(InvalidRequestError) as raised:
         embed_request_from_wire(body)

@@ -8,8 +8,9 @@ import pytest
 from hearth.errors import InvalidRequestError, UnsupportedFeatureError
 from hearth.messages import JsonObject
 from hearth.request import OutputFormat
-from hearth.wire import gemini, openai
-from hearth.wire.openai_inbound import completion_request_from_wire
+from hearth.wire.gemini import chat as gemini
+from hearth.wire.openai import chat as openai
+from hearth.wire.openai.inbound import completion_request_from_wire
 
 USER = [{"role": "user", "content": "hi"}]
 SCHEMA = {"type": "object", "properties": {"a": {"type": "string"}}, "required": ["a"]}
@@ -169,7 +170,7 @@ def test_completion_logprobs_and_logit_bias_are_refused(
 def test_anthropic_fields_hearth_cannot_honour_are_refused_by_name(
     extra: dict[str, object], field: str
 ) -> None:
-    from hearth.wire.anthropic_inbound import parse_request
+    from hearth.wire.anthropic.inbound import parse_request
 
     body = {"model": "m", "max_tokens": 8, "messages": USER, "metadata": {"user_id": "u"}}
     assert parse_request(body, None).request.messages  # metadata only labels: accepted

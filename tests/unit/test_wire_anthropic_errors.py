@@ -29,7 +29,7 @@ from hearth.errors import (
     UnsupportedFeatureError,
 )
 from hearth.messages import JsonObject
-from hearth.wire import anthropic
+from hearth.wire.anthropic import chat as anthropic
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "anthropic"
 

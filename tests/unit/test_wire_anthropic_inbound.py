@@ -11,7 +11,7 @@ import pytest
 
 from hearth.errors import InvalidRequestError, UnsupportedFeatureError
 from hearth.messages import JsonObject, JsonValue, Message
-from hearth.wire import anthropic
+from hearth.wire.anthropic import chat as anthropic
 
 
 def _base() -> JsonObject:

@@ -23,7 +23,7 @@ from hearth.messages import (
 )
 from hearth.request import ChatRequest, ToolSpec
 from hearth.settings import GenerationSettings
-from hearth.wire import anthropic
+from hearth.wire.anthropic import chat as anthropic
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "anthropic"
 PNG_HEADER = b"\x89PNG\r\n\x1a\n"

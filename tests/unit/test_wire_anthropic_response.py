@@ -23,7 +23,7 @@ from hearth.messages import (
 )
 from hearth.request import ChatRequest
 from hearth.response import Response
-from hearth.wire import anthropic
+from hearth.wire.anthropic import chat as anthropic
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "anthropic"
 

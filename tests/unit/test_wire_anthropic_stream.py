@@ -26,7 +26,7 @@ from hearth.events import (
 from hearth.messages import JsonObject, Message, TextPart, ThinkingPart, ToolCallPart
 from hearth.request import ChatRequest
 from hearth.response import accumulate
-from hearth.wire import anthropic
+from hearth.wire.anthropic import chat as anthropic
 from hearth.wire.base import WireChunk
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "anthropic"

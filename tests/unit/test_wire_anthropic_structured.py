@@ -18,8 +18,8 @@ from hearth.messages import JsonObject, JsonValue, Message, TextPart
 from hearth.request import OutputFormat
 from hearth.response import Response
 from hearth.server import ServerSettings, create_app
-from hearth.wire import anthropic
-from hearth.wire.anthropic_stream import StreamEncoder
+from hearth.wire.anthropic import chat as anthropic
+from hearth.wire.anthropic.stream import StreamEncoder
 
 SCHEMA: JsonObject = {
     "type": "object",

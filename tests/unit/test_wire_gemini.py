@@ -23,7 +23,7 @@ from hearth.messages import (
 from hearth.request import ChatRequest, ToolSpec
 from hearth.response import Response
 from hearth.settings import GenerationSettings
-from hearth.wire import gemini
+from hearth.wire.gemini import chat as gemini
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "gemini"
 

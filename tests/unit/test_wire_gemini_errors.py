@@ -28,7 +28,7 @@ from hearth.errors import (
     UnknownProviderError,
     UnsupportedFeatureError,
 )
-from hearth.wire import gemini
+from hearth.wire.gemini import chat as gemini
 
 CASES: list[Any] = json.loads(
     (Path(__file__).parent.parent / "fixtures" / "gemini" / "errors.json").read_text("utf-8")

@@ -32,7 +32,7 @@ from hearth.messages import (
 from hearth.request import ChatRequest, ToolSpec
 from hearth.response import Response
 from hearth.settings import GenerationSettings
-from hearth.wire import gemini
+from hearth.wire.gemini import chat as gemini
 
 texts = st.text(max_size=12)
 names = st.text(min_size=1, max_size=8)

@@ -25,8 +25,8 @@ from hearth.messages import (
 )
 from hearth.request import ChatRequest
 from hearth.response import accumulate
-from hearth.wire import gemini
 from hearth.wire.base import WireChunk
+from hearth.wire.gemini import chat as gemini
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "gemini"
 

@@ -34,8 +34,8 @@ from hearth.messages import (
 from hearth.request import ChatRequest, ToolSpec
 from hearth.response import Response, accumulate
 from hearth.settings import GenerationSettings
-from hearth.wire import ollama
-from hearth.wire.ollama import (
+from hearth.wire.ollama import chat as ollama
+from hearth.wire.ollama.chat import (
     META_INDEX,
     META_MATCHED_CALL_ID,
     META_SYNTHETIC_ID,

@@ -1,7 +1,7 @@
 """Ollama /api/chat translator: round-trip properties over the vocabulary Ollama can carry.
 
 What Ollama cannot carry is left out of the strategies on purpose (see the module docstring of
-``hearth.wire.ollama``): signatures, redacted thinking, ``is_error``, tool results without a
+``hearth.wire.ollama.chat``): signatures, redacted thinking, ``is_error``, tool results without a
 name or out of call order, several text parts in one message, text after images, tool choice,
 thinking budgets, cached/thinking token counts, response ids and stop sequences.
 """
@@ -39,7 +39,7 @@ from hearth.request import ChatRequest, ToolSpec
 from hearth.response import Response
 from hearth.settings import MAX_TOKENS_LIMIT, GenerationSettings
 from hearth.wire.base import WireRequest
-from hearth.wire.ollama import (
+from hearth.wire.ollama.chat import (
     META_INDEX,
     META_SYNTHETIC_ID,
     StreamDecoder,

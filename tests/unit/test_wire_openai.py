@@ -37,7 +37,7 @@ from hearth.messages import (
 from hearth.request import ChatRequest, ToolSpec
 from hearth.response import Response, accumulate
 from hearth.settings import GenerationSettings
-from hearth.wire import openai as wire
+from hearth.wire.openai import chat as wire
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "openai"
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(40))

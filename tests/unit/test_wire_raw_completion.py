@@ -1,6 +1,6 @@
 """The raw text completion translators, on recorded transcripts: OpenAI's legacy ``/completions``
-(:mod:`hearth.wire.openai_completions`: OpenAI, vLLM, llama-server) and Ollama's
-``/api/generate`` with ``raw: true`` (:mod:`hearth.wire.ollama_generate`)."""
+(:mod:`hearth.wire.openai.completions`: OpenAI, vLLM, llama-server) and Ollama's
+``/api/generate`` with ``raw: true`` (:mod:`hearth.wire.ollama.generate`)."""
 
 from __future__ import annotations
 
@@ -24,7 +24,8 @@ from hearth.messages import JsonObject, Message
 from hearth.request import ChatRequest, OutputFormat
 from hearth.response import accumulate
 from hearth.settings import GenerationSettings
-from hearth.wire import ollama_generate, openai_completions
+from hearth.wire.ollama import generate as ollama_generate
+from hearth.wire.openai import completions as openai_completions
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
 SCHEMA: JsonObject = {

@@ -26,8 +26,12 @@ from hearth import (
 )
 from hearth.output import output_format
 from hearth.response import Response, accumulate
-from hearth.wire import anthropic, gemini, ollama, openai
-from hearth.wire.output_formats import OutputToolAnswer, strict_compatible
+from hearth.wire.anthropic import chat as anthropic
+from hearth.wire.anthropic.output import OutputToolAnswer
+from hearth.wire.gemini import chat as gemini
+from hearth.wire.ollama import chat as ollama
+from hearth.wire.openai import chat as openai
+from hearth.wire.openai.output import strict_compatible
 
 
 class City(BaseModel):

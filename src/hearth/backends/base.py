@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal, Protocol, TypeAlias, runtime_checkable
+from typing import Literal, Protocol, TypeAlias, runtime_checkable
 
+from hearth.embeddings import Embeddings
 from hearth.errors import UnsupportedFeatureError
 from hearth.events import StreamEvent
-from hearth.request import ChatRequest
+from hearth.request import ChatRequest, EmbedRequest
 from hearth.response import Response, ResponseAccumulator
-
-if TYPE_CHECKING:
-    from hearth.embeddings import Embeddings
 
 Accelerator: TypeAlias = Literal["cpu", "gpu", "remote"]
 
@@ -77,25 +75,9 @@ class Backend(Protocol):
 
     async def achat(self, request: ChatRequest) -> Response: ...
 
-    def embed(
-        self,
-        texts: Sequence[str],
-        *,
-        dimensions: int | None = None,
-        task: str | None = None,
-        normalize: bool = True,
-        truncate: bool = False,
-    ) -> Embeddings: ...
+    def embed(self, request: EmbedRequest) -> Embeddings: ...
 
-    async def aembed(
-        self,
-        texts: Sequence[str],
-        *,
-        dimensions: int | None = None,
-        task: str | None = None,
-        normalize: bool = True,
-        truncate: bool = False,
-    ) -> Embeddings: ...
+    async def aembed(self, request: EmbedRequest) -> Embeddings: ...
 
     def close(self) -> None: ...
 
@@ -155,34 +137,17 @@ class BackendBase:
         caps: Capabilities = capabilities()
         return caps.context_length
 
-    def embed(
-        self,
-        texts: Sequence[str],
-        *,
-        dimensions: int | None = None,
-        task: str | None = None,
-        normalize: bool = True,
-        truncate: bool = False,
-    ) -> Embeddings:
-        """One vector per text (see :mod:`hearth.embeddings`). This default refuses."""
+    def embed(self, request: EmbedRequest) -> Embeddings:
+        """One vector per text of ``request`` (see :mod:`hearth.embeddings`). This default
+        refuses."""
         name = getattr(self, "name", type(self).__name__)
         raise UnsupportedFeatureError(
             f"{name} cannot embed; use an embedding model, e.g. local:minilm"
         )
 
-    async def aembed(
-        self,
-        texts: Sequence[str],
-        *,
-        dimensions: int | None = None,
-        task: str | None = None,
-        normalize: bool = True,
-        truncate: bool = False,
-    ) -> Embeddings:
+    async def aembed(self, request: EmbedRequest) -> Embeddings:
         """The async twin of :meth:`embed`. This default refuses."""
-        return self.embed(
-            texts, dimensions=dimensions, task=task, normalize=normalize, truncate=truncate
-        )
+        return self.embed(request)
 
     def close(self) -> None:
         """Release what the backend holds (threads, model memory, connections)."""

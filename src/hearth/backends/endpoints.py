@@ -21,31 +21,23 @@ Keys are held in :class:`Secret`, whose repr never shows them.
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from fnmatch import fnmatchcase
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Literal, TypeAlias
+from typing import TYPE_CHECKING
 
 from hearth._secret import Secret
 from hearth.backends.base import Capabilities
 from hearth.errors import ConfigurationError, UnknownProviderError
 from hearth.messages import JsonValue
+from hearth.wire.base import WireFormat
+from hearth.wire.formats import check_format_name, get_format
 
 if TYPE_CHECKING:
     from hearth.config.schema import ProviderConfig
-
-WireName: TypeAlias = Literal["openai", "anthropic", "gemini", "ollama"]
-EMBEDDING_WIRES: frozenset[WireName] = frozenset({"openai", "gemini", "ollama"})
-"""The wire formats with an embeddings API (:data:`hearth.backends.remote.EMBED_MODULES`)."""
-RAW_COMPLETION_WIRES: frozenset[WireName] = frozenset({"openai", "ollama"})
-"""The wire formats with a raw text completion API: OpenAI's legacy ``/completions``
-(:mod:`hearth.wire.openai_completions`) and Ollama's ``/api/generate`` with ``raw: true``
-(:mod:`hearth.wire.ollama_generate`). Anthropic and Gemini have none."""
-
 
 @dataclass(frozen=True, slots=True)
 class ModelRule:
@@ -64,14 +56,14 @@ class Endpoint:
     ``request_to_wire`` (e.g. ``max_tokens_field`` for servers that predate
     ``max_completion_tokens``).
 
-    ``raw_completion``: the endpoint continues a raw prompt (``ChatRequest.prompt``) through its
-    wire format's raw completion API (:data:`RAW_COMPLETION_WIRES`); a model rule may say
-    otherwise for some models. ``raw_wire_options`` are the keyword arguments of that API's
-    ``request_to_wire`` (``sampler_extensions``; ``output``: where ``response_format`` goes, see
-    :mod:`hearth.wire.openai_completions`)."""
+    ``wire`` names the wire format (:mod:`hearth.wire.formats`). ``raw_completion``: the
+    endpoint continues a raw prompt (``ChatRequest.prompt``) through its wire format's raw
+    completion API (``WireFormat.raw``); a model rule may say otherwise for some models.
+    ``raw_wire_options`` are that codec's options (``sampler_extensions``; ``output``: where
+    ``response_format`` goes, see :mod:`hearth.wire.openai.completions`)."""
 
     name: str
-    wire: WireName
+    wire: str
     base_url: str
     key_env: tuple[str, ...]
     base_url_env: str | None
@@ -87,12 +79,20 @@ class Endpoint:
     """Whether the endpoint serves an embeddings API. None: whether its wire format has one
     (OpenAI-compatible ``/embeddings``, Gemini, Ollama do; Anthropic does not)."""
 
+    def __post_init__(self) -> None:
+        check_format_name(self.wire, f"the {self.name} endpoint's wire format")
+
+    @property
+    def format(self) -> WireFormat:
+        """The endpoint's wire format (its package is imported on first use)."""
+        return get_format(self.wire)
+
     @property
     def embeds(self) -> bool:
         """The endpoint can embed (remote backends refuse ``embed`` up front when not)."""
         if self.embeddings is not None:
             return self.embeddings
-        return self.wire in EMBEDDING_WIRES
+        return self.format.embed is not None
 
     def capabilities(
         self, model: str, *, vision: bool | None = None, raw_completion: bool | None = None
@@ -112,7 +112,7 @@ class Endpoint:
             thinking=_pick(found_thinking, self.thinking),
             embeddings=self.embeds,
             accelerator="remote",
-            raw_completion=raw_completion and self.wire in RAW_COMPLETION_WIRES,
+            raw_completion=raw_completion and self.format.raw is not None,
         )
 
 
@@ -176,7 +176,7 @@ _SAMPLERS: Mapping[str, JsonValue] = MappingProxyType({"sampler_extensions": Tru
 _VLLM_SAMPLERS: Mapping[str, JsonValue] = MappingProxyType(
     {"sampler_extensions": True, "repeat_penalty_field": "repetition_penalty"}
 )
-# Where each server takes the schema of a raw completion (hearth.wire.openai_completions).
+# Where each server takes the schema of a raw completion (hearth.wire.openai.completions).
 _RAW_RESPONSE_FORMAT: Mapping[str, JsonValue] = MappingProxyType(
     {"sampler_extensions": True, "output": "response_format"}
 )
@@ -269,33 +269,6 @@ def get_endpoint(name: str) -> Endpoint:
         raise UnknownProviderError(name, list(ENDPOINTS)) from None
 
 
-def parse_ollama_host(host: str | None) -> str:
-    """``OLLAMA_HOST`` → a base URL, as the ``ollama`` Python client reads it:
-    ``0.0.0.0`` → ``http://0.0.0.0:11434``, ``:8000`` → ``http://127.0.0.1:8000``,
-    ``https://h`` → ``https://h:443``, a path is kept."""
-    host, port = host or "", 11434
-    scheme, _, hostport = host.partition("://")
-    if not hostport:
-        scheme, hostport = "http", host
-    elif scheme == "http":
-        port = 80
-    elif scheme == "https":
-        port = 443
-    split = urllib.parse.urlsplit(f"{scheme}://{hostport}")
-    try:
-        name = split.hostname or "127.0.0.1"
-        port = split.port or port
-    except ValueError as exc:
-        raise ConfigurationError(f"cannot read the Ollama host {host!r}: {exc}") from None
-    try:
-        if isinstance(ipaddress.ip_address(name), ipaddress.IPv6Address):
-            name = f"[{name}]"
-    except ValueError:
-        pass
-    path = split.path.strip("/")
-    return f"{scheme}://{name}:{port}/{path}" if path else f"{scheme}://{name}:{port}"
-
-
 @dataclass(frozen=True, slots=True)
 class ResolvedEndpoint:
     """Where one backend sends its requests and with which key.
@@ -356,8 +329,9 @@ def _normalize(endpoint: Endpoint, raw: str, source: str) -> str:
     if not isinstance(raw, str) or not raw.strip():
         raise ConfigurationError(f"{source} for {endpoint.name} must be a non-empty URL")
     value = raw.strip()
-    if endpoint.wire == "ollama":
-        value = parse_ollama_host(value)
+    normalize = endpoint.format.http.base_url
+    if normalize is not None:
+        value = normalize(value)
     parts = urllib.parse.urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ConfigurationError(

@@ -56,10 +56,8 @@ from pathlib import Path
 from hearth._secret import Secret
 from hearth.config.schema import (
     DEFAULT_MODEL,
-    PROVIDER_TYPES,
     Config,
     ProviderConfig,
-    ProviderType,
     ServerConfig,
 )
 from hearth.errors import ConfigFileError
@@ -75,10 +73,8 @@ __all__ = [
     "ENV_MODEL",
     "ENV_SERVER_HOST",
     "ENV_SERVER_PORT",
-    "PROVIDER_TYPES",
     "Config",
     "ProviderConfig",
-    "ProviderType",
     "Secret",
     "ServerConfig",
     "config_path",

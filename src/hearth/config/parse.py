@@ -30,14 +30,13 @@ from hearth.catalog.hf_cache import make_hf_source, parse_hf_spec
 from hearth.config.lines import KeyPath, dotted
 from hearth.config.schema import (
     DEFAULT_MODEL,
-    PROVIDER_TYPES,
     Config,
     ProviderConfig,
-    ProviderType,
     ServerConfig,
 )
 from hearth.errors import ConfigurationError, HearthError
 from hearth.settings import GenerationSettings
+from hearth.wire.formats import FORMAT_NAMES, get_format
 
 TOP_KEYS = ("default_model", "aliases", "models", "providers", "server")
 MODEL_KEYS = (
@@ -218,33 +217,27 @@ def _providers(table: object) -> dict[str, ProviderConfig]:
                 "'local' (it is written before the ':' of model strings)",
             )
         fields = Fields(body, at, PROVIDER_KEYS)
-        kind = fields.choice("type", PROVIDER_TYPES, required=", ".join(PROVIDER_TYPES))
+        kind = fields.choice("type", FORMAT_NAMES, required=", ".join(FORMAT_NAMES))
         base_url = fields.string("base_url")
         if base_url is not None and not base_url.startswith(("http://", "https://")):
             raise fields.fail("base_url", "an http:// or https:// URL", base_url)
         raw = fields.boolean("raw_completion")
-        if raw and kind not in ("openai", "ollama"):
+        if raw and get_format(kind or "").raw is None:
+            takers = [name for name in FORMAT_NAMES if get_format(name).raw is not None]
             raise SchemaError(
                 fields.at("raw_completion"),
                 f"{dotted(fields.at('raw_completion'))}: the {kind} API has no raw text "
-                'completion; only type = "openai" (/completions) or "ollama" take it',
+                f"completion; only type = {' or '.join(map(repr, takers))} take it",
             )
         providers[name] = ProviderConfig(
             name=name,
-            type=_provider_type(kind),
+            type=kind or "",
             base_url=base_url,
             api_key_env=fields.env_name("api_key_env"),
             api_key=fields.secret("api_key"),
             raw_completion=raw,
         )
     return providers
-
-
-def _provider_type(kind: str | None) -> ProviderType:
-    for known in PROVIDER_TYPES:
-        if kind == known:
-            return known
-    raise AssertionError(kind)  # pragma: no cover (Fields.choice checked it)
 
 
 def _server(table: object) -> ServerConfig:

@@ -7,14 +7,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Literal
 
 from hearth._secret import Secret
 from hearth.catalog.entries import DEFAULT_CHAT_MODEL, CatalogEntry
 
 DEFAULT_MODEL = f"local:{DEFAULT_CHAT_MODEL}"
-ProviderType = Literal["openai", "anthropic", "gemini", "ollama"]
-PROVIDER_TYPES: tuple[ProviderType, ...] = ("openai", "anthropic", "gemini", "ollama")
 
 
 def _frozen_map(mapping: Mapping[str, object]) -> Mapping[str, object]:
@@ -35,12 +32,13 @@ class ProviderConfig:
 
     ``api_key_env`` is the name of the environment variable holding the key. An ``api_key``
     written inline is accepted but is a :class:`Secret` (masked everywhere it is shown).
+    ``type`` names the wire format the endpoint speaks (:data:`hearth.wire.formats.FORMAT_NAMES`).
     ``raw_completion``: whether the endpoint's models continue raw text (``/completions`` for
     ``type = "openai"``, ``/api/generate`` for ``"ollama"``); None keeps the type's default.
     """
 
     name: str
-    type: ProviderType
+    type: str
     base_url: str | None = None
     api_key_env: str | None = None
     api_key: Secret | None = None

@@ -1,4 +1,5 @@
-"""Anthropic-compatible route: /v1/messages (with the full streaming event sequence)."""
+"""Anthropic-compatible route: /v1/messages (with the full streaming event sequence), a thin
+shell over the Anthropic format's serve codec."""
 
 from __future__ import annotations
 
@@ -10,27 +11,25 @@ from starlette.routing import BaseRoute, Route
 
 from hearth.server.handling import Exchange, handle
 from hearth.server.sse import EventStreamResponse
-from hearth.wire import anthropic as wire
-from hearth.wire.anthropic_errors import error_to_wire
-from hearth.wire.anthropic_stream import StreamEncoder
-
-API = "anthropic"
+from hearth.wire.anthropic import FORMAT
 
 
 async def _messages(ex: Exchange) -> Response | EventStreamResponse:
     body = await ex.json()
-    parsed = wire.request_from_wire(body)
+    parsed = ex.serve.request_from_wire(body)
     served = ex.model(parsed.model, parsed.request)
     response_id = f"msg_{uuid.uuid4().hex[:24]}"
     if parsed.stream:
-        encoder = StreamEncoder(model=parsed.model, response_id=response_id)
+        encoder = ex.serve.stream_encoder(model=parsed.model, response_id=response_id)
         return await ex.stream(served, parsed.request, encoder)
     answer = await ex.complete(served, parsed.request)
-    return JSONResponse(wire.response_to_wire(answer, model=parsed.model, response_id=response_id))
+    return JSONResponse(
+        ex.serve.response_to_wire(answer, model=parsed.model, response_id=response_id)
+    )
 
 
 async def _endpoint(request: Request) -> Response | EventStreamResponse:
-    return await handle(request, API, error_to_wire, _messages)
+    return await handle(request, FORMAT, _messages)
 
 
 def routes() -> list[BaseRoute]:

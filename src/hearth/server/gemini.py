@@ -19,10 +19,9 @@ from hearth.response import Response as ChatResponse
 from hearth.server.handling import Exchange, handle
 from hearth.server.router import Served
 from hearth.server.sse import EventStreamResponse
-from hearth.wire import gemini as wire
-from hearth.wire.gemini_errors import error_to_wire
+from hearth.wire.base import StreamEncoder
+from hearth.wire.gemini import FORMAT
 
-API = "gemini"
 _ACTIONS = ("generateContent", "streamGenerateContent")
 
 
@@ -41,20 +40,23 @@ def _split(ex: Exchange) -> tuple[str, str]:
 async def _generate(ex: Exchange) -> Response | EventStreamResponse:
     model, action = _split(ex)
     body = await ex.json()
-    parsed = wire.request_from_wire(body, model=model, stream=action == "streamGenerateContent")
+    stream = action == "streamGenerateContent"
+    parsed = ex.serve.request_from_wire(body, model=model, stream=stream)
     served = ex.model(parsed.model, parsed.request)
     response_id = uuid.uuid4().hex[:24]
     if parsed.stream:
-        encoder = wire.StreamEncoder(model=parsed.model, response_id=response_id)
+        encoder = ex.serve.stream_encoder(model=parsed.model, response_id=response_id)
         if ex.request.query_params.get("alt") == "sse":
             return await ex.stream(served, parsed.request, encoder)
         return await _array(ex, served, parsed.request, encoder)
     answer = await ex.complete(served, parsed.request)
-    return JSONResponse(wire.response_to_wire(answer, model=parsed.model, response_id=response_id))
+    return JSONResponse(
+        ex.serve.response_to_wire(answer, model=parsed.model, response_id=response_id)
+    )
 
 
 async def _array(
-    ex: Exchange, served: Served, request: ChatRequest, encoder: wire.StreamEncoder
+    ex: Exchange, served: Served, request: ChatRequest, encoder: StreamEncoder
 ) -> Response:
     """``streamGenerateContent`` without ``alt=sse``: Google answers with one JSON array of
     chunks; hearth sends the same array once the answer is complete."""
@@ -103,7 +105,7 @@ Handler = Callable[[Exchange], Awaitable[Response | EventStreamResponse]]
 
 def _endpoint(fn: Handler) -> Callable[[Request], Awaitable[Response | EventStreamResponse]]:
     async def endpoint(request: Request) -> Response | EventStreamResponse:
-        return await handle(request, API, error_to_wire, fn)
+        return await handle(request, FORMAT, fn)
 
     return endpoint
 

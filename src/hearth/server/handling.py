@@ -42,7 +42,7 @@ from hearth.server.metrics import Metrics
 from hearth.server.router import ModelRouter, Served
 from hearth.server.settings import ServerSettings
 from hearth.server.sse import EventStreamResponse, sse_frame, wait_for_disconnect
-from hearth.wire.base import ErrorToWire, WireChunk
+from hearth.wire.base import ErrorToWire, ServeCodec, WireChunk, WireFormat
 
 T = TypeVar("T")
 log = logging.getLogger("hearth.server")
@@ -122,16 +122,14 @@ def check_key(request: Request, key: str) -> None:
         )
 
 
-# Each API's own temperature range (hearth's settings allow more, for local samplers).
-_MAX_TEMPERATURE = {"openai": 2.0, "anthropic": 1.0, "gemini": 2.0}
-
-
-def _check_temperature(api: str, request: ChatRequest) -> None:
-    top = _MAX_TEMPERATURE.get(api)
+def _check_limits(fmt: WireFormat, request: ChatRequest) -> None:
+    """The API's own ranges (hearth's settings allow more, for local samplers)."""
+    top = fmt.limits.max_temperature
     temperature = request.settings.temperature
     if top is not None and temperature is not None and temperature > top:
         raise InvalidRequestError(
-            f"temperature: must be between 0 and {top:g} in the {api} API, got {temperature:g}"
+            f"temperature: must be between 0 and {top:g} in the {fmt.name} API, "
+            f"got {temperature:g}"
         )
 
 
@@ -140,12 +138,13 @@ def _no_constants(name: str) -> object:
 
 
 class Exchange:
-    """One HTTP request to a chat route: its API flavour, deadline and metrics."""
+    """One HTTP request to a route: its wire format, deadline and metrics."""
 
-    def __init__(self, request: Request, api: str, to_wire: ErrorToWire) -> None:
+    def __init__(self, request: Request, fmt: WireFormat, serve: ServeCodec) -> None:
         self.request = request
-        self.api = api
-        self.to_wire = to_wire
+        self.format = fmt
+        self.serve = serve
+        self.api = fmt.name
         self.state: ServerState = request.app.state.hearth
         self.started = time.monotonic()
         self.deadline = self.started + self.state.settings.timeout
@@ -180,7 +179,7 @@ class Exchange:
                 "by itself: fix the cause and restart the server (GET /ready shows each model)"
             )
         if request is not None:
-            _check_temperature(self.api, request)
+            _check_limits(self.format, request)
         window = served.backend.capabilities().context_length
         wanted = request.settings.max_tokens if request is not None else None
         if window is not None and wanted is not None and wanted > window:
@@ -327,12 +326,13 @@ async def _aclose(events: AsyncIterator[StreamEvent]) -> None:
 
 async def handle(
     request: Request,
-    api: str,
-    to_wire: ErrorToWire,
+    fmt: WireFormat,
     route: Callable[[Exchange], Awaitable[Response | EventStreamResponse]],
 ) -> Response | EventStreamResponse:
     """Run one route: check the key, map every error to the API's format, count the answer."""
-    exchange = Exchange(request, api, to_wire)
+    if fmt.serve is None:
+        raise ValueError(f"hearth does not serve the {fmt.name} format")
+    exchange = Exchange(request, fmt, fmt.serve)
     state = exchange.state
     try:
         key = state.settings.api_key
@@ -346,6 +346,6 @@ async def handle(
             state.metrics.rejected.inc()
         if not isinstance(exc, HearthError):
             log.exception("request failed: %s", escape_log(request.url.path))
-        answer = error_response(to_wire, exc)
-    state.metrics.requests.labels(api, str(answer.status_code)).inc()
+        answer = error_response(exchange.serve.error_to_wire, exc)
+    state.metrics.requests.labels(fmt.name, str(answer.status_code)).inc()
     return answer

@@ -24,13 +24,13 @@ from hearth.messages import JsonObject, JsonValue
 from hearth.response import Response as Answer
 from hearth.server.handling import Exchange, handle
 from hearth.server.sse import EventStreamResponse
-from hearth.wire import openai as wire
 from hearth.wire.base import WireChunk
-from hearth.wire.openai_embed import embed_request_from_wire, embed_response_to_wire
-from hearth.wire.openai_inbound import completion_request_from_wire
-from hearth.wire.openai_shapes import STOP_TO_FINISH, stop_string, usage_to_wire
+from hearth.wire.openai import FORMAT
+from hearth.wire.openai.embed import embed_request_from_wire, embed_response_to_wire
+from hearth.wire.openai.errors import error_to_wire
+from hearth.wire.openai.inbound import completion_request_from_wire, include_usage
+from hearth.wire.openai.shapes import STOP_TO_FINISH, stop_string, usage_to_wire
 
-API = "openai"
 _TEMPLATE_FIELDS = ("chat_template", "chat_template_kwargs", "template")
 
 
@@ -47,32 +47,19 @@ def _refuse_templates(body: JsonObject) -> None:
             )
 
 
-def _include_usage(body: JsonObject) -> bool:
-    options = body.get("stream_options")
-    if options is None:
-        return False
-    if not isinstance(options, dict):
-        raise InvalidRequestError("stream_options: expected an object")
-    flag = options.get("include_usage", False)
-    if not isinstance(flag, bool):
-        raise InvalidRequestError("stream_options.include_usage: expected a boolean")
-    return flag
-
-
 async def _chat(ex: Exchange) -> Response | EventStreamResponse:
     body = await ex.json()
     _refuse_templates(body)
-    parsed = wire.request_from_wire(body)
-    include_usage = _include_usage(body)
+    parsed = ex.serve.request_from_wire(body)
     served = ex.model(parsed.model, parsed.request)
     response_id = _new_id("chatcmpl")
     if parsed.stream:
-        encoder = wire.StreamEncoder(
-            model=parsed.model, response_id=response_id, include_usage=include_usage
-        )
+        encoder = ex.serve.stream_encoder(model=parsed.model, response_id=response_id, body=body)
         return await ex.stream(served, parsed.request, encoder)
     answer = await ex.complete(served, parsed.request)
-    return JSONResponse(wire.response_to_wire(answer, model=parsed.model, response_id=response_id))
+    return JSONResponse(
+        ex.serve.response_to_wire(answer, model=parsed.model, response_id=response_id)
+    )
 
 
 class CompletionEncoder:
@@ -102,7 +89,7 @@ class CompletionEncoder:
         return [*out, WireChunk(None, None)]
 
     def error(self, exc: HearthError) -> list[WireChunk]:
-        return [WireChunk(None, wire.error_to_wire(exc)[1])]
+        return [WireChunk(None, error_to_wire(exc)[1])]
 
 
 def _usage(usage: Usage) -> JsonValue:
@@ -130,7 +117,7 @@ async def _completions(ex: Exchange) -> Response | EventStreamResponse:
         )
     response_id = _new_id("cmpl")
     encoder = CompletionEncoder(
-        model=parsed.model, response_id=response_id, include_usage=_include_usage(body)
+        model=parsed.model, response_id=response_id, include_usage=include_usage(body)
     )
     if parsed.stream:
         return await ex.stream(served, parsed.request, encoder)
@@ -148,7 +135,7 @@ async def _embeddings(ex: Exchange) -> Response:
 
     async def work() -> Embeddings:
         async with served.admission.slot(ex.deadline):
-            return await served.backend.aembed(parsed.texts, dimensions=parsed.dimensions)
+            return await served.backend.aembed(parsed.request)
 
     result = await ex.guarded(work)
     return JSONResponse(
@@ -176,7 +163,7 @@ Handler = Callable[[Exchange], Awaitable[Response | EventStreamResponse]]
 
 def _route(path: str, fn: Handler, methods: list[str]) -> Route:
     async def endpoint(request: Request) -> Response | EventStreamResponse:
-        return await handle(request, API, wire.error_to_wire, fn)
+        return await handle(request, FORMAT, fn)
 
     return Route(path, endpoint, methods=methods)
 

@@ -10,7 +10,7 @@ from starlette.routing import BaseRoute, Route
 from hearth.server.handling import ServerState, check_key, error_response
 from hearth.server.metrics import CONTENT_TYPE
 from hearth.server.openapi import openapi_schema
-from hearth.wire.openai_errors import error_to_wire
+from hearth.wire.openai.errors import error_to_wire
 
 
 def _state(request: Request) -> ServerState:

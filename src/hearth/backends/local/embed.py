@@ -43,14 +43,13 @@ from hearth.catalog.gguf_file import GGUFInfo, read_gguf
 from hearth.embeddings import (
     Embeddings,
     check_dimensions,
-    check_inputs,
-    check_task,
     family_of,
     finish_vector,
     task_prefix,
 )
 from hearth.errors import ContextLengthExceededError, InvalidRequestError, ModelLoadError
 from hearth.events import Usage
+from hearth.request import EmbedRequest
 
 Pooling = Literal["mean", "cls", "last"]
 POOLING_CODES: Mapping[Pooling, int] = {
@@ -280,19 +279,11 @@ class LocalEmbedder:
         tail = tokens[-1:] if self._add_sep else []
         return tokens[: limit - len(tail)] + tail
 
-    def embed(
-        self,
-        texts: Sequence[str] | str,
-        *,
-        dimensions: int | None = None,
-        task: str | None = None,
-        normalize: bool = True,
-        truncate: bool = False,
-    ) -> Embeddings:
+    def embed(self, request: EmbedRequest) -> Embeddings:
         """One vector per text, in order. See the module docstring for the rules."""
-        items = check_inputs(texts)
-        check_dimensions(dimensions, self.dimensions)
-        prefix = task_prefix(check_task(task), self.family, self.config.prefixes)
+        check_dimensions(request.dimensions, self.dimensions)
+        prefix = task_prefix(request.task, self.family, self.config.prefixes)
+        items, truncate = request.texts, request.truncate
         with self._lock:
             if not self._slots:
                 raise EngineError(f"{self.name}'s embedder is closed")
@@ -300,7 +291,7 @@ class LocalEmbedder:
                 self._fit(i, self.tokenize(prefix + text), truncate) for i, text in enumerate(items)
             ]
             raw = self._run(tokens)
-        vectors = [finish_vector(v, dimensions, normalize) for v in raw]
+        vectors = [finish_vector(v, request.dimensions, request.normalize) for v in raw]
         return Embeddings(vectors, Usage(input_tokens=sum(map(len, tokens))), self.name)
 
     def _run(self, tokens: list[list[int]]) -> list[list[float]]:
@@ -426,44 +417,13 @@ class LocalEmbedding:
                 )
             return self._embedder
 
-    def embed(
-        self,
-        texts: Sequence[str] | str,
-        *,
-        dimensions: int | None = None,
-        task: str | None = None,
-        normalize: bool = True,
-        truncate: bool = False,
-    ) -> Embeddings:
-        check_inputs(texts)  # bad input fails before a model is loaded
-        check_dimensions(dimensions)
-        check_task(task)
-        return self._embedding_engine().embed(
-            texts, dimensions=dimensions, task=task, normalize=normalize, truncate=truncate
-        )
+    def embed(self, request: EmbedRequest) -> Embeddings:
+        return self._embedding_engine().embed(request)
 
-    async def aembed(
-        self,
-        texts: Sequence[str] | str,
-        *,
-        dimensions: int | None = None,
-        task: str | None = None,
-        normalize: bool = True,
-        truncate: bool = False,
-    ) -> Embeddings:
-        import functools
-
+    async def aembed(self, request: EmbedRequest) -> Embeddings:
         import anyio.to_thread
 
-        call = functools.partial(
-            self.embed,
-            texts,
-            dimensions=dimensions,
-            task=task,
-            normalize=normalize,
-            truncate=truncate,
-        )
-        return await anyio.to_thread.run_sync(call)
+        return await anyio.to_thread.run_sync(self.embed, request)
 
     def close_embedder(self) -> None:
         with _CREATE_LOCK:

@@ -35,10 +35,10 @@ from hearth.events import (
     Usage,
 )
 from hearth.messages import JsonObject, Part, TextPart, ThinkingPart, ToolCallPart
-from hearth.wire import gemini_shapes as shapes
 from hearth.wire.base import WireChunk
-from hearth.wire.gemini_errors import error_from_wire, error_to_wire
-from hearth.wire.gemini_parts import (
+from hearth.wire.gemini import shapes
+from hearth.wire.gemini.errors import error_from_wire, error_to_wire
+from hearth.wire.gemini.parts import (
     PartDecoder,
     call_to_wire,
     decode_parts,

@@ -3,7 +3,7 @@
 Outbound (hearth → wire) conversions here are exact. Decoding provider output
 (:func:`blocks_to_parts`, :func:`stop_reason_from_wire`, :func:`usage_from_wire`) is tolerant:
 unknown block types and stop reasons are skipped or mapped to a default, never fatal. The strict
-validation of bodies the *server* receives lives in :mod:`hearth.wire.anthropic_inbound`.
+validation of bodies the *server* receives lives in :mod:`hearth.wire.anthropic.inbound`.
 """
 
 from __future__ import annotations

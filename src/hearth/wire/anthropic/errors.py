@@ -38,7 +38,7 @@ from hearth.errors import (
 )
 from hearth.messages import JsonObject, JsonValue
 from hearth.wire._headers import retry_after_seconds
-from hearth.wire.anthropic_blocks import PROVIDER
+from hearth.wire.anthropic.blocks import PROVIDER
 
 _STATUS_BY_TYPE: dict[str, int] = {
     "invalid_request_error": 400,

@@ -5,7 +5,7 @@ answer or stream → hearth's Response / events. Pure: no I/O.
 Remote backends use this module for a raw request to an OpenAI-compatible endpoint whose API has
 the legacy completions route (vLLM, llama-server, LM Studio, ``hearth serve``, and OpenAI itself
 for its completion models such as ``gpt-3.5-turbo-instruct``). The server's inbound half of the
-same API lives in :func:`hearth.wire.openai_inbound.completion_request_from_wire`.
+same API lives in :func:`hearth.wire.openai.inbound.completion_request_from_wire`.
 
 What maps where:
 
@@ -27,7 +27,7 @@ What maps where:
   ``stop_reason``); usage as for chat. Streams: each chunk's ``choices[0].text`` → TextDelta;
   usage arrives in a later chunk (``stream_options.include_usage``), so Done comes from
   :meth:`StreamDecoder.finish`.
-* errors: :func:`hearth.wire.openai_errors.error_from_wire`, plus OpenAI's answer for a chat
+* errors: :func:`hearth.wire.openai.errors.error_from_wire`, plus OpenAI's answer for a chat
   model on this route ("This is a chat model and not supported in the v1/completions
   endpoint"), which becomes UnsupportedFeatureError.
 """
@@ -39,17 +39,32 @@ import re
 from collections.abc import Mapping
 from typing import Literal
 
-from hearth.errors import HearthError, ProviderError, UnsupportedFeatureError
+from hearth.errors import ConfigurationError, HearthError, ProviderError, UnsupportedFeatureError
 from hearth.events import StreamEvent, TextDelta
 from hearth.messages import JsonObject, JsonValue, Message, TextPart
 from hearth.request import ChatRequest, OutputFormat
 from hearth.response import Response
-from hearth.wire import openai_errors, openai_stream
-from hearth.wire.openai import settings_to_wire
-from hearth.wire.openai_shapes import choice_stop, str_or_none, usage_from_wire
-from hearth.wire.output_formats import openai_response_format, refuse_grammar
+from hearth.wire._output import refuse_grammar
+from hearth.wire.openai import errors as openai_errors
+from hearth.wire.openai import stream as openai_stream
+from hearth.wire.openai.chat import settings_to_wire
+from hearth.wire.openai.output import openai_response_format
+from hearth.wire.openai.shapes import choice_stop, str_or_none, usage_from_wire
 
 OutputField = Literal["response_format", "json_schema"]
+_OUTPUT_FIELDS: tuple[OutputField, ...] = ("response_format", "json_schema")
+
+
+def output_field(value: JsonValue) -> OutputField | None:
+    """The endpoint option ``output`` (where a raw completion's schema goes), checked."""
+    for known in _OUTPUT_FIELDS:
+        if value == known:
+            return known
+    if value is None:
+        return None
+    raise ConfigurationError(
+        f"wire option output must be one of {', '.join(_OUTPUT_FIELDS)}, got {value!r}"
+    )
 
 _CHAT_MODEL = re.compile(r"not supported in the v1/completions endpoint", re.I)
 
@@ -138,7 +153,7 @@ def error_from_wire(
     *,
     provider: str = openai_errors.PROVIDER,
 ) -> HearthError:
-    """:func:`hearth.wire.openai_errors.error_from_wire`; OpenAI's "this is a chat model" answer
+    """:func:`hearth.wire.openai.errors.error_from_wire`; OpenAI's "this is a chat model" answer
     on the completions route is an UnsupportedFeatureError saying to send messages."""
     exc = openai_errors.error_from_wire(status, body, headers, provider=provider)
     if status in (400, 404) and _CHAT_MODEL.search(_message(body)):

@@ -34,7 +34,7 @@ from hearth.messages import (
 from hearth.request import ChatRequest, OutputFormat, ToolChoice, ToolSpec
 from hearth.settings import GenerationSettings
 from hearth.wire.base import WireRequest
-from hearth.wire.openai_shapes import DETAIL_META, REFUSAL_META
+from hearth.wire.openai.shapes import DETAIL_META, REFUSAL_META
 
 _DATA_URL = re.compile(r"^data:(?P<type>[\w.+-]+/[\w.+-]+)(?:;[^,;]*)*;base64,(?P<data>.*)$", re.S)
 _ROLES = ("system", "developer", "user", "assistant", "tool")
@@ -414,3 +414,16 @@ def _settings(body: JsonObject) -> GenerationSettings:
         stop=stops,
         thinking=_EFFORT_THINKING[effort] if effort is not None else None,
     )
+
+
+def include_usage(body: JsonObject) -> bool:
+    """``stream_options.include_usage``: whether a streamed answer ends with a usage chunk."""
+    options = body.get("stream_options")
+    if options is None:
+        return False
+    if not isinstance(options, dict):
+        raise InvalidRequestError("stream_options: expected an object")
+    flag = options.get("include_usage", False)
+    if not isinstance(flag, bool):
+        raise InvalidRequestError("stream_options.include_usage: expected a boolean")
+    return flag

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from hearth.errors import HearthError, ProviderError
 from hearth.events import Done, StreamEvent, TextDelta, ThinkingDelta, ToolCallEvent, Usage
 from hearth.messages import JsonObject, JsonValue, ToolCallPart
-from hearth.wire.anthropic_blocks import (
+from hearth.wire.anthropic.blocks import (
     PROVIDER,
     dump_input,
     stop_reason_from_wire,
@@ -36,7 +36,7 @@ from hearth.wire.anthropic_blocks import (
     usage_from_wire,
     usage_to_wire,
 )
-from hearth.wire.anthropic_errors import error_from_event, error_to_wire
+from hearth.wire.anthropic.errors import error_from_event, error_to_wire
 from hearth.wire.base import WireChunk
 
 

@@ -84,8 +84,8 @@ from hearth.response import Response
 from hearth.settings import GenerationSettings
 from hearth.wire._headers import retry_after_seconds
 from hearth.wire.base import WireChunk, WireRequest
-from hearth.wire.openai import function_tool
-from hearth.wire.output_formats import ollama_format
+from hearth.wire.ollama.output import ollama_format
+from hearth.wire.openai.chat import function_tool
 
 PROVIDER = "ollama"
 META_SYNTHETIC_ID = "ollama_synthetic_id"

@@ -38,7 +38,7 @@ from hearth.messages import (
     ToolCallPart,
     ToolResultPart,
 )
-from hearth.wire import gemini_shapes as shapes
+from hearth.wire.gemini import shapes
 
 META_THOUGHT = "gemini_thought"
 """``False``: the part carried an explicit ``"thought": false`` stamp."""

@@ -9,19 +9,19 @@ Requests:
   one system message). A system message after another kind of message is refused.
 * ``user`` ↔ role ``user``; ``assistant`` ↔ role ``model``; a ``tool`` message ↔ a ``user``
   Content of ``functionResponse`` parts (inbound, a user Content holding only function responses
-  becomes a ``tool`` message). Parts: see :mod:`hearth.wire.gemini_parts`.
+  becomes a ``tool`` message). Parts: see :mod:`hearth.wire.gemini.parts`.
 * A function call without an ``id`` gets ``call_<n>`` (n: its position among the request's or
   answer's calls) and ``meta`` saying so, and goes back out without one. A tool result whose
   call had no id goes out without one too, and its ``name`` comes from the call when missing.
-* Settings, tools and tool choice: see :mod:`hearth.wire.gemini_config`.
+* Settings, tools and tool choice: see :mod:`hearth.wire.gemini.config`.
 
 Responses: ``candidates[0]`` (others ignored) → the assistant message; ``finishReason`` →
-StopReason (:func:`~hearth.wire.gemini_parts.finish_reason_from_wire`); a prompt blocked by
+StopReason (:func:`~hearth.wire.gemini.parts.finish_reason_from_wire`); a prompt blocked by
 ``promptFeedback.blockReason`` (no candidates) → an empty message with ``content_filter``;
 ``usageMetadata`` → Usage; ``modelVersion`` / ``responseId`` → ``model`` / ``response_id``.
 Unknown fields, part kinds and finish reasons are tolerated.
 
-Streams live in :mod:`hearth.wire.gemini_stream`, errors in :mod:`hearth.wire.gemini_errors`.
+Streams live in :mod:`hearth.wire.gemini.stream`, errors in :mod:`hearth.wire.gemini.errors`.
 """
 
 from __future__ import annotations
@@ -40,9 +40,9 @@ from hearth.messages import (
 )
 from hearth.request import ChatRequest
 from hearth.response import Response
-from hearth.wire import gemini_shapes as shapes
 from hearth.wire.base import WireRequest
-from hearth.wire.gemini_config import (
+from hearth.wire.gemini import shapes
+from hearth.wire.gemini.config import (
     response_format_from_wire,
     settings_from_wire,
     settings_to_wire,
@@ -51,8 +51,9 @@ from hearth.wire.gemini_config import (
     tools_from_wire,
     tools_to_wire,
 )
-from hearth.wire.gemini_errors import error_from_wire, error_to_wire
-from hearth.wire.gemini_parts import (
+from hearth.wire.gemini.errors import error_from_wire, error_to_wire
+from hearth.wire.gemini.output import gemini_response_config
+from hearth.wire.gemini.parts import (
     META_SYNTHETIC_ID,
     PartDecoder,
     Side,
@@ -67,8 +68,7 @@ from hearth.wire.gemini_parts import (
     usage_from_wire,
     usage_to_wire,
 )
-from hearth.wire.gemini_stream import StreamDecoder, StreamEncoder
-from hearth.wire.output_formats import gemini_response_config
+from hearth.wire.gemini.stream import StreamDecoder, StreamEncoder
 
 __all__ = [
     "StreamDecoder",

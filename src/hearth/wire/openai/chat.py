@@ -1,8 +1,8 @@
 """OpenAI Chat Completions ↔ hearth, both directions. Pure: no I/O, no httpx.
 
 Implements the contract of :mod:`hearth.wire.base` (see docs/wire.md). The inbound request half
-lives in :mod:`hearth.wire.openai_inbound`, streams in :mod:`hearth.wire.openai_stream`, errors in
-:mod:`hearth.wire.openai_errors`; all are re-exported here.
+lives in :mod:`hearth.wire.openai.inbound`, streams in :mod:`hearth.wire.openai.stream`, errors in
+:mod:`hearth.wire.openai.errors`; all are re-exported here.
 
 What maps where:
 
@@ -18,7 +18,7 @@ What maps where:
   ``repeat_penalty_field`` names the last (vLLM calls it ``repetition_penalty`` and ignores
   ``repeat_penalty``).
 * ``response_format``: ``json_schema`` (``strict`` only when the schema qualifies) or
-  ``json_object`` (:func:`hearth.wire.output_formats.openai_response_format`); grammars are
+  ``json_object`` (:func:`hearth.wire.openai.output.openai_response_format`); grammars are
   refused.
 * dropped outbound, because Chat Completions has no place for them: ThinkingParts of earlier
   turns, signatures and ``meta`` on text parts, ToolResultPart ``is_error``, ``thinking`` and
@@ -50,9 +50,10 @@ from hearth.messages import (
 from hearth.request import ChatRequest, ToolSpec
 from hearth.response import Response
 from hearth.settings import GenerationSettings
-from hearth.wire.openai_errors import error_from_wire, error_to_wire
-from hearth.wire.openai_inbound import request_from_wire
-from hearth.wire.openai_shapes import (
+from hearth.wire.openai.errors import error_from_wire, error_to_wire
+from hearth.wire.openai.inbound import request_from_wire
+from hearth.wire.openai.output import openai_response_format
+from hearth.wire.openai.shapes import (
     DETAIL_META,
     REFUSAL_META,
     STOP_TO_FINISH,
@@ -65,8 +66,7 @@ from hearth.wire.openai_shapes import (
     usage_from_wire,
     usage_to_wire,
 )
-from hearth.wire.openai_stream import StreamDecoder, StreamEncoder
-from hearth.wire.output_formats import openai_response_format
+from hearth.wire.openai.stream import StreamDecoder, StreamEncoder
 
 __all__ = [
     "DETAIL_META",

@@ -1,6 +1,6 @@
 """OpenAI's embeddings API (``POST /embeddings``), both directions, as pure functions.
 
-Outbound (remote backends): :func:`embed_request_to_wire` and :func:`embed_response_from_wire`.
+Outbound (remote backends): :class:`OpenAIEmbed`.
 Inbound (the server's ``/v1/embeddings``): :func:`embed_request_from_wire` and
 :func:`embed_response_to_wire`, including ``encoding_format="base64"`` (little-endian float32),
 which the official SDK asks for by default.
@@ -19,44 +19,52 @@ from typing import Literal
 from hearth.embeddings import Embeddings, parse_vector
 from hearth.errors import InvalidRequestError, ProviderError, UnsupportedFeatureError
 from hearth.messages import JsonObject, JsonValue
+from hearth.request import EmbedRequest
+from hearth.wire.base import EmbedBatch
 
 PATH = "/embeddings"
 MAX_BATCH = 2048  # inputs per request the API accepts
 EncodingFormat = Literal["float", "base64"]
 
 
-def embed_path(model: str, count: int) -> str:
-    return PATH
+class OpenAIEmbed:
+    """The outbound embeddings codec (:class:`hearth.wire.base.EmbedCodec`)."""
 
+    max_batch = MAX_BATCH
 
-def embed_request_to_wire(
-    texts: Sequence[str], *, model: str, dimensions: int | None = None
-) -> JsonObject:
-    body: JsonObject = {"model": model, "input": list(texts), "encoding_format": "float"}
-    if dimensions is not None:
-        body["dimensions"] = dimensions
-    return body
+    def path(self, model: str, count: int) -> str:
+        return PATH
 
+    def request_to_wire(
+        self, texts: Sequence[str], request: EmbedRequest, *, model: str
+    ) -> JsonObject:
+        if request.truncate:
+            raise UnsupportedFeatureError(
+                "this embeddings API cannot truncate inputs; shorten them yourself "
+                "(truncate=True works for local and Ollama models)"
+            )
+        body: JsonObject = {"model": model, "input": list(texts), "encoding_format": "float"}
+        if request.dimensions is not None:
+            body["dimensions"] = request.dimensions
+        return body
 
-def embed_response_from_wire(
-    body: JsonObject, *, count: int, provider: str = "openai"
-) -> tuple[list[list[float]], int]:
-    """The vectors in input order and the prompt tokens counted."""
-    data = body.get("data")
-    if not isinstance(data, list) or len(data) != count:
-        got = len(data) if isinstance(data, list) else "no"
-        raise ProviderError(f"{provider} answered {got} embeddings for {count} inputs")
-    vectors: list[list[float] | None] = [None] * count
-    for position, item in enumerate(data):
-        if not isinstance(item, dict):
-            raise ProviderError(f"{provider} answered an embedding item that is not an object")
-        index = item.get("index", position)
-        if not isinstance(index, int) or not 0 <= index < count or vectors[index] is not None:
-            raise ProviderError(f"{provider} answered an embedding with a bad index {index!r}")
-        vectors[index] = parse_vector(item.get("embedding"), provider)
-    usage = body.get("usage")
-    tokens = usage.get("prompt_tokens", 0) if isinstance(usage, dict) else 0
-    return [v for v in vectors if v is not None], tokens if isinstance(tokens, int) else 0
+    def response_from_wire(self, body: JsonObject, *, count: int, provider: str) -> EmbedBatch:
+        """The vectors in input order and the prompt tokens counted."""
+        data = body.get("data")
+        if not isinstance(data, list) or len(data) != count:
+            got = len(data) if isinstance(data, list) else "no"
+            raise ProviderError(f"{provider} answered {got} embeddings for {count} inputs")
+        vectors: list[list[float] | None] = [None] * count
+        for position, item in enumerate(data):
+            if not isinstance(item, dict):
+                raise ProviderError(f"{provider} answered an embedding item that is not an object")
+            index = item.get("index", position)
+            if not isinstance(index, int) or not 0 <= index < count or vectors[index] is not None:
+                raise ProviderError(f"{provider} answered an embedding with a bad index {index!r}")
+            vectors[index] = parse_vector(item.get("embedding"), provider)
+        usage = body.get("usage")
+        tokens = usage.get("prompt_tokens", 0) if isinstance(usage, dict) else 0
+        return [v for v in vectors if v is not None], tokens if isinstance(tokens, int) else 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +75,10 @@ class EmbedWireRequest:
     texts: list[str]
     dimensions: int | None
     encoding_format: EncodingFormat
+
+    @property
+    def request(self) -> EmbedRequest:
+        return EmbedRequest(self.texts, dimensions=self.dimensions)
 
 
 def embed_request_from_wire(body: JsonObject) -> EmbedWireRequest:

@@ -20,8 +20,8 @@ Outbound (:func:`request_to_wire`):
 * Tool choice: auto / required / none / a name → ``{"type": "auto" | "any" | "none" | "tool"}``,
   sent only with tools.
 * ``response_format``: an extra tool named after the format, forced (see
-  :func:`hearth.wire.output_formats.anthropic_output_tool`); the remote backend turns its call
-  back into the answer text (:class:`hearth.wire.output_formats.OutputToolAnswer`).
+  :func:`hearth.wire.anthropic.output.anthropic_output_tool`); the remote backend turns its call
+  back into the answer text (:class:`hearth.wire.anthropic.output.OutputToolAnswer`).
 * Dropped part fields: ``TextPart.signature`` and ``ToolCallPart.signature`` (Gemini's), every
   ``meta``, ``ToolResultPart.name`` (Anthropic matches results by id).
 
@@ -39,7 +39,7 @@ from hearth.messages import JsonObject, JsonValue, Message, TextPart
 from hearth.request import ChatRequest, ToolChoice, ToolSpec
 from hearth.response import Response
 from hearth.settings import GenerationSettings
-from hearth.wire.anthropic_blocks import (
+from hearth.wire.anthropic.blocks import (
     blocks_to_parts,
     parts_to_blocks,
     stop_reason_from_wire,
@@ -47,11 +47,11 @@ from hearth.wire.anthropic_blocks import (
     usage_from_wire,
     usage_to_wire,
 )
-from hearth.wire.anthropic_errors import error_from_event, error_from_wire, error_to_wire
-from hearth.wire.anthropic_inbound import parse_request
-from hearth.wire.anthropic_stream import StreamDecoder, StreamEncoder
+from hearth.wire.anthropic.errors import error_from_event, error_from_wire, error_to_wire
+from hearth.wire.anthropic.inbound import parse_request
+from hearth.wire.anthropic.output import anthropic_output_tool
+from hearth.wire.anthropic.stream import StreamDecoder, StreamEncoder
 from hearth.wire.base import WireRequest
-from hearth.wire.output_formats import anthropic_output_tool
 
 __all__ = [
     "DEFAULT_MAX_TOKENS",

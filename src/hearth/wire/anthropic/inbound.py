@@ -46,7 +46,7 @@ from hearth.messages import (
 )
 from hearth.request import ChatRequest, OutputFormat, ToolChoice, ToolSpec
 from hearth.settings import GenerationSettings
-from hearth.wire.anthropic_blocks import dump_input
+from hearth.wire.anthropic.blocks import dump_input
 from hearth.wire.base import WireRequest
 
 _ROLE_BLOCKS: dict[str, frozenset[str]] = {

@@ -1,17 +1,6 @@
-"""Structured output on the wire, outbound: an :class:`~hearth.request.OutputFormat` in each
-remote format's own terms. Pure functions; the wire modules' ``request_to_wire`` call them.
-
-* OpenAI: ``response_format`` ``{"type": "json_schema", "json_schema": {name, schema, strict}}``
-  (``strict: true`` only when the schema meets strict mode's rules: see :func:`strict_compatible`)
-  or ``{"type": "json_object"}``;
-* Gemini: ``generationConfig.responseMimeType: application/json`` + ``responseJsonSchema``;
-* Anthropic: a forced tool named after the format (:func:`anthropic_output_tool`); the remote
-  backend turns that tool's call back into the answer text (``hearth.backends.remote``);
-* Ollama: ``format``: the schema, or ``"json"``.
-
-``gbnf`` and ``regex`` formats exist for local models only: every remote format refuses them with
-UnsupportedFeatureError.
-"""
+"""Structured output on Anthropic: a forced tool named after the format
+(:func:`anthropic_output_tool`), whose call :class:`OutputToolAnswer` turns back into the answer
+text, so ``Response.text`` / ``parsed`` work as on every backend."""
 
 from __future__ import annotations
 
@@ -19,93 +8,12 @@ from dataclasses import replace
 
 from hearth.errors import InvalidRequestError, UnsupportedFeatureError
 from hearth.events import Done, StopReason, StreamEvent, TextDelta, ToolCallEvent
-from hearth.messages import JsonObject, JsonValue, Message, Part, TextPart, ToolCallPart
+from hearth.messages import JsonObject, Message, Part, TextPart, ToolCallPart
 from hearth.request import OutputFormat, ToolChoice
 from hearth.response import Response
-
-# Keywords OpenAI's strict mode rejects; a schema using one is sent with strict: false.
-_NOT_STRICT = frozenset(
-    {"allOf", "not", "if", "then", "else", "dependentRequired", "dependentSchemas",
-     "patternProperties", "unevaluatedProperties", "propertyNames"}
-)  # fmt: skip
-_SUBSCHEMA_LISTS = ("anyOf", "oneOf", "prefixItems")
-_SUBSCHEMA_MAPS = ("properties", "$defs", "definitions")
+from hearth.wire._output import refuse_grammar
 
 ANTHROPIC_OUTPUT_HINT = "Respond by calling this tool: its input is your final answer."
-
-
-def refuse_grammar(fmt: OutputFormat, provider: str) -> None:
-    """Grammars are for local models: raise UnsupportedFeatureError for a remote one."""
-    if fmt.kind in ("gbnf", "regex"):
-        raise UnsupportedFeatureError(
-            f"{provider} cannot constrain output with a {fmt.kind} grammar; use a JSON schema "
-            "(a pydantic class or a schema dict) as response_format, or a local model"
-        )
-
-
-def openai_response_format(fmt: OutputFormat) -> JsonObject:
-    """Chat Completions' ``response_format`` for ``fmt``."""
-    refuse_grammar(fmt, "an OpenAI-compatible API")
-    if fmt.kind == "json" or fmt.schema is None:
-        return {"type": "json_object"}
-    spec: JsonObject = {"name": fmt.name}
-    if fmt.description:
-        spec["description"] = fmt.description
-    spec["schema"] = fmt.schema
-    spec["strict"] = strict_compatible(fmt.schema)
-    return {"type": "json_schema", "json_schema": spec}
-
-
-def strict_compatible(schema: JsonObject) -> bool:
-    """Whether OpenAI's strict mode takes ``schema`` as it is: an object at the root, every
-    object closed (``additionalProperties: false``) with all its properties required, and
-    none of the keywords strict mode rejects. Hearth never rewrites a caller's schema to fit:
-    one that does not qualify goes out with ``strict: false`` (the model is then guided, not
-    bound, and hearth's own validation of the answer still applies)."""
-    return schema.get("type") == "object" and _strict(schema)
-
-
-def _strict(node: JsonValue) -> bool:
-    if isinstance(node, list):
-        return all(_strict(n) for n in node)
-    if not isinstance(node, dict):
-        return True
-    if _NOT_STRICT.intersection(node):
-        return False
-    if "properties" in node or node.get("type") == "object":
-        props = node.get("properties", {})
-        required = node.get("required", [])
-        if not isinstance(props, dict) or not isinstance(required, list):
-            return False
-        if node.get("additionalProperties") is not False or set(required) != set(props):
-            return False
-    children: list[JsonValue] = [node.get(k) for k in _SUBSCHEMA_LISTS if k in node]
-    for key in _SUBSCHEMA_MAPS:
-        sub = node.get(key)
-        if isinstance(sub, dict):
-            children.extend(sub.values())
-    if "items" in node:
-        children.append(node["items"])
-    return all(_strict(c) for c in children)
-
-
-def gemini_response_config(fmt: OutputFormat) -> JsonObject:
-    """The ``generationConfig`` fields for ``fmt``: the JSON MIME type, and the schema as
-    ``responseJsonSchema`` (Gemini's JSON Schema field, which takes ``$ref``, ``anyOf`` and
-    numeric bounds that the older OpenAPI-subset ``responseSchema`` does not)."""
-    refuse_grammar(fmt, "Gemini")
-    config: JsonObject = {"responseMimeType": "application/json"}
-    if fmt.kind == "json_schema" and fmt.schema is not None:
-        config["responseJsonSchema"] = fmt.schema
-    return config
-
-
-def ollama_format(fmt: OutputFormat) -> JsonValue:
-    """Ollama's ``format``: the JSON schema, or ``"json"`` for any JSON."""
-    refuse_grammar(fmt, "Ollama")
-    if fmt.kind == "json_schema" and fmt.schema is not None:
-        return fmt.schema
-    return "json"
 
 
 def anthropic_output_tool(

@@ -17,7 +17,7 @@ Tool choice: ``auto`` ↔ no ``toolConfig`` (or mode AUTO / VALIDATED), ``requir
 ``none`` ↔ NONE, a tool's name ↔ ANY with ``allowedFunctionNames: [name]``.
 
 Structured output: ``ChatRequest.response_format`` goes out as ``responseMimeType:
-application/json`` plus ``responseJsonSchema`` (see :mod:`hearth.wire.output_formats`); inbound,
+application/json`` plus ``responseJsonSchema`` (see :mod:`hearth.wire.gemini.output`); inbound,
 ``responseJsonSchema`` or ``responseSchema`` (:func:`response_format_from_wire`).
 """
 
@@ -27,7 +27,7 @@ from hearth.errors import InvalidRequestError, UnsupportedFeatureError
 from hearth.messages import JsonObject, JsonValue
 from hearth.request import OutputFormat, ToolChoice, ToolSpec
 from hearth.settings import GenerationSettings
-from hearth.wire import gemini_shapes as shapes
+from hearth.wire.gemini import shapes
 
 _SETTING_NAMES = (
     ("temperature", "temperature"),

@@ -41,7 +41,7 @@ from hearth.errors import (
 )
 from hearth.messages import JsonObject, JsonValue
 from hearth.wire._headers import retry_after_seconds
-from hearth.wire.gemini_shapes import PROVIDER
+from hearth.wire.gemini.shapes import PROVIDER
 
 STATUS_NAMES: dict[int, str] = {
     400: "INVALID_ARGUMENT",

@@ -27,8 +27,8 @@ from hearth.events import (
 )
 from hearth.messages import JsonObject, JsonValue, ToolCallPart
 from hearth.wire.base import WireChunk
-from hearth.wire.openai_errors import error_from_wire, error_to_wire
-from hearth.wire.openai_shapes import (
+from hearth.wire.openai.errors import error_from_wire, error_to_wire
+from hearth.wire.openai.shapes import (
     STOP_TO_FINISH,
     choice_stop,
     stop_string,

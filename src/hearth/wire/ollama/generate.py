@@ -3,14 +3,14 @@
 A raw-prompt :class:`~hearth.request.ChatRequest` (``prompt`` set) becomes ``{"model", "prompt",
 "raw": true, "stream", "options"?, "format"?}``: Ollama then applies no template and continues
 the text as it is. Settings go to ``options`` exactly as for ``/api/chat``
-(:func:`hearth.wire.ollama.options_to_wire`); ``response_format`` to ``format`` (the schema, or
+(:func:`hearth.wire.ollama.chat.options_to_wire`); ``response_format`` to ``format`` (the schema, or
 ``"json"``); grammars are refused. ``thinking`` is not sent: a raw prompt has no template to
 switch reasoning on or off.
 
 An answer (and each NDJSON stream line) is the ``/api/chat`` one with ``response`` (and, for
 a thinking model, ``thinking``) where chat has ``message``; the rest — ``done``,
 ``done_reason``, ``prompt_eval_count``, ``eval_count``, ``{"error": …}`` lines — is the same.
-So this module reshapes each line into the chat shape and lets :mod:`hearth.wire.ollama` decode
+So this module reshapes each line into the chat shape and lets :mod:`hearth.wire.ollama.chat` decode
 it: one place for stop reasons (``length`` → max_tokens, else end_turn), usage and errors.
 """
 
@@ -20,9 +20,9 @@ from hearth.events import StreamEvent
 from hearth.messages import JsonObject
 from hearth.request import ChatRequest
 from hearth.response import Response
-from hearth.wire import ollama
-from hearth.wire.ollama import error_from_wire
-from hearth.wire.output_formats import ollama_format
+from hearth.wire.ollama import chat as ollama
+from hearth.wire.ollama.chat import error_from_wire
+from hearth.wire.ollama.output import ollama_format
 
 __all__ = ["StreamDecoder", "error_from_wire", "request_to_wire", "response_from_wire"]
 

@@ -1,0 +1,89 @@
+"""The Ollama format: ``/api/chat`` (NDJSON streams), ``/api/generate`` with ``raw: true`` for
+raw completion, and ``/api/embed``, both directions. Its base URL is read the way Ollama's own
+client reads ``OLLAMA_HOST`` (:func:`hearth.wire.ollama.host.parse_ollama_host`)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from hearth.errors import HearthError
+from hearth.messages import JsonObject
+from hearth.request import ChatRequest
+from hearth.response import Response
+from hearth.wire.base import (
+    AnswerFilter,
+    HttpFacts,
+    RawCompletion,
+    StreamDecoder,
+    StreamEncoder,
+    WireFormat,
+    WireOptions,
+    WireRequest,
+)
+from hearth.wire.ollama import chat, generate
+from hearth.wire.ollama.embed import OllamaEmbed
+from hearth.wire.ollama.host import parse_ollama_host
+
+
+class _Chat:
+    def request_to_wire(
+        self, request: ChatRequest, *, model: str, stream: bool, options: WireOptions
+    ) -> JsonObject:
+        return chat.request_to_wire(request, model=model, stream=stream)
+
+    def response_from_wire(self, body: JsonObject) -> Response:
+        return chat.response_from_wire(body)
+
+    def stream_decoder(self, *, provider: str) -> StreamDecoder:
+        return chat.StreamDecoder()
+
+    def error_from_wire(
+        self, status: int, body: JsonObject | str, headers: Mapping[str, str], *, provider: str
+    ) -> HearthError:
+        return chat.error_from_wire(status, body, headers)
+
+    def answer(self, request: ChatRequest) -> AnswerFilter | None:
+        return None
+
+
+class _Generate(_Chat):
+    def request_to_wire(
+        self, request: ChatRequest, *, model: str, stream: bool, options: WireOptions
+    ) -> JsonObject:
+        return generate.request_to_wire(request, model=model, stream=stream)
+
+    def response_from_wire(self, body: JsonObject) -> Response:
+        return generate.response_from_wire(body)
+
+    def stream_decoder(self, *, provider: str) -> StreamDecoder:
+        return generate.StreamDecoder()
+
+
+class _Serve:
+    def request_from_wire(
+        self, body: JsonObject, *, model: str | None = None, stream: bool = False
+    ) -> WireRequest:
+        return chat.request_from_wire(body, model=model)
+
+    def response_to_wire(self, response: Response, *, model: str, response_id: str) -> JsonObject:
+        return chat.response_to_wire(response, model=model, response_id=response_id)
+
+    def stream_encoder(
+        self, *, model: str, response_id: str, body: JsonObject | None = None
+    ) -> StreamEncoder:
+        return chat.StreamEncoder(model=model, response_id=response_id)
+
+    def error_to_wire(self, exc: HearthError) -> tuple[int, JsonObject]:
+        return chat.error_to_wire(exc)
+
+
+FORMAT = WireFormat(
+    name="ollama",
+    http=HttpFacts(
+        path="/api/chat", stream_path="/api/chat", framing="ndjson", base_url=parse_ollama_host
+    ),
+    chat=_Chat(),
+    raw=RawCompletion(_Generate(), "/api/generate"),
+    embed=OllamaEmbed(),
+    serve=_Serve(),
+)
