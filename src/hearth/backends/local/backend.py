@@ -25,7 +25,8 @@ from hearth.backends.local.channel import AsyncChannel, Channel, SyncChannel
 from hearth.backends.local.constraints import ConstraintCompiler
 from hearth.backends.local.embed import LocalEmbedding
 from hearth.backends.local.engine import DEFAULT_SLOTS, EngineConfig, LlamaEngine
-from hearth.backends.local.scheduler import DEFAULT_MAX_QUEUE, GenerationJob, Scheduler
+from hearth.backends.local.job import GenerationJob
+from hearth.backends.local.scheduler import DEFAULT_MAX_QUEUE, Scheduler
 from hearth.backends.local.shaping import OutputPlan, plan_output
 from hearth.backends.local.templates import ChatTemplate, select_template
 from hearth.catalog.gguf_file import GGUFInfo, read_gguf
