@@ -72,14 +72,16 @@ def model(spec: str | None = None, /, **options: object) -> Model:
     """A model by ``"provider:name"``: ``local:smollm2``, ``local:/path/to/file.gguf``, …
 
     With no ``spec``, the configured default (``$HEARTH_MODEL``, else the config file's
-    ``default_model``, else ``local:smollm2``); an ``[aliases]`` name is replaced by its target
-    (see :mod:`hearth.config`, read once per call). ``options`` go to the backend (for local
-    models: n_ctx, n_threads, timeout, verbose, …). An unknown provider or model raises; nothing
-    falls back to a default.
+    ``default_model``, else ``local:smollm2``); an ``[aliases]`` name is replaced by its target,
+    ``[providers.NAME]`` tables are providers and ``[[models]]`` local models (see
+    :mod:`hearth.config`: the file is read here, once per call, and that configuration handed
+    to the registry). ``options`` go to the backend (for local models: n_ctx, n_threads,
+    timeout, verbose, …). An unknown provider or model raises; nothing falls back to a default.
     """
-    from hearth.config import resolve_model_spec
+    from hearth.config import load_config
 
-    return Model(create_backend(resolve_model_spec(spec), **options))
+    config = load_config()
+    return Model(create_backend(config.resolve_model(spec), config=config, **options))
 
 
 class Model:

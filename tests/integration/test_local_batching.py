@@ -12,7 +12,8 @@ import hearth
 from hearth import Done, GenerationSettings
 from hearth.backends.local.backend import LocalBackend
 from hearth.backends.local.channel import SyncChannel
-from hearth.backends.local.scheduler import GenerationJob, Scheduler
+from hearth.backends.local.job import GenerationJob
+from hearth.backends.local.scheduler import Scheduler
 from hearth.messages import Message
 
 pytestmark = pytest.mark.integration

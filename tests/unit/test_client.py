@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import pytest
 
@@ -10,6 +11,7 @@ import hearth
 from hearth import Done, GenerationSettings, Model, TextDelta, Usage
 from hearth.backends.registry import providers, split_model_string
 from hearth.backends.testing import FakeBackend
+from hearth.config import Config
 
 
 def script(*pieces: str) -> list[object]:
@@ -99,7 +101,7 @@ def test_model_strings(spec: str, expected: tuple[str, str]) -> None:
 
 
 def test_local_is_a_provider() -> None:
-    assert "local" in providers()
+    assert "local" in providers(Config(path=Path("/dev/null")))
 
 
 def _weather(city: str) -> str:

@@ -238,13 +238,14 @@ def test_user_entries_resolve_as_local_models(
     weights = write(tmp_path, "not really", "weights.gguf")
     text = f'[[models]]\nname = "mine"\npath = "{weights}"\nsampling = {{ temperature = 0.3 }}\n'
     monkeypatch.setenv("HEARTH_CONFIG", str(write(tmp_path, text)))
-    ref = resolve_local("MINE", ModelStore(tmp_path / "store"))
+    catalog = load_config().catalog()
+    ref = resolve_local("MINE", ModelStore(tmp_path / "store"), catalog)
     assert ref.path == weights and ref.entry is not None
     assert ref.entry.sampling.temperature == 0.3
     m = hearth.model("local:mine")
     assert isinstance(m.backend, LocalBackend) and m.backend.fetch() == weights
     with pytest.raises(ModelNotFoundError, match=r"\(smollm2, gemma3-270m, minilm, mine\)"):
-        resolve_local("theirs", ModelStore(tmp_path / "store"))
+        resolve_local("theirs", ModelStore(tmp_path / "store"), catalog)
 
 
 def test_importing_hearth_reads_no_config() -> None:

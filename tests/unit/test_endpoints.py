@@ -13,10 +13,12 @@ from hearth.backends.endpoints import (
     resolve,
 )
 from hearth.backends.registry import BUILTIN_PROVIDERS, create_backend, providers
+from hearth.config import Config, load_config
 from hearth.errors import ConfigurationError, UnknownProviderError
 from hearth.wire.ollama.host import parse_ollama_host
 
 OPENAI = ENDPOINTS["openai"]
+NO_CONFIG = Config(path=Path("/dev/null"))
 
 
 def test_rows_are_data() -> None:
@@ -40,7 +42,7 @@ def test_rows_are_data() -> None:
 
 
 def test_every_endpoint_row_is_a_provider() -> None:
-    known = providers()
+    known = providers(NO_CONFIG)
     for name in ENDPOINTS:
         assert name in known
         assert name not in BUILTIN_PROVIDERS  # rows are data, not registered factories
@@ -56,13 +58,14 @@ def test_a_configured_provider_reaches_its_own_base_url(
     )
     monkeypatch.setenv("HEARTH_CONFIG", str(config))
     monkeypatch.setenv("BOX_KEY", "sk-box")
-    backend = create_backend("box:served-model")
-    assert "box" in providers()
+    loaded = load_config()
+    backend = create_backend("box:served-model", config=loaded)
+    assert "box" in providers(loaded)
     assert backend.name == "box:served-model"
     assert "sk-box" not in repr(backend)
     monkeypatch.delenv("BOX_KEY")
     with pytest.raises(ConfigurationError, match="BOX_KEY"):
-        create_backend("box:served-model")
+        create_backend("box:served-model", config=loaded)
 
 
 def test_unknown_endpoint_lists_known() -> None:
@@ -225,9 +228,13 @@ def test_a_backend_reports_embeddings_and_a_non_embedding_endpoint_refuses_befor
         return httpx.Response(500)
 
     client = httpx.Client(transport=httpx.MockTransport(handler))
-    openai = create_backend("openai:text-embedding-3-small", api_key="k", http_client=client)
+    openai = create_backend(
+        "openai:text-embedding-3-small", config=NO_CONFIG, api_key="k", http_client=client
+    )
     assert openai.capabilities().embeddings is True
-    groq = create_backend("groq:llama-3.3-70b-versatile", api_key="k", http_client=client)
+    groq = create_backend(
+        "groq:llama-3.3-70b-versatile", config=NO_CONFIG, api_key="k", http_client=client
+    )
     assert groq.capabilities().embeddings is False
     with pytest.raises(UnsupportedFeatureError, match="groq endpoint has no embeddings endpoint"):
         groq.embed(["x"])

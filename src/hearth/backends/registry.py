@@ -11,12 +11,14 @@ A provider is, in order of precedence:
 
 Nothing heavy is imported until a model of that provider is asked for. An unknown provider is an
 error that lists the known ones; nothing falls back to a default.
+
+The registry never reads the config file: every function takes the :class:`Config` its caller
+read once, at the edge (``hearth.model``, the CLI, ``create_app``).
 """
 
 from __future__ import annotations
 
 import importlib
-from collections.abc import Mapping
 from functools import partial
 from typing import TYPE_CHECKING, Protocol
 
@@ -25,7 +27,7 @@ from hearth.errors import UnknownProviderError
 
 if TYPE_CHECKING:
     from hearth.backends.endpoints import Endpoint
-    from hearth.config.schema import ProviderConfig
+    from hearth.config.schema import Config, ProviderConfig
 
 ENTRY_POINT_GROUP = "hearth.backends"
 
@@ -33,6 +35,9 @@ BUILTIN_PROVIDERS: dict[str, str] = {
     "local": "hearth.backends.local.backend:create_backend",
     "hf": "hearth.backends.local.backend:create_hf_backend",
 }
+CATALOG_PROVIDERS = frozenset({"local", "hf"})
+"""The built-in providers whose factories also take ``catalog=``: the built-in models plus the
+config's ``[[models]]``."""
 
 
 class BackendFactory(Protocol):
@@ -47,24 +52,28 @@ def split_model_string(spec: str) -> tuple[str, str]:
     return "local", spec
 
 
-def providers() -> list[str]:
+def providers(config: Config) -> list[str]:
     """Every provider name: local, configured, built-in endpoints and plugins."""
     from importlib.metadata import entry_points  # ~30 ms: only when plugins are looked up
 
     from hearth.backends.endpoints import ENDPOINTS
 
     plugin_names = [ep.name for ep in entry_points(group=ENTRY_POINT_GROUP)]
-    names = set(BUILTIN_PROVIDERS) | set(ENDPOINTS) | set(_configured()) | set(plugin_names)
+    names = set(BUILTIN_PROVIDERS) | set(ENDPOINTS) | set(config.providers) | set(plugin_names)
     return sorted(names)
 
 
-def factory_for(provider: str) -> BackendFactory:
+def factory_for(provider: str, config: Config) -> BackendFactory:
+    """The factory for ``provider``; ``config`` gives its ``[providers.NAME]`` table, if any,
+    and the local models' catalogue."""
     target = BUILTIN_PROVIDERS.get(provider)
     if target is not None:
         module_name, _, attr = target.partition(":")
         factory: BackendFactory = getattr(importlib.import_module(module_name), attr)
+        if provider in CATALOG_PROVIDERS:
+            return partial(factory, catalog=config.catalog())
         return factory
-    configured = _configured().get(provider)
+    configured = config.providers.get(provider)
     if configured is not None:
         return partial(_create_configured, configured)
     from hearth.backends.endpoints import ENDPOINTS
@@ -76,13 +85,7 @@ def factory_for(provider: str) -> BackendFactory:
     for ep in entry_points(group=ENTRY_POINT_GROUP, name=provider):
         loaded: BackendFactory = ep.load()
         return loaded
-    raise UnknownProviderError(provider, providers())
-
-
-def _configured() -> Mapping[str, ProviderConfig]:
-    from hearth.config import load_config
-
-    return load_config().providers
+    raise UnknownProviderError(provider, providers(config))
 
 
 def _create_configured(provider: ProviderConfig, model: str, /, **options: object) -> Backend:
@@ -102,7 +105,7 @@ def _create_remote(endpoint: Endpoint, model: str, /, **options: object) -> Back
     return create_remote(endpoint, model, options)
 
 
-def create_backend(spec: str, **options: object) -> Backend:
-    """Build the backend for ``"provider:name"``."""
+def create_backend(spec: str, /, *, config: Config, **options: object) -> Backend:
+    """Build the backend for ``"provider:name"`` under ``config`` (aliases already resolved)."""
     provider, name = split_model_string(spec)
-    return factory_for(provider)(name, **options)
+    return factory_for(provider, config)(name, **options)

@@ -11,7 +11,8 @@ validation and SHA-256 verification.
   fast when offline.
 * :mod:`~hearth.catalog.checksum`: streamed SHA-256 with a cached verdict (size and mtime).
 * :mod:`~hearth.catalog.gguf_file`: :func:`read_gguf`, the bounded header reader and validator
-  run before llama.cpp; :mod:`~hearth.catalog.gguf_checks` its metadata and layout checks.
+  run before llama.cpp; :mod:`~hearth.catalog.gguf_checks` its metadata and layout checks;
+  :mod:`~hearth.catalog.gguf_values` the metadata values and tensor infos both use.
 * :mod:`~hearth.catalog.resolve`: :func:`resolve_local`, a name, ``hf:`` string or path to a
   local model.
 * :mod:`~hearth.catalog.progress`: the :class:`Progress` protocol (the rich one is separate).

@@ -13,12 +13,9 @@ the file, as llama.cpp's own loader requires.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING
 
+from hearth.catalog.gguf_values import MetadataValue, TensorInfo
 from hearth.errors import InvalidModelFileError
-
-if TYPE_CHECKING:
-    from hearth.catalog.gguf_file import MetadataValue, TensorInfo
 
 Fail = Callable[[str], InvalidModelFileError]
 

@@ -29,10 +29,10 @@ import struct
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Union
 
 from hearth.catalog.ggml_types import tensor_nbytes, type_layout
 from hearth.catalog.gguf_checks import check_metadata, check_tensors
+from hearth.catalog.gguf_values import ArraySummary, MetadataValue, TensorInfo
 from hearth.errors import InvalidModelFileError, ModelNotFoundError
 
 MAGIC = b"GGUF"
@@ -83,28 +83,6 @@ class GGUFLimits:
     max_kept_bytes: int = 64 << 20
     """Memory for the keys, names and small-array values kept: their bytes plus 64 per
     object, which covers a Python object's own size."""
-
-
-@dataclass(frozen=True)
-class ArraySummary:
-    """A metadata array too long to keep: its item type and length."""
-
-    item_type: str
-    length: int
-
-
-Scalar = Union[int, float, bool, str]  # noqa: UP007 (a runtime alias)
-MetadataValue = Union[Scalar, tuple[Scalar, ...], ArraySummary]  # noqa: UP007
-
-
-@dataclass(frozen=True, slots=True)
-class TensorInfo:
-    name: str
-    shape: tuple[int, ...]
-    type_id: int
-    offset: int
-    """Offset from the start of the data section."""
-    nbytes: int
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,9 @@
 """Turn what a user typed into a local model: a catalogue name, ``hf:ORG/REPO/FILE``, or a path.
 
-The order: a built-in catalogue name or alias; an ``hf:`` model string (used from the Hugging
-Face cache, downloaded into it on first use); a path to an existing file; a name from the user's
-config file (``[[models]]``; the file is read only when the name is none of the above).
+The order: a catalogue name or alias; an ``hf:`` model string (used from the Hugging Face cache,
+downloaded into it on first use); a path to an existing file. The catalogue is the caller's: the
+built-in entries, plus the config's ``[[models]]`` when the caller read a config
+(:meth:`hearth.config.Config.catalog`). Nothing here reads the config file.
 """
 
 from __future__ import annotations
@@ -28,21 +29,14 @@ class LocalModelRef:
     entry: CatalogEntry | None
 
 
-def configured_catalog() -> Catalog:
-    """The built-in entries plus the ``[[models]]`` of the user's config file."""
-    from hearth.config import load_config
-
-    return Catalog(builtin_catalog().entries + load_config().models)
-
-
 def resolve_local(spec: str, store: ModelStore, catalog: Catalog | None = None) -> LocalModelRef:
     """A catalogue name or alias, an ``hf:`` model string, else a path to an existing file.
 
-    ``catalog`` defaults to the built-in entries, plus the config file's when the name is not a
-    built-in one, an ``hf:`` string or a path. Raises :class:`ModelNotFoundError` for a path that
-    does not exist or a name nobody knows (and :class:`ConfigFileError` for a bad config file).
+    ``catalog`` defaults to the built-in entries. Raises :class:`ModelNotFoundError` for a path
+    that does not exist or a name nobody knows.
     """
-    entry = (catalog or builtin_catalog()).lookup(spec)
+    catalog = builtin_catalog() if catalog is None else catalog
+    entry = catalog.lookup(spec)
     if entry is None and is_hf_spec(spec):
         entry = hf_entry(parse_hf_spec(spec))
     if entry is not None:
@@ -56,13 +50,8 @@ def resolve_local(spec: str, store: ModelStore, catalog: Catalog | None = None) 
             f"model file {str(path)!r} {reason}. Get a model with `hearth pull "
             f"{DEFAULT_CHAT_MODEL}` or give the path to a .gguf file.",
             model=spec,
-            known=(catalog or builtin_catalog()).names(),
+            known=catalog.names(),
         )
-    if catalog is None:
-        catalog = configured_catalog()
-        entry = catalog.lookup(spec)
-        if entry is not None:
-            return LocalModelRef(store.path_for(entry), entry)
     known = catalog.names()
     raise ModelNotFoundError(
         f"unknown local model {spec!r}: not a catalogue name ({', '.join(known)}), not "

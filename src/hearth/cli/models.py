@@ -74,8 +74,7 @@ class _Context:
     @classmethod
     def load(cls) -> _Context:
         config = load_config()
-        catalog = Catalog(entries.builtin_catalog().entries + config.models)
-        return cls(config, catalog, ModelStore())
+        return cls(config, config.catalog(), ModelStore())
 
     def resolve(self, name: str) -> LocalModelRef:
         """``name`` (after the config's aliases and a ``local:`` prefix) as a local model."""

@@ -41,8 +41,11 @@ Environment variables (over the file): ``HEARTH_CONFIG`` (the file), ``HEARTH_MO
 
 A bad file raises :class:`~hearth.errors.ConfigFileError` naming the file, the line and what was
 expected. :func:`load_config` reads the file each time it is called (nothing is cached in
-globals); ``hearth.model()`` calls it once per call. ``load_config().providers`` maps each
-provider name to a :class:`ProviderConfig` (type, base_url, api_key_env, resolve_api_key()).
+globals). It is called once, at the edge (``hearth.model()`` once per call, each CLI command,
+``create_app``), and the :class:`Config` is handed down: the provider registry and the local
+catalogue take it as a parameter and never read the file. ``config.providers`` maps each
+provider name to a :class:`ProviderConfig` (type, base_url, api_key_env, resolve_api_key());
+``config.catalog()`` is the local models' catalogue (built-in entries plus ``[[models]]``).
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ from pathlib import Path
 from types import MappingProxyType
 
 from hearth._secret import Secret
-from hearth.catalog.entries import DEFAULT_CHAT_MODEL, CatalogEntry
+from hearth.catalog.entries import DEFAULT_CHAT_MODEL, Catalog, CatalogEntry, builtin_catalog
 
 DEFAULT_MODEL = f"local:{DEFAULT_CHAT_MODEL}"
 
@@ -98,6 +98,10 @@ class Config:
             if alias.lower() == wanted:
                 return target
         return None
+
+    def catalog(self) -> Catalog:
+        """The local models' catalogue: the built-in entries plus ``models``."""
+        return Catalog(builtin_catalog().entries + self.models)
 
     def resolve_model(self, spec: str | None) -> str:
         """``spec`` (or the default model when None) with an alias replaced by its target."""

@@ -32,9 +32,10 @@ def create_app(
     backends: Mapping[str, Backend] | None = None,
     load: bool = True,
 ) -> Starlette:
-    """The server for ``settings``. ``config`` resolves aliases and providers (default: the
-    user's config file); ``backends`` maps model names to ready backends (tests); ``load``
-    loads local models in the background at startup (/ready says when they are)."""
+    """The server for ``settings``. ``config`` gives the aliases, providers and local models it
+    serves (default: the user's config file, read here, once); ``backends`` maps model names to
+    ready backends (tests); ``load`` loads local models in the background at startup (/ready says
+    when they are)."""
     if config is None:
         from hearth.config import load_config
 

@@ -108,7 +108,8 @@ def build_router(
         if backends is not None and given in backends:
             backend = backends[given]
         else:
-            backend = create_backend(spec, **_options(spec, settings, any_local))
+            options = _options(spec, settings, any_local)
+            backend = create_backend(spec, config=config, **options)
         admission = Admission(
             parallel=_parallel(settings, spec, backend),
             max_queue=settings.max_queue,

@@ -25,9 +25,11 @@ from hearth.backends.local.channel import AsyncChannel, Channel, SyncChannel
 from hearth.backends.local.constraints import ConstraintCompiler
 from hearth.backends.local.embed import LocalEmbedding
 from hearth.backends.local.engine import DEFAULT_SLOTS, EngineConfig, LlamaEngine
-from hearth.backends.local.scheduler import DEFAULT_MAX_QUEUE, GenerationJob, Scheduler
+from hearth.backends.local.job import GenerationJob
+from hearth.backends.local.scheduler import DEFAULT_MAX_QUEUE, Scheduler
 from hearth.backends.local.shaping import OutputPlan, plan_output
 from hearth.backends.local.templates import ChatTemplate, select_template
+from hearth.catalog.entries import Catalog
 from hearth.catalog.gguf_file import GGUFInfo, read_gguf
 from hearth.catalog.progress import NullProgress, Progress, default_progress
 from hearth.catalog.resolve import LocalModelRef, resolve_local
@@ -84,11 +86,17 @@ class LocalOptions:
 class LocalBackend(LocalEmbedding, BackendBase):
     """A local GGUF model. Thread-safe: every call goes through one worker thread."""
 
-    def __init__(self, spec: str, options: LocalOptions, store: ModelStore | None = None) -> None:
+    def __init__(
+        self,
+        spec: str,
+        options: LocalOptions,
+        store: ModelStore | None = None,
+        catalog: Catalog | None = None,
+    ) -> None:
         self._spec = spec
         self.options = options
         self._store = store or ModelStore()
-        self._ref: LocalModelRef = resolve_local(spec, self._store)
+        self._ref: LocalModelRef = resolve_local(spec, self._store, catalog)
         self._lock = threading.Lock()
         self._scheduler: Scheduler | None = None
         self._template: ChatTemplate | None = None
@@ -344,15 +352,20 @@ async def _async_events(backend: LocalBackend, request: ChatRequest) -> AsyncIte
         job.cancel()
 
 
-def create_backend(model: str, /, **options: object) -> LocalBackend:
-    """Registry factory for ``local:MODEL``."""
+def create_backend(
+    model: str, /, *, catalog: Catalog | None = None, **options: object
+) -> LocalBackend:
+    """Registry factory for ``local:MODEL``. ``catalog``: the names ``MODEL`` may be (the
+    registry passes the built-in ones plus the config's; None: the built-in ones)."""
     try:
         opts = LocalOptions(**options)  # type: ignore[arg-type]
     except TypeError as exc:
         raise InvalidRequestError(f"unknown option for a local model: {exc}") from None
-    return LocalBackend(model, opts)
+    return LocalBackend(model, opts, catalog=catalog)
 
 
-def create_hf_backend(model: str, /, **options: object) -> LocalBackend:
+def create_hf_backend(
+    model: str, /, *, catalog: Catalog | None = None, **options: object
+) -> LocalBackend:
     """Registry factory for ``hf:ORG/REPO/FILE.gguf``: the same as ``local:hf:…``."""
-    return create_backend(f"hf:{model}", **options)
+    return create_backend(f"hf:{model}", catalog=catalog, **options)

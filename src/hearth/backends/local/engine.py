@@ -4,7 +4,8 @@
 for :meth:`LlamaEngine.tokenize`, which reads only the (immutable) vocabulary and is guarded by its
 own lock so callers can tokenize while the worker decodes.
 
-Sampling runs in llama.cpp's native sampler chain and token pieces are cached, so the per-token
+Sampling runs in llama.cpp's native sampler chain (:mod:`hearth.backends.local.sampler`) and
+token pieces are cached, so the per-token
 Python work is a handful of ctypes calls: this is what lets hearth decode at least as fast as
 llama-cpp-python's own ``Llama`` class, which copies the whole logits row into numpy every token.
 
@@ -24,27 +25,19 @@ import threading
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import llama_cpp.llama_cpp as lib
 
+from hearth.backends.local.batch import TokenBatch
+from hearth.backends.local.sampler import Sampler
 from hearth.errors import HearthError, InvalidRequestError, ModelLoadError
 from hearth.settings import GenerationSettings
-
-if TYPE_CHECKING:
-    from hearth.backends.local.batch import TokenBatch
 
 DEFAULT_N_CTX = 8192
 DEFAULT_N_BATCH = 512
 DEFAULT_SLOTS = 8
 MAX_SLOTS = 32
-
-# llama.cpp's defaults, applied when a setting is None.
-DEFAULT_TEMPERATURE = 0.8
-DEFAULT_TOP_K = 40
-DEFAULT_TOP_P = 0.95
-DEFAULT_MIN_P = 0.05
-PENALTY_LAST_N = 64
 
 
 class EngineError(HearthError):
@@ -298,8 +291,6 @@ class LlamaEngine:
 
     def _probe(self, tokens: list[int], split: int) -> bytes:
         """The last token's logits when ``tokens`` are evaluated as two batches cut at ``split``."""
-        from hearth.backends.local.batch import TokenBatch
-
         batch = TokenBatch(len(tokens))
         try:
             self.seq_remove(0)
@@ -331,47 +322,3 @@ class Snapshot:
 
     data: Any  # ctypes.c_uint8 array
     size: int
-
-
-class Sampler:
-    """A native llama.cpp sampler chain built from GenerationSettings. Free it with close()."""
-
-    def __init__(self, settings: GenerationSettings, n_vocab: int) -> None:
-        self.handle = lib.llama_sampler_chain_init(lib.llama_sampler_chain_default_params())
-        add = self._add
-        s = settings
-        repeat = 1.0 if s.repeat_penalty is None else s.repeat_penalty
-        freq = s.frequency_penalty or 0.0
-        presence = s.presence_penalty or 0.0
-        if repeat != 1.0 or freq != 0.0 or presence != 0.0:
-            add(lib.llama_sampler_init_penalties(n_vocab, PENALTY_LAST_N, repeat, freq, presence))
-        temperature = DEFAULT_TEMPERATURE if s.temperature is None else s.temperature
-        if temperature <= 0.0:
-            add(lib.llama_sampler_init_greedy())
-            return
-        top_k = DEFAULT_TOP_K if s.top_k is None else s.top_k
-        if 0 < top_k < n_vocab:
-            add(lib.llama_sampler_init_top_k(top_k))
-        top_p = DEFAULT_TOP_P if s.top_p is None else s.top_p
-        if top_p < 1.0:
-            add(lib.llama_sampler_init_top_p(top_p, 1))
-        min_p = DEFAULT_MIN_P if s.min_p is None else s.min_p
-        if min_p > 0.0:
-            add(lib.llama_sampler_init_min_p(min_p, 1))
-        add(lib.llama_sampler_init_temp(temperature))
-        add(lib.llama_sampler_init_dist(native_seed(s.seed)))
-
-    def _add(self, sampler: Any) -> None:
-        lib.llama_sampler_chain_add(self.handle, sampler)
-
-    def close(self) -> None:
-        if self.handle:
-            lib.llama_sampler_free(self.handle)
-            self.handle = None
-
-
-def native_seed(seed: int | None) -> int:
-    """Map any integer seed onto llama.cpp's 32-bit seeds, avoiding its "random" value."""
-    if seed is None:
-        return int.from_bytes(os.urandom(4), "little") % lib.LLAMA_DEFAULT_SEED
-    return seed % lib.LLAMA_DEFAULT_SEED

@@ -26,20 +26,14 @@ from __future__ import annotations
 import atexit
 import queue
 import threading
-import time
-from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING
+from dataclasses import replace
 
-from hearth.backends.local.batch import Sequence, TokenBatch
-from hearth.backends.local.channel import Channel
+from hearth.backends.local.batch import TokenBatch
 from hearth.backends.local.engine import LlamaEngine, Snapshot
+from hearth.backends.local.job import GenerationJob, Sequence
 from hearth.backends.local.prefix import SlotTable
 from hearth.errors import InvalidRequestError, OverloadedError, RequestTimeoutError
 from hearth.events import Done, StopReason, Usage
-from hearth.settings import GenerationSettings
-
-if TYPE_CHECKING:
-    from hearth.backends.local.constraints import Constraint
 
 DEFAULT_MAX_QUEUE = 64
 
@@ -47,27 +41,6 @@ DEFAULT_MAX_QUEUE = 64
 # has fewer than 64 tokens (measured on SmolLM2 Q4_1; see docs/local-engine.md). Keeping every
 # step below that makes a request's output independent of what else runs and of the prefix cache.
 DEFAULT_STEP_TOKENS = 63
-
-
-@dataclass(eq=False)
-class GenerationJob:
-    """One request for the worker: prompt tokens in, events out through ``channel``."""
-
-    prompt: list[int]
-    settings: GenerationSettings
-    channel: Channel
-    hidden_stop: tuple[str, ...] = ()
-    deadline: float | None = None
-    model_name: str | None = None
-    constraint: Constraint | None = None
-    """Grammar hook (contract D): masks the logits before each sample, accepts the token after."""
-    cancelled: threading.Event = field(default_factory=threading.Event)
-
-    def cancel(self) -> None:
-        self.cancelled.set()
-
-    def expired(self) -> bool:
-        return self.deadline is not None and time.monotonic() > self.deadline
 
 
 _STOP = object()
