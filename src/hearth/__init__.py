@@ -4,10 +4,13 @@
 >>> m = hearth.model("local:smollm2")
 >>> print(m.chat("What is the capital of France?").text)
 
-Importing hearth is light: llama.cpp, provider code and the CLI load only when first used.
+Importing hearth is light: llama.cpp, provider code, the agent (asyncio), the conversation store
+(sqlite3) and the CLI load only when first used. ``hearth.Agent`` and the other names of
+:data:`_LAZY` are imported on first access (PEP 562), so ``import hearth`` stays near 50 ms.
 """
 
-from hearth.agent import Agent, AgentResult, Hooks
+from typing import TYPE_CHECKING
+
 from hearth.backends.base import Backend, Capabilities
 from hearth.client import (
     AsyncChatStream,
@@ -65,8 +68,30 @@ from hearth.messages import (
 from hearth.request import ChatRequest, OutputFormat, ToolChoice, ToolSpec
 from hearth.response import Response, ResponseAccumulator, accumulate
 from hearth.settings import GenerationSettings
-from hearth.store import ConversationStore
 from hearth.tools import Tool, ToolResult, as_tool, tool
+
+if TYPE_CHECKING:  # for type checkers and IDEs; at run time __getattr__ imports them
+    from hearth.agent import Agent, AgentResult, Hooks
+    from hearth.store import ConversationStore
+
+_LAZY = {
+    "Agent": "hearth.agent",
+    "AgentResult": "hearth.agent",
+    "Hooks": "hearth.agent",
+    "ConversationStore": "hearth.store",
+}
+
+
+def __getattr__(name: str) -> object:
+    """``hearth.Agent`` and friends: imported when first used, then cached on the module."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'hearth' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
 
 __version__ = "0.1.0"
 
