@@ -9,7 +9,7 @@ Importing hearth is light: llama.cpp, provider code, the agent (asyncio), the co
 :data:`_LAZY` are imported on first access (PEP 562), so ``import hearth`` stays near 50 ms.
 """
 
-from typing import TYPE_CHECKING
+import typing as _typing
 
 from hearth.backends.base import Backend, Capabilities
 from hearth.client import (
@@ -70,7 +70,7 @@ from hearth.response import Response, ResponseAccumulator, accumulate
 from hearth.settings import GenerationSettings
 from hearth.tools import Tool, ToolResult, as_tool, tool
 
-if TYPE_CHECKING:  # for type checkers and IDEs; at run time __getattr__ imports them
+if _typing.TYPE_CHECKING:  # for type checkers and IDEs; at run time __getattr__ imports them
     from hearth.agent import Agent, AgentResult, Hooks
     from hearth.store import ConversationStore
 
