@@ -183,9 +183,11 @@ def _add_output_tool(body: JsonObject, request: ChatRequest) -> None:
         body["tool_choice"] = choice
 
 
-def request_from_wire(body: JsonObject, *, model: str | None = None) -> WireRequest:
+def request_from_wire(
+    body: JsonObject, *, model: str | None = None, stream: bool = False
+) -> WireRequest:
     """Validate a Messages API body the server received; InvalidRequestError names the field.
-    ``model`` is used only when the body has none."""
+    ``model`` is used only when the body has none; the body says whether to stream."""
     return parse_request(body, model)
 
 

@@ -4,59 +4,14 @@ client reads ``OLLAMA_HOST`` (:func:`hearth.wire.ollama.host.parse_ollama_host`)
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 from hearth.errors import HearthError
 from hearth.messages import JsonObject
-from hearth.request import ChatRequest
 from hearth.response import Response
-from hearth.wire.base import (
-    AnswerFilter,
-    HttpFacts,
-    RawCompletion,
-    StreamDecoder,
-    StreamEncoder,
-    WireFormat,
-    WireOptions,
-    WireRequest,
-)
+from hearth.wire.base import HttpFacts, RawCompletion, StreamEncoder, WireFormat, WireRequest
+from hearth.wire.codecs import FunctionChatCodec
 from hearth.wire.ollama import chat, generate
 from hearth.wire.ollama.embed import OllamaEmbed
 from hearth.wire.ollama.host import parse_ollama_host
-
-
-class _Chat:
-    def request_to_wire(
-        self, request: ChatRequest, *, model: str, stream: bool, options: WireOptions
-    ) -> JsonObject:
-        return chat.request_to_wire(request, model=model, stream=stream)
-
-    def response_from_wire(self, body: JsonObject) -> Response:
-        return chat.response_from_wire(body)
-
-    def stream_decoder(self, *, provider: str) -> StreamDecoder:
-        return chat.StreamDecoder()
-
-    def error_from_wire(
-        self, status: int, body: JsonObject | str, headers: Mapping[str, str], *, provider: str
-    ) -> HearthError:
-        return chat.error_from_wire(status, body, headers)
-
-    def answer(self, request: ChatRequest) -> AnswerFilter | None:
-        return None
-
-
-class _Generate(_Chat):
-    def request_to_wire(
-        self, request: ChatRequest, *, model: str, stream: bool, options: WireOptions
-    ) -> JsonObject:
-        return generate.request_to_wire(request, model=model, stream=stream)
-
-    def response_from_wire(self, body: JsonObject) -> Response:
-        return generate.response_from_wire(body)
-
-    def stream_decoder(self, *, provider: str) -> StreamDecoder:
-        return generate.StreamDecoder()
 
 
 class _Serve:
@@ -82,8 +37,18 @@ FORMAT = WireFormat(
     http=HttpFacts(
         path="/api/chat", stream_path="/api/chat", framing="ndjson", base_url=parse_ollama_host
     ),
-    chat=_Chat(),
-    raw=RawCompletion(_Generate(), "/api/generate"),
+    chat=FunctionChatCodec(
+        chat.request_to_wire, chat.response_from_wire, chat.StreamDecoder, chat.error_from_wire
+    ),
+    raw=RawCompletion(
+        FunctionChatCodec(
+            generate.request_to_wire,
+            generate.response_from_wire,
+            generate.StreamDecoder,
+            chat.error_from_wire,
+        ),
+        "/api/generate",
+    ),
     embed=OllamaEmbed(),
     serve=_Serve(),
 )
