@@ -24,14 +24,28 @@ export class ApiError extends Error {
   }
 }
 
+let asking = null; // the key dialog being shown: calls that meet a 401 meanwhile wait for it
+
+function keyAgain(refused) {
+  if (!asking) {
+    const message = refused ? "That key was refused; enter the right one." : null;
+    asking = askKey(message).finally(() => {
+      asking = null;
+    });
+  }
+  return asking;
+}
+
 // fetch() with the key as a bearer token; on 401 the key is asked for and the call made again.
 export async function call(path, options = {}) {
   for (;;) {
+    const used = apiKey;
     const headers = new Headers(options.headers || {});
-    if (apiKey) headers.set("Authorization", `Bearer ${apiKey}`);
+    if (used) headers.set("Authorization", `Bearer ${used}`);
     const response = await fetch(path, { ...options, headers });
     if (response.status !== 401) return response;
-    const key = await askKey(apiKey ? "That key was refused; enter the right one." : null);
+    if (apiKey !== used) continue; // another call was given a new key meanwhile
+    const key = await keyAgain(Boolean(used));
     if (!key) throw new ApiError(401, "this server needs an API key");
   }
 }

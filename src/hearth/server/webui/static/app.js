@@ -297,6 +297,7 @@ async function answer(body, user, node, text, images) {
   const box = $("messages");
   const reply = new Answer();
   let drawn = false;
+  let stopReason = null;
   state.controller = new AbortController();
   busy(true);
   try {
@@ -311,10 +312,10 @@ async function answer(body, user, node, text, images) {
         follow(box, pinned);
       });
     });
-    await finish(node, user, reply, FINISH_TO_STOP[reply.finish] || "end_turn");
+    stopReason = FINISH_TO_STOP[reply.finish] || "end_turn";
   } catch (error) {
     if (error.name === "AbortError") {
-      await finish(node, user, reply, "cancelled");
+      stopReason = "cancelled";
     } else {
       node.previousElementSibling.remove(); // the question goes back in the box
       node.remove();
@@ -323,16 +324,22 @@ async function answer(body, user, node, text, images) {
       showImages();
       report(error);
     }
+  }
+  try {
+    if (stopReason) await finish(node, user, reply, stopReason);
   } finally {
     state.controller = null;
     busy(false);
+    // the answer is shown whole and saved: its state says so last
+    if (stopReason) node.dataset.state = stopReason === "cancelled" ? "stopped" : "done";
     $("prompt").focus();
   }
 }
 
+// Show the whole answer, keep it in the conversation and save the turn.
 async function finish(node, user, reply, stopReason) {
   updateAnswer(node, reply);
-  node.dataset.state = stopReason === "cancelled" ? "stopped" : "done";
+  node.dataset.state = "saving";
   if (stopReason === "cancelled") note(node, "Stopped.");
   else if (stopReason === "max_tokens") note(node, "Cut off at the token limit.");
   const assistant = reply.message();
