@@ -122,13 +122,18 @@ def ask(page: Page, text: str, *, state: str = "done") -> None:
 
 
 def test_model_output_is_markdown_and_never_markup(page: Page) -> None:
-    ask(page, "be hostile")
+    question = 'be hostile <img src=x onerror="window.pwned = 4">'
+    ask(page, question)
     answer = page.locator(".message.assistant .markdown")
     assert "<script>window.pwned = 1</script>" in answer.inner_text()
     assert answer.locator("script, img").count() == 0
     assert answer.locator("a").count() == 0  # a javascript: link stays text
-    assert page.evaluate("window.pwned") is None
     assert answer.locator("pre code .hljs-keyword").first.inner_text() == "def"
+    assert page.inner_text(".message.user .body") == question  # the question too is text
+    page.wait_for_selector("#conversations li")
+    assert page.inner_text("#conversations li .title") == question  # and so is its title
+    assert page.locator(".message.user img, #conversations img").count() == 0
+    assert page.evaluate("window.pwned") is None
 
 
 def test_thinking_and_tool_calls_are_folded(page: Page) -> None:
