@@ -8,7 +8,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PROMPT ?= What is the capital of France?
 
-.PHONY: run test lint typecheck pytest models bench clean
+.PHONY: run test lint typecheck pytest models chromium bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,7 +33,12 @@ lint: $(VENV)/.installed
 typecheck: $(VENV)/.installed
 	$(BIN)/mypy
 
-pytest: $(VENV)/.installed models
+# The chat page's tests drive Debian's chromium through Playwright's Python API (Playwright's
+# own browser download is not used). Installed once; needs root, as on CI.
+chromium:
+	command -v chromium >/dev/null 2>&1 || (apt-get update && apt-get install -y chromium)
+
+pytest: $(VENV)/.installed models chromium
 	$(BIN)/python -m pytest
 
 test: lint typecheck pytest

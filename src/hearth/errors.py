@@ -6,8 +6,10 @@
     ├── ConfigurationError                 the caller asked for something that does not exist
     │   ├── UnknownProviderError           "foo:bar" with no provider "foo"
     │   ├── ModelNotFoundError             a model name no catalogue / provider knows (remote 404)
-    │   └── ConfigFileError                the config file is unreadable, not TOML, or off-schema
-    │                                      (path, line); hearth.config
+    │   ├── ConfigFileError                the config file is unreadable, not TOML, or off-schema
+    │   │                                  (path, line); hearth.config
+    │   └── ListenError                    `hearth serve` cannot bind its port or address (in use,
+    │                                      not this machine's); hearth.server.listen
     ├── InvalidRequestError (ValueError)   the request itself is wrong; fix it and retry
     │   ├── ContextLengthExceededError     the prompt does not fit the context window
     │   ├── UnsupportedFeatureError        the backend cannot do what was asked (tools, images, …)

@@ -4,22 +4,28 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 import uvicorn
 
+from hearth.backends.base import Backend
 from hearth.config.schema import Config
 from hearth.server import ServerSettings, create_app
 
 
 @contextmanager
-def served(settings: ServerSettings, *, load_timeout: float = 120) -> Iterator[str]:
+def served(
+    settings: ServerSettings,
+    *,
+    load_timeout: float = 120,
+    backends: Mapping[str, Backend] | None = None,
+) -> Iterator[str]:
     """Serve ``settings`` on 127.0.0.1 (a free port); yield the base URL once ``/ready`` says
-    the models are loaded; stop the server afterwards."""
-    app = create_app(settings, config=Config(path=Path("/dev/null")))
+    the models are loaded; stop the server afterwards. ``backends`` as for ``create_app``."""
+    app = create_app(settings, config=Config(path=Path("/dev/null")), backends=backends)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import os
+import socket
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -16,10 +19,12 @@ from hearth.errors import InvalidRequestError
 if TYPE_CHECKING:
     from starlette.applications import Starlette
 
+    from hearth.config.schema import Config
     from hearth.server import ServerSettings
 
 ENV_API_KEY = "HEARTH_API_KEY"
 _LOOPBACK = ("127.0.0.1", "::1", "localhost")
+_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 
 def register(app: typer.Typer) -> None:
@@ -61,12 +66,21 @@ def serve(
     n_ctx: Annotated[int | None, typer.Option(help="Context window of local models.")] = None,
     n_threads: Annotated[int | None, typer.Option(help="CPU threads for local models.")] = None,
     log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
+    webui: Annotated[
+        bool, typer.Option("--webui/--no-webui", help="Serve the chat page at /.")
+    ] = True,
+    store: Annotated[
+        Path | None,
+        typer.Option(help="Conversation store of the chat page. Default: hearth's usual one."),
+    ] = None,
 ) -> None:
-    """Serve models over HTTP: OpenAI (/v1/chat/completions, /v1/completions, /v1/embeddings,
-    /v1/models), Anthropic (/v1/messages), Gemini (/v1beta/models/M:generateContent), and
-    /health, /ready, /metrics."""
+    """Serve models over HTTP: a chat page (/), OpenAI (/v1/chat/completions,
+    /v1/completions, /v1/embeddings, /v1/models), Anthropic (/v1/messages), Gemini
+    (/v1beta/models/M:generateContent), and /health, /ready, /metrics.
+
+    The port is bound before any model loads: a busy port is one error line at once."""
     from hearth.config import load_config
-    from hearth.server import ServerSettings, create_app
+    from hearth.server import ServerSettings
 
     config = load_config()
     key = api_key or os.environ.get(ENV_API_KEY) or None
@@ -84,42 +98,77 @@ def serve(
         api_key=Secret(key) if key else None,
         cors_origins=tuple(cors or ()),
         backend_options=backend_options,
+        web_ui=webui,
+        store_path=store,
     )
-    bind_port = port if port is not None else config.server.port
-    if not 0 <= bind_port <= 65_535:
-        raise InvalidRequestError(f"--port must be 0-65535, got {bind_port}")
-    app = create_app(settings, config=config)
-    _listen(app, settings, host or config.server.host, bind_port, uds, log_level)
+    if log_level.upper() not in _LOG_LEVELS:
+        raise InvalidRequestError(f"--log-level must be one of {', '.join(_LOG_LEVELS).lower()}")
+    _bind_then_serve(
+        settings, config, host or config.server.host,
+        port if port is not None else config.server.port, uds, log_level,
+    )  # fmt: skip
 
 
-def _listen(
-    app: Starlette,
+def _bind_then_serve(
     settings: ServerSettings,
+    config: Config,
     bind_host: str,
     bind_port: int,
     uds: str | None,
     log_level: str,
 ) -> None:
-    """Set up logging, warn about an open unauthenticated bind, then run uvicorn until a
-    SIGTERM has drained the requests in flight."""
+    """Bind first (a busy port is one error line before any model loads), then build the app,
+    print where each client finds it, and serve on the bound socket."""
+    from hearth.server import create_app
+    from hearth.server.banner import banner
+    from hearth.server.listen import listen_tcp, listen_unix
+
+    sock = listen_unix(uds) if uds is not None else listen_tcp(bind_host, bind_port)
+    try:
+        app = create_app(settings, config=config)  # builds the backends; they load in the app
+        if uds is None:
+            bind_port = sock.getsockname()[1]  # the port chosen for --port 0
+        text = banner(
+            settings.models, host=bind_host, port=bind_port, uds=uds, web_ui=settings.web_ui,
+            needs_key=settings.api_key is not None,
+        )  # fmt: skip
+        sys.stdout.write(text + "\n")
+        sys.stdout.flush()
+        _listen(app, settings, sock, bind_host, uds, log_level)
+    finally:
+        sock.close()
+        if uds is not None:
+            with contextlib.suppress(OSError):
+                os.remove(uds)
+
+
+def _listen(
+    app: Starlette,
+    settings: ServerSettings,
+    sock: socket.socket,
+    bind_host: str,
+    uds: str | None,
+    log_level: str,
+) -> None:
+    """Set up logging, warn about an open unauthenticated bind, then run uvicorn on the bound
+    socket until a SIGTERM has drained the requests in flight."""
     import uvicorn
 
     _setup_logging(log_level)
     if uds is None and bind_host not in _LOOPBACK and settings.api_key is None:
         logging.getLogger("hearth.server").warning(
-            "listening on %s without an API key: anyone who can reach it may use it "
-            "(set --api-key or $%s)", bind_host, ENV_API_KEY,
+            "listening on %s without an API key: anyone who can reach it may use it%s "
+            "(set --api-key or $%s)", bind_host,
+            " and read the chat page's conversations" if settings.web_ui else "", ENV_API_KEY,
         )  # fmt: skip
-    uvicorn.run(
+    config = uvicorn.Config(
         app,
-        host=bind_host,
-        port=bind_port,
-        uds=uds,
         access_log=False,  # hearth's own access log never shows query strings (keys)
         log_level=log_level,
         timeout_graceful_shutdown=math.ceil(settings.timeout),  # 0 would cut streams at once
         server_header=False,
     )
+    uvicorn.Server(config).run(sockets=[sock])
 
 
 class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]

@@ -15,7 +15,7 @@ from starlette.middleware.cors import CORSMiddleware
 
 from hearth.backends.base import Backend
 from hearth.config.schema import Config
-from hearth.server import anthropic, gemini, openai, ops
+from hearth.server import anthropic, gemini, openai, ops, webui
 from hearth.server.access_log import AccessLog
 from hearth.server.handling import ServerState
 from hearth.server.metrics import Metrics
@@ -59,16 +59,17 @@ def create_app(
                 ],
             )
         )
-    app = Starlette(
-        routes=[*openai.routes(), *anthropic.routes(), *gemini.routes(), *ops.routes()],
-        middleware=middleware,
-        lifespan=_lifespan(router, load),
-    )
+    routes = [*openai.routes(), *anthropic.routes(), *gemini.routes(), *ops.routes()]
+    ui = webui.WebUIState(settings.store_path) if settings.web_ui else None
+    if ui is not None:
+        routes += webui.routes()
+    app = Starlette(routes=routes, middleware=middleware, lifespan=_lifespan(router, load, ui))
     app.state.hearth = state
+    app.state.webui = ui
     return app
 
 
-def _lifespan(router: ModelRouter, load: bool):  # type: ignore[no-untyped-def]
+def _lifespan(router: ModelRouter, load: bool, ui: webui.WebUIState | None):  # type: ignore[no-untyped-def]
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async with anyio.create_task_group() as group:
@@ -79,6 +80,8 @@ def _lifespan(router: ModelRouter, load: bool):  # type: ignore[no-untyped-def]
             finally:
                 group.cancel_scope.cancel()
         await anyio.to_thread.run_sync(router.close)
+        if ui is not None:
+            await anyio.to_thread.run_sync(ui.close)
 
     return lifespan
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from hearth._secret import Secret
 from hearth.config.schema import Config, ServerConfig
@@ -29,6 +30,9 @@ class ServerSettings:
     * ``cors_origins``: origins allowed by CORS; empty means no CORS headers at all.
     * ``max_body``: the largest request body in bytes (413 above it).
     * ``retry_after``: seconds a refused client is told to wait.
+    * ``web_ui``: serve the chat page at ``/`` and its conversation routes (``/ui/…``).
+    * ``store_path``: the conversation store the chat page lists and saves to (None: hearth's
+      usual ``conversations.db``, :func:`hearth.store.default_path`). Opened on first use.
     """
 
     models: tuple[str, ...]
@@ -40,6 +44,8 @@ class ServerSettings:
     max_body: int = DEFAULT_MAX_BODY
     retry_after: float = 1.0
     backend_options: dict[str, object] = field(default_factory=dict)
+    web_ui: bool = True
+    store_path: Path | None = None
 
     def __post_init__(self) -> None:
         if not self.models:
