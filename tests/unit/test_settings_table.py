@@ -7,6 +7,7 @@ import math
 import types
 import typing
 from dataclasses import fields
+from typing import Any
 
 import pytest
 
@@ -188,3 +189,27 @@ def test_sample_values_are_valid() -> None:
             value = _sample(setting)
             assert not (isinstance(value, float) and math.isnan(value))
             GenerationSettings(**{setting.name: value})  # type: ignore[arg-type]
+
+
+def test_the_openapi_schema_lists_each_setting_field_with_its_range() -> None:
+    from hearth.server.openapi import openapi_schema
+
+    paths = openapi_schema()["paths"]
+
+    def body(path: str) -> dict[str, Any]:
+        schema = paths[path]["post"]["requestBody"]["content"]["application/json"]["schema"]
+        return dict(schema["properties"])
+
+    gemini = body("/v1beta/models/{target}")["generationConfig"]
+    where = {
+        "openai": body("/v1/chat/completions"),
+        "anthropic": body("/v1/messages"),
+        "gemini": gemini["properties"],
+    }
+    for fmt, properties in where.items():
+        for setting, key in wire_fields(fmt):
+            assert properties[key]["description"] == setting.doc, (fmt, key)
+    top_p = dict(where["openai"]["top_p"], description=None)
+    assert top_p == {"type": "number", "minimum": 0.0, "maximum": 1.0, "description": None}
+    assert where["anthropic"]["temperature"]["maximum"] == 1.0  # Anthropic's own range
+    assert where["openai"]["repetition_penalty"]["exclusiveMinimum"] == 0.0
