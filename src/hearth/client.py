@@ -14,7 +14,7 @@ Sync and async twins share everything but the I/O: :class:`ChatStream` and
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias, TypedDict, TypeVar, Unpack, overload
 
@@ -23,7 +23,7 @@ from hearth.backends.registry import create_backend
 from hearth.embeddings import DEFAULT_EMBEDDING_MODEL, Embeddings
 from hearth.errors import InvalidRequestError
 from hearth.events import StreamEvent, TextDelta
-from hearth.messages import JsonObject, Message
+from hearth.messages import JsonObject, JsonValue, Message
 from hearth.request import (
     ChatRequest,
     EmbedRequest,
@@ -108,6 +108,7 @@ class Model:
         tools: Iterable[ToolLike] = (),
         tool_choice: ToolChoice | Tool = "auto",
         response_format: OutputSpec | None = None,
+        extra_body: Mapping[str, JsonValue] | None = None,
         **overrides: Unpack[SettingsOverrides],
     ) -> ChatRequest:
         """The ChatRequest that chat/stream would send.
@@ -116,9 +117,12 @@ class Model:
         their specs; running the calls is the caller's or the agent's job). ``tool_choice``:
         ``auto``, ``required``, ``none``, or a tool (or its name) the model must call.
         ``response_format``: a pydantic class, a JSON schema dict, ``"json"`` or an
-        OutputFormat; the answer is then validated into ``Response.parsed``."""
+        OutputFormat; the answer is then validated into ``Response.parsed``. ``extra_body``:
+        fields of a remote provider's API that hearth does not model, merged into the request
+        body (``extra_body={"logit_bias": {"50256": -100}}``); a field hearth sets itself is
+        refused, and local models refuse any (see :attr:`ChatRequest.extra_body`)."""
         return self._build(
-            prompt, settings, system, tools, tool_choice, response_format, overrides
+            prompt, settings, system, tools, tool_choice, response_format, overrides, extra_body
         )[0]
 
     def _build(
@@ -130,6 +134,7 @@ class Model:
         tool_choice: ToolChoice | Tool,
         response_format: OutputSpec | None,
         overrides: SettingsOverrides,
+        extra_body: Mapping[str, JsonValue] | None = None,
     ) -> tuple[ChatRequest, StructuredOutput | None]:
         merged, output = self._shared(settings, response_format, overrides)
         request = ChatRequest(
@@ -138,6 +143,7 @@ class Model:
             tools=tuple(t if isinstance(t, ToolSpec) else as_tool(t).spec for t in tools),
             tool_choice=tool_choice.name if isinstance(tool_choice, Tool) else tool_choice,
             response_format=output.format if output is not None else None,
+            extra_body=extra_body,
         )
         return request, output
 
@@ -166,6 +172,7 @@ class Model:
         tools: Iterable[ToolLike] = (),
         tool_choice: ToolChoice | Tool = "auto",
         response_format: OutputSpec | None = None,
+        extra_body: Mapping[str, JsonValue] | None = None,
         **overrides: Unpack[SettingsOverrides],
     ) -> Response:
         """Send a prompt (a string, a Message or a list of them) and wait for the answer.
@@ -174,7 +181,7 @@ class Model:
         answer that does not validate raises OutputValidationError (its ``raw`` is the text).
         """
         request, output = self._build(
-            prompt, settings, system, tools, tool_choice, response_format, overrides
+            prompt, settings, system, tools, tool_choice, response_format, overrides, extra_body
         )
         return with_parsed(self.backend.chat(request), output)
 
@@ -187,10 +194,11 @@ class Model:
         tools: Iterable[ToolLike] = (),
         tool_choice: ToolChoice | Tool = "auto",
         response_format: OutputSpec | None = None,
+        extra_body: Mapping[str, JsonValue] | None = None,
         **overrides: Unpack[SettingsOverrides],
     ) -> Response:
         request, output = self._build(
-            prompt, settings, system, tools, tool_choice, response_format, overrides
+            prompt, settings, system, tools, tool_choice, response_format, overrides, extra_body
         )
         return with_parsed(await self.backend.achat(request), output)
 
@@ -203,11 +211,12 @@ class Model:
         tools: Iterable[ToolLike] = (),
         tool_choice: ToolChoice | Tool = "auto",
         response_format: OutputSpec | None = None,
+        extra_body: Mapping[str, JsonValue] | None = None,
         **overrides: Unpack[SettingsOverrides],
     ) -> ChatStream:
         """Stream the answer. Use as a context manager; leaving it early stops generation."""
         request, output = self._build(
-            prompt, settings, system, tools, tool_choice, response_format, overrides
+            prompt, settings, system, tools, tool_choice, response_format, overrides, extra_body
         )
         return ChatStream(self.backend.stream(request), output=output)
 
@@ -220,10 +229,11 @@ class Model:
         tools: Iterable[ToolLike] = (),
         tool_choice: ToolChoice | Tool = "auto",
         response_format: OutputSpec | None = None,
+        extra_body: Mapping[str, JsonValue] | None = None,
         **overrides: Unpack[SettingsOverrides],
     ) -> AsyncChatStream:
         request, output = self._build(
-            prompt, settings, system, tools, tool_choice, response_format, overrides
+            prompt, settings, system, tools, tool_choice, response_format, overrides, extra_body
         )
         return AsyncChatStream(self.backend.astream(request), output=output)
 
@@ -235,6 +245,7 @@ class Model:
         settings: GenerationSettings | None,
         response_format: OutputSpec | None,
         overrides: SettingsOverrides,
+        extra_body: Mapping[str, JsonValue] | None = None,
     ) -> tuple[ChatRequest, StructuredOutput | None]:
         if not isinstance(prompt, str):
             raise InvalidRequestError(
@@ -245,7 +256,10 @@ class Model:
             raise raw_completion_unsupported(self.name)
         merged, output = self._shared(settings, response_format, overrides)
         fmt = output.format if output is not None else None
-        return ChatRequest(prompt=prompt, settings=merged, response_format=fmt), output
+        request = ChatRequest(
+            prompt=prompt, settings=merged, response_format=fmt, extra_body=extra_body
+        )
+        return request, output
 
     def complete(
         self,
@@ -253,6 +267,7 @@ class Model:
         settings: GenerationSettings | None = None,
         *,
         response_format: OutputSpec | None = None,
+        extra_body: Mapping[str, JsonValue] | None = None,
         **overrides: Unpack[SettingsOverrides],
     ) -> Response:
         """Continue ``prompt`` as raw text: no chat template, no roles (a base model's use,
@@ -261,7 +276,7 @@ class Model:
         llama-server, Ollama, hearth serve, OpenAI's instruct models); others raise
         UnsupportedFeatureError.
         ``response_format`` constrains the continuation as in :meth:`chat`."""
-        request, output = self._build_raw(prompt, settings, response_format, overrides)
+        request, output = self._build_raw(prompt, settings, response_format, overrides, extra_body)
         return with_parsed(self.backend.chat(request), output)
 
     async def acomplete(
@@ -270,10 +285,11 @@ class Model:
         settings: GenerationSettings | None = None,
         *,
         response_format: OutputSpec | None = None,
+        extra_body: Mapping[str, JsonValue] | None = None,
         **overrides: Unpack[SettingsOverrides],
     ) -> Response:
         """The async twin of :meth:`complete`."""
-        request, output = self._build_raw(prompt, settings, response_format, overrides)
+        request, output = self._build_raw(prompt, settings, response_format, overrides, extra_body)
         return with_parsed(await self.backend.achat(request), output)
 
     def stream_complete(
@@ -282,10 +298,11 @@ class Model:
         settings: GenerationSettings | None = None,
         *,
         response_format: OutputSpec | None = None,
+        extra_body: Mapping[str, JsonValue] | None = None,
         **overrides: Unpack[SettingsOverrides],
     ) -> ChatStream:
         """Stream the raw continuation of ``prompt`` (see :meth:`complete`)."""
-        request, output = self._build_raw(prompt, settings, response_format, overrides)
+        request, output = self._build_raw(prompt, settings, response_format, overrides, extra_body)
         return ChatStream(self.backend.stream(request), output=output)
 
     def astream_complete(
@@ -294,10 +311,11 @@ class Model:
         settings: GenerationSettings | None = None,
         *,
         response_format: OutputSpec | None = None,
+        extra_body: Mapping[str, JsonValue] | None = None,
         **overrides: Unpack[SettingsOverrides],
     ) -> AsyncChatStream:
         """The async twin of :meth:`stream_complete`."""
-        request, output = self._build_raw(prompt, settings, response_format, overrides)
+        request, output = self._build_raw(prompt, settings, response_format, overrides, extra_body)
         return AsyncChatStream(self.backend.astream(request), output=output)
 
     @overload
@@ -308,6 +326,7 @@ class Model:
         settings: GenerationSettings | None = None,
         *,
         system: str | None = None,
+        extra_body: Mapping[str, JsonValue] | None = None,
         **overrides: Unpack[SettingsOverrides],
     ) -> T: ...
 
@@ -319,6 +338,7 @@ class Model:
         settings: GenerationSettings | None = None,
         *,
         system: str | None = None,
+        extra_body: Mapping[str, JsonValue] | None = None,
         **overrides: Unpack[SettingsOverrides],
     ) -> Any: ...
 
@@ -329,12 +349,18 @@ class Model:
         settings: GenerationSettings | None = None,
         *,
         system: str | None = None,
+        extra_body: Mapping[str, JsonValue] | None = None,
         **overrides: Unpack[SettingsOverrides],
     ) -> Any:
         """Ask for an answer of the given shape and return it validated:
         ``m.parse("Name a city", City)`` → ``City(...)``. Raises OutputValidationError."""
         return self.chat(
-            prompt, settings, system=system, response_format=output, **overrides
+            prompt,
+            settings,
+            system=system,
+            response_format=output,
+            extra_body=extra_body,
+            **overrides,
         ).parsed
 
     @overload
@@ -345,6 +371,7 @@ class Model:
         settings: GenerationSettings | None = None,
         *,
         system: str | None = None,
+        extra_body: Mapping[str, JsonValue] | None = None,
         **overrides: Unpack[SettingsOverrides],
     ) -> T: ...
 
@@ -356,6 +383,7 @@ class Model:
         settings: GenerationSettings | None = None,
         *,
         system: str | None = None,
+        extra_body: Mapping[str, JsonValue] | None = None,
         **overrides: Unpack[SettingsOverrides],
     ) -> Any: ...
 
@@ -366,11 +394,17 @@ class Model:
         settings: GenerationSettings | None = None,
         *,
         system: str | None = None,
+        extra_body: Mapping[str, JsonValue] | None = None,
         **overrides: Unpack[SettingsOverrides],
     ) -> Any:
         """The async twin of :meth:`parse`."""
         response = await self.achat(
-            prompt, settings, system=system, response_format=output, **overrides
+            prompt,
+            settings,
+            system=system,
+            response_format=output,
+            extra_body=extra_body,
+            **overrides,
         )
         return response.parsed
 
@@ -568,6 +602,7 @@ class Conversation:
         tools: Iterable[ToolLike] | None = None,
         tool_choice: ToolChoice | Tool | None = None,
         response_format: OutputSpec | None = None,
+        extra_body: Mapping[str, JsonValue] | None = None,
         **overrides: Unpack[SettingsOverrides],
     ) -> Response:
         """Send the next message and wait for the answer (``parsed`` set with a
@@ -587,6 +622,7 @@ class Conversation:
         tools: Iterable[ToolLike] | None = None,
         tool_choice: ToolChoice | Tool | None = None,
         response_format: OutputSpec | None = None,
+        extra_body: Mapping[str, JsonValue] | None = None,
         **overrides: Unpack[SettingsOverrides],
     ) -> ChatStream:
         """Stream the answer; the turn joins the history once the stream has finished."""
