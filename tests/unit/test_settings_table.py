@@ -7,6 +7,7 @@ import math
 import types
 import typing
 from dataclasses import fields
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -53,7 +54,9 @@ def test_settings_overrides_match_the_table() -> None:
     row needs its key there, with a type that takes the setting's values."""
     overrides = typing.get_type_hints(SettingsOverrides)
     table = typing.get_type_hints(GenerationSettings)
-    assert list(overrides) == [s.name for s in SETTINGS]
+    missing = [s.name for s in SETTINGS if s.name not in overrides]
+    assert not missing, f"add {missing} to SettingsOverrides in hearth/client.py"
+    assert list(overrides) == [s.name for s in SETTINGS], "keep SettingsOverrides in table order"
     for name, hint in overrides.items():
         wanted = _members(table[name]) - {type(None)}
         assert wanted <= _members(hint), (name, hint, table[name])
@@ -71,14 +74,14 @@ def test_gemini_generation_config_has_a_field_for_each_gemini_setting() -> None:
 
 
 def test_openai_extensions_and_renames() -> None:
+    """The endpoint options that rename an OpenAI field are the ones the codec knows, and the
+    llama.cpp samplers go to OpenAI-compatible servers only as extensions."""
     for setting, _ in wire_fields("openai"):
         if setting.wire.openai_option is not None:
             assert setting.wire.openai_option in ("max_tokens_field", "repeat_penalty_field")
-    assert [s.name for s, _ in wire_fields("openai") if s.local] == [
-        "top_k",
-        "min_p",
-        "repeat_penalty",
-    ]
+    local = {s.name for s, _ in wire_fields("openai") if s.local}
+    assert {"top_k", "min_p", "repeat_penalty"} <= local
+    assert not local & {"temperature", "top_p", "seed", "max_tokens", "stop"}
 
 
 def test_cli_flags_are_unique_and_on_numbers() -> None:
@@ -213,3 +216,16 @@ def test_the_openapi_schema_lists_each_setting_field_with_its_range() -> None:
     assert top_p == {"type": "number", "minimum": 0.0, "maximum": 1.0, "description": None}
     assert where["anthropic"]["temperature"]["maximum"] == 1.0  # Anthropic's own range
     assert where["openai"]["repetition_penalty"]["exclusiveMinimum"] == 0.0
+
+
+ENGINE = Path(__file__).parents[2] / "src" / "hearth" / "backends" / "local" / "engine.py"
+ELSEWHERE = {"max_tokens", "thinking_budget"}  # the scheduler and the templates use these
+
+
+def test_each_sampling_number_has_its_engine_line() -> None:
+    """A new sampler row is one row plus the line in the local engine's sampler chain that
+    uses it (docs/adding-a-setting.md); without that line local models would ignore it."""
+    sampler = ENGINE.read_text(encoding="utf-8").split("class Sampler", 1)[1]
+    for setting in NUMBERS:
+        if setting.name not in ELSEWHERE:
+            assert f"s.{setting.name}" in sampler, f"the sampler chain never reads {setting.name}"
