@@ -14,7 +14,7 @@ Sync and async twins share everything but the I/O: :class:`ChatStream` and
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias, TypedDict, TypeVar, Unpack, overload
 
@@ -23,7 +23,7 @@ from hearth.backends.registry import create_backend
 from hearth.embeddings import DEFAULT_EMBEDDING_MODEL, Embeddings
 from hearth.errors import InvalidRequestError
 from hearth.events import StreamEvent, TextDelta
-from hearth.messages import JsonObject, Message
+from hearth.messages import JsonObject, JsonValue, Message
 from hearth.request import (
     ChatRequest,
     EmbedRequest,
@@ -110,6 +110,7 @@ class Model:
         tools: Iterable[ToolLike] = (),
         tool_choice: ToolChoice | Tool = "auto",
         response_format: OutputSpec | None = None,
+        extra_body: Mapping[str, JsonValue] | None = None,
         **overrides: Unpack[SettingsOverrides],
     ) -> ChatRequest:
         """The ChatRequest that chat/stream would send.
@@ -118,9 +119,12 @@ class Model:
         their specs; running the calls is the caller's or the agent's job). ``tool_choice``:
         ``auto``, ``required``, ``none``, or a tool (or its name) the model must call.
         ``response_format``: a pydantic class, a JSON schema dict, ``"json"`` or an
-        OutputFormat; the answer is then validated into ``Response.parsed``."""
+        OutputFormat; the answer is then validated into ``Response.parsed``. ``extra_body``:
+        fields of a remote provider's API that hearth does not model, merged into the request
+        body (``extra_body={"logit_bias": {"50256": -100}}``); a field hearth sets itself is
+        refused, and local models refuse any (see :attr:`ChatRequest.extra_body`)."""
         return self._build(
-            prompt, settings, system, tools, tool_choice, response_format, overrides
+            prompt, settings, system, tools, tool_choice, response_format, overrides, extra_body
         )[0]
 
     def _build(
@@ -132,6 +136,7 @@ class Model:
         tool_choice: ToolChoice | Tool,
         response_format: OutputSpec | None,
         overrides: SettingsOverrides,
+        extra_body: Mapping[str, JsonValue] | None = None,
     ) -> tuple[ChatRequest, StructuredOutput | None]:
         merged, output = self._shared(settings, response_format, overrides)
         request = ChatRequest(
@@ -140,6 +145,7 @@ class Model:
             tools=tuple(t if isinstance(t, ToolSpec) else as_tool(t).spec for t in tools),
             tool_choice=tool_choice.name if isinstance(tool_choice, Tool) else tool_choice,
             response_format=output.format if output is not None else None,
+            extra_body=extra_body,
         )
         return request, output
 
@@ -168,6 +174,7 @@ class Model:
         tools: Iterable[ToolLike] = (),
         tool_choice: ToolChoice | Tool = "auto",
         response_format: OutputSpec | None = None,
+        extra_body: Mapping[str, JsonValue] | None = None,
         **overrides: Unpack[SettingsOverrides],
     ) -> Response:
         """Send a prompt (a string, a Message or a list of them) and wait for the answer.
@@ -176,7 +183,7 @@ class Model:
         answer that does not validate raises OutputValidationError (its ``raw`` is the text).
         """
         request, output = self._build(
-            prompt, settings, system, tools, tool_choice, response_format, overrides
+            prompt, settings, system, tools, tool_choice, response_format, overrides, extra_body
         )
         return with_parsed(self.backend.chat(request), output)
 
@@ -189,10 +196,11 @@ class Model:
         tools: Iterable[ToolLike] = (),
         tool_choice: ToolChoice | Tool = "auto",
         response_format: OutputSpec | None = None,
+        extra_body: Mapping[str, JsonValue] | None = None,
         **overrides: Unpack[SettingsOverrides],
     ) -> Response:
         request, output = self._build(
-            prompt, settings, system, tools, tool_choice, response_format, overrides
+            prompt, settings, system, tools, tool_choice, response_format, overrides, extra_body
         )
         return with_parsed(await self.backend.achat(request), output)
 
@@ -205,11 +213,12 @@ class Model:
         tools: Iterable[ToolLike] = (),
         tool_choice: ToolChoice | Tool = "auto",
         response_format: OutputSpec | None = None,
+        extra_body: Mapping[str, JsonValue] | None = None,
         **overrides: Unpack[SettingsOverrides],
     ) -> ChatStream:
         """Stream the answer. Use as a context manager; leaving it early stops generation."""
         request, output = self._build(
-            prompt, settings, system, tools, tool_choice, response_format, overrides
+            prompt, settings, system, tools, tool_choice, response_format, overrides, extra_body
         )
         return ChatStream(self.backend.stream(request), output=output)
 
@@ -222,10 +231,11 @@ class Model:
         tools: Iterable[ToolLike] = (),
         tool_choice: ToolChoice | Tool = "auto",
         response_format: OutputSpec | None = None,
+        extra_body: Mapping[str, JsonValue] | None = None,
         **overrides: Unpack[SettingsOverrides],
     ) -> AsyncChatStream:
         request, output = self._build(
-            prompt, settings, system, tools, tool_choice, response_format, overrides
+            prompt, settings, system, tools, tool_choice, response_format, overrides, extra_body
         )
         return AsyncChatStream(self.backend.astream(request), output=output)
 
@@ -237,6 +247,7 @@ class Model:
         settings: GenerationSettings | None,
         response_format: OutputSpec | None,
         overrides: SettingsOverrides,
+        extra_body: Mapping[str, JsonValue] | None = None,
     ) -> tuple[ChatRequest, StructuredOutput | None]:
         if not isinstance(prompt, str):
             raise InvalidRequestError(
@@ -247,7 +258,10 @@ class Model:
             raise raw_completion_unsupported(self.name)
         merged, output = self._shared(settings, response_format, overrides)
         fmt = output.format if output is not None else None
-        return ChatRequest(prompt=prompt, settings=merged, response_format=fmt), output
+        request = ChatRequest(
+            prompt=prompt, settings=merged, response_format=fmt, extra_body=extra_body
+        )
+        return request, output
 
     def complete(
         self,
@@ -255,6 +269,7 @@ class Model:
         settings: GenerationSettings | None = None,
         *,
         response_format: OutputSpec | None = None,
+        extra_body: Mapping[str, JsonValue] | None = None,
         **overrides: Unpack[SettingsOverrides],
     ) -> Response:
         """Continue ``prompt`` as raw text: no chat template, no roles (a base model's use,
@@ -263,7 +278,7 @@ class Model:
         llama-server, Ollama, hearth serve, OpenAI's instruct models); others raise
         UnsupportedFeatureError.
         ``response_format`` constrains the continuation as in :meth:`chat`."""
-        request, output = self._build_raw(prompt, settings, response_format, overrides)
+        request, output = self._build_raw(prompt, settings, response_format, overrides, extra_body)
         return with_parsed(self.backend.chat(request), output)
 
     async def acomplete(
@@ -272,10 +287,11 @@ class Model:
         settings: GenerationSettings | None = None,
         *,
         response_format: OutputSpec | None = None,
+        extra_body: Mapping[str, JsonValue] | None = None,
         **overrides: Unpack[SettingsOverrides],
     ) -> Response:
         """The async twin of :meth:`complete`."""
-        request, output = self._build_raw(prompt, settings, response_format, overrides)
+        request, output = self._build_raw(prompt, settings, response_format, overrides, extra_body)
         return with_parsed(await self.backend.achat(request), output)
 
     def stream_complete(
@@ -284,10 +300,11 @@ class Model:
         settings: GenerationSettings | None = None,
         *,
         response_format: OutputSpec | None = None,
+        extra_body: Mapping[str, JsonValue] | None = None,
         **overrides: Unpack[SettingsOverrides],
     ) -> ChatStream:
         """Stream the raw continuation of ``prompt`` (see :meth:`complete`)."""
-        request, output = self._build_raw(prompt, settings, response_format, overrides)
+        request, output = self._build_raw(prompt, settings, response_format, overrides, extra_body)
         return ChatStream(self.backend.stream(request), output=output)
 
     def astream_complete(
@@ -296,10 +313,11 @@ class Model:
         settings: GenerationSettings | None = None,
         *,
         response_format: OutputSpec | None = None,
+        extra_body: Mapping[str, JsonValue] | None = None,
         **overrides: Unpack[SettingsOverrides],
     ) -> AsyncChatStream:
         """The async twin of :meth:`stream_complete`."""
-        request, output = self._build_raw(prompt, settings, response_format, overrides)
+        request, output = self._build_raw(prompt, settings, response_format, overrides, extra_body)
         return AsyncChatStream(self.backend.astream(request), output=output)
 
     @overload
@@ -310,6 +328,7 @@ class Model:
         settings: GenerationSettings | None = None,
         *,
         system: str | None = None,
+        extra_body: Mapping[str, JsonValue] | None = None,
         **overrides: Unpack[SettingsOverrides],
     ) -> T: ...
 
@@ -321,6 +340,7 @@ class Model:
         settings: GenerationSettings | None = None,
         *,
         system: str | None = None,
+        extra_body: Mapping[str, JsonValue] | None = None,
         **overrides: Unpack[SettingsOverrides],
     ) -> Any: ...
 
@@ -331,12 +351,18 @@ class Model:
         settings: GenerationSettings | None = None,
         *,
         system: str | None = None,
+        extra_body: Mapping[str, JsonValue] | None = None,
         **overrides: Unpack[SettingsOverrides],
     ) -> Any:
         """Ask for an answer of the given shape and return it validated:
         ``m.parse("Name a city", City)`` → ``City(...)``. Raises OutputValidationError."""
         return self.chat(
-            prompt, settings, system=system, response_format=output, **overrides
+            prompt,
+            settings,
+            system=system,
+            response_format=output,
+            extra_body=extra_body,
+            **overrides,
         ).parsed
 
     @overload
@@ -347,6 +373,7 @@ class Model:
         settings: GenerationSettings | None = None,
         *,
         system: str | None = None,
+        extra_body: Mapping[str, JsonValue] | None = None,
         **overrides: Unpack[SettingsOverrides],
     ) -> T: ...
 
@@ -358,6 +385,7 @@ class Model:
         settings: GenerationSettings | None = None,
         *,
         system: str | None = None,
+        extra_body: Mapping[str, JsonValue] | None = None,
         **overrides: Unpack[SettingsOverrides],
     ) -> Any: ...
 
@@ -368,11 +396,17 @@ class Model:
         settings: GenerationSettings | None = None,
         *,
         system: str | None = None,
+        extra_body: Mapping[str, JsonValue] | None = None,
         **overrides: Unpack[SettingsOverrides],
     ) -> Any:
         """The async twin of :meth:`parse`."""
         response = await self.achat(
-            prompt, settings, system=system, response_format=output, **overrides
+            prompt,
+            settings,
+            system=system,
+            response_format=output,
+            extra_body=extra_body,
+            **overrides,
         )
         return response.parsed
 
@@ -570,6 +604,7 @@ class Conversation:
         tools: Iterable[ToolLike] | None = None,
         tool_choice: ToolChoice | Tool | None = None,
         response_format: OutputSpec | None = None,
+        extra_body: Mapping[str, JsonValue] | None = None,
         **overrides: Unpack[SettingsOverrides],
     ) -> Response:
         """Send the next message and wait for the answer (``parsed`` set with a
@@ -589,6 +624,7 @@ class Conversation:
         tools: Iterable[ToolLike] | None = None,
         tool_choice: ToolChoice | Tool | None = None,
         response_format: OutputSpec | None = None,
+        extra_body: Mapping[str, JsonValue] | None = None,
         **overrides: Unpack[SettingsOverrides],
     ) -> ChatStream:
         """Stream the answer; the turn joins the history once the stream has finished."""

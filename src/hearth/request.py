@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, TypeAlias
 
 from hearth.embeddings import Task, check_dimensions, check_inputs, check_task
 from hearth.errors import InvalidRequestError
-from hearth.messages import JsonObject, Message
+from hearth.messages import JsonObject, JsonValue, Message
 from hearth.settings import GenerationSettings
 
 
@@ -65,6 +66,12 @@ class ChatRequest:
     the generated text as usual. Only backends whose :class:`~hearth.backends.base.Capabilities`
     say ``raw_completion`` (local models, and remote APIs with raw completion) take one; the
     others raise :class:`~hearth.errors.UnsupportedFeatureError` before sending anything.
+
+    ``extra_body``: fields of the provider's API that hearth does not model (OpenAI's
+    ``logit_bias``, Ollama's ``options.num_ctx``…), merged into the request body a remote
+    backend sends, as the openai SDK's ``extra_body`` is: JSON objects merge key by key, and a
+    field hearth itself sets is refused (see :func:`hearth.backends.remote_http.merge_extra`).
+    Local models have no request body and refuse a non-empty one.
     """
 
     messages: tuple[Message, ...] = ()
@@ -73,10 +80,13 @@ class ChatRequest:
     tool_choice: ToolChoice = "auto"
     response_format: OutputFormat | None = None
     prompt: str | None = None
+    extra_body: Mapping[str, JsonValue] | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.messages, list):
             object.__setattr__(self, "messages", tuple(self.messages))
+        if self.extra_body is not None:
+            _check_extra_body(self.extra_body)
         if self.prompt is not None:
             self._check_raw()
         elif not self.messages:
@@ -119,6 +129,18 @@ class ChatRequest:
     def raw(self) -> bool:
         """True for a raw text completion (``prompt`` set), False for a chat."""
         return self.prompt is not None
+
+
+def _check_extra_body(extra: object) -> None:
+    if not isinstance(extra, Mapping) or not all(isinstance(k, str) for k in extra):
+        raise InvalidRequestError(
+            f"extra_body must be a mapping of field names (strings) to JSON values, got "
+            f"{type(extra).__name__}"
+        )
+    try:
+        json.dumps(extra, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise InvalidRequestError(f"extra_body must hold JSON values only: {exc}") from None
 
 
 @dataclass(frozen=True, slots=True, init=False)

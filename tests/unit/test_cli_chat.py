@@ -11,6 +11,7 @@ from tests.support.cli import run_cli as run
 from hearth import Done, TextDelta, Usage
 from hearth.backends import registry
 from hearth.backends.testing import FakeBackend
+from hearth.cli.sampling import CLI_SETTINGS
 
 FAKES: list[FakeBackend] = []
 
@@ -42,6 +43,22 @@ def test_run_streams_the_answer_with_flags(
     (req,) = backend.requests
     assert [m.role for m in req.messages] == ["system", "user"]
     assert (req.settings.temperature, req.settings.max_tokens, req.settings.seed) == (0, 9, 3)
+
+
+def test_run_offers_every_cli_setting_of_the_table(
+    fake: list[FakeBackend], capsys: pytest.CaptureFixture[str]
+) -> None:
+    backend = FakeBackend([answer("ok")])
+    fake.append(backend)
+    flags = ["--top-p", "0.5", "--top-k", "3", "--min-p", "0.1", "--repeat-penalty", "1.2"]
+    code, out, _ = run(["run", "-m", "fake:x", *flags, "Q?"], capsys)
+    assert (code, out) == (0, "ok\n")
+    s = backend.requests[0].settings
+    assert (s.top_p, s.top_k, s.min_p, s.repeat_penalty, s.temperature) == (0.5, 3, 0.1, 1.2, None)
+    for command in ("run", "chat", "agent"):
+        _, usage, _ = run([command, "--help"], capsys)
+        for setting in CLI_SETTINGS:
+            assert setting.cli[0] in usage, (command, setting.name)
 
 
 def test_run_json(fake: list[FakeBackend], capsys: pytest.CaptureFixture[str]) -> None:

@@ -41,7 +41,7 @@ from hearth._http import (
 from hearth.backends.base import BackendBase, Capabilities, raw_completion_unsupported
 from hearth.backends.endpoints import Endpoint, ResolvedEndpoint
 from hearth.backends.remote_embed import RemoteEmbedder
-from hearth.backends.remote_http import Call, headers_for, json_body, url_for
+from hearth.backends.remote_http import Call, headers_for, json_body, merge_extra, url_for
 from hearth.backends.remote_stream import StreamReader, adrain, drain
 from hearth.embeddings import Embeddings
 from hearth.errors import (
@@ -146,9 +146,12 @@ class RemoteBackend(BackendBase):
         *,
         stream: bool,
     ) -> Call:
-        """The HTTP call for ``request``: ``codec`` (None: the chat codec) builds the body."""
+        """The HTTP call for ``request``: ``codec`` (None: the chat codec) builds the body, and
+        the request's ``extra_body`` is merged into it (:func:`merge_extra`)."""
         encoder = self._chat_codec if codec is None else codec
         body = encoder.request_to_wire(request, model=self._model, stream=stream, options=options)
+        if request.extra_body:
+            merge_extra(body, request.extra_body)
         http = self._format.http
         return Call(
             url=url,

@@ -1,6 +1,6 @@
 """What every remote call shares, chat or embeddings: the URL (the model quoted into the
 format's path), the headers (content type, the format's own headers, the key in the format's
-auth header) and the JSON body. No I/O."""
+auth header) and the JSON body, with the caller's ``extra_body`` merged in. No I/O."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from hearth.backends.endpoints import ResolvedEndpoint
-from hearth.messages import JsonObject
+from hearth.errors import InvalidRequestError
+from hearth.messages import JsonObject, JsonValue
 from hearth.wire.base import ChatCodec, HttpFacts
 
 
@@ -42,3 +43,26 @@ def headers_for(http: HttpFacts, resolved: ResolvedEndpoint, accept: str) -> dic
 
 def json_body(body: JsonObject) -> bytes:
     return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def merge_extra(body: JsonObject, extra: Mapping[str, JsonValue], path: str = "extra_body") -> None:
+    """Lay ``extra`` (a request's ``extra_body``) into ``body``, the codec's request body, in
+    place. Objects merge key by key, so ``{"options": {"num_ctx": 8192}}`` adds to the
+    ``options`` hearth wrote; a field hearth itself set (any value that is not an object on
+    both sides) is refused with InvalidRequestError naming its path, since sending the caller's
+    value would silently overrule the setting or argument that made it."""
+    for key, value in extra.items():
+        where = f"{path}.{key}"
+        if key not in body:
+            body[key] = value
+            continue
+        mine = body[key]
+        if isinstance(mine, dict) and isinstance(value, Mapping):
+            body[key] = merged = dict(mine)  # a copy: the codec may share it with the request
+            merge_extra(merged, value, where)
+            continue
+        raise InvalidRequestError(
+            f"{where}: hearth sets this field itself (from the request's messages, settings, "
+            "tools or output format); use hearth's own argument for it, and extra_body only for "
+            "fields hearth does not send"
+        )

@@ -11,8 +11,10 @@ from typing import TYPE_CHECKING, Annotated, TextIO
 import typer
 
 from hearth._text import escape_controls
-from hearth.cli.chat import MaxTokOpt, ModelOpt, SeedOpt, SystemOpt, TempOpt, VerboseOpt
+from hearth.cli.chat import ModelOpt, SystemOpt, VerboseOpt
+from hearth.cli.sampling import NO_SETTINGS, sampling_options
 from hearth.errors import InvalidRequestError, OutputValidationError
+from hearth.settings import GenerationSettings
 
 if TYPE_CHECKING:
     from hearth.agent import AgentResult, Step, ToolResultStep
@@ -63,6 +65,7 @@ OutputRetriesOpt = Annotated[
 ]
 
 
+@sampling_options
 def agent(
     task: Annotated[str, typer.Argument(help="What the agent should do.")],
     tools: ToolsOpt = None,
@@ -72,9 +75,7 @@ def agent(
     max_rounds: MaxRoundsOpt = 10,
     model: ModelOpt = None,
     system: SystemOpt = None,
-    temperature: TempOpt = None,
-    max_tokens: MaxTokOpt = None,
-    seed: SeedOpt = None,
+    settings: GenerationSettings = NO_SETTINGS,
     save: SaveOpt = True,
     output_schema: OutputSchemaOpt = None,
     output_retries: OutputRetriesOpt = 1,
@@ -82,7 +83,7 @@ def agent(
 ) -> None:
     """Run a task with tools; prints the model's text, each tool call and each result."""
     from hearth.agent import Agent
-    from hearth.cli.chat import _settings, open_model
+    from hearth.cli.chat import open_model
 
     toolset = _tools(tools, root, read_only)
     if not task.strip():
@@ -93,7 +94,6 @@ def agent(
         from hearth.store import ConversationStore
 
         store = ConversationStore()
-    settings = _settings(temperature, max_tokens, seed)
     with open_model(model, verbose) as m:
         runner = Agent(
             m,

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated, TextIO
 
 import typer
 
+from hearth.cli.sampling import NO_SETTINGS, sampling_options
 from hearth.client import ChatStream, Conversation, Model
 from hearth.errors import InvalidRequestError
 from hearth.response import Response
@@ -29,25 +30,12 @@ ModelOpt = Annotated[
     ),
 ]
 SystemOpt = Annotated[str | None, typer.Option("--system", "-s", help="System prompt.")]
-TempOpt = Annotated[
-    float | None, typer.Option("--temperature", "-t", help="Sampling temperature (0 = greedy).")
-]
-MaxTokOpt = Annotated[
-    int | None, typer.Option("--max-tokens", "-n", help="Most tokens to generate.")
-]
-SeedOpt = Annotated[int | None, typer.Option("--seed", help="Seed for reproducible sampling.")]
 VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Show llama.cpp's log.")]
 
 
 def register(app: typer.Typer) -> None:
     app.command("run")(run)
     app.command("chat")(chat)
-
-
-def _settings(
-    temperature: float | None, max_tokens: int | None, seed: int | None
-) -> GenerationSettings:
-    return GenerationSettings(temperature=temperature, max_tokens=max_tokens, seed=seed)
 
 
 def open_model(spec: str | None, verbose: bool) -> Model:
@@ -68,15 +56,14 @@ def open_model(spec: str | None, verbose: bool) -> Model:
     return m
 
 
+@sampling_options
 def run(
     prompt: Annotated[
         str | None, typer.Argument(help="The prompt; '-' or nothing reads it from stdin.")
     ] = None,
     model: ModelOpt = None,
     system: SystemOpt = None,
-    temperature: TempOpt = None,
-    max_tokens: MaxTokOpt = None,
-    seed: SeedOpt = None,
+    settings: GenerationSettings = NO_SETTINGS,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print one JSON object with text, usage, stop reason.")
     ] = False,
@@ -99,7 +86,6 @@ def run(
             "put the text in the prompt, or leave --raw out"
         )
     text = _read_prompt(prompt, raw=raw)
-    settings = _settings(temperature, max_tokens, seed)
     with open_model(model, verbose) as m:
         if as_json:
             response = m.complete(text, settings) if raw else m.chat(text, settings, system=system)
@@ -194,12 +180,11 @@ def _resume(conv: Conversation, saver: _Saver, ref: str, system: str | None) -> 
     sys.stderr.write(f"continuing conversation {cid} ({stored.info.turns} turns)\n")
 
 
+@sampling_options
 def chat(
     model: ModelOpt = None,
     system: SystemOpt = None,
-    temperature: TempOpt = None,
-    max_tokens: MaxTokOpt = None,
-    seed: SeedOpt = None,
+    settings: GenerationSettings = NO_SETTINGS,
     verbose: VerboseOpt = False,
     conversation: Annotated[
         str | None, typer.Argument(help="With --continue: the conversation id (or a prefix of it).")
@@ -221,7 +206,6 @@ def chat(
         raise InvalidRequestError(
             f"to continue conversation {conversation}, write: hearth chat --continue {conversation}"
         )
-    settings = _settings(temperature, max_tokens, seed)
     interactive = sys.stdin.isatty()
     saver = _Saver(None, None)
     if save or resume:

@@ -1,18 +1,55 @@
-"""The server's OpenAPI 3.1 schema, written by hand: the request bodies each route accepts (the
-fields hearth reads; others are ignored) and the answers it gives. Served at /openapi.json and
-used by the schemathesis test."""
+"""The server's OpenAPI 3.1 schema: the request bodies each route accepts (the fields hearth
+reads; others are ignored) and the answers it gives. Served at /openapi.json and used by the
+schemathesis test. The sampling fields of each format come from the settings table
+(:data:`hearth.settings.SETTINGS`: its field names, types, ranges and docs); the rest is written
+by hand."""
 
 from __future__ import annotations
 
 from typing import Any
 
-_NUM = {"type": "number"}
+from hearth.settings import Setting, wire_fields
+from hearth.wire.formats import get_format
+
 _INT = {"type": "integer"}
 _STR = {"type": "string"}
 _BOOL = {"type": "boolean"}
 _OBJ: dict[str, Any] = {"type": "object"}
-_STOP = {"anyOf": [_STR, {"type": "array", "items": _STR, "maxItems": 16}]}
 
+
+def _setting_schema(setting: Setting, max_temperature: float | None) -> dict[str, Any]:
+    """One setting's JSON schema: its type and range, with its doc as the description."""
+    if setting.kind is tuple:
+        schema: dict[str, Any] = {"type": "array", "items": _STR}
+        if setting.high is not None:
+            schema["maxItems"] = int(setting.high)
+        return {**schema, "description": setting.doc}
+    schema = {"type": "integer" if setting.kind is int else "number"}
+    if setting.low is not None:
+        schema["exclusiveMinimum" if setting.low_open else "minimum"] = setting.low
+    high = setting.high
+    if setting.name == "temperature" and max_temperature is not None:
+        high = max_temperature  # the API's own range (see Limits)
+    if high is not None:
+        schema["maximum"] = high
+    return {**schema, "description": setting.doc}
+
+
+def _sampling_fields(fmt: str) -> dict[str, Any]:
+    """The setting fields of format ``fmt``'s request (OpenAI's aliases too)."""
+    limit = get_format(fmt).limits.max_temperature
+    out: dict[str, Any] = {}
+    for setting, key in wire_fields(fmt):
+        aliases = setting.wire.openai_aliases if fmt == "openai" else ()
+        for name in (key, *aliases):
+            out[name] = _setting_schema(setting, limit)
+    return out
+
+
+_OPENAI_SETTINGS = _sampling_fields("openai")
+_STOP_LIST = dict(_OPENAI_SETTINGS["stop"])
+_STOP = {"anyOf": [_STR, _STOP_LIST], "description": _STOP_LIST.pop("description")}
+"""OpenAI's ``stop``: one string or a list of them."""
 _OPENAI_MESSAGE = {
     "type": "object",
     "required": ["role", "content"],
@@ -25,9 +62,7 @@ _OPENAI_MESSAGE = {
     },
 }
 _SAMPLING = {
-    "temperature": _NUM, "top_p": _NUM, "top_k": _INT, "min_p": _NUM, "seed": _INT,
-    "presence_penalty": _NUM, "frequency_penalty": _NUM, "repeat_penalty": _NUM,
-    "max_tokens": _INT, "max_completion_tokens": _INT, "stop": _STOP, "stream": _BOOL, "n": _INT,
+    **_OPENAI_SETTINGS, "stop": _STOP, "stream": _BOOL, "n": _INT,
     "stream_options": {"type": "object", "properties": {"include_usage": _BOOL}},
 }  # fmt: skip
 _CHAT = {
@@ -50,7 +85,7 @@ _COMPLETION = {
         "prompt": {"anyOf": [_STR, {"type": "array", "items": _STR, "minItems": 1, "maxItems": 1}]},
         "response_format": _OBJ,
         **_SAMPLING,
-        "max_tokens": {**_INT, "default": 16},
+        "max_tokens": {**_OPENAI_SETTINGS["max_tokens"], "default": 16},
     },
 }
 _EMBEDDING = {
@@ -68,7 +103,6 @@ _ANTHROPIC = {
     "required": ["model", "max_tokens", "messages"],
     "properties": {
         "model": _STR,
-        "max_tokens": _INT,
         "system": {"anyOf": [_STR, {"type": "array", "items": _OBJ}]},
         "messages": {
             "type": "array",
@@ -81,11 +115,8 @@ _ANTHROPIC = {
                 },
             },
         },
-        "temperature": _NUM,
-        "top_p": _NUM,
-        "top_k": _INT,
+        **_sampling_fields("anthropic"),
         "stream": _BOOL,
-        "stop_sequences": {"type": "array", "items": _STR},
         "tools": {"type": "array", "items": _OBJ},
         "tool_choice": _OBJ,
         "thinking": _OBJ,
@@ -113,12 +144,7 @@ _GEMINI = {
         "generationConfig": {
             "type": "object",
             "properties": {
-                "temperature": _NUM,
-                "topP": _NUM,
-                "topK": _INT,
-                "maxOutputTokens": _INT,
-                "stopSequences": {"type": "array", "items": _STR},
-                "seed": _INT,
+                **_sampling_fields("gemini"),
                 "responseMimeType": _STR,
                 "responseJsonSchema": _OBJ,
             },

@@ -248,6 +248,12 @@ class LocalBackend(LocalEmbedding, BackendBase):
     def _job(self, request: ChatRequest, channel: Channel) -> tuple[GenerationJob, OutputPlan]:
         """The job for ``request`` and its plan. Grammars are compiled here, on the caller's
         thread, so a bad or hostile one fails before anything is queued."""
+        if request.extra_body:
+            raise UnsupportedFeatureError(
+                f"{self.name} is a local model: there is no provider API to pass extra_body "
+                f"({', '.join(request.extra_body)}) to; leave it out (sampling settings are "
+                "keyword arguments: temperature=, top_k=, …)"
+            )
         plan = self._plan(request)
         tokens = self._tokens(request, plan)
         n_ctx = self.engine.n_ctx

@@ -12,7 +12,8 @@ Outbound (:func:`request_to_wire`):
 * ``tool`` messages → ``user`` messages of ``tool_result`` blocks. Content is always a list of
   blocks. Thinking parts without a signature are dropped (the API rejects them; they come from
   other providers or local models); a message left with nothing to send is dropped.
-* Settings: ``max_tokens`` (4096 when unset, plus the thinking budget when thinking is on),
+* Settings: the settings table's Anthropic column (:data:`hearth.settings.SETTINGS`):
+  ``max_tokens`` (4096 when unset, plus the thinking budget when thinking is on),
   ``temperature``, ``top_p``, ``top_k``, ``stop`` → ``stop_sequences``, ``thinking`` →
   ``{"type": "enabled", "budget_tokens": thinking_budget or 1024}`` / ``{"type": "disabled"}``.
   Dropped, as Anthropic has no such parameter: ``min_p``, ``repeat_penalty``,
@@ -38,7 +39,7 @@ from hearth.errors import InvalidRequestError
 from hearth.messages import JsonObject, JsonValue, Message, TextPart
 from hearth.request import ChatRequest, ToolChoice, ToolSpec
 from hearth.response import Response
-from hearth.settings import GenerationSettings
+from hearth.settings import GenerationSettings, wire_values
 from hearth.wire.anthropic.blocks import (
     blocks_to_parts,
     parts_to_blocks,
@@ -123,15 +124,13 @@ def _tools_to_wire(tools: tuple[ToolSpec, ...], choice: ToolChoice) -> JsonObjec
 
 
 def _settings_to_wire(settings: GenerationSettings) -> JsonObject:
-    out: JsonObject = {}
-    if settings.temperature is not None:
-        out["temperature"] = settings.temperature
-    if settings.top_p is not None:
-        out["top_p"] = settings.top_p
-    if settings.top_k is not None:
-        out["top_k"] = settings.top_k
-    if settings.stop:
-        out["stop_sequences"] = list(settings.stop)
+    """Each setting with an Anthropic field in the settings table (``max_tokens`` aside: the
+    body always has it, see :func:`_max_tokens`), and ``thinking``."""
+    out: JsonObject = {
+        key: value
+        for setting, key, value in wire_values(settings, "anthropic")
+        if setting.name != "max_tokens"
+    }
     if settings.thinking is True:
         budget = settings.thinking_budget
         out["thinking"] = {

@@ -45,7 +45,7 @@ from hearth.messages import (
     ToolResultPart,
 )
 from hearth.request import ChatRequest, OutputFormat, ToolChoice, ToolSpec
-from hearth.settings import GenerationSettings
+from hearth.settings import GenerationSettings, wire_fields
 from hearth.wire.anthropic.blocks import dump_input
 from hearth.wire.base import WireRequest
 
@@ -321,26 +321,24 @@ def _thinking(value: JsonValue) -> tuple[bool | None, int | None]:
     return True, budget
 
 
-def _optional_number(body: JsonObject, key: str) -> float | None:
-    value = body.get(key)
-    return None if value is None else _number(value, key)
-
-
 def _settings(body: JsonObject) -> GenerationSettings:
+    """Each number with an Anthropic field in the settings table (``max_tokens`` required),
+    ``stop_sequences`` and ``thinking``."""
     if body.get("max_tokens") is None:
         _fail("max_tokens", "is required")
-    max_tokens = _integer(body.get("max_tokens"), "max_tokens")
-    if max_tokens < 1:
+    values: dict[str, object] = {}
+    for setting, key in wire_fields("anthropic"):
+        value = body.get(key)
+        if setting.kind in (int, float) and value is not None:
+            values[setting.name] = (_integer if setting.kind is int else _number)(value, key)
+    max_tokens = values["max_tokens"]
+    if isinstance(max_tokens, int) and max_tokens < 1:
         _fail("max_tokens", f"must be at least 1, got {max_tokens}")
-    top_k = body.get("top_k")
     stops = body.get("stop_sequences")
     stop = () if stops is None else _list(stops, "stop_sequences")
     thinking, budget = _thinking(body.get("thinking"))
     return GenerationSettings(
-        temperature=_optional_number(body, "temperature"),
-        top_p=_optional_number(body, "top_p"),
-        top_k=None if top_k is None else _integer(top_k, "top_k"),
-        max_tokens=max_tokens,
+        **values,  # type: ignore[arg-type]
         stop=tuple(_string(s, f"stop_sequences[{i}]") for i, s in enumerate(stop)),
         thinking=thinking,
         thinking_budget=budget,

@@ -1,7 +1,8 @@
 """Gemini ``generationConfig``, ``tools`` and ``toolConfig`` ↔ hearth settings, tools and
 tool choice.
 
-Settings: temperature, topP, topK, maxOutputTokens (``max_tokens``), stopSequences, seed,
+Settings: the settings table's Gemini column (:data:`hearth.settings.SETTINGS`), today
+temperature, topP, topK, maxOutputTokens (``max_tokens``), stopSequences, seed,
 presencePenalty, frequencyPenalty. ``min_p`` and ``repeat_penalty`` have no Gemini form and are
 dropped outbound. Thinking:
 
@@ -23,22 +24,25 @@ application/json`` plus ``responseJsonSchema`` (see :mod:`hearth.wire.gemini.out
 
 from __future__ import annotations
 
+from typing import Any
+
 from hearth.errors import InvalidRequestError, UnsupportedFeatureError
 from hearth.messages import JsonObject, JsonValue
 from hearth.request import OutputFormat, ToolChoice, ToolSpec
-from hearth.settings import GenerationSettings
+from hearth.settings import GenerationSettings, wire_fields, wire_values
 from hearth.wire.gemini import shapes
 
-_SETTING_NAMES = (
-    ("temperature", "temperature"),
-    ("top_p", "topP"),
-    ("top_k", "topK"),
-    ("max_tokens", "maxOutputTokens"),
-    ("seed", "seed"),
-    ("presence_penalty", "presencePenalty"),
-    ("frequency_penalty", "frequencyPenalty"),
+_GEMINI_FIELDS = wire_fields("gemini")
+"""The settings with a ``generationConfig`` field of their own (the settings table)."""
+_ATTRIBUTES = {
+    field.alias or name: name for name, field in shapes.GenerationConfig.model_fields.items()
+}
+"""``generationConfig`` field → its attribute on :class:`shapes.GenerationConfig`."""
+_SETTING_PATHS = (
+    *((setting.name, key) for setting, key in _GEMINI_FIELDS),
     ("thinking_budget", "thinkingConfig.thinkingBudget"),
 )
+"""Setting → where it is in ``generationConfig``, to name the field in an error."""
 
 
 # --- hearth → Gemini -------------------------------------------------------------------------
@@ -46,13 +50,7 @@ _SETTING_NAMES = (
 
 def settings_to_wire(settings: GenerationSettings) -> JsonObject:
     """The ``generationConfig`` object (empty when every setting is left to Gemini)."""
-    config: JsonObject = {}
-    for name, wire in _SETTING_NAMES[:-1]:
-        value = getattr(settings, name)
-        if value is not None:
-            config[wire] = value
-    if settings.stop:
-        config["stopSequences"] = list(settings.stop)
+    config: JsonObject = {key: value for _, key, value in wire_values(settings, "gemini")}
     thinking = _thinking_to_wire(settings.thinking, settings.thinking_budget)
     if thinking:
         config["thinkingConfig"] = thinking
@@ -102,25 +100,18 @@ def settings_from_wire(config: shapes.GenerationConfig | None) -> GenerationSett
         return GenerationSettings()
     _refuse_unsupported(config)
     thinking, budget = _thinking_from_wire(config.thinking_config)
+    values: dict[str, Any] = {
+        setting.name: getattr(config, _ATTRIBUTES[key]) for setting, key in _GEMINI_FIELDS
+    }
+    values["stop"] = tuple(values["stop"] or ())
     try:
-        return GenerationSettings(
-            temperature=config.temperature,
-            top_p=config.top_p,
-            top_k=config.top_k,
-            max_tokens=config.max_output_tokens,
-            stop=tuple(config.stop_sequences or ()),
-            seed=config.seed,
-            presence_penalty=config.presence_penalty,
-            frequency_penalty=config.frequency_penalty,
-            thinking=thinking,
-            thinking_budget=budget,
-        )
+        return GenerationSettings(**values, thinking=thinking, thinking_budget=budget)
     except InvalidRequestError as exc:
         raise InvalidRequestError(f"{_setting_path(str(exc))}: {exc}") from None
 
 
 def _setting_path(message: str) -> str:
-    for name, wire in _SETTING_NAMES:
+    for name, wire in _SETTING_PATHS:
         if message.startswith(f"{name} "):
             return f"generationConfig.{wire}"
     if "stop sequence" in message:

@@ -25,7 +25,8 @@ What maps where (hearth ↔ Ollama):
   call is an InvalidRequestError. When that call has a real id, the result's meta gets
   ``ollama_matched_call_id`` so re-encoding leaves ``tool_call_id`` out. ``is_error`` has no
   Ollama field and is dropped outbound.
-* **Settings** → ``options``: temperature, top_p, top_k, min_p, repeat_penalty,
+* **Settings** → ``options``: the settings table's Ollama column
+  (:data:`hearth.settings.SETTINGS`), today temperature, top_p, top_k, min_p, repeat_penalty,
   presence_penalty, frequency_penalty, seed, stop, and ``max_tokens`` ↔ ``num_predict``
   (inbound, ``num_predict`` ≤ 0 — Ollama's -1 "unlimited" and -2 "fill the context" — means
   None). ``thinking_budget`` is dropped. Other inbound options (``num_ctx``…) are ignored.
@@ -52,9 +53,9 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Any, Literal, cast
+from typing import TYPE_CHECKING, Any, Literal, cast
 
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, ValidationError, create_model, field_validator
 
 from hearth import errors
 from hearth.errors import HearthError, InvalidRequestError, ProviderError
@@ -81,7 +82,7 @@ from hearth.messages import (
 )
 from hearth.request import ChatRequest, ToolSpec
 from hearth.response import Response
-from hearth.settings import GenerationSettings
+from hearth.settings import GenerationSettings, wire_fields, wire_values
 from hearth.wire._headers import retry_after_seconds
 from hearth.wire.base import WireChunk, WireRequest
 from hearth.wire.ollama.output import ollama_format
@@ -96,7 +97,6 @@ META_MATCHED_CALL_ID = "ollama_matched_call_id"
 """ToolResultPart meta: ``call_id`` was matched by name/order; the wire had no tool_call_id."""
 
 _THINK_LEVELS = ("low", "medium", "high", "max")
-_NUM_PREDICT = "num_predict"  # Ollama's max_tokens
 _DEFAULT_SETTINGS = GenerationSettings()
 
 
@@ -189,18 +189,10 @@ def _tool_result_to_wire(
     return wire
 
 
-def _wire_option(attr: str) -> str:
-    return _NUM_PREDICT if attr == "max_tokens" else attr
-
-
 def options_to_wire(settings: GenerationSettings) -> JsonObject:
-    """The ``options`` object (/api/chat and /api/generate) for ``settings``."""
-    options: JsonObject = {}
-    for attr in _OPTIONS:
-        value = getattr(settings, attr)
-        if value is not None and value != ():
-            options[_wire_option(attr)] = list(value) if attr == "stop" else value
-    return options
+    """The ``options`` object (/api/chat and /api/generate) for ``settings``: each setting with
+    an Ollama field in the settings table."""
+    return {key: value for _, key, value in wire_values(settings, "ollama")}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -251,22 +243,25 @@ class _WireTool(BaseModel):
     function: _WireToolFunction
 
 
-class _WireOptions(BaseModel):
-    model_config = _STRICT
-    temperature: float | None = None
-    top_p: float | None = None
-    top_k: int | None = None
-    min_p: float | None = None
-    repeat_penalty: float | None = None
-    presence_penalty: float | None = None
-    frequency_penalty: float | None = None
-    seed: int | None = None
-    num_predict: int | None = None
-    stop: list[str] | None = None
+def _option_fields() -> dict[str, Any]:
+    """The ``options`` fields that carry settings (the settings table's Ollama column), typed
+    as the settings are; other options (``num_ctx``…) are ignored."""
+    return {
+        key: (list[str] | None if setting.kind is tuple else setting.kind | None, None)
+        for setting, key in wire_fields("ollama")
+    }
 
 
-# The GenerationSettings fields that go to ``options``: the same names, but num_predict.
-_OPTIONS = tuple("max_tokens" if k == _NUM_PREDICT else k for k in _WireOptions.model_fields)
+if TYPE_CHECKING:
+
+    class _WireOptions(BaseModel):
+        """Built from the settings table at run time (:func:`_option_fields`)."""
+
+else:
+    _WireOptions = create_model("_WireOptions", __config__=_STRICT, **_option_fields())
+
+_OPTIONS: dict[str, str] = {setting.name: key for setting, key in wire_fields("ollama")}
+"""GenerationSettings field → its ``options`` field (``max_tokens`` → ``num_predict``)."""
 
 
 class _WireChatRequest(BaseModel):
@@ -461,15 +456,15 @@ def _tools_from_wire(tools: Sequence[_WireTool]) -> tuple[ToolSpec, ...]:
 
 def _settings_from_wire(wire: _WireChatRequest) -> GenerationSettings:
     options = wire.options or _WireOptions()
-    values: dict[str, Any] = {a: getattr(options, _wire_option(a)) for a in _OPTIONS}
+    values: dict[str, Any] = {name: getattr(options, key) for name, key in _OPTIONS.items()}
     if values["max_tokens"] is not None and values["max_tokens"] <= 0:
         values["max_tokens"] = None  # -1 unlimited, -2 fill the context: hearth's default
     values["stop"] = tuple(values["stop"] or ())
-    for attr in _OPTIONS:  # check one at a time so the message names the wire field
+    for name, key in _OPTIONS.items():  # check one at a time so the message names the wire field
         try:
-            replace(_DEFAULT_SETTINGS, **{attr: values[attr]})
+            replace(_DEFAULT_SETTINGS, **{name: values[name]})
         except InvalidRequestError as exc:
-            raise InvalidRequestError(f"options.{_wire_option(attr)}: {exc}") from None
+            raise InvalidRequestError(f"options.{key}: {exc}") from None
     return replace(_DEFAULT_SETTINGS, **values, thinking=_think_from_wire(wire.think))
 
 

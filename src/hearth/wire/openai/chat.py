@@ -11,7 +11,8 @@ What maps where:
   part's ``meta``); assistant text, ``refusal`` (a TextPart with ``meta={"openai_refusal": true}``)
   and ``tool_calls`` (ids and argument strings kept byte for byte); ``tool`` messages ↔
   ToolResultParts (consecutive ones merge into one hearth ``tool`` message).
-* settings: temperature, top_p, presence/frequency penalties, seed, stop, and max_tokens as
+* settings: the settings table's OpenAI column (:data:`hearth.settings.SETTINGS`), today
+  temperature, top_p, presence/frequency penalties, seed, stop, and max_tokens as
   ``max_completion_tokens`` (``max_tokens_field="max_tokens"`` for servers that predate it).
   top_k, min_p and repeat_penalty are not OpenAI parameters: they are sent only with
   ``sampler_extensions=True`` (llama-server, vLLM, hearth's server accept them);
@@ -49,7 +50,7 @@ from hearth.messages import (
 )
 from hearth.request import ChatRequest, ToolSpec
 from hearth.response import Response
-from hearth.settings import GenerationSettings
+from hearth.settings import GenerationSettings, wire_values
 from hearth.wire.openai.errors import error_from_wire, error_to_wire
 from hearth.wire.openai.inbound import request_from_wire
 from hearth.wire.openai.output import openai_response_format
@@ -166,27 +167,17 @@ def settings_to_wire(
     sampler_extensions: bool,
     repeat_penalty_field: str = "repeat_penalty",
 ) -> JsonObject:
-    """The sampling fields of a Chat Completions (or legacy completions) body."""
+    """The sampling fields of a Chat Completions (or legacy completions) body: each setting
+    with an OpenAI field in the settings table (:data:`hearth.settings.SETTINGS`), under the
+    name the endpoint option it names chooses; local samplers only with
+    ``sampler_extensions``."""
+    renamed = {"max_tokens_field": max_tokens_field, "repeat_penalty_field": repeat_penalty_field}
     out: JsonObject = {}
-    pairs: list[tuple[str, JsonValue]] = [
-        ("temperature", s.temperature),
-        ("top_p", s.top_p),
-        ("presence_penalty", s.presence_penalty),
-        ("frequency_penalty", s.frequency_penalty),
-        ("seed", s.seed),
-        (max_tokens_field, s.max_tokens),
-    ]
-    if sampler_extensions:
-        pairs += [
-            ("top_k", s.top_k),
-            ("min_p", s.min_p),
-            (repeat_penalty_field, s.repeat_penalty),
-        ]
-    for key, value in pairs:
-        if value is not None:
-            out[key] = value
-    if s.stop:
-        out["stop"] = list(s.stop)
+    for setting, field, value in wire_values(s, "openai"):
+        if setting.local and not sampler_extensions:
+            continue
+        option = setting.wire.openai_option
+        out[field if option is None else renamed.get(option, field)] = value
     return out
 
 

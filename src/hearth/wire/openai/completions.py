@@ -10,7 +10,8 @@ same API lives in :func:`hearth.wire.openai.inbound.completion_request_from_wire
 What maps where:
 
 * ``prompt`` is the raw text, sent as one string (one prompt, one choice).
-* settings: temperature, top_p, presence/frequency penalties, seed, stop and ``max_tokens``
+* settings: as for chat (the settings table's OpenAI column): temperature, top_p,
+  presence/frequency penalties, seed, stop and ``max_tokens``
   (this API's name for it); top_k, min_p and repeat_penalty only with
   ``sampler_extensions=True``, the last under ``repeat_penalty_field`` (as for chat).
   ``thinking`` and ``thinking_budget`` are dropped: a raw prompt has no template to switch

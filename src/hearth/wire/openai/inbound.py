@@ -32,7 +32,7 @@ from hearth.messages import (
     ToolResultPart,
 )
 from hearth.request import ChatRequest, OutputFormat, ToolChoice, ToolSpec
-from hearth.settings import GenerationSettings
+from hearth.settings import GenerationSettings, Setting, wire_fields
 from hearth.wire.base import WireRequest
 from hearth.wire.openai.shapes import DETAIL_META, REFUSAL_META
 
@@ -399,21 +399,26 @@ def _settings(body: JsonObject) -> GenerationSettings:
         raise InvalidRequestError(
             f"reasoning_effort: expected one of {', '.join(_EFFORT_THINKING)}, got {effort!r}"
         )
-    repeat = _num(body, "repeat_penalty")
-    max_tokens = _int(body, "max_completion_tokens")
+    values: dict[str, object] = {}
+    for setting, key in wire_fields("openai"):
+        if setting.kind in (int, float):
+            values[setting.name] = _number_field(body, (key, *setting.wire.openai_aliases), setting)
     return GenerationSettings(
-        temperature=_num(body, "temperature"),
-        top_p=_num(body, "top_p"),
-        top_k=_int(body, "top_k"),
-        min_p=_num(body, "min_p"),
-        repeat_penalty=repeat if repeat is not None else _num(body, "repetition_penalty"),
-        presence_penalty=_num(body, "presence_penalty"),
-        frequency_penalty=_num(body, "frequency_penalty"),
-        seed=_int(body, "seed"),
-        max_tokens=max_tokens if max_tokens is not None else _int(body, "max_tokens"),
+        **values,  # type: ignore[arg-type]
         stop=stops,
         thinking=_EFFORT_THINKING[effort] if effort is not None else None,
     )
+
+
+def _number_field(body: JsonObject, keys: tuple[str, ...], setting: Setting) -> float | None:
+    """The first of ``keys`` (a field and its aliases) the body sets, read as the setting's
+    type (an integer setting refuses 1.5)."""
+    read = _int if setting.kind is int else _num
+    for key in keys:
+        value = read(body, key)
+        if value is not None:
+            return value
+    return None
 
 
 def include_usage(body: JsonObject) -> bool:

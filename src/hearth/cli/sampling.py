@@ -1,0 +1,60 @@
+"""The sampling options of ``hearth run``, ``chat`` and ``agent``, made from the settings table
+(:data:`hearth.settings.SETTINGS`): each setting with CLI flags becomes a typer option with its
+doc as the help, and the command receives them together as one ``settings`` argument.
+
+>>> @sampling_options
+... def run(prompt: str, settings: GenerationSettings = NO_SETTINGS) -> None: ...
+
+Values are checked by :class:`~hearth.settings.GenerationSettings`, so a bad one fails with the
+same message as in Python (``temperature must be in [0.0, 100.0], got -1.0``).
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
+
+import typer
+
+from hearth.settings import SETTINGS, GenerationSettings, Setting
+
+R = TypeVar("R")
+
+NO_SETTINGS = GenerationSettings()
+"""The default of a command's ``settings`` parameter (typer never sees that parameter)."""
+
+CLI_SETTINGS: tuple[Setting, ...] = tuple(s for s in SETTINGS if s.cli)
+"""The settings the command line offers, in table order."""
+
+
+def _option(setting: Setting) -> inspect.Parameter:
+    if setting.kind not in (int, float):
+        raise TypeError(f"{setting.name}: only number settings get a generated CLI option")
+    option = typer.Option(*setting.cli, help=setting.doc, show_default=False)
+    return inspect.Parameter(
+        setting.name,
+        inspect.Parameter.POSITIONAL_OR_KEYWORD,
+        default=None,
+        annotation=Annotated[setting.kind | None, option],
+    )
+
+
+def sampling_options(command: Callable[..., R]) -> Callable[..., R]:
+    """``command`` as typer sees it: its ``settings`` parameter replaced by one option per
+    setting of :data:`CLI_SETTINGS`; called, it gets them back as GenerationSettings."""
+    signature = inspect.signature(command, eval_str=True)
+    params = list(signature.parameters.values())
+    at = [p.name for p in params].index("settings")
+    options = [_option(s) for s in CLI_SETTINGS]
+
+    @functools.wraps(command)
+    def with_settings(*args: Any, **kwargs: Any) -> R:
+        values = {s.name: kwargs.pop(s.name, None) for s in CLI_SETTINGS}
+        return command(*args, settings=GenerationSettings(**values), **kwargs)
+
+    with_settings.__signature__ = signature.replace(  # type: ignore[attr-defined]
+        parameters=[*params[:at], *options, *params[at + 1 :]]
+    )
+    return with_settings
