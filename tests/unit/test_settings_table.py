@@ -218,7 +218,7 @@ def test_the_openapi_schema_lists_each_setting_field_with_its_range() -> None:
     assert where["openai"]["repetition_penalty"]["exclusiveMinimum"] == 0.0
 
 
-ENGINE = Path(__file__).parents[2] / "src" / "hearth" / "backends" / "local" / "engine.py"
+ENGINE = Path(__file__).parents[2] / "src" / "hearth" / "backends" / "local" / "sampler.py"
 ELSEWHERE = {"max_tokens", "thinking_budget"}  # the scheduler and the templates use these
 
 

@@ -35,18 +35,19 @@ def _setting_schema(setting: Setting, max_temperature: float | None) -> dict[str
     return {**schema, "description": setting.doc}
 
 
-def _sampling_fields(fmt: str) -> dict[str, Any]:
-    """The setting fields of format ``fmt``'s request (OpenAI's aliases too)."""
+def _sampling_fields(fmt: str, *, openai_aliases: bool = False) -> dict[str, Any]:
+    """The setting fields of format ``fmt``'s request (with ``openai_aliases``, the other
+    names the OpenAI route accepts too)."""
     limit = get_format(fmt).limits.max_temperature
     out: dict[str, Any] = {}
     for setting, key in wire_fields(fmt):
-        aliases = setting.wire.openai_aliases if fmt == "openai" else ()
+        aliases = setting.wire.openai_aliases if openai_aliases else ()
         for name in (key, *aliases):
             out[name] = _setting_schema(setting, limit)
     return out
 
 
-_OPENAI_SETTINGS = _sampling_fields("openai")
+_OPENAI_SETTINGS = _sampling_fields("openai", openai_aliases=True)
 _STOP_LIST = dict(_OPENAI_SETTINGS["stop"])
 _STOP = {"anyOf": [_STR, _STOP_LIST], "description": _STOP_LIST.pop("description")}
 """OpenAI's ``stop``: one string or a list of them."""
