@@ -24,6 +24,7 @@ def fake_factory(model: str, /, **options: object) -> FakeBackend:
 def fake(monkeypatch: pytest.MonkeyPatch) -> list[FakeBackend]:
     monkeypatch.setitem(registry.BUILTIN_PROVIDERS, "fake", f"{__name__}:fake_factory")
     monkeypatch.delenv("HEARTH_DEBUG", raising=False)
+    monkeypatch.setattr("sys.stdin", io.StringIO(""))  # piped, empty: nothing joins the prompt
     FAKES.clear()
     return FAKES
 

@@ -19,7 +19,7 @@ EXIT_INTERRUPTED = 130
 
 
 def build_app() -> typer.Typer:
-    from hearth.cli import agent, chat, embed, logs, models, serve
+    from hearth.cli import agent, chat, embed, logs, models, run, serve
     from hearth.cli import config as config_commands
 
     app = typer.Typer(
@@ -29,6 +29,7 @@ def build_app() -> typer.Typer:
         add_completion=False,
         pretty_exceptions_enable=False,
     )
+    run.register(app)
     chat.register(app)
     embed.register(app)
     models.register(app)
@@ -42,9 +43,11 @@ def build_app() -> typer.Typer:
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point. Usage errors exit 2 with the usage line (Typer's own
     handling); hearth errors print one line and exit 1."""
+    from hearth.cli.options import pair_options
+
     app = build_app()
     try:
-        app(args=argv, prog_name="hearth")
+        app(args=pair_options(sys.argv[1:] if argv is None else argv), prog_name="hearth")
     except HearthError as exc:
         if os.environ.get("HEARTH_DEBUG"):
             raise

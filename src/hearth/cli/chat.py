@@ -1,10 +1,9 @@
-"""``hearth run`` (one shot) and ``hearth chat`` (an interactive REPL, saved to the
-conversation store; ``--continue`` picks a saved conversation up again)."""
+"""``hearth chat`` (an interactive REPL, saved to the conversation store; ``--continue``
+picks a saved conversation up again), and what it shares with ``hearth run``."""
 
 from __future__ import annotations
 
 import contextlib
-import json
 import sys
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Annotated, TextIO
@@ -34,7 +33,6 @@ VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Show llama.cp
 
 
 def register(app: typer.Typer) -> None:
-    app.command("run")(run)
     app.command("chat")(chat)
 
 
@@ -56,64 +54,7 @@ def open_model(spec: str | None, verbose: bool) -> Model:
     return m
 
 
-@sampling_options
-def run(
-    prompt: Annotated[
-        str | None, typer.Argument(help="The prompt; '-' or nothing reads it from stdin.")
-    ] = None,
-    model: ModelOpt = None,
-    system: SystemOpt = None,
-    settings: GenerationSettings = NO_SETTINGS,
-    as_json: Annotated[
-        bool, typer.Option("--json", help="Print one JSON object with text, usage, stop reason.")
-    ] = False,
-    verbose: VerboseOpt = False,
-    raw: Annotated[
-        bool,
-        typer.Option(
-            "--raw",
-            help=(
-                "Continue the prompt as raw text: no chat template (base models; local models"
-                " and remote APIs that have raw completion)."
-            ),
-        ),
-    ] = False,
-) -> None:
-    """Answer one prompt, streamed to stdout (with --raw: continue it as plain text)."""
-    if raw and system is not None:
-        raise InvalidRequestError(
-            "--system has no place in a raw completion (no chat template, no roles); "
-            "put the text in the prompt, or leave --raw out"
-        )
-    text = _read_prompt(prompt, raw=raw)
-    with open_model(model, verbose) as m:
-        if as_json:
-            response = m.complete(text, settings) if raw else m.chat(text, settings, system=system)
-            sys.stdout.write(json.dumps(response_json(response), ensure_ascii=False) + "\n")
-            return
-        stream = (
-            m.stream_complete(text, settings) if raw else m.stream(text, settings, system=system)
-        )
-        with stream:
-            _print_stream(stream, sys.stdout)
-
-
-def _read_prompt(prompt: str | None, *, raw: bool = False) -> str:
-    """The prompt argument, or stdin for ``-`` or none. For ``--raw``, the one line end that
-    ``echo`` and here-documents add to stdin is dropped, since the model continues the text
-    from its very last character (a prompt argument is kept as it is)."""
-    if prompt is None or prompt == "-":
-        if sys.stdin.isatty():
-            raise InvalidRequestError('give a prompt: hearth run "your question"')
-        prompt = sys.stdin.read()
-        if raw:
-            prompt = prompt.removesuffix("\n").removesuffix("\r")
-    if not prompt.strip():
-        raise InvalidRequestError('the prompt is empty; give some text: hearth run "your text"')
-    return prompt
-
-
-def _print_stream(stream: ChatStream, out: TextIO) -> Response:
+def print_stream(stream: ChatStream, out: TextIO) -> Response:
     for piece in stream.text_stream:
         out.write(piece)
         out.flush()
@@ -258,7 +199,7 @@ def _handle_line(conv: Conversation, line: str, interactive: bool) -> bool:
         return False
     try:
         with conv.stream(line) as stream:
-            _print_stream(stream, sys.stdout)
+            print_stream(stream, sys.stdout)
     except KeyboardInterrupt:
         if not interactive:
             raise

@@ -1,4 +1,4 @@
-"""``hearth logs``: the saved conversations (chat and agent runs) — list, show, rm."""
+"""``hearth logs``: the saved conversations (run, chat and agent) — list, search, show, rm."""
 
 from __future__ import annotations
 
@@ -34,24 +34,37 @@ def _open() -> ConversationStore:
     return ConversationStore()
 
 
-def _default(ctx: typer.Context) -> None:
-    if ctx.invoked_subcommand is None:
-        list_()
+LimitOpt = Annotated[
+    int | None, typer.Option("--limit", "-n", help="Show the N most recent.", min=1)
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="One JSON object per line.")]
+QueryOpt = Annotated[
+    str | None,
+    typer.Option("--query", "-q", help="Only conversations holding every word of TEXT."),
+]
 
 
-def list_(
-    limit: Annotated[int | None, typer.Option("--limit", "-n", help="Show at most N.")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
+def _default(
+    ctx: typer.Context, limit: LimitOpt = None, as_json: JsonOpt = False, query: QueryOpt = None
 ) -> None:
-    """List saved conversations, most recent first."""
+    """Saved conversations (`hearth logs -n 5`, `hearth logs -q banana`)."""
+    if ctx.invoked_subcommand is None:
+        list_(limit, as_json, query)
+
+
+def list_(limit: LimitOpt = None, as_json: JsonOpt = False, query: QueryOpt = None) -> None:
+    """List saved conversations, most recent first (with -q: best match first)."""
     with _open() as store:
-        infos = store.list(limit)
+        infos = store.list(limit) if query is None else store.search(query, limit)
     if as_json:
         for info in infos:
             sys.stdout.write(json.dumps(_info_json(info), ensure_ascii=False) + "\n")
         return
     if not infos:
-        sys.stderr.write("no saved conversations yet (hearth chat and hearth agent save them)\n")
+        if query is not None:
+            sys.stderr.write(f"no saved conversation holds {query!r}\n")
+        else:
+            sys.stderr.write("no saved conversations yet (hearth run, chat and agent save them)\n")
         return
     for info in infos:
         when = time.strftime("%Y-%m-%d %H:%M", time.localtime(info.updated))

@@ -41,18 +41,44 @@ def _option(setting: Setting) -> inspect.Parameter:
     )
 
 
+OPTION_PAIRS = inspect.Parameter(
+    "option_pairs",
+    inspect.Parameter.POSITIONAL_OR_KEYWORD,
+    default=None,
+    annotation=Annotated[
+        list[str] | None,
+        typer.Option(
+            "--option",
+            "-o",
+            metavar="KEY VALUE",
+            help="Any generation setting, by name (repeatable): -o temperature 0.2 -o stop END."
+            f" Keys: {', '.join(s.name for s in SETTINGS)}.",
+            show_default=False,
+        ),
+    ],
+)
+"""``-o KEY VALUE`` (see :mod:`hearth.cli.options`), after the flags of :data:`CLI_SETTINGS`."""
+
+
 def sampling_options(command: Callable[..., R]) -> Callable[..., R]:
     """``command`` as typer sees it: its ``settings`` parameter replaced by one option per
-    setting of :data:`CLI_SETTINGS`; called, it gets them back as GenerationSettings."""
+    setting of :data:`CLI_SETTINGS` and ``-o KEY VALUE``; called, it gets them back as
+    GenerationSettings (a flag wins over ``-o`` for the same setting)."""
     signature = inspect.signature(command, eval_str=True)
     params = list(signature.parameters.values())
     at = [p.name for p in params].index("settings")
-    options = [_option(s) for s in CLI_SETTINGS]
+    options = [*(_option(s) for s in CLI_SETTINGS), OPTION_PAIRS]
 
     @functools.wraps(command)
     def with_settings(*args: Any, **kwargs: Any) -> R:
-        values = {s.name: kwargs.pop(s.name, None) for s in CLI_SETTINGS}
-        return command(*args, settings=GenerationSettings(**values), **kwargs)
+        from hearth.cli.options import parse_options
+
+        values = parse_options(kwargs.pop("option_pairs", None) or [])
+        for s in CLI_SETTINGS:
+            flag = kwargs.pop(s.name, None)
+            if flag is not None:
+                values[s.name] = flag
+        return command(*args, settings=GenerationSettings(**values), **kwargs)  # type: ignore[arg-type]
 
     with_settings.__signature__ = signature.replace(  # type: ignore[attr-defined]
         parameters=[*params[:at], *options, *params[at + 1 :]]

@@ -4,7 +4,8 @@ Tables:
 
 * ``conversations`` — id, title, model, system prompt, times, and ``context``: the working
   history (versioned JSON) when it differs from the plain log of turns (after compaction);
-* ``turns`` — one row per completed turn: its new messages, stop reason and usage.
+* ``turns`` — one row per completed turn: its new messages, stop reason and usage;
+* ``turns_fts`` — the text of each turn, for full-text search (:mod:`hearth.store.fts`).
 
 A turn is written in a single ``BEGIN IMMEDIATE … COMMIT``, so a process killed mid-write leaves
 the database with every earlier turn intact and the unfinished one absent. A new conversation and
@@ -30,8 +31,9 @@ from hearth.errors import InvalidRequestError
 from hearth.events import Usage
 from hearth.history import dumps, loads, messages_from_data, messages_to_data, to_document
 from hearth.messages import JsonObject, JsonValue, Message
+from hearth.store import fts
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 DB_NAME = "conversations.db"
 
 _SCHEMA = """
@@ -138,6 +140,7 @@ class ConversationStore:
             for statement in _SCHEMA.split(";"):
                 if statement.strip():
                     db.execute(statement)
+            fts.setup(db, version)
             db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     # -- writing ---------------------------------------------------------------------------
@@ -198,6 +201,7 @@ class ConversationStore:
         cid = self.resolve(ref)
         with self._tx() as db:
             db.execute("DELETE FROM turns WHERE conversation_id = ?", (cid,))
+            fts.remove(db, cid)
             db.execute("DELETE FROM conversations WHERE id = ?", (cid,))
         return cid
 
@@ -226,6 +230,17 @@ class ConversationStore:
                 "SELECT id FROM conversations ORDER BY updated DESC LIMIT 1"
             ).fetchone()
         return None if row is None else str(row[0])
+
+    def search(self, text: str, limit: int | None = None) -> list[ConversationInfo]:
+        """Conversations with a turn holding every word of ``text`` (SQLite FTS5), best
+        match first."""
+        with self._lock:
+            ids = fts.search_ids(self._db, text, limit)
+            rows = [
+                self._db.execute(_INFO_SQL + " WHERE c.id = ? GROUP BY c.id", (cid,)).fetchone()
+                for cid in ids
+            ]
+        return [_info(r) for r in rows if r is not None]
 
     def list(self, limit: int | None = None) -> list[ConversationInfo]:
         """Conversations, most recently updated first."""
@@ -360,6 +375,7 @@ def _insert_turn(
         " VALUES (?, ?, ?, ?, ?, ?)",
         (cid, idx, now, body, stop_reason, usage_json),
     )
+    fts.add(db, cid, idx, fts.turn_text(messages_from_data(json.loads(body))))
     db.execute("UPDATE conversations SET updated = ? WHERE id = ?", (now, cid))
     if context is not None:
         db.execute("UPDATE conversations SET context = ? WHERE id = ?", (dumps(context), cid))
