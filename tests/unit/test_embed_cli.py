@@ -98,7 +98,7 @@ def test_stdin_to_npy(
 def test_errors_are_one_line_and_exit_1(
     tmp_path: Path, backend: LengthBackend, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code, out, err = run_cli(["embed", str(tmp_path / "missing.txt")], capsys)
+    code, out, err = run_cli(["embed", "-f", str(tmp_path / "missing.txt")], capsys)
     assert code == 1 and out == ""
     assert err.startswith("error: cannot read") and err.count("\n") == 1
     (tmp_path / "a.txt").write_text("x\n")
@@ -107,3 +107,27 @@ def test_errors_are_one_line_and_exit_1(
     (tmp_path / "empty.txt").write_text("")
     code, _, err = run_cli(["embed", str(tmp_path / "empty.txt")], capsys)
     assert code == 1 and "no input lines" in err
+
+
+def test_text_arguments_files_and_csv(
+    tmp_path: Path, backend: LengthBackend, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run_cli(["embed", "some text", "--no-normalize"], capsys)
+    assert code == 0
+    assert json.loads(out) == {"index": 0, "embedding": [9.0, 1.0]}
+    notes = tmp_path / "notes.txt"
+    notes.write_text("ab\nabc\n")
+    target = tmp_path / "out.csv"
+    argv = ["embed", "x", str(notes), "-f", str(notes), "--no-normalize", "-o", str(target)]
+    assert run_cli(argv, capsys)[0] == 0
+    assert target.read_text() == "1.0,1.0\n2.0,1.0\n3.0,1.0\n2.0,1.0\n3.0,1.0\n"
+
+
+def test_output_extension_must_be_one_of_three(
+    tmp_path: Path, backend: LengthBackend, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = run_cli(["embed", "text", "-o", str(tmp_path / "out.json")], capsys)
+    assert (code, out) == (1, "")
+    assert err.startswith("error: -o ") and ".jsonl (JSON lines), .csv" in err
+    assert backend.batches == []
+    assert not (tmp_path / "out.json").exists()

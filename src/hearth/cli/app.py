@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import Annotated
 
 import typer
 
@@ -21,14 +22,18 @@ EXIT_INTERRUPTED = 130
 def build_app() -> typer.Typer:
     from hearth.cli import agent, chat, embed, logs, models, run, serve
     from hearth.cli import config as config_commands
+    from hearth.cli.metavars import use_plain_metavars
+
+    use_plain_metavars()
 
     app = typer.Typer(
         name="hearth",
         help="Run language models locally (llama.cpp) or remotely, through one API.",
         no_args_is_help=True,
-        add_completion=False,
+        add_completion=True,
         pretty_exceptions_enable=False,
     )
+    app.callback()(_root)
     run.register(app)
     chat.register(app)
     embed.register(app)
@@ -38,6 +43,28 @@ def build_app() -> typer.Typer:
     agent.register(app)
     logs.register(app)
     return app
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        from hearth import __version__
+
+        sys.stdout.write(f"hearth {__version__}\n")
+        raise typer.Exit()
+
+
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            help="Print hearth's version and exit.",
+            is_eager=True,
+            callback=_show_version,
+        ),
+    ] = False,
+) -> None:
+    """Run language models locally (llama.cpp) or remotely, through one API."""
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -59,6 +86,15 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def print_error(message: str) -> None:
-    """One line on stderr, starting with 'error:'."""
-    sys.stderr.write(f"error: {message}\n")
-    sys.stderr.flush()
+    """One line on stderr, starting with 'error:' (red on a terminal, unless NO_COLOR is set;
+    plain otherwise)."""
+    from rich.text import Text
+
+    from hearth.cli.ui import stderr_console
+
+    console = stderr_console()
+    if not console.is_terminal or console.no_color:
+        sys.stderr.write(f"error: {message}\n")
+        sys.stderr.flush()
+        return
+    console.print(Text.assemble(("error:", "bold red"), " ", message), soft_wrap=True)
