@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated, TextIO
 
 import typer
 
+from hearth.cli.repl import HELP_TEXT
 from hearth.cli.sampling import NO_SETTINGS, sampling_options
 from hearth.client import ChatStream, Conversation, Model
 from hearth.errors import InvalidRequestError
@@ -17,7 +18,7 @@ from hearth.response import Response
 from hearth.settings import GenerationSettings
 
 if TYPE_CHECKING:
-    from hearth.store import ConversationStore
+    from hearth.store import ConversationStore, StoredConversation
 
 ModelOpt = Annotated[
     str | None,
@@ -76,7 +77,6 @@ def response_json(response: Response) -> dict[str, object]:
     }
 
 
-HELP_TEXT = "commands: /reset starts a new conversation, /exit (or Ctrl-D) leaves"
 LATEST = "latest"
 
 
@@ -102,21 +102,33 @@ class _Saver:
         self.store.append_turn(self.conversation_id, new, context=context)
 
 
-def _resume(conv: Conversation, saver: _Saver, ref: str, system: str | None) -> None:
-    from hearth.store import ConversationStore
+def find_conversation(store: ConversationStore, ref: str) -> StoredConversation:
+    """The saved conversation ``ref`` names (``latest``: the most recent), checked before any
+    model is loaded; an unknown id is an error listing the most recent ones."""
+    from hearth.store import ConversationNotFoundError
 
-    store = saver.store or ConversationStore()
-    cid = store.latest() if ref == LATEST else store.resolve(ref)
-    if cid is None:
+    cid = store.latest() if ref == LATEST else None
+    if ref == LATEST and cid is None:
         raise InvalidRequestError("there is no saved conversation to continue yet")
-    stored = store.load(cid)
+    try:
+        return store.load(cid or ref)
+    except ConversationNotFoundError as exc:
+        recent = [f"{i.id} ({i.title[:30] or 'untitled'})" for i in store.list(5)]
+        listed = "; recent ones: " + ", ".join(recent) if recent else ""
+        raise InvalidRequestError(f"{exc}{listed}") from None
+
+
+def _resume(
+    conv: Conversation, saver: _Saver, stored: StoredConversation, system: str | None
+) -> None:
+    cid = stored.info.id
     if system is not None and system != stored.info.system:
         raise InvalidRequestError(
             f"conversation {cid} has a different system prompt; leave --system out to continue it"
         )
     conv.system = stored.info.system
     conv.messages = stored.messages
-    saver.store, saver.conversation_id = store, cid
+    saver.conversation_id = cid
     saver.compacted = stored.context is not None
     sys.stderr.write(f"continuing conversation {cid} ({stored.info.turns} turns)\n")
 
@@ -149,56 +161,47 @@ def chat(
         )
     interactive = sys.stdin.isatty()
     saver = _Saver(None, None)
+    stored = None
     if save or resume:
         from hearth.store import ConversationStore
 
         saver.store = ConversationStore()
+    if resume:
+        assert saver.store is not None
+        stored = find_conversation(saver.store, conversation or LATEST)
+        model = model or stored.info.model  # the conversation's own model, unless -m
     with open_model(model, verbose) as m:
         conv = Conversation(m, system=system, settings=settings)
-        if resume:
-            _resume(conv, saver, conversation or LATEST, system)
+        if stored is not None:
+            _resume(conv, saver, stored, system)
             if not save:  # --no-save: read the conversation, add nothing to it
                 saver.store = None
         if interactive:
             with contextlib.suppress(ImportError):
                 import readline  # noqa: F401  (line editing and history for input())
             sys.stderr.write(f"chatting with {m.name}; {HELP_TEXT}\n")
-        while True:
-            line = _prompt_line(interactive)
-            if line is None or line.strip() in ("/exit", "/quit"):
-                return
-            before = len(conv.messages)
-            if _handle_line(conv, line.strip(), interactive):
-                saver.save(conv, before)
-            elif line.strip() == "/reset":
-                saver.conversation_id, saver.compacted = None, False
+        _loop(conv, saver, interactive)
 
 
-def _prompt_line(interactive: bool) -> str | None:
+def _loop(conv: Conversation, saver: _Saver, interactive: bool) -> None:
+    from hearth.cli.repl import Outcome, command, read_message
+
+    while (text := read_message(interactive)) is not None:
+        outcome = command(conv, text.strip())
+        if outcome is Outcome.EXIT:
+            return
+        if outcome is Outcome.RESET:
+            saver.conversation_id, saver.compacted = None, False
+        if outcome is not Outcome.NOT_A_COMMAND or not text.strip():
+            continue
+        before = len(conv.messages)
+        if _send(conv, text, interactive):
+            saver.save(conv, before)
+
+
+def _send(conv: Conversation, text: str, interactive: bool) -> bool:
     try:
-        if interactive:
-            return input(">>> ")
-        line = sys.stdin.readline()
-        return line if line else None
-    except EOFError:
-        return None
-
-
-def _handle_line(conv: Conversation, line: str, interactive: bool) -> bool:
-    if not line:
-        return False
-    if line == "/reset":
-        conv.reset()
-        sys.stderr.write("conversation reset\n")
-        return False
-    if line in ("/help", "/?"):
-        sys.stderr.write(HELP_TEXT + "\n")
-        return False
-    if line.startswith("/"):
-        sys.stderr.write(f"unknown command {line.split(maxsplit=1)[0]}; {HELP_TEXT}\n")
-        return False
-    try:
-        with conv.stream(line) as stream:
+        with conv.stream(text) as stream:
             print_stream(stream, sys.stdout)
     except KeyboardInterrupt:
         if not interactive:
