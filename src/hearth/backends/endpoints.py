@@ -9,7 +9,8 @@ OpenAI-compatible server is one more row in :data:`ENDPOINTS`, not a class.
 * base URL: the per-call ``base_url=`` option, else the endpoint's environment variable
   (``OPENAI_BASE_URL``, ``OLLAMA_HOST`` …), else the row's default. ``OLLAMA_HOST`` is read the way
   the ``ollama`` client reads it (``0.0.0.0``, ``host:port``, ``:port`` and full URLs).
-* key: the per-call ``api_key=`` option, else the first of the row's key variables that is set.
+* key: the per-call ``api_key=`` option, else the first of the row's key variables that is set,
+  else a key saved with ``hearth keys set NAME`` (:mod:`hearth.keys`).
   **A key from the environment only goes to the endpoint it belongs to** (the row's default base
   URL, or the one its base-URL variable names). When ``base_url=`` points at another origin
   (scheme, host, port), the environment key is withheld; pass ``api_key=`` explicitly to send a
@@ -305,6 +306,8 @@ def resolve(
             )
         return ResolvedEndpoint(endpoint, url, Secret(api_key.strip()), "api_key=")
     var, key = _env_key(endpoint, environ)
+    if key is None and env is None:  # then a key saved with `hearth keys set`
+        var, key = _saved_key(endpoint)
     home = _origin(url) == _origin(configured)
     if key is not None and home:
         return ResolvedEndpoint(endpoint, url, Secret(key), var)
@@ -312,7 +315,7 @@ def resolve(
         names = " or ".join(endpoint.key_env)
         raise ConfigurationError(
             f"{endpoint.name} needs an API key: set the environment variable {names}, "
-            f"or pass api_key= to hearth.model('{endpoint.name}:…')"
+            f"run `hearth keys set {endpoint.name}`, or pass api_key= to hearth.model()"
         )
     return ResolvedEndpoint(endpoint, url, None, None, var if key is not None else None)
 
@@ -323,6 +326,13 @@ def _env_key(endpoint: Endpoint, environ: Mapping[str, str]) -> tuple[str | None
         if value:
             return var, value
     return None, None
+
+
+def _saved_key(endpoint: Endpoint) -> tuple[str | None, str | None]:
+    from hearth.keys import stored_key
+
+    key = stored_key(endpoint.name)
+    return ("hearth keys", key) if key else (None, None)
 
 
 def _normalize(endpoint: Endpoint, raw: str, source: str) -> str:

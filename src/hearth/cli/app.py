@@ -20,7 +20,7 @@ EXIT_INTERRUPTED = 130
 
 
 def build_app() -> typer.Typer:
-    from hearth.cli import agent, chat, embed, logs, models, run, serve
+    from hearth.cli import agent, chat, embed, keys, logs, models, run, serve
     from hearth.cli import config as config_commands
     from hearth.cli.metavars import use_plain_metavars
 
@@ -42,6 +42,7 @@ def build_app() -> typer.Typer:
     serve.register(app)
     agent.register(app)
     logs.register(app)
+    keys.register(app)
     return app
 
 

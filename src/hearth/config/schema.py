@@ -45,8 +45,13 @@ class ProviderConfig:
     raw_completion: bool | None = None
 
     def resolve_api_key(self) -> str | None:
-        """The key: ``$api_key_env`` when that variable is set, else the inline key, else None."""
-        return _key_from(self.api_key_env, self.api_key)
+        """The key: ``$api_key_env`` when that variable is set, else one saved with
+        ``hearth keys set NAME``, else the inline key, else None."""
+        from hearth.keys import stored_key
+
+        if self.api_key_env and os.environ.get(self.api_key_env):
+            return os.environ[self.api_key_env]
+        return stored_key(self.name) or _key_from(None, self.api_key)
 
 
 @dataclass(frozen=True)
