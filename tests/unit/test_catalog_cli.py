@@ -33,7 +33,8 @@ def test_models_lists_the_catalogue(home: Path, capsys: pytest.CaptureFixture[st
     assert [r["name"] for r in rows] == ["smollm2", "gemma3-270m", "minilm"]
     assert rows[0]["pulled"] is False
     assert rows[0]["path"] == str(home / "SmolLM2-135M-Instruct.Q4_1.gguf")
-    assert rows[1]["aliases"] == ["gemma3"]
+    assert rows[1]["aliases"] == ["gemma3-base", "gemma3-270m-base"]
+    assert [r["kind"] for r in rows] == ["chat", "base", "embedding"]
 
 
 def test_models_table_shows_pulled_state(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -57,10 +58,16 @@ def test_info_on_a_path(
     assert json.loads(out) == {
         "path": str(path),
         "catalog_name": None,
+        "kind": None,
         "source": f"path:{path}",
         "name": "tiny test model",
         "architecture": "llama",
+        "parameters": 103,
+        "capabilities": None,
+        "template": "custom",
+        "license": None,
         "context_length": 128,
+        "trained_context_length": 128,
         "chat_template": True,
         "file_size": path.stat().st_size,
         "quantization": "Q4_0",
@@ -73,7 +80,7 @@ def test_info_on_a_path(
 
 
 def test_info_on_a_model_not_pulled(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, err = run(["info", "gemma3"], capsys)
+    code, out, err = run(["info", "gemma3-base"], capsys)
     assert code == 1
     assert out == ""
     assert err.startswith("error: gemma3-270m is not pulled yet")
@@ -315,3 +322,41 @@ def test_config_entries_and_aliases_in_the_cli(
     assert code == 1 and "'remote' is an alias for openai:gpt-4o, a remote model" in err
     code, _, err = run(["models", "rm", "mine"], capsys)
     assert code == 1 and "hearth only removes what it pulled" in err and mine.exists()
+
+
+def test_an_unknown_name_gets_a_did_you_mean(
+    home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = run(["info", "gemma3"], capsys)
+    assert (code, out) == (1, "")
+    assert err.startswith("error: unknown local model 'gemma3': did you mean gemma3-base or ")
+
+
+def test_a_converted_model_has_one_path_and_size_everywhere(
+    home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    minilm = entries.find_entry("minilm")
+    row = json.loads(run(["models", "--json"], capsys)[1])[2]
+    assert row["path"] == str(home / "all-MiniLM-L6-v2.gguf") and row["size"] is None
+    home.mkdir(parents=True)
+    (home / "all-MiniLM-L6-v2.gguf").write_bytes(b"x" * 1234)
+    row = json.loads(run(["models", "--json"], capsys)[1])[2]
+    assert (row["path"], row["size"]) == (str(home / "all-MiniLM-L6-v2.gguf"), 1234)
+    assert minilm.size is not None and minilm.size != 1234
+
+
+def test_info_shows_the_window_hearth_uses_and_what_the_entry_knows(
+    home: Path, tiny_gguf: TinyGGUF
+) -> None:
+    from hearth.catalog.entries import CatalogEntry, PathSource
+    from hearth.catalog.gguf_file import read_gguf
+    from hearth.cli.model_info import info_json
+
+    path = tiny_gguf()  # trained for 128 tokens
+    entry = CatalogEntry(
+        "x", PathSource(path), context_length=64, license="mit", base=True, template="gemma"
+    )
+    details = info_json(read_gguf(path), entry)
+    assert (details["context_length"], details["trained_context_length"]) == (64, 128)
+    assert (details["kind"], details["template"], details["license"]) == ("base", "gemma", "mit")
+    assert details["capabilities"] == ["chat"] and details["parameters"] == 103

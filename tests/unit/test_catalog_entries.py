@@ -33,7 +33,7 @@ from hearth.settings import GenerationSettings
         ("smollm2", "smollm2"),
         ("SmolLM2-135M", "smollm2"),
         ("smollm2-135m-instruct", "smollm2"),
-        ("gemma3", "gemma3-270m"),
+        ("gemma3-base", "gemma3-270m"),
         (" Gemma3-270M ", "gemma3-270m"),
     ],
 )
@@ -52,7 +52,7 @@ def test_unknown_name_lists_the_catalogue() -> None:
 
 
 def test_the_entries() -> None:
-    smol, gemma = find_entry("smollm2"), find_entry("gemma3")
+    smol, gemma = find_entry("smollm2"), find_entry("gemma3-270m")
     assert DEFAULT_CHAT_MODEL == "smollm2"
     assert catalog_names() == ["smollm2", "gemma3-270m", "minilm"]
     assert smol.template is None and gemma.template == "gemma"
@@ -167,7 +167,7 @@ def test_importing_the_catalogue_stays_light() -> None:
 
 
 def test_the_builtin_entries_keep_their_defaults() -> None:
-    smol, gemma = find_entry("smollm2"), find_entry("gemma3")
+    smol, gemma = find_entry("smollm2"), find_entry("gemma3-270m")
     assert smol.sampling == GenerationSettings(temperature=0.2, top_p=0.9, repeat_penalty=1.1)
     assert gemma.sampling == GenerationSettings(temperature=1.0, top_k=64, top_p=0.95, min_p=0.0)
     assert (smol.filename, smol.size) == ("SmolLM2-135M-Instruct.Q4_1.gguf", 98_362_432)
@@ -199,11 +199,12 @@ def test_entries_refuse_bad_checksums_and_incomplete_pypi_sources() -> None:
 
 
 def test_a_catalogue_refuses_a_name_used_twice() -> None:
-    clash = CatalogEntry("mine", PathSource(Path("/x")), aliases=("Gemma3",), origin="my.toml")
+    clash = CatalogEntry("mine", PathSource(Path("/x")), aliases=("Gemma3-Base",), origin="my.toml")
     with pytest.raises(ConfigurationError) as caught:
         Catalog((*CATALOG, clash))
-    assert "'Gemma3' is used twice: by 'gemma3-270m' (built-in) and by 'mine' (my.toml)" in str(
-        caught.value
+    assert (
+        "'Gemma3-Base' is used twice: by 'gemma3-270m' (built-in) and by 'mine' (my.toml)"
+        in str(caught.value)
     )
     catalog = Catalog((*CATALOG, CatalogEntry("mine", PathSource(Path("/x")))))
     assert catalog.names() == ["smollm2", "gemma3-270m", "minilm", "mine"]

