@@ -101,3 +101,32 @@ def test_a_missing_model_file_is_one_clear_line(tmp_path: Path) -> None:
     assert done.stderr.startswith("error: ")
     assert "missing.gguf" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_piped_stdin_joins_the_prompt() -> None:
+    done = run(
+        "run", "--no-log", "-t", "0", "Repeat the secret word",
+        stdin="The secret word is BANANA.\n",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    # The 135M model may misspell it ("BANNA"); "BAN" can only come from stdin.
+    assert "BAN" in done.stdout.upper()
+
+
+def test_continue_with_an_unknown_id_fails_before_loading_a_model() -> None:
+    import time
+
+    started = time.monotonic()
+    done = run("chat", "--continue", "zzz-no-such-id", stdin="hi\n")
+    assert done.returncode == 1
+    assert done.stderr.startswith("error: no conversation 'zzz-no-such-id' in the store")
+    assert time.monotonic() - started < 20  # no model load (that took 28 s)
+
+
+def test_minilm_info_and_list_agree() -> None:
+    info = json.loads(run("info", "minilm", "--json").stdout)
+    (row,) = [r for r in json.loads(run("models", "--json").stdout) if r["name"] == "minilm"]
+    assert (info["context_length"], info["trained_context_length"]) == (256, 512)
+    assert info["path"] == row["path"] and info["path"].endswith(".gguf")
+    assert info["file_size"] == row["size"]
+    assert (info["kind"], info["license"]) == ("embedding", "apache-2.0")
