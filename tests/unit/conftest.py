@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -15,8 +16,10 @@ TinyGGUF = Callable[..., Path]
 def _isolated_config(
     tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """No test reads the developer's config file, Hugging Face cache or conversation store, or
-    their overrides."""
+    """No test reads the developer's config file, Hugging Face cache, conversation store or
+    saved keys, or their overrides; stdin is an empty pipe (``hearth run`` joins piped stdin to
+    its prompt), unless a test pipes something in."""
+    monkeypatch.setattr("sys.stdin", io.StringIO(""))
     monkeypatch.setenv("HEARTH_HOME", str(tmp_path_factory.getbasetemp() / "hearth-home"))
     monkeypatch.setenv("HEARTH_CONFIG", os.devnull)
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path_factory.getbasetemp() / "no-hf-cache"))
