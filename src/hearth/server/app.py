@@ -15,7 +15,7 @@ from starlette.middleware.cors import CORSMiddleware
 
 from hearth.backends.base import Backend
 from hearth.config.schema import Config
-from hearth.server import anthropic, gemini, openai, ops
+from hearth.server import anthropic, gemini, ollama, openai, ops
 from hearth.server.access_log import AccessLog
 from hearth.server.handling import ServerState
 from hearth.server.metrics import Metrics
@@ -42,7 +42,7 @@ def create_app(
         config = load_config()
     router = build_router(settings, config, backends)
     metrics = Metrics(lambda: router.queue_depth, lambda: router.active)
-    state = ServerState(settings=settings, router=router, metrics=metrics)
+    state = ServerState(settings=settings, router=router, metrics=metrics, config=config)
     middleware = [Middleware(AccessLog)]
     if settings.cors_origins:
         middleware.append(
@@ -59,8 +59,9 @@ def create_app(
                 ],
             )
         )
+    apis = [*openai.routes(), *anthropic.routes(), *gemini.routes(), *ollama.routes()]
     app = Starlette(
-        routes=[*openai.routes(), *anthropic.routes(), *gemini.routes(), *ops.routes()],
+        routes=[*apis, *ops.routes()],
         middleware=middleware,
         lifespan=_lifespan(router, load),
     )
