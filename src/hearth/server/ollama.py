@@ -55,13 +55,22 @@ def _served(ex: Exchange, name: str, request: ChatRequest | None = None) -> Serv
         return ex.model(name[: -len(_TAG)], request)
 
 
-def _check_num_ctx(served: Served, num_ctx: int | None) -> None:
+def _check_window(served: Served, parsed: OllamaRequest) -> None:
+    """``num_ctx`` and ``num_predict`` against the window the model is served with."""
     window = served.backend.capabilities().context_length
-    if num_ctx is not None and window is not None and num_ctx > window:
+    if window is None:
+        return
+    if parsed.num_ctx is not None and parsed.num_ctx > window:
         raise InvalidRequestError(
-            f"options.num_ctx: {num_ctx} is more than the context window {served.id} is served "
-            f"with ({window} tokens); the server sets it when it starts (--n-ctx), so ask for "
-            f"at most {window}"
+            f"options.num_ctx: {parsed.num_ctx} is more than the context window {served.id} is "
+            f"served with ({window} tokens); the server sets it when it starts (--n-ctx), so "
+            f"ask for at most {window}"
+        )
+    wanted = parsed.request.settings.max_tokens if parsed.request is not None else None
+    if wanted is not None and wanted > window:
+        raise InvalidRequestError(
+            f"options.num_predict: {wanted} is more than {served.id}'s whole context window "
+            f"({window} tokens); ask for fewer, or -1 for no limit"
         )
 
 
@@ -80,8 +89,9 @@ def _loaded(parsed: OllamaRequest, served: Served, generate: bool) -> Response:
 async def _answer(
     ex: Exchange, parsed: OllamaRequest, generate: bool
 ) -> Response | EventStreamResponse:
-    served = _served(ex, parsed.model, parsed.request)
-    _check_num_ctx(served, parsed.num_ctx)
+    served = _served(ex, parsed.model)
+    _check_window(served, parsed)
+    ex.model(served.id, parsed.request)  # a model that failed to load; the API's ranges
     request = parsed.request
     if request is None:
         return _loaded(parsed, served, generate)
