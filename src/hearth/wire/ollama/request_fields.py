@@ -95,12 +95,16 @@ def settings_from_wire(options: InboundOptions | None, think: object) -> Generat
             f"(fill the context); got {predict}"
         )
     values["stop"] = tuple(values["stop"] or ())
-    for attr in OPTIONS:  # check one at a time so the message names the wire field
-        try:
-            replace(_DEFAULT_SETTINGS, **{attr: values[attr]})
-        except InvalidRequestError as exc:
-            raise InvalidRequestError(f"options.{_wire_name(attr)}: {exc}") from None
-    return replace(_DEFAULT_SETTINGS, **values, thinking=think_from_wire(think))
+    thinking = think_from_wire(think)
+    try:
+        return replace(_DEFAULT_SETTINGS, **values, thinking=thinking)
+    except InvalidRequestError:
+        for attr in OPTIONS:  # find the field, so the message names it as the wire does
+            try:
+                replace(_DEFAULT_SETTINGS, **{attr: values[attr]})
+            except InvalidRequestError as exc:
+                raise InvalidRequestError(f"options.{_wire_name(attr)}: {exc}") from None
+        raise
 
 
 def num_ctx_from_wire(options: InboundOptions | None) -> int | None:

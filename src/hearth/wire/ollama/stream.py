@@ -40,6 +40,24 @@ def timestamp(created_at: str | None = None) -> str:
     return datetime.now(UTC).isoformat().replace("+00:00", "Z")
 
 
+class _Stamps:
+    """``created_at`` for each line of one stream: :func:`timestamp`'s format, with the date
+    and time of day formatted once per second (formatting a datetime per line would cost
+    more than the rest of the line)."""
+
+    def __init__(self) -> None:
+        self._second = -1
+        self._prefix = ""
+
+    def now(self) -> str:
+        ns = time.time_ns()
+        second, micro = divmod(ns // 1000, 1_000_000)
+        if second != self._second:
+            self._second = second
+            self._prefix = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+        return f"{self._prefix}.{micro:06d}Z"
+
+
 def _done_fields(done: Done | Response) -> JsonObject:
     return {
         "done": True,
@@ -107,6 +125,7 @@ class StreamEncoder:
     ) -> None:
         self._model = model
         self._created_at = created_at
+        self._stamps = _Stamps()
         self._clock = clock
         self._started = clock()
         self._first: int | None = None
@@ -122,33 +141,40 @@ class StreamEncoder:
         if isinstance(event, Done):
             return [WireChunk(None, self._line(self._closing(), _done_fields(event), now))]
         piece = self._piece(event)
-        return [] if piece is None else [WireChunk(None, self._line(piece, {"done": False}))]
+        if piece is None:
+            return []
+        created_at = self._created_at if self._created_at is not None else self._stamps.now()
+        return [
+            WireChunk(
+                None, {"model": self._model, "created_at": created_at, **piece, "done": False}
+            )
+        ]
 
     def error(self, exc: HearthError) -> list[WireChunk]:
         status, body = error_to_wire(exc)
         return [WireChunk(None, {"error": body["error"], "status": status})]
 
-    def _line(self, content: JsonObject, tail: JsonObject, end: int | None = None) -> JsonObject:
-        line: JsonObject = {"model": self._model, "created_at": timestamp(self._created_at)}
-        line.update(content)
-        line.update(tail)
-        if end is not None:
-            first = self._first if self._first is not None else end
-            line["total_duration"] = end - self._started
-            line["load_duration"] = 0
-            line["prompt_eval_duration"] = first - self._started
-            line["eval_duration"] = end - first
-        return line
+    def _line(self, content: JsonObject, tail: JsonObject, end: int) -> JsonObject:
+        """The final line: ``content`` and ``tail`` (the counts), then the durations."""
+        created_at = self._created_at if self._created_at is not None else self._stamps.now()
+        first = self._first if self._first is not None else end
+        return {
+            "model": self._model, "created_at": created_at, **content, **tail,
+            "total_duration": end - self._started, "load_duration": 0,
+            "prompt_eval_duration": first - self._started, "eval_duration": end - first,
+        }  # fmt: skip
 
     def _piece(self, event: StreamEvent) -> JsonObject | None:
         """The line's content for one piece of the answer; None for nothing to send (a bare
         signature: Ollama has none)."""
+        if isinstance(event, TextDelta):
+            return {"message": {"role": "assistant", "content": event.text}} if event.text else None
         message: JsonObject = {"role": "assistant", "content": ""}
         if isinstance(event, ToolCallEvent):
             message["tool_calls"] = [tool_call_to_wire(event.call, self._calls, wire_index=False)]
             self._calls += 1
-        elif isinstance(event, TextDelta | ThinkingDelta) and event.text:
-            message["thinking" if isinstance(event, ThinkingDelta) else "content"] = event.text
+        elif isinstance(event, ThinkingDelta) and event.text:
+            message["thinking"] = event.text
         else:
             return None
         return {"message": message}
@@ -162,7 +188,7 @@ class GenerateStreamEncoder(StreamEncoder):
     """Stream events → /api/generate's NDJSON lines: ``response`` (and ``thinking``) pieces."""
 
     def _piece(self, event: StreamEvent) -> JsonObject | None:
-        if not isinstance(event, TextDelta | ThinkingDelta) or not event.text:
+        if not isinstance(event, (TextDelta, ThinkingDelta)) or not event.text:
             return None  # /api/generate has no tools
         if isinstance(event, ThinkingDelta):
             return {"response": "", "thinking": event.text}
