@@ -63,8 +63,8 @@ def serve(
     log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
 ) -> None:
     """Serve models over HTTP: OpenAI (/v1/chat/completions, /v1/completions, /v1/embeddings,
-    /v1/models), Anthropic (/v1/messages), Gemini (/v1beta/models/M:generateContent), and
-    /health, /ready, /metrics."""
+    /v1/models), Anthropic (/v1/messages), Gemini (/v1beta/models/M:generateContent), Ollama
+    (/api/chat, /api/generate, /api/embed, /api/tags, …), and /health, /ready, /metrics."""
     from hearth.config import load_config
     from hearth.server import ServerSettings, create_app
 
