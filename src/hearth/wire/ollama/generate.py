@@ -46,6 +46,7 @@ from hearth.wire.ollama.request_fields import (
     invalid,
     keep_alive_is_zero,
     num_ctx_from_wire,
+    refuse_logprobs,
     settings_from_wire,
 )
 
@@ -121,6 +122,8 @@ class _WireGenerateRequest(BaseModel):
     stream: bool | None = None
     options: InboundOptions | None = None
     keep_alive: Any = None  # seconds or a duration; checked by hand
+    logprobs: bool | None = None
+    top_logprobs: int | None = None
 
 
 def generate_from_wire(body: JsonObject) -> OllamaRequest:
@@ -137,6 +140,7 @@ def generate_from_wire(body: JsonObject) -> OllamaRequest:
     if not wire.model:
         raise InvalidRequestError("model: required; name the model to generate with")
     _refuse_unsupported(wire)
+    refuse_logprobs(wire.logprobs, wire.top_logprobs)
     unload = keep_alive_is_zero(wire.keep_alive)
     settings = settings_from_wire(wire.options, wire.think)
     output = format_from_wire(wire.format)

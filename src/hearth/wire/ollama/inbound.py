@@ -36,6 +36,7 @@ from hearth.wire.ollama.request_fields import (
     invalid,
     keep_alive_is_zero,
     num_ctx_from_wire,
+    refuse_logprobs,
     settings_from_wire,
 )
 
@@ -92,6 +93,8 @@ class _WireChatRequest(BaseModel):
     stream: bool | None = None
     options: InboundOptions | None = None
     keep_alive: Any = None  # seconds or a duration; checked by hand
+    logprobs: bool | None = None
+    top_logprobs: int | None = None
 
 
 def chat_from_wire(body: JsonObject, *, model: str | None = None) -> OllamaRequest:
@@ -103,6 +106,7 @@ def chat_from_wire(body: JsonObject, *, model: str | None = None) -> OllamaReque
     name = wire.model or model
     if not name:
         raise InvalidRequestError("model: required; name the model to chat with")
+    refuse_logprobs(wire.logprobs, wire.top_logprobs)
     unload = keep_alive_is_zero(wire.keep_alive)
     settings = settings_from_wire(wire.options, wire.think)
     output = format_from_wire(wire.format)

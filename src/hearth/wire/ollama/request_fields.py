@@ -17,6 +17,7 @@ besides the ChatRequest (:class:`OllamaRequest`). Pure: no I/O.
 * ``keep_alive``: a number of seconds or a Go duration (``"5m"``, ``"1h30m"``, ``"-1"``, ``"0"``).
   It is checked, but the server keeps every model it serves loaded for its whole life; on an
   empty request (Ollama's "load the model"), ``0`` asks to unload, which the server refuses.
+* ``logprobs`` / ``top_logprobs``: refused by name (hearth returns no log-probabilities).
 * ``images``: raw base64 (line breaks ignored, as Go's decoder does), identified by their magic
   bytes: PNG, JPEG, GIF or WebP; anything else is refused, naming the item.
 """
@@ -31,7 +32,7 @@ from typing import Any, cast
 
 from pydantic import ConfigDict, ValidationError
 
-from hearth.errors import InvalidRequestError
+from hearth.errors import InvalidRequestError, UnsupportedFeatureError
 from hearth.messages import ImagePart, JsonObject
 from hearth.request import ChatRequest, OutputFormat
 from hearth.settings import GenerationSettings
@@ -133,6 +134,16 @@ def _refuse_unsampled(options: InboundOptions) -> None:
                 f"options.{name}: hearth has no {name} sampler, so only {neutral:g} (which "
                 f"leaves sampling as it is) is accepted; got {value:g}"
             )
+
+
+def refuse_logprobs(logprobs: bool | None, top_logprobs: int | None) -> None:
+    """``logprobs`` / ``top_logprobs``: hearth does not return log-probabilities, so asking for
+    them is refused by name rather than answered without them."""
+    if logprobs or top_logprobs:
+        field = "logprobs" if logprobs else "top_logprobs"
+        raise UnsupportedFeatureError(
+            f"{field}: hearth serve does not return log-probabilities; leave {field} out"
+        )
 
 
 def think_from_wire(value: object) -> bool | None:
