@@ -62,6 +62,7 @@ class Connection:
         self._suspect = False
         self._errlog: TextIO | None = None
         self._background: set[asyncio.Task[None]] = set()
+        self._ready: asyncio.Future[ClientSession] | None = None
 
     # -- lifetime (on the runtime's loop) -----------------------------------------------------
 
@@ -92,6 +93,7 @@ class Connection:
             self._errlog = None
 
     async def _start(self) -> None:
+        load_sdk()  # before the clock starts: importing it can take seconds on a busy machine
         self.starts += 1
         self.state = "starting"
         if self._errlog is None and self.spec.command is not None:
@@ -100,6 +102,7 @@ class Connection:
         loop = asyncio.get_running_loop()
         ready: asyncio.Future[ClientSession] = loop.create_future()
         ready.add_done_callback(_retrieved)
+        self._ready = ready
         self._stop = asyncio.Event()
         self._owner = loop.create_task(self._own(ready, self._stop), name=f"mcp-{self.spec.name}")
         try:
@@ -183,7 +186,11 @@ class Connection:
     async def _on_message(self, message: IncomingMessage) -> None:
         import mcp_types as types
 
-        if isinstance(message, types.ToolListChangedNotification):
+        ready = self._ready
+        if isinstance(message, Exception) and ready is not None and not ready.done():
+            # the transport failed while starting (e.g. connection refused): say so now
+            ready.set_exception(self._startup_error(_reason(message)))
+        elif isinstance(message, types.ToolListChangedNotification):
             task = asyncio.get_running_loop().create_task(self._refresh())
             self._background.add(task)
             task.add_done_callback(self._background.discard)
@@ -298,6 +305,16 @@ def _reason(exc: BaseException) -> str:
     if "Connection closed" in text:
         return "closed the connection while starting (did the command exit?)"
     return f"failed to start: {type(exc).__name__}: {text}"
+
+
+def load_sdk() -> None:
+    """Import the parts of the mcp SDK a connection uses (on the runtime's thread)."""
+    import mcp
+    import mcp.client.stdio
+    import mcp.client.streamable_http
+    import mcp_types
+
+    del mcp, mcp_types
 
 
 def _retrieved(future: asyncio.Future[ClientSession]) -> None:
