@@ -6,6 +6,7 @@ server process outlives it."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import signal
@@ -299,3 +300,36 @@ def test_closing_the_agent_stops_its_servers_after_an_exception() -> None:
         assert len(descendants() - before) >= 2
         raise RuntimeError("boom")
     assert not descendants() - before  # stopped by close(), not later
+
+
+def test_a_hung_server_times_out_and_is_restarted_on_the_next_call() -> None:
+    with MCPToolset([everything(call_timeout=2, startup_timeout=10)]) as mcp:
+        mcp.connect()
+        pid = _server_pid("server-everything")
+        os.kill(pid, signal.SIGSTOP)  # alive, but answers nothing
+        try:
+            hung = mcp.tools["echo"].run('{"message": "anyone?"}')
+            assert hung.is_error
+            assert "'echo' of MCP server 'everything' did not answer within 2 s" in hung.content
+            again = mcp.tools["echo"].run('{"message": "back"}')  # ping fails: restart
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGCONT)
+        assert (again.is_error, again.content) == (False, "Echo: back")
+        assert _server_pid("server-everything") != pid
+
+
+def test_server_output_is_cut_like_any_tool_output_and_descriptions_are_text() -> None:
+    long = "x" * 500
+    model, backend = fake_model(calls(call("echo", json.dumps({"message": long}))), answer("ok"))
+    with Agent(model, mcp_servers=[everything()], max_tool_output=100) as agent:
+        steps = list(agent.iter("echo"))
+    result = next(s for s in steps if isinstance(s, ToolResultStep))
+    assert result.truncated
+    assert result.result.content.startswith("Echo: xxx")
+    assert (
+        "[… output truncated by hearth: 406 of 506 characters not shown]" in result.result.content
+    )
+    offered = {t.name: t for t in backend.requests[0].tools}
+    assert offered["echo"].description == "Echoes back the input string"
+    assert offered["echo"].parameters["required"] == ["message"]

@@ -135,3 +135,29 @@ def test_a_tool_reports_progress_as_steps_before_its_result() -> None:
 
 def test_report_progress_outside_a_call_does_nothing() -> None:
     report_progress(1, 2, "nobody listens")
+
+
+def test_list_changed_refreshes_the_tools() -> None:
+    from hearth.mcp import MCPServer
+    from hearth.mcp.connection import Connection
+
+    listed = [types.Tool(name="a", input_schema={"type": "object"})]
+    changed: list[tuple[str, ...]] = []
+
+    class Session:  # what a connection asks of a live session when the list changes
+        async def list_tools(self, params: object = None) -> types.ListToolsResult:
+            return types.ListToolsResult(tools=list(listed))
+
+    async def scenario() -> None:
+        def seen(c: Connection) -> None:
+            changed.append(tuple(t.name for t in c.tools))
+
+        conn = Connection(MCPServer("s", command="unused"), on_tools_changed=seen)
+        conn._session = Session()  # type: ignore[assignment]
+        listed.append(types.Tool(name="b", input_schema={"type": "object"}))
+        await conn._on_message(types.ToolListChangedNotification())
+        while conn._background:
+            await asyncio.sleep(0.01)
+
+    asyncio.run(scenario())
+    assert changed == [("a", "b")]
