@@ -333,3 +333,21 @@ def test_server_output_is_cut_like_any_tool_output_and_descriptions_are_text() -
     offered = {t.name: t for t in backend.requests[0].tools}
     assert offered["echo"].description == "Echoes back the input string"
     assert offered["echo"].parameters["required"] == ["message"]
+
+
+def test_an_elicit_callback_answers_with_content() -> None:
+    from hearth.mcp import Elicitation
+
+    asked: list[Elicitation] = []
+
+    def elicit(request: Elicitation) -> dict[str, object]:
+        asked.append(request)
+        return {"name": "Ada Lovelace", "check": True}
+
+    with MCPToolset([everything()], elicit=elicit) as mcp:
+        mcp.connect()
+        result = mcp.tools["trigger-elicitation-request"].run("{}")
+    assert not result.is_error, result.content
+    assert "Ada Lovelace" in result.content
+    assert asked[0].server == "everything"
+    assert asked[0].schema is not None and asked[0].schema["required"] == ["name"]
