@@ -13,14 +13,19 @@ from pathlib import Path
 
 import pytest
 from tests.support.cli import run_cli
-from tests.support.mcp import SILENT, descendants, no_children_left, time_server, wait_until_gone
+from tests.support.mcp import (
+    SILENT,
+    descendants,
+    no_children_left,  # noqa: F401 - the fixture every test uses
+    time_server,
+    wait_until_gone,
+)
 
 import hearth
 from hearth.agent import Agent, ToolResultStep, TurnComplete
 from hearth.settings import GenerationSettings
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("no_children_left")]
-__all__ = ["no_children_left"]
 
 CLOCK = re.compile(r"T(\d\d:\d\d)")
 

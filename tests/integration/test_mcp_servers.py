@@ -23,7 +23,7 @@ from tests.support.mcp import (
     everything,
     everything_over_http,
     git_server,
-    no_children_left,
+    no_children_left,  # noqa: F401 - the fixture every test uses
     silent_server,
     time_server,
 )
@@ -34,7 +34,6 @@ from hearth.mcp import MCPServer, MCPToolset
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(90), pytest.mark.usefixtures(
     "no_children_left")]  # fmt: skip
-__all__ = ["no_children_left"]  # the fixture, imported for use above
 
 EVERYTHING_TOOLS = {
     "echo", "get-annotated-message", "get-env", "get-resource-links", "get-resource-reference",
