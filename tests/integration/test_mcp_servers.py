@@ -350,3 +350,34 @@ def test_an_elicit_callback_answers_with_content() -> None:
     assert "Ada Lovelace" in result.content
     assert asked[0].server == "everything"
     assert asked[0].schema is not None and asked[0].schema["required"] == ["name"]
+
+
+def test_concurrent_calls_to_one_server_run_together() -> None:
+    slow = '{"duration": 1.5, "steps": 3}'
+    model, _ = fake_model(
+        calls(*(call("trigger-long-running-operation", slow, id=f"c{i}") for i in range(4)),
+              call("echo", '{"message": "with them"}', id="c4")),
+        answer("ok"),
+    )  # fmt: skip
+    with Agent(model, mcp_servers=[everything()]) as agent:
+        started = time.monotonic()
+        steps = list(agent.iter("five calls at once"))
+        took = time.monotonic() - started
+    results = [s for s in steps if isinstance(s, ToolResultStep)]
+    assert [r.call.id for r in results] == ["c0", "c1", "c2", "c3", "c4"]
+    assert all(r.outcome == "ok" for r in results)
+    assert results[-1].result.content == "Echo: with them"
+    progress = [s for s in steps if isinstance(s, ToolProgressStep)]
+    assert {p.call.id for p in progress} == {"c0", "c1", "c2", "c3"}
+    assert took < 4 * 1.5, took  # together, not one after another (start-up included)
+
+
+def test_cancel_while_a_server_is_starting() -> None:
+    model, _ = fake_model(answer("never asked"))
+    agent = Agent(model, mcp_servers=[silent_server(startup_timeout=60)])
+    threading.Timer(1.0, agent.cancel).start()
+    started = time.monotonic()
+    with agent:
+        result = agent.run("hi")
+    assert result.stop_reason == "cancelled"
+    assert time.monotonic() - started < 20

@@ -275,7 +275,7 @@ class Agent:
             self._inbox.append(_user(prompt))
         try:
             if self._mcp is not None:  # start the MCP servers (MCPServerError if one cannot)
-                await self._mcp.aconnect()
+                await self._mcp.aconnect(self._cancel_flag)
             while self._inbox:
                 stop: AgentStopReason | None = None
                 async with contextlib.aclosing(self._turn(self._inbox.popleft())) as steps:

@@ -9,7 +9,10 @@ then a call to an MCP tool that needs approval (``destructiveHint``, or ``requir
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import dataclasses
+import threading
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -52,8 +55,21 @@ class AgentMCP:
     tools: AgentTools
     hooks: Hooks
 
-    async def aconnect(self) -> None:
-        await self.toolset.aconnect()
+    async def aconnect(self, cancelled: threading.Event) -> None:
+        """Start the servers; give up (stopping the ones starting) once ``cancelled`` is set,
+        so ``agent.cancel()`` is not kept waiting by a slow server."""
+        starting = asyncio.ensure_future(self.toolset.aconnect())
+        try:
+            while not starting.done():
+                if cancelled.is_set():
+                    starting.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await starting
+                    return
+                await asyncio.wait({starting}, timeout=0.05)
+            starting.result()
+        finally:
+            starting.cancel()
 
     def close(self) -> None:
         if self.owned:

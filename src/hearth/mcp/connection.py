@@ -62,6 +62,7 @@ class Connection:
         self._suspect = False
         self._errlog: TextIO | None = None
         self._background: set[asyncio.Task[None]] = set()
+        self._owners: set[asyncio.Task[None]] = set()  # running, or still shutting down
         self._ready: asyncio.Future[ClientSession] | None = None
 
     # -- lifetime (on the runtime's loop) -----------------------------------------------------
@@ -86,6 +87,8 @@ class Connection:
         """Stop the server (a stdio server's process group is terminated if it lingers)."""
         self.state = "closed"
         await self._drop()
+        if self._owners:  # one a cancelled start is still stopping: its server must go too
+            await asyncio.wait(set(self._owners), timeout=10.0)
         for task in list(self._background):
             task.cancel()
         if self._errlog is not None:
@@ -105,6 +108,8 @@ class Connection:
         self._ready = ready
         self._stop = asyncio.Event()
         self._owner = loop.create_task(self._own(ready, self._stop), name=f"mcp-{self.spec.name}")
+        self._owners.add(self._owner)
+        self._owner.add_done_callback(self._owners.discard)
         try:
             session = await asyncio.wait_for(asyncio.shield(ready), self.spec.startup_timeout)
         except TimeoutError:

@@ -81,7 +81,7 @@ class MCPRuntime:
             future.cancel()
             raise
 
-    def stop(self, timeout: float = 5.0) -> None:
+    def stop(self, timeout: float = 10.0) -> None:
         """Stop the loop (cancelling what still runs on it) and join the thread."""
         if self._thread.is_alive() and not self.loop.is_closed():
             with contextlib.suppress(RuntimeError):
