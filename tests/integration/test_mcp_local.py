@@ -105,13 +105,14 @@ def test_hearth_mcp_list(capsys: pytest.CaptureFixture[str], tmp_path: Path,
 @pytest.mark.timeout(60)
 def test_hearth_agent_mcp_errors_are_one_line(capsys: pytest.CaptureFixture[str],
                                               tmp_path: Path) -> None:  # fmt: skip
-    code, _, err = run_cli(["agent", "hi", "--mcp", "no-such-mcp-server"], capsys)
+    code, _, err = run_cli(["agent", "hi", "--no-save", "--mcp", "no-such-mcp-server"], capsys)
     assert code == 1
     assert err.startswith("error: --mcp 'no-such-mcp-server': no MCP server of that name")
     assert len(err.splitlines()) == 1
     config = tmp_path / "mcp.json"
     config.write_text(json.dumps({"mcpServers": {"gone": {"command": "/no/such/binary"}}}))
-    code, _, err = run_cli(["agent", "hi", "--mcp-config", str(config), "--mcp", "gone"], capsys)
+    argv = ["agent", "hi", "--no-save", "--mcp-config", str(config), "--mcp", "gone"]
+    code, _, err = run_cli(argv, capsys)
     assert code == 1 and len(err.splitlines()) == 1
     assert "MCP server 'gone' (/no/such/binary) could not be started: no such command" in err
     before = descendants()
