@@ -19,7 +19,7 @@ EXIT_INTERRUPTED = 130
 
 
 def build_app() -> typer.Typer:
-    from hearth.cli import agent, chat, embed, logs, models, serve
+    from hearth.cli import agent, chat, embed, logs, mcp, models, serve
     from hearth.cli import config as config_commands
 
     app = typer.Typer(
@@ -36,6 +36,7 @@ def build_app() -> typer.Typer:
     serve.register(app)
     agent.register(app)
     logs.register(app)
+    mcp.register(app)
     return app
 
 
