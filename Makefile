@@ -7,8 +7,11 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 PROMPT ?= What is the capital of France?
+# The MCP tests run a real npm server (stdio and streamable HTTP), installed here, not globally.
+NPM_PREFIX     := .cache/npm
+MCP_EVERYTHING := @modelcontextprotocol/server-everything@2026.8.31
 
-.PHONY: run test lint typecheck pytest models chromium bench clean
+.PHONY: run test lint typecheck pytest models chromium mcp-servers bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -38,7 +41,14 @@ typecheck: $(VENV)/.installed
 chromium:
 	command -v chromium >/dev/null 2>&1 || (apt-get update && apt-get install -y chromium)
 
-pytest: $(VENV)/.installed models chromium
+# mcp-server-time and mcp-server-git come from PyPI with the dev extra; this is the npm one.
+$(NPM_PREFIX)/.installed:
+	npm install --prefix $(NPM_PREFIX) --no-audit --no-fund --loglevel=error $(MCP_EVERYTHING)
+	touch $@
+
+mcp-servers: $(NPM_PREFIX)/.installed
+
+pytest: $(VENV)/.installed models chromium mcp-servers
 	$(BIN)/python -m pytest
 
 test: lint typecheck pytest
@@ -47,4 +57,4 @@ bench: $(VENV)/.installed models
 	$(BIN)/python bench/decode.py
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache $(NPM_PREFIX)

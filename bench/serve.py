@@ -1,7 +1,10 @@
-"""Serving throughput: ``hearth serve`` against llama-cpp-python's own server, in one run.
+"""Serving throughput: ``hearth serve`` against llama-cpp-python's own server, in one run; and,
+with ``--routes``, the per-request overhead of Ollama's ``/api/chat`` against OpenAI's
+``/v1/chat/completions`` on the same server.
 
     .venv/bin/python bench/serve.py [--clients 1,4,8] [--requests 2] [--tokens 64]
                                     [--threads 2] [--n-ctx 2048] [--json]
+    .venv/bin/python bench/serve.py --routes [--calls 500]
 
 Both servers run as subprocesses on loopback, load the same GGUF file (SmolLM2 from hearth's
 store) with the same thread count and context size, and get the same OpenAI
@@ -16,6 +19,14 @@ streaming requests one after another. Reported per level and server:
   usage chunk when the server sends one, else the number of content chunks);
 * TTFT: median time from sending a request to its first content chunk (queueing included);
 * the ratio hearth / llama-cpp-python for both (tok/s: higher is better; TTFT: lower is better).
+
+``--routes``: one ``hearth serve`` app (uvicorn, in a child process so it does not share the
+client's GIL) serves a scripted backend that answers every request with the same 16 text pieces
+at once, so both routes carry exactly the same generation and the difference between them is
+what each route's translation and framing cost. The same chat is posted ``--calls`` times to
+each route, whole and streamed (SSE against NDJSON), interleaved, on kept-alive connections.
+Printed per mode: each route's median and p90 per request, and the median added by the Ollama
+route (also as the median of paired differences); the goal is ≤ 1 ms.
 
 A benchmark, not a test: it asserts nothing, it prints figures and ratios.
 """
@@ -32,6 +43,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -176,6 +188,132 @@ def _run_server(server: str, path: Path, args: argparse.Namespace) -> list[Level
             proc.wait()
 
 
+# --- --routes: the Ollama route's overhead against /v1/chat/completions ----------------------
+
+ROUTE_PIECES = 16
+
+
+def _route_server(port: int) -> None:
+    """The child process: hearth serve's app on a scripted backend (same answer every time)."""
+    from collections.abc import AsyncIterator
+
+    import uvicorn
+
+    from hearth.backends.base import BackendBase, Capabilities
+    from hearth.config.schema import Config
+    from hearth.events import Done, StreamEvent, TextDelta, Usage
+    from hearth.request import ChatRequest
+    from hearth.server import ServerSettings, create_app
+
+    class Scripted(BackendBase):
+        name = "bench:scripted"
+
+        def capabilities(self) -> Capabilities:
+            return Capabilities(context_length=4096)
+
+        async def _events(self) -> AsyncIterator[StreamEvent]:
+            for i in range(ROUTE_PIECES):
+                yield TextDelta(f"word{i} ")
+            yield Done("end_turn", Usage(12, ROUTE_PIECES))
+
+        def astream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
+            return self._events()
+
+        def close(self) -> None:
+            pass
+
+    app = create_app(
+        ServerSettings(models=("bench",), max_queue=64),
+        config=Config(path=Path(os.devnull)),
+        backends={"bench": Scripted()},
+    )
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+
+
+def _route_calls(client: httpx.Client) -> dict[str, Callable[[], str]]:
+    """Each route and mode, as a call returning the answer's text."""
+    messages = [{"role": "user", "content": PROMPT}]
+    openai = {"model": "bench", "messages": messages, "max_tokens": 64, "temperature": 0}
+    ollama = {"model": "bench", "messages": messages, "options": {"num_predict": 64,
+              "temperature": 0}}  # fmt: skip
+
+    def openai_whole() -> str:
+        r = client.post("/v1/chat/completions", json=openai)
+        return str(r.json()["choices"][0]["message"]["content"])
+
+    def ollama_whole() -> str:
+        r = client.post("/api/chat", json={**ollama, "stream": False})
+        return str(r.json()["message"]["content"])
+
+    def openai_stream() -> str:
+        pieces: list[str] = []
+        with client.stream("POST", "/v1/chat/completions", json={**openai, "stream": True}) as r:
+            for line in r.iter_lines():
+                if line.startswith("data: ") and line != "data: [DONE]":
+                    choices = json.loads(line[6:])["choices"]
+                    pieces += [c["delta"].get("content") or "" for c in choices]
+        return "".join(pieces)
+
+    def ollama_stream() -> str:
+        pieces: list[str] = []
+        with client.stream("POST", "/api/chat", json={**ollama, "stream": True}) as r:
+            for line in r.iter_lines():
+                if line:
+                    pieces.append(json.loads(line)["message"]["content"])
+        return "".join(pieces)
+
+    return {
+        "openai whole": openai_whole, "ollama whole": ollama_whole,
+        "openai stream": openai_stream, "ollama stream": ollama_stream,
+    }  # fmt: skip
+
+
+def _routes(calls: int) -> None:
+    import multiprocessing
+
+    port = _free_port()
+    child = multiprocessing.get_context("spawn").Process(target=_route_server, args=(port,))
+    child.start()
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{base}/health").status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        with httpx.Client(base_url=base, timeout=30) as client:
+            fns = _route_calls(client)
+            answers = {name: fn() for name, fn in fns.items()}  # warm-up, and the same text
+            if len(set(answers.values())) != 1:
+                raise RuntimeError(f"the routes answered differently: {answers}")
+            times: dict[str, list[float]] = {name: [] for name in fns}
+            names = list(fns)
+            for i in range(calls):
+                for name in names[i % 2 :] + names[: i % 2]:  # alternate who goes first
+                    started = time.perf_counter_ns()
+                    fns[name]()
+                    times[name].append((time.perf_counter_ns() - started) / 1e6)
+    finally:
+        child.terminate()
+        child.join(10)
+    print(f"{calls} calls per route and mode, {ROUTE_PIECES} text pieces per answer; goal ≤ 1 ms")
+    for mode in ("whole", "stream"):
+        ours, theirs = times[f"ollama {mode}"], times[f"openai {mode}"]
+        added = statistics.median(ours) - statistics.median(theirs)
+        paired = statistics.median(o - t for o, t in zip(ours, theirs, strict=True))
+        print(
+            f"{mode:<7} /v1/chat/completions median {statistics.median(theirs):7.3f} ms "
+            f"(p90 {_p90(theirs):6.3f}) | /api/chat median {statistics.median(ours):7.3f} ms "
+            f"(p90 {_p90(ours):6.3f}) | added {added:+.3f} ms (paired median {paired:+.3f} ms)"
+        )
+
+
+def _p90(xs: list[float]) -> float:
+    return statistics.quantiles(xs, n=10)[-1]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--clients", default="1,4,8", type=lambda s: [int(x) for x in s.split(",")])
@@ -187,7 +325,15 @@ def main() -> None:
         "--parallel", type=int, default=None, help="hearth serve --parallel (default: its own)"
     )
     parser.add_argument("--json", action="store_true")
+    parser.add_argument(
+        "--routes", action="store_true",
+        help="measure /api/chat's overhead against /v1/chat/completions instead",
+    )  # fmt: skip
+    parser.add_argument("--calls", type=int, default=500, help="--routes: calls per route")
     args = parser.parse_args()
+    if args.routes:
+        _routes(args.calls)
+        return
     path = _model_path()
     hearth = _run_server("hearth", path, args)
     peer = _run_server("llama-cpp-python", path, args)

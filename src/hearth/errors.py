@@ -27,6 +27,8 @@
     ├── EngineError                        llama.cpp failed on a loaded model
     │                                      (hearth.backends.local.engine)
     ├── RequestTimeoutError                the request's deadline passed
+    ├── MCPServerError                     an MCP server could not be started or reached
+    │                                      (server, stderr tail); hearth.mcp
     └── ProviderError                      a remote API failed (status, retry_after)
         ├── AuthenticationError            401 / 403
         ├── RateLimitError                 429
@@ -170,6 +172,18 @@ class OverloadedError(HearthError):
 
 class RequestTimeoutError(HearthError, TimeoutError):
     """The request's deadline passed before it finished."""
+
+
+class MCPServerError(HearthError):
+    """An MCP server could not be started, did not answer in time, or went away.
+
+    ``server`` names it; ``stderr`` is the end of what a stdio server wrote to its stderr (its
+    own explanation, often), empty when there is none."""
+
+    def __init__(self, message: str, *, server: str, stderr: str = "") -> None:
+        self.server = server
+        self.stderr = stderr
+        super().__init__(message)
 
 
 class ProviderError(HearthError):

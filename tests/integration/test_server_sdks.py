@@ -206,6 +206,17 @@ def test_gemini_generate(gem: genai.Client) -> None:
     assert "Paris" in (r.text or "")
 
 
+def test_gemini_on_the_sdks_default_api_version(base_url: str) -> None:
+    """Whatever path the installed google-genai posts to by default (/v1 in newer versions)."""
+    client = genai.Client(api_key=KEY, http_options=gtypes.HttpOptions(base_url=base_url))
+    r = client.models.generate_content(
+        model="smollm2",
+        contents=QUESTION,
+        config=gtypes.GenerateContentConfig(max_output_tokens=16, temperature=0),
+    )
+    assert "Paris" in (r.text or "")
+
+
 def test_gemini_stream(gem: genai.Client) -> None:
     chunks = list(
         gem.models.generate_content_stream(

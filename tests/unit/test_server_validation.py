@@ -232,3 +232,100 @@ def test_a_bug_in_a_backend_is_a_500_in_format_not_a_crash() -> None:
     assert "unexpected" not in r.text  # internals stay in the server log
     assert r.json()["error"]["type"] == "server_error"
     assert again.status_code == 200
+
+
+# --- Ollama's native API: {"error": "..."} with Ollama's status codes -------------------------
+
+
+def ollama_chat(**extra: object) -> Body:
+    return {"model": "fake", "messages": [{"role": "user", "content": "hi"}], **extra}
+
+
+def ollama_generate(**extra: object) -> Body:
+    return {"model": "fake", "prompt": "hi", **extra}
+
+
+NOT_AN_IMAGE = "aGVsbG8gd29ybGQ="  # "hello world"
+OLLAMA_TABLE: list[tuple[str, str, object, int, str]] = [
+    ("chat-malformed", "/api/chat", b'{"model": "fake", "messages": [', 400, "not valid JSON"),
+    ("chat-not-object", "/api/chat", b"[1]", 400, "JSON object"),
+    ("chat-no-model", "/api/chat", {"messages": []}, 400, "model"),
+    ("chat-bad-role", "/api/chat", ollama_chat(messages=[{"role": "god"}]), 400, "role"),
+    ("chat-unknown-model", "/api/chat", ollama_chat(model="llama9"), 404, "not found"),
+    ("chat-num-ctx", "/api/chat", ollama_chat(options={"num_ctx": WINDOW + 1}), 400, "num_ctx"),
+    ("chat-num-ctx-0", "/api/chat", ollama_chat(options={"num_ctx": 0}), 400, "num_ctx"),
+    ("chat-num-predict", "/api/chat", ollama_chat(options={"num_predict": -7}), 400, "num_predict"),
+    ("chat-num-predict-0", "/api/chat", ollama_chat(options={"num_predict": 0}), 400,
+     "num_predict"),
+    ("chat-over-window", "/api/chat", ollama_chat(options={"num_predict": WINDOW + 1}), 400,
+     "num_predict"),
+    ("chat-not-an-image", "/api/chat", ollama_chat(messages=[
+        {"role": "user", "content": "x", "images": [NOT_AN_IMAGE]}]), 400, "images[0]"),
+    ("chat-mirostat", "/api/chat", ollama_chat(options={"mirostat": 2}), 400, "mirostat"),
+    ("chat-temperature", "/api/chat", ollama_chat(options={"temperature": -1}), 400,
+     "temperature"),
+    ("chat-options-type", "/api/chat", ollama_chat(options={"top_k": "many"}), 400, "top_k"),
+    ("chat-format", "/api/chat", ollama_chat(format="xml"), 400, "format"),
+    ("chat-bad-schema", "/api/chat", ollama_chat(format={"type": "objekt"}), 400, "format"),
+    ("chat-think", "/api/chat", ollama_chat(think="lots"), 400, "think"),
+    ("chat-keep-alive", "/api/chat", ollama_chat(keep_alive="soon"), 400, "keep_alive"),
+    ("chat-logprobs", "/api/chat", ollama_chat(logprobs=True), 400, "logprobs"),
+    ("gen-top-logprobs", "/api/generate", ollama_generate(top_logprobs=3), 400, "top_logprobs"),
+    ("gen-template", "/api/generate", ollama_generate(template="{{ .Prompt }}"), 400, "template"),
+    ("gen-suffix", "/api/generate", ollama_generate(suffix="y"), 400, "suffix"),
+    ("gen-context", "/api/generate", ollama_generate(context=[1, 2]), 400, "context"),
+    ("gen-raw-system", "/api/generate", ollama_generate(raw=True, system="s"), 400, "system"),
+    ("gen-not-an-image", "/api/generate", ollama_generate(images=[NOT_AN_IMAGE]), 400,
+     "images[0]"),
+    ("gen-unknown-model", "/api/generate", ollama_generate(model="llama9"), 404, "not found"),
+    ("embed-no-input", "/api/embed", {"model": "fake"}, 400, "input"),
+    ("embed-wrong-type", "/api/embed", {"model": "fake", "input": 3}, 400, "input"),
+    ("embed-unknown-model", "/api/embed", {"model": "llama9", "input": "x"}, 404, "not found"),
+    ("show-no-model", "/api/show", {}, 400, "model"),
+    ("show-unknown-model", "/api/show", {"model": "llama9"}, 404, "not found"),
+    ("pull-no-model", "/api/pull", {"stream": False}, 400, "model"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "status", "needle"),
+    [pytest.param(p, b, s, n, id=i) for i, p, b, s, n in OLLAMA_TABLE],
+)
+def test_ollama_bad_input_is_a_4xx_in_ollamas_error_shape(
+    path: str, body: object, status: int, needle: str
+) -> None:
+    c, fake = make(HELLO)
+    with c:
+        if isinstance(body, bytes):
+            r = c.post(path, content=body, headers={"content-type": "application/json"})
+        else:
+            r = c.post(path, json=body)
+        assert r.status_code == status, r.text
+        assert set(r.json()) == {"error"} and needle in r.json()["error"]
+        assert fake.requests == []
+        assert c.post("/api/chat", json=ollama_chat()).status_code == 200
+
+
+def test_ollama_oversized_body_is_413() -> None:
+    c, fake = make(HELLO, max_body=2048)
+    with c:
+        r = c.post("/api/chat", json=ollama_chat(pad="x" * 4096))
+    assert r.status_code == 413 and set(r.json()) == {"error"}
+    assert fake.requests == []
+
+
+def test_ollama_prompt_over_context_is_a_400_before_any_line() -> None:
+    c, _ = make(TOO_LONG)
+    with c:
+        r = c.post("/api/chat", json=ollama_chat())
+    assert r.status_code == 400 and r.headers["content-type"].startswith("application/json")
+    assert "5000" in r.json()["error"]
+
+
+def test_ollama_error_after_streaming_began_is_an_error_line() -> None:
+    c, _ = make([TextDelta("partial"), EngineError("llama_decode failed")])
+    with c:
+        r = c.post("/api/chat", json=ollama_chat())
+    got = [json.loads(line) for line in r.text.splitlines()]
+    assert got[0]["message"]["content"] == "partial"  # type: ignore[index]
+    assert "llama_decode failed" in str(got[-1]["error"]) and got[-1]["status"] == 500

@@ -38,7 +38,10 @@ def client(tmp_path: Path, *, vision: bool = False, **settings: object) -> TestC
         config=Config(path=Path("/dev/null")),
         backends={"fake:one": fake},
     )
-    return TestClient(app)
+    return TestClient(app, headers={"accept": BROWSER_ACCEPT})
+
+
+BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
 
 
 class _Assets(HTMLParser):
@@ -131,7 +134,8 @@ def test_a_missing_static_file_is_a_404(tmp_path: Path) -> None:
 
 def test_the_page_can_be_left_out(tmp_path: Path) -> None:
     with client(tmp_path, web_ui=False) as c:
-        assert c.get("/").status_code == 404
+        root = c.get("/")  # Ollama's liveness answer: no page
+        assert root.text == "Ollama is running" and "html" not in root.headers["content-type"]
         assert c.get("/ui/api/conversations").status_code == 404
         assert c.get("/ui/static/app.js").status_code == 404
     assert not (tmp_path / "c.db").exists()
@@ -280,3 +284,13 @@ def test_with_a_key_the_api_needs_it_but_the_page_does_not(tmp_path: Path) -> No
         assert not (tmp_path / "c.db").exists()  # nothing read or written without the key
         for path in paths:
             assert c.get(path, headers={"Authorization": "Bearer sesame"}).status_code == 200
+
+
+def test_the_root_is_the_page_for_a_browser_and_ollamas_liveness_for_its_clients(
+    tmp_path: Path,
+) -> None:
+    with client(tmp_path) as c:
+        page = c.get("/")
+        ollama = c.get("/", headers={"accept": "*/*"})
+    assert page.headers["content-type"].startswith("text/html")
+    assert ollama.text == "Ollama is running"

@@ -34,20 +34,18 @@ from hearth.messages import (
 from hearth.request import ChatRequest, ToolSpec
 from hearth.response import Response, accumulate
 from hearth.settings import GenerationSettings
-from hearth.wire.ollama import chat as ollama
 from hearth.wire.ollama.chat import (
     META_INDEX,
     META_MATCHED_CALL_ID,
     META_SYNTHETIC_ID,
     StreamDecoder,
-    StreamEncoder,
-    error_from_wire,
-    error_to_wire,
-    request_from_wire,
     request_to_wire,
     response_from_wire,
-    response_to_wire,
 )
+from hearth.wire.ollama.errors import error_from_wire, error_to_wire
+from hearth.wire.ollama.inbound import request_from_wire
+from hearth.wire.ollama.request_fields import sniff_image_type
+from hearth.wire.ollama.stream import StreamEncoder, response_to_wire
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "ollama"
 PNG = base64.b64decode(
@@ -434,7 +432,7 @@ def test_jpeg_gif_webp_are_sniffed() -> None:
 BAD_BODIES: list[tuple[JsonObject, str]] = [
     ({"messages": [{"role": "user", "content": "x"}]}, "model: required"),
     ({"model": "m", "messages": []}, "messages: at least one"),
-    ({"model": "m"}, "messages: Field required"),
+    ({"model": "m"}, "messages: at least one"),  # the ServeCodec form; the server loads
     ({"model": "m", "messages": [{"role": "bot", "content": "x"}]}, "messages[0].role"),
     ({"model": "m", "messages": [{"role": "user", "content": 3}]}, "messages[0].content"),
     (
@@ -642,7 +640,10 @@ def test_error_to_wire_and_back(exc: HearthError, status: int, kind: type[Hearth
 
 
 def test_stream_encoder_lines_look_like_ollamas() -> None:
-    encoder = StreamEncoder(model="m", response_id="r", created_at="2025-01-01T00:00:00Z")
+    ticks = iter([1_000, 1_500, 1_600, 1_700, 1_800, 1_900, 2_400])  # ns, one per encode
+    encoder = StreamEncoder(
+        model="m", response_id="r", created_at="2025-01-01T00:00:00Z", clock=lambda: next(ticks)
+    )
     assert encoder.start() == []
     events: list[StreamEvent] = [
         ThinkingDelta("hm"),
@@ -677,6 +678,10 @@ def test_stream_encoder_lines_look_like_ollamas() -> None:
             "done_reason": "stop",
             "prompt_eval_count": 5,
             "eval_count": 6,
+            "total_duration": 1_400,  # from the encoder's creation to Done
+            "load_duration": 0,
+            "prompt_eval_duration": 500,  # until the first event
+            "eval_duration": 900,  # from the first event to Done
         },
     ]
 
@@ -690,6 +695,6 @@ def test_stream_encoder_error_line_decodes_to_the_same_error() -> None:
 
 
 def test_sniff_image_type_rejects_unknown_bytes() -> None:
-    assert ollama.sniff_image_type(PNG) == "image/png"
-    assert ollama.sniff_image_type(b"RIFF\x00\x00\x00\x00AVI ") is None
-    assert ollama.sniff_image_type(b"") is None
+    assert sniff_image_type(PNG) == "image/png"
+    assert sniff_image_type(b"RIFF\x00\x00\x00\x00AVI ") is None
+    assert sniff_image_type(b"") is None

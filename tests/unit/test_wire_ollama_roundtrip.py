@@ -43,12 +43,11 @@ from hearth.wire.ollama.chat import (
     META_INDEX,
     META_SYNTHETIC_ID,
     StreamDecoder,
-    StreamEncoder,
-    request_from_wire,
     request_to_wire,
     response_from_wire,
-    response_to_wire,
 )
+from hearth.wire.ollama.inbound import request_from_wire
+from hearth.wire.ollama.stream import StreamEncoder, response_to_wire
 
 texts = st.text(min_size=1, max_size=12)
 names = st.text(string.ascii_letters + "_", min_size=1, max_size=8)
@@ -85,15 +84,18 @@ images = st.tuples(st.sampled_from(_MAGIC), st.binary(max_size=16)).map(
 
 
 @st.composite
-def tool_call(draw: st.DrawFn, *, position: int, ordinal: int) -> ToolCallPart:
-    """A call Ollama can carry: a real id, or a made-up ``call_<ordinal>``; any index shape."""
+def tool_call(
+    draw: st.DrawFn, *, position: int, ordinal: int, any_index: bool = True
+) -> ToolCallPart:
+    """A call Ollama can carry: a real id, or a made-up ``call_<ordinal>``; any index shape
+    (with ``any_index``; else its position, as the server numbers the calls it answers)."""
     meta: dict[str, JsonValue] = {}
     if draw(st.booleans()):
         call_id = draw(real_ids)
     else:
         call_id = f"call_{ordinal}"
         meta[META_SYNTHETIC_ID] = True
-    index = draw(st.sampled_from(["default", "absent", "other"]))
+    index = draw(st.sampled_from(["default", "absent", "other"])) if any_index else "default"
     if index == "absent":
         meta[META_INDEX] = None
     elif index == "other":
@@ -102,14 +104,17 @@ def tool_call(draw: st.DrawFn, *, position: int, ordinal: int) -> ToolCallPart:
 
 
 @st.composite
-def assistant_message(draw: st.DrawFn, *, first_ordinal: int) -> Message:
+def assistant_message(draw: st.DrawFn, *, first_ordinal: int, any_index: bool = True) -> Message:
     parts: list[Part] = []
     if draw(st.booleans()):
         parts.append(ThinkingPart(draw(texts)))
     if draw(st.booleans()):
         parts.append(TextPart(draw(texts)))
     n = draw(st.integers(0, 3))
-    parts.extend(draw(tool_call(position=k, ordinal=first_ordinal + k)) for k in range(n))
+    parts.extend(
+        draw(tool_call(position=k, ordinal=first_ordinal + k, any_index=any_index))
+        for k in range(n)
+    )
     return Message("assistant", tuple(parts))
 
 
@@ -192,7 +197,7 @@ def _stop(draw: st.DrawFn, has_calls: bool) -> StopReason:
 
 @st.composite
 def responses(draw: st.DrawFn) -> Response:
-    message = draw(assistant_message(first_ordinal=0))
+    message = draw(assistant_message(first_ordinal=0, any_index=False))
     usage = Usage(draw(st.integers(0, 10**7)), draw(st.integers(0, 10**7)))
     model = draw(names)
     return Response(message, _stop(draw, bool(message.tool_calls)), usage, model=model)
@@ -217,7 +222,8 @@ def streams(draw: st.DrawFn) -> list[StreamEvent]:
         elif kind == "thinking":
             events.append(ThinkingDelta(draw(texts)))
         else:
-            events.append(ToolCallEvent(draw(tool_call(position=calls, ordinal=calls))))
+            call = draw(tool_call(position=calls, ordinal=calls, any_index=False))
+            events.append(ToolCallEvent(call))
             calls += 1
     usage = Usage(draw(st.integers(0, 10**6)), draw(st.integers(0, 10**6)))
     events.append(Done(_stop(draw, calls > 0), usage, model="qwen3"))
@@ -228,7 +234,7 @@ def streams(draw: st.DrawFn) -> list[StreamEvent]:
 def test_encoded_stream_decodes_to_the_same_events_however_the_bytes_are_cut(
     events: list[StreamEvent], data: st.DataObject
 ) -> None:
-    encoder = StreamEncoder(model="qwen3", response_id="r")
+    encoder = StreamEncoder(model="qwen3", response_id="r", clock=lambda: 0)  # same bytes
     lines = [chunk.data for e in events for chunk in encoder.encode(e)]
     payload = b"".join(json.dumps(line).encode() + b"\n" for line in lines)
     cuts = sorted(data.draw(st.lists(st.integers(0, len(payload)), max_size=6)))

@@ -7,6 +7,7 @@
 
 from hearth.agent.hooks import Allow, Ask, Deny, Hooks, Rewrite
 from hearth.agent.loop import Agent
+from hearth.agent.progress import report_progress
 from hearth.agent.setup import FINISH_TOOL
 from hearth.agent.steps import (
     AgentResult,
@@ -17,6 +18,7 @@ from hearth.agent.steps import (
     TextStep,
     ThinkingStep,
     ToolCallStep,
+    ToolProgressStep,
     ToolResultStep,
     TurnComplete,
     TurnError,
@@ -41,7 +43,9 @@ __all__ = [
     "TextStep",
     "ThinkingStep",
     "ToolCallStep",
+    "ToolProgressStep",
     "ToolResultStep",
     "TurnComplete",
     "TurnError",
+    "report_progress",
 ]

@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import json
 import threading
 import time
 from collections.abc import AsyncGenerator, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any, Literal
 
 from hearth.errors import OutputValidationError
 from hearth.messages import JsonValue, ToolCallPart, ToolResultPart
@@ -25,6 +27,7 @@ from hearth.tools import Tool, ToolResult
 
 from .hooks import Allow, Ask, Deny, Hooks, Rewrite, call_hook
 from .output import AgentOutput
+from .progress import Progress, ProgressChannel
 from .steps import ToolOutcome
 
 TRUNCATION_MARKER = "[… output truncated by hearth: {dropped} of {total} characters not shown]"
@@ -101,16 +104,18 @@ class ToolRunner:
 
     async def run(
         self, calls: Sequence[ToolCallPart], cancelled: asyncio.Event
-    ) -> AsyncGenerator[CallOutcome, None]:
-        """Outcomes in call order. On ``cancelled`` the running calls are abandoned and every
-        call without a result gets a "cancelled" one, so none is left unanswered."""
+    ) -> AsyncGenerator[CallOutcome | Progress, None]:
+        """Outcomes in call order, with the progress the running calls report before them. On
+        ``cancelled`` the running calls are abandoned and every call without a result gets a
+        "cancelled" one, so none is left unanswered."""
         plans = [await self._plan(call) for call in calls]
         waiter = asyncio.ensure_future(cancelled.wait())
+        channel = ProgressChannel()
         started: list[asyncio.Future[CallOutcome]] = []
         try:
             for batch in _batches(plans):
                 tasks = [
-                    asyncio.ensure_future(self._execute(p)) if p.ready is None else None
+                    asyncio.ensure_future(self._execute(p, channel)) if p.ready is None else None
                     for p in batch
                 ]
                 started += [t for t in tasks if t is not None]
@@ -119,10 +124,13 @@ class ToolRunner:
                         assert plan.ready is not None
                         yield plan.ready
                         continue
-                    if not task.done():
-                        await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
+                    async with contextlib.aclosing(_wait_reporting(task, waiter, channel)) as ups:
+                        async for update in ups:
+                            yield update
                     if not task.done():  # cancelled: abandon the running calls and the rest
                         return
+                    for update in channel.drain():
+                        yield update
                     yield task.result()
         finally:
             waiter.cancel()
@@ -173,11 +181,12 @@ class ToolRunner:
             )
         return decision
 
-    async def _execute(self, plan: _Plan) -> CallOutcome:
+    async def _execute(self, plan: _Plan, channel: ProgressChannel) -> CallOutcome:
         assert plan.tool is not None
         tool, call = plan.tool, plan.call
         start = time.monotonic()
-        inner = asyncio.ensure_future(_invoke(tool, plan.arguments))
+        with channel.bound(call):  # the call's task (and its thread) report to its steps
+            inner = asyncio.ensure_future(_invoke(tool, plan.arguments))
         try:
             done, _ = await asyncio.wait({inner}, timeout=tool.timeout)
         finally:
@@ -234,6 +243,24 @@ def _finish(call: ToolCallPart, output: AgentOutput | None) -> CallOutcome:
                        finish_arguments=args, parsed=parsed, answer_text=text)  # fmt: skip
 
 
+async def _wait_reporting(
+    task: asyncio.Future[CallOutcome],
+    waiter: asyncio.Future[Literal[True]],
+    channel: ProgressChannel,
+) -> AsyncGenerator[Progress, None]:
+    """Wait until ``task`` is done or ``waiter`` fires, passing on progress as it comes."""
+    while not task.done() and not waiter.done():
+        getter = asyncio.ensure_future(channel.queue.get())
+        waiting: set[asyncio.Future[Any]] = {task, waiter, getter}
+        try:
+            await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            if not getter.done():
+                getter.cancel()
+        if getter.done() and not getter.cancelled():
+            yield getter.result()
+
+
 def _batches(plans: Sequence[_Plan]) -> list[list[_Plan]]:
     """Consecutive concurrent calls together; a non-concurrent tool's call alone."""
     batches: list[list[_Plan]] = []
@@ -267,5 +294,8 @@ async def _invoke(tool: Tool, arguments: str) -> ToolResult:
         with contextlib.suppress(RuntimeError):  # the loop is gone: nobody waits any more
             loop.call_soon_threadsafe(deliver, result)
 
-    threading.Thread(target=target, name=f"hearth-tool-{tool.name}", daemon=True).start()
+    context = contextvars.copy_context()  # progress reports reach the call's steps
+    threading.Thread(
+        target=context.run, args=(target,), name=f"hearth-tool-{tool.name}", daemon=True
+    ).start()
     return await future

@@ -17,6 +17,7 @@ from collections.abc import (
     AsyncGenerator,
     Generator,
     Iterable,
+    Mapping,
     Sequence,
 )
 from dataclasses import dataclass, field
@@ -33,6 +34,7 @@ from . import compaction
 from .execution import CallOutcome, ToolRunner, cancelled_outcome
 from .hooks import Deny, Hooks, call_hook
 from .output import AgentOutput, exhausted, retry_message
+from .progress import Progress
 from .runtime import CancelledByAgentError, cancel_leftovers, next_event, next_step
 from .setup import FINISH_TOOL, initial_history, tool_table
 from .steps import (
@@ -44,6 +46,7 @@ from .steps import (
     TextStep,
     ThinkingStep,
     ToolCallStep,
+    ToolProgressStep,
     ToolResultStep,
     TurnComplete,
     TurnError,
@@ -52,9 +55,12 @@ from .stream import AgentStream, AsyncAgentStream
 
 if TYPE_CHECKING:
     from hearth.client import Model, ToolLike
+    from hearth.mcp import MCPServer, MCPToolset
+    from hearth.mcp.agent import AgentMCP
     from hearth.output import OutputSpec
     from hearth.response import Response
     from hearth.store import ConversationStore
+    from hearth.tools import Tool
 
 
 @dataclass
@@ -95,6 +101,10 @@ class Agent:
     sent back with what was wrong, up to ``output_retries`` times a turn (each retry is a round);
     then the turn fails with OutputValidationError. With ``finish_tool=True`` the finish tool's
     arguments are the answer in that shape.
+
+    ``mcp_servers`` (:class:`hearth.mcp.MCPServer` specs, or an MCPToolset you own) adds the
+    tools of MCP servers; they start with the first turn, and :meth:`close` stops the ones the
+    agent started.
     """
 
     def __init__(
@@ -116,6 +126,7 @@ class Agent:
         messages: Sequence[Message] = (),
         output_type: OutputSpec | None = None,
         output_retries: int = 1,
+        mcp_servers: Iterable[MCPServer] | MCPToolset = (),
     ) -> None:
         from hearth.client import Model
         from hearth.client import model as open_model
@@ -133,8 +144,15 @@ class Agent:
         )
         self._owns_model = not isinstance(model, Model)
         self.model = model if isinstance(model, Model) else open_model(model)
-        self.tools = tool_table(tools, finish_tool)
+        self.tools: Mapping[str, Tool] = tool_table(tools, finish_tool)
         self.hooks = hooks or Hooks()
+        self._mcp: AgentMCP | None = None
+        if mcp_servers:  # MCP tools join the table as the servers list them (hearth.mcp.agent)
+            from hearth.mcp.agent import attach
+
+            reserved = [FINISH_TOOL.name] if finish_tool else []
+            self._mcp = attach(mcp_servers, self.tools, self.hooks, self.model, reserved)
+            self.tools, self.hooks = self._mcp.tools, self._mcp.hooks
         self.max_rounds = max_rounds
         self.settings = settings
         self.tool_choice = tool_choice
@@ -256,6 +274,8 @@ class Agent:
         if prompt is not None:
             self._inbox.append(_user(prompt))
         try:
+            if self._mcp is not None:  # start the MCP servers (MCPServerError if one cannot)
+                await self._mcp.aconnect(self._cancel_flag)
             while self._inbox:
                 stop: AgentStopReason | None = None
                 async with contextlib.aclosing(self._turn(self._inbox.popleft())) as steps:
@@ -269,9 +289,14 @@ class Agent:
             self._busy = False
 
     def close(self) -> None:
-        """Close the model if the agent opened it (it was given a model name)."""
-        if self._owns_model:
-            self.model.close()
+        """Close the model if the agent opened it (it was given a model name), and stop the MCP
+        servers it started."""
+        try:
+            if self._mcp is not None:
+                self._mcp.close()
+        finally:
+            if self._owns_model:
+                self.model.close()
 
     def __enter__(self) -> Agent:
         return self
@@ -419,6 +444,12 @@ class Agent:
         assert self._cancel_event is not None
         async with contextlib.aclosing(self._runner.run(calls, self._cancel_event)) as outcomes:
             async for outcome in outcomes:
+                if isinstance(outcome, Progress):
+                    yield ToolProgressStep(
+                        self._n(), turn.number, turn.rounds, outcome.call,
+                        outcome.progress, outcome.total, outcome.message,
+                    )  # fmt: skip
+                    continue
                 turn.results.append(outcome.result)
                 if outcome.outcome == "finish":
                     turn.finish_arguments = outcome.finish_arguments

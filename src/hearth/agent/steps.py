@@ -110,6 +110,22 @@ class ToolResultStep:
 
 
 @dataclass(frozen=True, slots=True)
+class ToolProgressStep:
+    """A running call reported progress (an MCP server's ``notifications/progress``, or
+    :func:`hearth.agent.progress.report_progress`): ``progress`` so far, of ``total`` when
+    known, and the tool's ``message`` if it gave one."""
+
+    index: int
+    turn: int
+    round: int
+    call: ToolCallPart
+    progress: float
+    total: float | None
+    message: str | None
+    kind: Literal["tool_progress"] = field(default="tool_progress", repr=False)
+
+
+@dataclass(frozen=True, slots=True)
 class CompactedStep:
     """The history was shortened to fit the context window. ``strategy`` says how
     (``drop_tool_outputs`` or ``summarize``), ``detail`` says what went, and the token counts are
@@ -168,6 +184,7 @@ Step: TypeAlias = (
     TextStep
     | ThinkingStep
     | ToolCallStep
+    | ToolProgressStep
     | ToolResultStep
     | CompactedStep
     | OutputRetryStep

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from collections.abc import Iterable
@@ -12,12 +13,13 @@ import typer
 
 from hearth._text import escape_controls
 from hearth.cli.chat import ModelOpt, SystemOpt, VerboseOpt
+from hearth.cli.mcp import McpConfigOpt, McpOpt
 from hearth.cli.sampling import NO_SETTINGS, sampling_options
 from hearth.errors import InvalidRequestError, OutputValidationError
 from hearth.settings import GenerationSettings
 
 if TYPE_CHECKING:
-    from hearth.agent import AgentResult, Step, ToolResultStep
+    from hearth.agent import AgentResult, Step, ToolProgressStep, ToolResultStep
     from hearth.messages import JsonObject
     from hearth.tools import Tool
 
@@ -43,6 +45,15 @@ ToolChoiceOpt = Annotated[
         "--tool-choice",
         help="auto, required (a tool call every round until one is made; small local "
         "models often need this), none, or a tool's name.",
+    ),
+]
+FollowupOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--followup-tool-choice",
+        help="The tool choice once a tool has been called. Default: none after a forced "
+        "call (--tool-choice required or a tool's name: answer in words from the result), "
+        "else auto.",
     ),
 ]
 MaxRoundsOpt = Annotated[
@@ -72,6 +83,7 @@ def agent(
     root: RootOpt = None,
     read_only: ReadOnlyOpt = False,
     tool_choice: ToolChoiceOpt = "auto",
+    followup_tool_choice: FollowupOpt = None,
     max_rounds: MaxRoundsOpt = 10,
     model: ModelOpt = None,
     system: SystemOpt = None,
@@ -79,11 +91,14 @@ def agent(
     save: SaveOpt = True,
     output_schema: OutputSchemaOpt = None,
     output_retries: OutputRetriesOpt = 1,
+    mcp: McpOpt = None,
+    mcp_config: McpConfigOpt = None,
     verbose: VerboseOpt = False,
 ) -> None:
     """Run a task with tools; prints the model's text, each tool call and each result."""
-    from hearth.agent import Agent
+    from hearth.agent import Agent, Hooks
     from hearth.cli.chat import open_model
+    from hearth.cli.mcp import ask_approval, started_servers
 
     toolset = _tools(tools, root, read_only)
     if not task.strip():
@@ -94,15 +109,21 @@ def agent(
         from hearth.store import ConversationStore
 
         store = ConversationStore()
-    with open_model(model, verbose) as m:
+    with contextlib.ExitStack() as stack:
+        # MCP servers start (and fail, with one clear line) before the model loads
+        servers = stack.enter_context(started_servers(mcp, mcp_config))
+        m = stack.enter_context(open_model(model, verbose))
         runner = Agent(
             m,
             toolset,
+            mcp_servers=servers or (),
+            hooks=Hooks(approve=ask_approval),
             system=system,
             max_rounds=max_rounds,
             settings=settings,
             store=store,
             tool_choice=tool_choice,
+            followup_tool_choice=_followup(tool_choice, followup_tool_choice),
             output_type=schema,
             output_retries=output_retries,
         )
@@ -118,6 +139,14 @@ def agent(
         sys.stderr.write(f"[saved as {runner.conversation_id}: hearth logs show it]\n")
     if schema is not None:
         _print_parsed(result)
+
+
+def _followup(tool_choice: str, followup: str | None) -> str:
+    """A forced first call is followed by an answer in words unless asked otherwise: small
+    local models call a forced tool again and again under "auto"."""
+    if followup is not None:
+        return followup
+    return "auto" if tool_choice in ("auto", "none") else "none"
 
 
 def _load_schema(path: Path) -> JsonObject:
@@ -195,6 +224,7 @@ class StepPrinter:
             TextStep,
             ThinkingStep,
             ToolCallStep,
+            ToolProgressStep,
             ToolResultStep,
             TurnComplete,
             TurnError,
@@ -207,6 +237,8 @@ class StepPrinter:
             return
         elif isinstance(step, ToolCallStep):
             self._line(f"→ {step.call.name}({_args(step.call.arguments)})")
+        elif isinstance(step, ToolProgressStep):
+            self._line(_progress_line(step))
         elif isinstance(step, ToolResultStep):
             self._line(_result_line(step))
         elif isinstance(step, CompactedStep):
@@ -263,12 +295,28 @@ def _args(arguments: str) -> str:
 
 
 def _result_line(step: ToolResultStep) -> str:
-    content = step.result.content
+    content = _one_line_json(step.result.content)
     label = {"ok": "", "error": " error"}.get(step.outcome, f" {step.outcome}")
     first = content.strip().splitlines()[0] if content.strip() else "(empty)"
     more = len(content) - len(first)
     tail = f" (+{more} characters)" if more > 0 else ""
     return f"  ←{label} {_preview(first)}{tail}"
+
+
+def _one_line_json(content: str) -> str:
+    """JSON output (an MCP tool's, often pretty-printed) on one line; other text as it is."""
+    if not content.lstrip().startswith(("{", "[")):
+        return content
+    try:
+        return json.dumps(json.loads(content), ensure_ascii=False)
+    except ValueError:
+        return content
+
+
+def _progress_line(step: ToolProgressStep) -> str:
+    done = f"{step.progress:g}" + (f"/{step.total:g}" if step.total is not None else "")
+    said = f" {step.message}" if step.message else ""
+    return f"  … {step.call.name}: {done}{_preview(said)}"
 
 
 def _preview(text: str) -> str:

@@ -20,7 +20,7 @@ EXIT_INTERRUPTED = 130
 
 
 def build_app() -> typer.Typer:
-    from hearth.cli import agent, chat, embed, keys, logs, models, run, serve
+    from hearth.cli import agent, chat, embed, keys, logs, mcp, models, run, serve
     from hearth.cli import config as config_commands
     from hearth.cli.metavars import use_plain_metavars
 
@@ -43,6 +43,7 @@ def build_app() -> typer.Typer:
     agent.register(app)
     logs.register(app)
     keys.register(app)
+    mcp.register(app)
     return app
 
 

@@ -76,7 +76,8 @@ def serve(
 ) -> None:
     """Serve models over HTTP: a chat page (/), OpenAI (/v1/chat/completions,
     /v1/completions, /v1/embeddings, /v1/models), Anthropic (/v1/messages), Gemini
-    (/v1beta/models/M:generateContent), and /health, /ready, /metrics.
+    (/v1beta/models/M:generateContent), Ollama (/api/chat, /api/generate, /api/embed,
+    /api/tags, …), and /health, /ready, /metrics.
 
     The port is bound before any model loads: a busy port is one error line at once."""
     from hearth.config import load_config

@@ -12,6 +12,7 @@ import difflib
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from hearth._secret import Secret
 from hearth.catalog.entries import (
@@ -38,13 +39,16 @@ from hearth.errors import ConfigurationError, HearthError
 from hearth.settings import GenerationSettings
 from hearth.wire.formats import FORMAT_NAMES, get_format
 
-TOP_KEYS = ("default_model", "aliases", "models", "providers", "server")
+TOP_KEYS = ("default_model", "aliases", "models", "providers", "server", "mcp")
 MODEL_KEYS = (
     "name", "aliases", "description", "hf", "revision", "path", "pypi", "filename", "sha256",
     "size", "template", "context_length", "capabilities", "sampling",
 )  # fmt: skip
 PROVIDER_KEYS = ("type", "base_url", "api_key_env", "api_key", "raw_completion")
 SERVER_KEYS = ("host", "port", "max_queue", "timeout", "api_key_env", "api_key")
+if TYPE_CHECKING:
+    from hearth.mcp.spec import MCPServer
+
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 PROVIDER_NAME = re.compile(r"[a-z0-9][a-z0-9_-]*")
 
@@ -185,7 +189,14 @@ def parse_config(data: Mapping[str, object], path: Path) -> Config:
         models=_models(data.get("models", []), path),
         providers=_providers(data.get("providers", {})),
         server=_server(data.get("server", {})),
+        mcp_servers=_mcp(data["mcp"], path) if "mcp" in data else {},
     )
+
+
+def _mcp(table: object, path: Path) -> dict[str, MCPServer]:
+    from hearth.config.mcp import parse_mcp  # it builds on this module's Fields
+
+    return parse_mcp(table, path)
 
 
 def _aliases(table: object) -> dict[str, str]:

@@ -77,6 +77,9 @@ def config_json(config: Config) -> dict[str, object]:
             fields["raw_completion"] = provider.raw_completion
         providers[name] = fields | _key_fields(provider)
     server = config.server
+    from hearth.config.mcp import server_fields
+
+    mcp = {name: server_fields(s, MASK) for name, s in config.mcp_servers.items()}
     return {
         "path": str(config.path),
         "loaded": config.loaded,
@@ -92,6 +95,7 @@ def config_json(config: Config) -> dict[str, object]:
             "timeout": server.timeout,
         }
         | _key_fields(server),
+        "mcp_servers": mcp,
     }
 
 
@@ -146,4 +150,8 @@ def config_toml(config: Config) -> str:
     server = data["server"]
     assert isinstance(server, dict)
     lines += _table("[server]", server)
+    mcp = data["mcp_servers"]
+    assert isinstance(mcp, dict)
+    for name, fields in mcp.items():
+        lines += _table(f"[mcp.servers.{toml_key(name)}]", fields)
     return "\n".join(lines).rstrip() + "\n"

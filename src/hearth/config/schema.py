@@ -7,9 +7,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
+from typing import TYPE_CHECKING
 
 from hearth._secret import Secret
 from hearth.catalog.entries import DEFAULT_CHAT_MODEL, Catalog, CatalogEntry, builtin_catalog
+
+if TYPE_CHECKING:
+    from hearth.mcp.spec import MCPServer
 
 DEFAULT_MODEL = f"local:{DEFAULT_CHAT_MODEL}"
 
@@ -80,6 +84,7 @@ class Config:
     * ``models``: the user's catalogue entries (``[[models]]``);
     * ``providers``: endpoint definitions (``[providers.NAME]``), by name;
     * ``server``: server defaults (``[server]``);
+    * ``mcp_servers``: MCP servers (``[mcp.servers.NAME]``), by name;
     * ``overrides``: the environment variables that overrode values from the file.
     """
 
@@ -91,10 +96,12 @@ class Config:
     providers: Mapping[str, ProviderConfig] = field(default_factory=dict)
     server: ServerConfig = field(default_factory=ServerConfig)
     overrides: tuple[str, ...] = ()
+    mcp_servers: Mapping[str, MCPServer] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "aliases", _frozen_map(self.aliases))
         object.__setattr__(self, "providers", _frozen_map(self.providers))
+        object.__setattr__(self, "mcp_servers", _frozen_map(self.mcp_servers))
 
     def alias_target(self, name: str) -> str | None:
         """The model string the alias ``name`` stands for (case-insensitive), else None."""

@@ -4,7 +4,7 @@ nothing is kept in module globals, so two apps in one process never share anythi
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 
 import anyio
@@ -12,10 +12,13 @@ import anyio.to_thread
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
 
 from hearth.backends.base import Backend
 from hearth.config.schema import Config
-from hearth.server import anthropic, gemini, openai, ops, webui
+from hearth.server import anthropic, gemini, ollama, openai, ops, webui
 from hearth.server.access_log import AccessLog
 from hearth.server.handling import ServerState
 from hearth.server.metrics import Metrics
@@ -42,7 +45,7 @@ def create_app(
         config = load_config()
     router = build_router(settings, config, backends)
     metrics = Metrics(lambda: router.queue_depth, lambda: router.active)
-    state = ServerState(settings=settings, router=router, metrics=metrics)
+    state = ServerState(settings=settings, router=router, metrics=metrics, config=config)
     middleware = [Middleware(AccessLog)]
     if settings.cors_origins:
         middleware.append(
@@ -59,14 +62,28 @@ def create_app(
                 ],
             )
         )
-    routes = [*openai.routes(), *anthropic.routes(), *gemini.routes(), *ops.routes()]
+    apis = [*openai.routes(), *anthropic.routes(), *gemini.routes(), *ollama.routes()]
+    routes = [*apis, *ops.routes()]
     ui = webui.WebUIState(settings.store_path) if settings.web_ui else None
     if ui is not None:
         routes += webui.routes()
+    routes.append(Route("/", _root(ui is not None), methods=["GET", "HEAD"]))
     app = Starlette(routes=routes, middleware=middleware, lifespan=_lifespan(router, load, ui))
     app.state.hearth = state
     app.state.webui = ui
     return app
+
+
+def _root(page: bool) -> Callable[[Request], Awaitable[Response]]:
+    """``/``: the chat page for a browser (it asks for HTML) when the page is served, else
+    Ollama's liveness answer, which Ollama's own clients check before they talk to a server."""
+
+    async def root(request: Request) -> Response:
+        if page and "text/html" in request.headers.get("accept", ""):
+            return await webui.page.index(request)
+        return await ollama.liveness(request)
+
+    return root
 
 
 def _lifespan(router: ModelRouter, load: bool, ui: webui.WebUIState | None):  # type: ignore[no-untyped-def]

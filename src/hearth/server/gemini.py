@@ -1,6 +1,7 @@
 """Gemini-compatible routes: /v1beta/models/{model}:generateContent and
 :streamGenerateContent (SSE with ``alt=sse``, else a JSON array, as Google's API does), and the
-model list."""
+model list. The same two methods answer under ``/v1/models/…`` too, where newer google-genai
+SDKs post by default (``GET /v1/models`` stays OpenAI's model list)."""
 
 from __future__ import annotations
 
@@ -115,4 +116,5 @@ def routes() -> list[BaseRoute]:
         Route("/v1beta/models", _endpoint(_list), methods=["GET"]),
         Route("/v1beta/models/{target:path}", _endpoint(_generate), methods=["POST"]),
         Route("/v1beta/models/{target:path}", _endpoint(_get), methods=["GET"]),
+        Route("/v1/models/{target:path}", _endpoint(_generate), methods=["POST"]),
     ]

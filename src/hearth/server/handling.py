@@ -17,7 +17,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
-from typing import Protocol, TypeVar
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 import anyio
 from starlette.requests import Request
@@ -41,8 +41,12 @@ from hearth.response import ResponseAccumulator
 from hearth.server.metrics import Metrics
 from hearth.server.router import ModelRouter, Served
 from hearth.server.settings import ServerSettings
-from hearth.server.sse import EventStreamResponse, sse_frame, wait_for_disconnect
+from hearth.server.sse import EventStreamResponse, framing, wait_for_disconnect
 from hearth.wire.base import ErrorToWire, ServeCodec, WireChunk, WireFormat
+
+if TYPE_CHECKING:
+    from hearth.catalog.store import ModelStore
+    from hearth.config.schema import Config
 
 T = TypeVar("T")
 log = logging.getLogger("hearth.server")
@@ -55,6 +59,10 @@ class ServerState:
     settings: ServerSettings
     router: ModelRouter
     metrics: Metrics
+    config: Config | None = None
+    """The config the app serves (its catalogue says what Ollama's /api/pull may fetch)."""
+    store: ModelStore | None = None
+    """Where /api/pull fetches to and /api/delete deletes from (None: hearth's own store)."""
 
 
 class BodyTooLargeError(InvalidRequestError):
@@ -264,9 +272,9 @@ class Exchange:
     async def stream(
         self, served: Served, request: ChatRequest, encoder: Encoder
     ) -> EventStreamResponse:
-        """An SSE response. The slot is taken and the first event pulled before any byte is
-        sent, so early errors keep their HTTP status; later ones become the format's error
-        event, and the stream is then closed."""
+        """A streamed response, framed as the format says (SSE or NDJSON). The slot is taken
+        and the first event pulled before any byte is sent, so early errors keep their HTTP
+        status; later ones become the format's error event, and the stream is then closed."""
         stack = AsyncExitStack()
 
         async def open_stream() -> tuple[AsyncIterator[StreamEvent], StreamEvent]:
@@ -281,7 +289,8 @@ class Exchange:
             with anyio.CancelScope(shield=True):
                 await stack.aclose()
             raise
-        return EventStreamResponse(self._frames(served, events, first, encoder, stack))
+        response = framing(self.format.http.framing)[1]
+        return response(self._frames(served, events, first, encoder, stack))
 
     async def _frames(
         self,
@@ -291,16 +300,17 @@ class Exchange:
         encoder: Encoder,
         stack: AsyncExitStack,
     ) -> AsyncIterator[bytes]:
+        frame = framing(self.format.http.framing)[0]
         done: Done | None = None
         first_at = time.monotonic()
         event: StreamEvent | None = first
         produced = 0
         try:
             for chunk in encoder.start():
-                yield sse_frame(chunk)
+                yield frame(chunk)
             while event is not None:
                 for chunk in encoder.encode(event):
-                    yield sse_frame(chunk)
+                    yield frame(chunk)
                 produced += 1
                 if isinstance(event, Done):
                     done, event = event, None
@@ -311,7 +321,7 @@ class Exchange:
             if not isinstance(exc, HearthError):
                 log.exception("stream failed: %s", escape_log(self.request.url.path))
             for chunk in encoder.error(error):
-                yield sse_frame(chunk)
+                yield frame(chunk)
         finally:
             with anyio.CancelScope(shield=True):
                 await stack.aclose()

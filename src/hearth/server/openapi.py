@@ -153,6 +153,83 @@ _GEMINI = {
     },
 }
 
+_NUMBER = {"type": "number"}
+_OLLAMA_OPTIONS = {
+    "type": "object",
+    "properties": {
+        **_sampling_fields("ollama"),
+        "num_predict": _INT,  # also Ollama's -1 (no limit) and -2 (fill the context)
+        "num_ctx": _INT, "mirostat": _INT, "typical_p": _NUMBER, "repeat_last_n": _INT,
+        "num_gpu": _INT,
+    },
+}  # fmt: skip
+_OLLAMA_COMMON = {
+    "model": _STR,
+    "stream": _BOOL,
+    "format": {"anyOf": [{"enum": ["", "json"]}, _OBJ]},
+    "options": _OLLAMA_OPTIONS,
+    "think": {"anyOf": [_BOOL, {"enum": ["low", "medium", "high"]}]},
+    "keep_alive": {"anyOf": [_NUMBER, _STR]},
+}
+_OLLAMA_CHAT = {
+    "type": "object",
+    "required": ["model"],
+    "properties": {
+        **_OLLAMA_COMMON,
+        "messages": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["role"],
+                "properties": {
+                    "role": {"enum": ["system", "user", "assistant", "tool"]},
+                    "content": _STR,
+                    "thinking": _STR,
+                    "images": {"type": "array", "items": _STR},
+                    "tool_calls": {"type": "array", "items": _OBJ},
+                    "tool_name": _STR,
+                },
+            },
+        },
+        "tools": {"type": "array", "items": _OBJ},
+    },
+}
+_OLLAMA_GENERATE = {
+    "type": "object",
+    "required": ["model"],
+    "properties": {
+        **_OLLAMA_COMMON,
+        "prompt": _STR,
+        "system": _STR,
+        "raw": _BOOL,
+        "images": {"type": "array", "items": _STR},
+        "template": _STR,
+        "suffix": _STR,
+    },
+}
+_OLLAMA_EMBED = {
+    "type": "object",
+    "required": ["model", "input"],
+    "properties": {
+        "model": _STR,
+        "input": {"anyOf": [_STR, {"type": "array", "items": _STR}]},
+        "truncate": _BOOL,
+        "dimensions": _INT,
+        "keep_alive": {"anyOf": [_NUMBER, _STR]},
+    },
+}
+_OLLAMA_EMBEDDINGS = {
+    "type": "object",
+    "required": ["model", "prompt"],
+    "properties": {"model": _STR, "prompt": _STR},
+}
+_OLLAMA_MODEL = {"type": "object", "required": ["model"], "properties": {"model": _STR}}
+_OLLAMA_PULL = {
+    "type": "object",
+    "required": ["model"],
+    "properties": {"model": _STR, "stream": _BOOL, "insecure": _BOOL},
+}
+
 _ERRORS = {
     str(code): {"description": text, "content": {"application/json": {"schema": _OBJ}}}
     for code, text in (
@@ -163,12 +240,21 @@ _ERRORS = {
 }  # fmt: skip
 
 
-def _post(body: dict[str, Any], summary: str, *, sse: bool = True) -> dict[str, Any]:
+def _post(
+    body: dict[str, Any],
+    summary: str,
+    *,
+    sse: bool = True,
+    ndjson: bool = False,
+    method: str = "post",
+) -> dict[str, Any]:
     content: dict[str, Any] = {"application/json": {"schema": _OBJ}}
     if sse:
         content["text/event-stream"] = {"schema": _STR}
+    if ndjson:
+        content["application/x-ndjson"] = {"schema": _STR}
     return {
-        "post": {
+        method: {
             "summary": summary,
             "requestBody": {"required": True, "content": {"application/json": {"schema": body}}},
             "responses": {"200": {"description": "the answer", "content": content}, **_ERRORS},
@@ -200,6 +286,11 @@ def openapi_schema() -> dict[str, Any]:
     ]
     one_model = _get("one OpenAI model")
     one_model["get"]["parameters"] = [model_param]
+    generate_v1 = _post(_GEMINI, "Gemini generateContent / streamGenerateContent (API v1 path)")
+    generate_v1["post"]["parameters"] = [
+        {**gemini, "name": "model"},
+        generate["post"]["parameters"][1],
+    ]
     return {
         "openapi": "3.1.0",
         "info": {"title": "hearth serve", "version": "1"},
@@ -210,12 +301,32 @@ def openapi_schema() -> dict[str, Any]:
             ),
             "/v1/embeddings": _post(_EMBEDDING, "OpenAI embeddings", sse=False),
             "/v1/models": _get("OpenAI model list"),
-            "/v1/models/{model}": one_model,
             "/v1/messages": _post(_ANTHROPIC, "Anthropic messages"),
             "/v1beta/models": _get("Gemini model list"),
             "/v1beta/models/{target}": generate,
+            "/v1/models/{model}": {**one_model, **generate_v1},
+            **_ollama_paths(),
             "/health": _get("liveness", errors=False),
             "/ready": _get("readiness: every model loaded", errors=False),
             "/metrics": _get("Prometheus metrics"),
         },
+    }
+
+
+def _ollama_paths() -> dict[str, Any]:
+    """Ollama's native API (streams are NDJSON)."""
+    return {
+        "/api/chat": _post(_OLLAMA_CHAT, "Ollama chat", sse=False, ndjson=True),
+        "/api/generate": _post(_OLLAMA_GENERATE, "Ollama generate", sse=False, ndjson=True),
+        "/api/embed": _post(_OLLAMA_EMBED, "Ollama embed", sse=False),
+        "/api/embeddings": _post(_OLLAMA_EMBEDDINGS, "Ollama embeddings (legacy)", sse=False),
+        "/api/show": _post(_OLLAMA_MODEL, "Ollama show: one model's details", sse=False),
+        "/api/pull": _post(_OLLAMA_PULL, "Ollama pull into hearth's store", sse=False, ndjson=True),
+        "/api/delete": _post(
+            _OLLAMA_MODEL, "Ollama delete from hearth's store", sse=False, method="delete"
+        ),
+        "/api/tags": _get("Ollama: the served models"),
+        "/api/ps": _get("Ollama: the loaded models"),
+        "/api/version": _get("Ollama API version"),
+        "/": _get("liveness, as Ollama's clients check it", errors=False),
     }

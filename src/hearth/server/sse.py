@@ -1,14 +1,20 @@
-"""Server-sent events: frames from wire chunks, and a response that stops when the client goes.
+"""Streamed answers: frames from wire chunks, and a response that stops when the client goes.
+
+Two framings, as a format's ``HttpFacts.framing`` says: server-sent events (``sse_frame``,
+:class:`EventStreamResponse`) and newline-delimited JSON (``ndjson_frame``,
+:class:`NDJSONResponse`, Ollama's streams). :func:`framing` gives both for a name.
 
 :class:`EventStreamResponse` is a plain ASGI response. While it streams it also listens for
 ``http.disconnect``: when the client goes away the body generator is cancelled at once (not at
 the next write), so its ``finally`` closes the backend stream and the engine stops generating.
+:class:`NDJSONResponse` is the same response with another media type.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
+from typing import Literal
 
 import anyio
 from starlette.types import Receive, Scope, Send
@@ -32,6 +38,11 @@ def sse_frame(chunk: WireChunk) -> bytes:
 
 def json_line(data: JsonObject) -> bytes:
     return (dumps(data) + "\n").encode()
+
+
+def ndjson_frame(chunk: WireChunk) -> bytes:
+    """One NDJSON line; a chunk without data (a terminator) is nothing, NDJSON has none."""
+    return b"" if chunk.data is None else json_line(chunk.data)
 
 
 async def wait_for_disconnect(receive: Receive) -> None:
@@ -83,3 +94,21 @@ class EventStreamResponse:
             if aclose is not None:
                 with anyio.CancelScope(shield=True):
                     await aclose()
+
+
+class NDJSONResponse(EventStreamResponse):
+    """Streams ``body`` as ``application/x-ndjson`` (one JSON object a line), cancelling it if
+    the client disconnects, as :class:`EventStreamResponse` does."""
+
+    def __init__(
+        self, body: AsyncIterator[bytes], *, headers: Mapping[str, str] | None = None
+    ) -> None:
+        super().__init__(body, headers=headers, media_type="application/x-ndjson")
+
+
+Framing = tuple[Callable[[WireChunk], bytes], type[EventStreamResponse]]
+
+
+def framing(name: Literal["sse", "ndjson"]) -> Framing:
+    """The frame function and response type of a format's stream framing."""
+    return (ndjson_frame, NDJSONResponse) if name == "ndjson" else (sse_frame, EventStreamResponse)

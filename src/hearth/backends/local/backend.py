@@ -29,7 +29,7 @@ from hearth.backends.local.job import GenerationJob
 from hearth.backends.local.scheduler import DEFAULT_MAX_QUEUE, Scheduler
 from hearth.backends.local.shaping import OutputPlan, plan_output
 from hearth.backends.local.templates import ChatTemplate, select_template
-from hearth.catalog.entries import Catalog
+from hearth.catalog.entries import Catalog, CatalogEntry
 from hearth.catalog.gguf_file import GGUFInfo, read_gguf
 from hearth.catalog.progress import NullProgress, Progress, default_progress
 from hearth.catalog.resolve import LocalModelRef, resolve_local
@@ -110,6 +110,17 @@ class LocalBackend(LocalEmbedding, BackendBase):
     @property
     def path(self) -> Path:
         return self._ref.path
+
+    @property
+    def entry(self) -> CatalogEntry | None:
+        """The model's catalogue entry (None for a bare path)."""
+        return self._ref.entry
+
+    @property
+    def info(self) -> GGUFInfo | None:
+        """The loaded GGUF file's header (for a converted model, the conversion's); None until
+        :meth:`load` has read it."""
+        return self._info
 
     # -- loading -------------------------------------------------------------------------------
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from starlette.datastructures import MutableHeaders
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
-from starlette.routing import BaseRoute, Mount, Route
+from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -62,6 +62,5 @@ async def index(request: Request) -> Response:
 
 def routes() -> list[BaseRoute]:
     return [
-        Route("/", index, methods=["GET", "HEAD"]),
         Mount("/ui/static", app=_Secured(StaticFiles(directory=STATIC)), name="ui-static"),
     ]
