@@ -164,3 +164,27 @@ def test_start_saves_a_conversation_with_its_first_turn(store: ConversationStore
     assert [m.text for m in conv.messages] == ["S", "a", "b"]
     assert conv.turns[0].stop_reason == "end_turn" and conv.turns[0].usage == Usage(2, 1)
     assert store.append_turn(cid, [Message.user("c")]) == 1
+
+
+def test_search_finds_words_and_indexes_a_store_written_before_search(tmp_path: Path) -> None:
+    import sqlite3
+
+    from hearth.history import messages_to_data
+    from hearth.store.sqlite import _SCHEMA
+
+    path = tmp_path / "old.db"
+    old = sqlite3.connect(path)  # a schema-1 store, as hearth wrote it before turns_fts
+    old.executescript(_SCHEMA + "PRAGMA user_version = 1;")
+    turn = [Message.user("the secret is BANANA"), Message.assistant("ok")]
+    body = json.dumps(messages_to_data(turn))
+    old.execute("INSERT INTO conversations VALUES ('c1', 't', NULL, NULL, 1, 1, NULL)")
+    old.execute("INSERT INTO turns VALUES ('c1', 0, 1, ?, NULL, NULL)", (body,))
+    old.commit()
+    old.close()
+    with ConversationStore(path) as store:
+        assert [i.id for i in store.search("banana")] == ["c1"]
+        new = store.start([Message.user('AND: -weird "quotes"'), Message.assistant("x")])
+        assert [i.id for i in store.search('"quotes" AND:')] == [new]
+        assert store.search("banana cherry") == []
+        store.delete("c1")
+        assert store.search("banana") == []
