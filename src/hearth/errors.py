@@ -22,6 +22,7 @@
     │   └── ChecksumMismatchError          SHA-256 differs from the expected one
     ├── OutputValidationError              structured output failed its schema (raw text kept)
     ├── OverloadedError                    the request queue is full; retry later
+    ├── ModelClosedError                   the model was closed; open it again to use it
     ├── EngineError                        llama.cpp failed on a loaded model
     │                                      (hearth.backends.local.engine)
     ├── RequestTimeoutError                the request's deadline passed
@@ -164,6 +165,18 @@ class OverloadedError(HearthError):
     def __init__(self, message: str, *, retry_after: float | None = None) -> None:
         self.retry_after = retry_after
         super().__init__(message)
+
+
+class ModelClosedError(HearthError):
+    """The model was used after ``close()``. It is not reloaded behind the caller's back:
+    open it again (``hearth.model(...)``) to use it."""
+
+    def __init__(self, name: str) -> None:
+        self.model = name
+        super().__init__(
+            f"{name} is closed: it was used after close(). Open it again with "
+            f"hearth.model({name!r}) to use it"
+        )
 
 
 class RequestTimeoutError(HearthError, TimeoutError):

@@ -37,6 +37,7 @@ from hearth.catalog.store import ModelStore
 from hearth.errors import (
     ContextLengthExceededError,
     InvalidRequestError,
+    ModelClosedError,
     UnsupportedFeatureError,
 )
 from hearth.events import Done, StreamEvent
@@ -102,10 +103,16 @@ class LocalBackend(LocalEmbedding, BackendBase):
         self._template: ChatTemplate | None = None
         self._info: GGUFInfo | None = None
         self._constraints: ConstraintCompiler | None = None
+        self._closed = False
 
     @property
     def name(self) -> str:
         return f"local:{self._spec}"
+
+    @property
+    def loaded(self) -> bool:
+        """Whether the model is in memory (for chat, or for embedding)."""
+        return self._scheduler is not None or self._embedder is not None
 
     @property
     def path(self) -> Path:
@@ -116,6 +123,8 @@ class LocalBackend(LocalEmbedding, BackendBase):
     def load(self, progress: Progress | None = None) -> None:
         """Fetch (catalogue models), verify, validate and load the model. Idempotent."""
         with self._lock:
+            if self._closed:
+                raise ModelClosedError(self.name)
             if self._scheduler is not None:
                 return
             path = self.fetch(progress)
@@ -281,6 +290,9 @@ class LocalBackend(LocalEmbedding, BackendBase):
         return _async_events(self, request)
 
     def close(self) -> None:
+        """Free the model; using it afterwards raises ModelClosedError (it is not reloaded)."""
+        with self._lock:
+            self._closed = True
         self.close_embedder()
         with self._lock:
             if self._scheduler is not None:

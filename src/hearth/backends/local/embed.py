@@ -47,7 +47,12 @@ from hearth.embeddings import (
     finish_vector,
     task_prefix,
 )
-from hearth.errors import ContextLengthExceededError, InvalidRequestError, ModelLoadError
+from hearth.errors import (
+    ContextLengthExceededError,
+    InvalidRequestError,
+    ModelClosedError,
+    ModelLoadError,
+)
 from hearth.events import Usage
 from hearth.request import EmbedRequest
 
@@ -400,6 +405,8 @@ class LocalEmbedding:
         with _CREATE_LOCK:
             if self._embedder is None:
                 backend: Any = self
+                if getattr(backend, "_closed", False):
+                    raise ModelClosedError(backend.name)
                 options = backend.options
                 entry = backend._ref.entry
                 config = EmbedConfig(
