@@ -22,6 +22,7 @@ from hearth.agent.steps import (
     TurnError,
 )
 from hearth.agent.stream import AgentStream, AsyncAgentStream
+from hearth.agent.subscription import SubscriberLaggedError, Subscription
 
 __all__ = [
     "FINISH_TOOL",
@@ -38,6 +39,8 @@ __all__ = [
     "OutputRetryStep",
     "Rewrite",
     "Step",
+    "SubscriberLaggedError",
+    "Subscription",
     "TextStep",
     "ThinkingStep",
     "ToolCallStep",
