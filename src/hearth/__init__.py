@@ -46,6 +46,7 @@ from hearth.errors import (
 )
 from hearth.events import (
     Done,
+    ImageEvent,
     StopReason,
     StreamEvent,
     TextDelta,
@@ -92,6 +93,7 @@ __all__ = [
     "GenerationSettings",
     "HearthError",
     "Hooks",
+    "ImageEvent",
     "ImagePart",
     "InvalidModelFileError",
     "InvalidRequestError",

@@ -16,6 +16,7 @@ from hearth.agent import (
     TextStep,
     ThinkingStep,
     ToolResultStep,
+    ToolRetryStep,
     TurnComplete,
     TurnError,
 )
@@ -375,3 +376,26 @@ def test_async_stream_exposes_text_and_result() -> None:
         return pieces, s.result.text if s.result else None
 
     assert asyncio.run(main()) == (["hello"], "hello")
+
+
+def test_a_tool_call_the_provider_rejected_is_retried_not_taken_for_an_answer() -> None:
+    rejected = [Done("tool_error", Usage(10, 0), stop_detail="MALFORMED_FUNCTION_CALL")]
+    model, backend = fake_model(rejected, calls(call("add", '{"a": 1, "b": 2}')), answer("3"))
+    agent = Agent(model, [add])
+    steps = list(agent.iter("What is 1+2?"))
+    retry = next(s for s in steps if isinstance(s, ToolRetryStep))
+    assert retry.detail == "MALFORMED_FUNCTION_CALL"
+    assert "could not be run" in retry.feedback and "MALFORMED_FUNCTION_CALL" in retry.feedback
+    told = backend.requests[1].messages[-1]
+    assert told.role == "user" and told.text == retry.feedback
+    end = steps[-1]
+    assert isinstance(end, TurnComplete)
+    assert (end.result.stop_reason, end.result.text, end.result.rounds) == ("end_turn", "3", 3)
+
+
+def test_a_rejected_tool_call_with_no_round_left_ends_at_max_rounds() -> None:
+    rejected = [Done("tool_error", stop_detail="MALFORMED_FUNCTION_CALL")]
+    model, _ = fake_model(rejected)
+    result = Agent(model, [add], max_rounds=1).run("What is 1+2?")
+    assert result.stop_reason == "max_rounds"
+    assert [m.role for m in result.messages] == ["user"]

@@ -18,6 +18,7 @@ from hearth.agent.steps import (
     ThinkingStep,
     ToolCallStep,
     ToolResultStep,
+    ToolRetryStep,
     TurnComplete,
     TurnError,
 )
@@ -45,6 +46,7 @@ __all__ = [
     "ThinkingStep",
     "ToolCallStep",
     "ToolResultStep",
+    "ToolRetryStep",
     "TurnComplete",
     "TurnError",
 ]

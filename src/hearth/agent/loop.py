@@ -29,7 +29,7 @@ from hearth.response import ResponseAccumulator
 from hearth.settings import GenerationSettings
 
 from . import compaction
-from .execution import CallOutcome, ToolRunner, cancelled_outcome
+from .execution import CallOutcome, ToolRunner, cancelled_outcome, rejected_call_feedback
 from .hooks import Deny, Hooks, call_hook
 from .output import AgentOutput, exhausted, retry_message
 from .runtime import CancelledByAgentError, cancel_leftovers, next_event, next_step
@@ -44,6 +44,7 @@ from .steps import (
     ThinkingStep,
     ToolCallStep,
     ToolResultStep,
+    ToolRetryStep,
     TurnComplete,
     TurnError,
 )
@@ -415,9 +416,12 @@ class Agent:
         if turn.stop is None and turn.rounds >= self.max_rounds:
             turn.stop = "max_rounds"
 
-    def _accept(self, turn: _Turn, response: Response) -> OutputRetryStep | None:
+    def _accept(self, turn: _Turn, response: Response) -> OutputRetryStep | ToolRetryStep | None:
         """End the turn with the model's answer in words: validated against ``output_type``
-        when there is one (an invalid answer is sent back, or fails the turn)."""
+        when there is one (an invalid answer is sent back, or fails the turn). A tool call the
+        provider rejected (``tool_error``) is not an answer: the model is asked again."""
+        if response.stop_reason == "tool_error":
+            return self._rejected_call(turn, response.stop_detail)
         cut = response.stop_reason == "max_tokens"
         if self._output is not None:
             try:
@@ -429,6 +433,16 @@ class Agent:
                 return step
         turn.stop = "max_tokens" if cut else "end_turn"
         return None
+
+    def _rejected_call(self, turn: _Turn, detail: str | None) -> ToolRetryStep | None:
+        """Ask the model to call again, while rounds remain (else the turn ends at
+        ``max_rounds``)."""
+        if turn.rounds >= self.max_rounds:
+            turn.stop = "max_rounds"
+            return None
+        feedback = rejected_call_feedback(detail)
+        self._append(turn, retry_message(feedback))
+        return ToolRetryStep(self._n(), turn.number, turn.rounds, detail, feedback)
 
     def _output_failed(
         self, turn: _Turn, error: OutputValidationError, feedback: str

@@ -60,6 +60,7 @@ from hearth import errors
 from hearth.errors import HearthError, InvalidRequestError, ProviderError
 from hearth.events import (
     Done,
+    ImageEvent,
     StopReason,
     StreamEvent,
     TextDelta,
@@ -666,6 +667,8 @@ class StreamEncoder:
             message["content"] = event.text
         elif isinstance(event, ThinkingDelta):
             message["thinking"] = event.text
+        elif isinstance(event, ImageEvent):
+            return []  # a model's image has no place in an Ollama answer
         else:
             message["tool_calls"] = [_tool_call_to_wire(event.call, self._calls)]
             self._calls += 1
