@@ -268,7 +268,10 @@ def test_a_failing_model_call_is_a_turn_error_and_run_raises() -> None:
 
 def test_run_raises_a_queued_turns_failure_even_when_a_later_turn_succeeds() -> None:
     model, _ = fake_model(
-        calls(call("ping")), answer("pinged"), [ServerError("boom", status_code=500)], answer("fine")
+        calls(call("ping")),
+        answer("pinged"),
+        [ServerError("boom", status_code=500)],
+        answer("fine"),
     )
     agent: Agent
 

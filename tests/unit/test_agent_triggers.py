@@ -117,7 +117,7 @@ def test_wait_for_idle_refuses_to_block_an_event_loop() -> None:
     agent = Agent(fake_model()[0])
 
     async def main() -> None:
-        with pytest.raises(InvalidRequestError, match="await agent.await_for_idle"):
+        with pytest.raises(InvalidRequestError, match=r"await agent\.await_for_idle"):
             agent.wait_for_idle()
 
     asyncio.run(main())

@@ -35,7 +35,7 @@ def test_chat_after_close_raises_closed(tmp_path: Path) -> None:
 
 def test_embed_after_close_raises_closed(tmp_path: Path) -> None:
     model = closed_model(tmp_path)
-    with pytest.raises(ModelClosedError, match="Open it again with hearth.model"):
+    with pytest.raises(ModelClosedError, match=r"Open it again with hearth\.model"):
         model.embed("a cat")
 
 
