@@ -101,8 +101,11 @@ class ImageEvent:
 
 @dataclass(frozen=True, slots=True)
 class Done:
-    """The end of a stream: why it stopped and what it cost. ``stop_detail`` is the provider's
-    own reason, as it wrote it, where the format keeps it (Gemini's ``finishReason``)."""
+    """The end of a stream: why it stopped and what it cost. ``model`` is the model that
+    answered as the backend names it (hearth's spec for a local model, the provider's reported
+    version for a remote one); ``model_name`` the model's own name where it has one (a GGUF
+    file's ``general.name``). ``stop_detail`` is the provider's own reason, as it wrote it,
+    where the format keeps it (Gemini's ``finishReason``)."""
 
     stop_reason: StopReason
     usage: Usage = field(default_factory=Usage)
@@ -110,6 +113,7 @@ class Done:
     model: str | None = None
     response_id: str | None = None
     stop_detail: str | None = None
+    model_name: str | None = None
     kind: Literal["done"] = field(default="done", repr=False)
 
 

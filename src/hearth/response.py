@@ -26,7 +26,10 @@ class Response:
     instance for a pydantic class, else the JSON value; see :mod:`hearth.output`), and None
     otherwise or when the model called tools instead of answering. ``stop_detail`` is the
     provider's own stop reason beside the normalised ``stop_reason``, where the format keeps it
-    (Gemini's ``finishReason``, e.g. ``MALFORMED_FUNCTION_CALL`` for ``tool_error``)."""
+    (Gemini's ``finishReason``, e.g. ``MALFORMED_FUNCTION_CALL`` for ``tool_error``).
+    ``model`` names the model as the backend does (``local:smollm2``; a remote provider's
+    reported version); ``model_name`` is the model's own name beside it, where it has one (a
+    GGUF file's ``general.name``, e.g. ``SmolLM2 135M Instruct``)."""
 
     message: Message
     stop_reason: StopReason
@@ -36,6 +39,7 @@ class Response:
     response_id: str | None = None
     parsed: object = None
     stop_detail: str | None = None
+    model_name: str | None = None
 
     @property
     def text(self) -> str:
@@ -116,6 +120,7 @@ class ResponseAccumulator:
             model=done.model,
             response_id=done.response_id,
             stop_detail=done.stop_detail,
+            model_name=done.model_name,
         )
 
     def _flush_text(self) -> None:

@@ -16,14 +16,14 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from hearth.backends.base import BackendBase, Capabilities
 from hearth.backends.local.channel import AsyncChannel, Channel, SyncChannel
 from hearth.backends.local.constraints import ConstraintCompiler
-from hearth.backends.local.embed import LocalEmbedding
+from hearth.backends.local.embed import POOLING_CODES, LocalEmbedding, Pooling
 from hearth.backends.local.engine import DEFAULT_SLOTS, EngineConfig, LlamaEngine
 from hearth.backends.local.job import GenerationJob
 from hearth.backends.local.scheduler import DEFAULT_MAX_QUEUE, Scheduler
@@ -60,7 +60,13 @@ class LocalOptions:
       the same way (0: off; default: half the context, if reuse cannot change outputs);
     * ``timeout``: seconds a request may take, queueing included (None: no deadline);
     * ``verbose``: show llama.cpp's own log on stderr;
-    * ``progress``: show a progress bar when a model is pulled (default: when stderr is a TTY).
+    * ``progress``: show a progress bar when a model is pulled (default: when stderr is a TTY);
+    * ``sha256``: the file's expected SHA-256, checked before it is loaded (for a path to a
+      ``.gguf`` file, which has no catalogue entry to say it; a named model's own checksum
+      must agree);
+    * ``pooling``: how embeddings pool (``mean``, ``cls`` or ``last``; default: the file's);
+    * ``embed_prefixes``: task name → text put before each input to embed, replacing the
+      model family's (see :mod:`hearth.embeddings`).
     """
 
     n_ctx: int | None = None
@@ -72,6 +78,9 @@ class LocalOptions:
     timeout: float | None = DEFAULT_TIMEOUT
     verbose: bool = False
     progress: bool | None = None
+    sha256: str | None = None
+    pooling: Pooling | None = None
+    embed_prefixes: Mapping[str, str] | None = None
 
     def __post_init__(self) -> None:
         if self.max_queue < 1:
@@ -82,6 +91,10 @@ class LocalOptions:
             )
         if self.timeout is not None and not self.timeout > 0:
             raise InvalidRequestError(f"timeout must be a positive number, got {self.timeout}")
+        if self.pooling is not None and self.pooling not in POOLING_CODES:
+            raise InvalidRequestError(
+                f"pooling must be one of {', '.join(POOLING_CODES)}, got {self.pooling!r}"
+            )
 
 
 class LocalBackend(LocalEmbedding, BackendBase):
@@ -97,7 +110,7 @@ class LocalBackend(LocalEmbedding, BackendBase):
         self._spec = spec
         self.options = options
         self._store = store or ModelStore()
-        self._ref: LocalModelRef = resolve_local(spec, self._store, catalog)
+        self._ref: LocalModelRef = resolve_local(spec, self._store, catalog, options.sha256)
         self._lock = threading.Lock()
         self._scheduler: Scheduler | None = None
         self._template: ChatTemplate | None = None
@@ -276,6 +289,7 @@ class LocalBackend(LocalEmbedding, BackendBase):
             hidden_stop=() if request.raw else self._template.stop_strings,
             deadline=None if timeout is None else time.monotonic() + timeout,
             model_name=self.name,
+            gguf_name=self._info.name if self._info is not None else None,
             constraint=constraint,
         )
         return job, plan

@@ -185,7 +185,12 @@ class Scheduler:
                 return False
             if item.cancelled.is_set():
                 item.channel.put(
-                    Done("cancelled", Usage(len(item.prompt), 0), model=item.model_name)
+                    Done(
+                        "cancelled",
+                        Usage(len(item.prompt), 0),
+                        model=item.model_name,
+                        model_name=item.gguf_name,
+                    )
                 )
             elif item.expired():
                 item.channel.put(
