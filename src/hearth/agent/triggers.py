@@ -30,6 +30,7 @@ from .subscription import Hub
 IDLE_POLL_SECONDS = 0.01
 """How often an async wait for idle looks again."""
 
+
 class TurnGate:
     """Whether a turn runs, who started it (``background``), and an event set while idle."""
 
