@@ -43,7 +43,10 @@ MODEL_KEYS = (
     "name", "aliases", "description", "hf", "revision", "path", "pypi", "filename", "sha256",
     "size", "template", "context_length", "capabilities", "sampling",
 )  # fmt: skip
-PROVIDER_KEYS = ("type", "base_url", "api_key_env", "api_key", "raw_completion")
+PROVIDER_KEYS = (
+    "type", "base_url", "api_key_env", "api_key", "raw_completion", "sampling", "max_tokens_field",
+)  # fmt: skip
+MAX_TOKENS_FIELDS = ("max_tokens", "max_completion_tokens")
 SERVER_KEYS = ("host", "port", "max_queue", "timeout", "api_key_env", "api_key")
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 PROVIDER_NAME = re.compile(r"[a-z0-9][a-z0-9_-]*")
@@ -236,8 +239,22 @@ def _providers(table: object) -> dict[str, ProviderConfig]:
             api_key_env=fields.env_name("api_key_env"),
             api_key=fields.secret("api_key"),
             raw_completion=raw,
+            sampling=_sampling(fields),
+            max_tokens_field=_max_tokens_field(fields, kind),
         )
     return providers
+
+
+def _max_tokens_field(fields: Fields, kind: str | None) -> str | None:
+    """Which field an OpenAI-compatible server takes the token limit in."""
+    value = fields.choice("max_tokens_field", MAX_TOKENS_FIELDS)
+    if value is not None and kind != "openai":
+        raise SchemaError(
+            fields.at("max_tokens_field"),
+            f"{dotted(fields.at('max_tokens_field'))}: only type = 'openai' endpoints choose "
+            f"the token limit's field; the {kind} API has one of its own",
+        )
+    return value
 
 
 def _server(table: object) -> ServerConfig:
