@@ -101,6 +101,16 @@ class ResponseAccumulator:
             self._flush_thinking()
             self.done = event
 
+    def message(self) -> Message:
+        """The assistant message so far (the stream need not have ended): what a consumer
+        keeps of an answer that broke off."""
+        parts = list(self._parts)
+        if self._thinking or self._signature is not None:
+            parts.append(ThinkingPart("".join(self._thinking), self._signature, self._redacted))
+        if self._text:
+            parts.append(TextPart("".join(self._text), self._text_signature, self._text_meta))
+        return Message("assistant", tuple(parts))
+
     @property
     def text(self) -> str:
         """The answer text so far."""

@@ -385,7 +385,7 @@ class Agent:
             async for step in fitting:
                 yield step
         acc = ResponseAccumulator()
-        async with contextlib.aclosing(self._call_model(turn, acc)) as steps:
+        async with contextlib.aclosing(self._answer(turn, acc)) as steps:
             async for step in steps:
                 yield step
         response = acc.response()
@@ -454,6 +454,19 @@ class Agent:
         if turn.output_failures > self.output_retries or no_rounds:
             raise exhausted(error, failures=turn.output_failures, no_rounds_left=no_rounds)
         return OutputRetryStep(self._n(), turn.number, turn.rounds, error, feedback)
+
+    async def _answer(self, turn: _Turn, acc: ResponseAccumulator) -> AsyncGenerator[Step, None]:
+        """The model call; an answer that broke off (the call failed mid-stream) keeps what
+        had streamed in the history before the error goes on."""
+        try:
+            async with contextlib.aclosing(self._call_model(turn, acc)) as steps:
+                async for step in steps:
+                    yield step
+        except Exception:
+            partial = acc.message() if acc.done is None else None
+            if partial is not None and partial.parts:
+                self._append(turn, partial)
+            raise
 
     async def _call_model(
         self, turn: _Turn, acc: ResponseAccumulator
