@@ -55,6 +55,9 @@ class LocalOptions:
     * ``n_threads``: CPU threads (default: every core this process may use);
     * ``n_batch``: prompt tokens evaluated per step;
     * ``max_queue``: requests that may wait for a free slot before new ones are refused;
+    * ``queue_timeout``: seconds a new request waits for a place in a full queue before it is
+      refused with OverloadedError (0, the default: refused at once; backpressure by choice,
+      within ``timeout``);
     * ``slots``: requests decoded together in one batch (continuous batching; default 8);
     * ``prefix_cache``: tokens of finished requests kept for reuse by later prompts that start
       the same way (0: off; default: half the context, if reuse cannot change outputs);
@@ -73,6 +76,7 @@ class LocalOptions:
     n_threads: int | None = None
     n_batch: int = 512
     max_queue: int = DEFAULT_MAX_QUEUE
+    queue_timeout: float = 0.0
     slots: int = DEFAULT_SLOTS
     prefix_cache: int | None = None
     timeout: float | None = DEFAULT_TIMEOUT
@@ -91,6 +95,10 @@ class LocalOptions:
             )
         if self.timeout is not None and not self.timeout > 0:
             raise InvalidRequestError(f"timeout must be a positive number, got {self.timeout}")
+        if not self.queue_timeout >= 0:
+            raise InvalidRequestError(
+                f"queue_timeout must be 0 or more seconds, got {self.queue_timeout}"
+            )
         if self.pooling is not None and self.pooling not in POOLING_CODES:
             raise InvalidRequestError(
                 f"pooling must be one of {', '.join(POOLING_CODES)}, got {self.pooling!r}"
@@ -297,7 +305,7 @@ class LocalBackend(LocalEmbedding, BackendBase):
     def stream(self, request: ChatRequest) -> Iterator[StreamEvent]:
         channel = SyncChannel()
         job, plan = self._job(request, channel)
-        self._running().submit(job)
+        self._running().submit(job, wait=self.options.queue_timeout)
         return _EventStream(job, channel, plan.events())
 
     def astream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
@@ -364,8 +372,12 @@ async def _async_events(backend: LocalBackend, request: ChatRequest) -> AsyncIte
     else:
         job, plan = backend._job(request, channel)
     transform = plan.events()
-    backend._running().submit(job)
-    try:
+    scheduler, wait = backend._running(), backend.options.queue_timeout
+    try:  # a job queued after its caller left is cancelled too
+        if wait > 0:  # waiting for a place blocks: not on the event loop
+            await anyio.to_thread.run_sync(lambda: scheduler.submit(job, wait=wait))
+        else:
+            scheduler.submit(job)
         while True:
             item = await channel.get()
             if isinstance(item, BaseException):
