@@ -96,11 +96,11 @@ def test_config_show_renders_the_provider_defaults(
     [
         (
             '[providers.g]\ntype = "gemini"\nmax_tokens_field = "max_tokens"\n',
-            "providers.g.max_tokens_field: only type = 'openai' endpoints choose",
+            "providers.g.max_tokens_field: the gemini API has one field of its own",
         ),
         (
             '[providers.b]\ntype = "openai"\nmax_tokens_field = "tokens"\n',
-            "providers.b.max_tokens_field must be one of max_tokens, max_completion_tokens",
+            "providers.b.max_tokens_field must be one of max_completion_tokens, max_tokens",
         ),
         (
             '[providers.b]\ntype = "openai"\nsampling = { temprature = 0.3 }\n',

@@ -46,7 +46,6 @@ MODEL_KEYS = (
 PROVIDER_KEYS = (
     "type", "base_url", "api_key_env", "api_key", "raw_completion", "sampling", "max_tokens_field",
 )  # fmt: skip
-MAX_TOKENS_FIELDS = ("max_tokens", "max_completion_tokens")
 SERVER_KEYS = ("host", "port", "max_queue", "timeout", "api_key_env", "api_key")
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 PROVIDER_NAME = re.compile(r"[a-z0-9][a-z0-9_-]*")
@@ -246,15 +245,19 @@ def _providers(table: object) -> dict[str, ProviderConfig]:
 
 
 def _max_tokens_field(fields: Fields, kind: str | None) -> str | None:
-    """Which field an OpenAI-compatible server takes the token limit in."""
-    value = fields.choice("max_tokens_field", MAX_TOKENS_FIELDS)
-    if value is not None and kind != "openai":
+    """Which field the endpoint takes the token limit in, among those its format allows."""
+    if "max_tokens_field" not in fields.table:
+        return None
+    allowed = get_format(kind).token_limit_fields if kind else ()
+    if not allowed:
+        choosers = [name for name in FORMAT_NAMES if get_format(name).token_limit_fields]
         raise SchemaError(
             fields.at("max_tokens_field"),
-            f"{dotted(fields.at('max_tokens_field'))}: only type = 'openai' endpoints choose "
-            f"the token limit's field; the {kind} API has one of its own",
+            f"{dotted(fields.at('max_tokens_field'))}: the {kind} API has one field of its own "
+            f"for the token limit; only type = {' or '.join(map(repr, choosers))} endpoints "
+            "choose it",
         )
-    return value
+    return fields.choice("max_tokens_field", allowed)
 
 
 def _server(table: object) -> ServerConfig:
