@@ -40,7 +40,7 @@ def test_a_full_queue_refuses_at_once_or_waits_by_choice() -> None:
     with hearth.model("local:smollm2", slots=1, max_queue=1, n_threads=2) as model:
         threads = fill(model)
         began = time.monotonic()
-        with pytest.raises(OverloadedError, match="queue was full"):
+        with pytest.raises(OverloadedError, match="queue is full"):
             model.chat("Say hi.", settings=SHORT)
         assert time.monotonic() - began < 1.0
         for t in threads:

@@ -133,11 +133,10 @@ class Scheduler:
             else:
                 self._queue.put_nowait(job)
         except queue.Full:
-            waited = f" for {wait:g} s" if wait > 0 else ""
+            state = f"stayed full for {wait:g} s" if wait > 0 else "is full"
             raise OverloadedError(
-                f"the local model's request queue was full{waited} ({self._max_queue} "
-                "waiting); retry later, raise max_queue, or let requests wait for a place "
-                "(queue_timeout=)",
+                f"the local model's request queue {state} ({self._max_queue} waiting); retry "
+                "later, raise max_queue, or let requests wait for a place (queue_timeout=)",
                 retry_after=1.0,
             ) from None
 
