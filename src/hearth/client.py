@@ -101,6 +101,13 @@ class Model:
     def capabilities(self) -> Capabilities:
         return self.backend.capabilities()
 
+    @property
+    def loaded(self) -> bool:
+        """Whether the model is in memory, ready to answer without loading first. A local
+        model loads on its first request (or ``backend.load()``); a remote one has nothing to
+        load, so it is always True."""
+        return bool(getattr(self.backend, "loaded", True))
+
     def request(
         self,
         prompt: Prompt,

@@ -8,10 +8,13 @@ whichever backend embeds it.
 ``hearth.embed`` (in :mod:`hearth.client`) embeds with the default model, ``local:minilm``.
 
 Tasks. ``task`` names what the vectors are for: ``query``, ``document``, ``similarity``,
-``classification``, ``clustering``, ``question_answering``, ``fact_verification`` or
-``code_query``. Gemini receives it as ``taskType``; a local model of a family trained with task
-prefixes (EmbeddingGemma, nomic-embed) gets the family's prefix in front of each input; other
-models embed the text as it is. ``prefix=`` gives the prefix yourself, for any model.
+``classification``, ``clustering``, ``question_answering``, ``fact_verification``,
+``code_query``, or ``other`` (none of those: no prefix, no Gemini ``taskType``). Gemini
+receives it as ``taskType``; a local model of a family trained with task prefixes
+(EmbeddingGemma, nomic-embed) gets the family's prefix in front of each input; other models
+embed the text as it is. No task means no prefix, as those families' own libraries do
+(sentence-transformers adds a prompt only when asked). Configured prefixes
+(``embed_prefixes=``) replace the family's.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ Task = Literal[
     "question_answering",
     "fact_verification",
     "code_query",
+    "other",
 ]
 TASKS: tuple[Task, ...] = (
     "query",
@@ -43,6 +47,7 @@ TASKS: tuple[Task, ...] = (
     "question_answering",
     "fact_verification",
     "code_query",
+    "other",
 )
 
 DEFAULT_EMBEDDING_MODEL = "local:minilm"
@@ -75,11 +80,14 @@ FAMILY_PREFIXES: Mapping[str, Mapping[Task, str]] = {
 @dataclass(frozen=True, slots=True)
 class Embeddings:
     """One vector per input, in input order; ``usage.input_tokens`` counts the tokens embedded
-    (0 when the provider does not say)."""
+    (0 when the provider does not say). ``model`` names the model as hearth does
+    (``local:minilm``); ``model_name`` is the model's own name beside it, where it has one (a
+    GGUF file's ``general.name``)."""
 
     vectors: list[list[float]]
     usage: Usage
     model: str
+    model_name: str | None = None
 
     def __len__(self) -> int:
         return len(self.vectors)
@@ -146,9 +154,11 @@ def task_prefix(
 ) -> str:
     """The text put before each input: ``prefixes`` (configured) first, then the family's.
 
-    A family with prefixes uses its ``query`` prefix when no task is given; a task the family
-    has no prefix for is an error, not a silent default.
+    No task (or ``other``) means no prefix; a task the table has no prefix for is an error,
+    not a silent default.
     """
+    if task is None or task == "other":
+        return ""
     table: Mapping[str, str] = {}
     if prefixes is not None:
         table = prefixes
@@ -156,12 +166,12 @@ def task_prefix(
         table = {str(k): v for k, v in FAMILY_PREFIXES[family].items()}
     if not table:
         return ""
-    wanted = task or "query"
-    if wanted not in table:
+    if task not in table:
         raise InvalidRequestError(
-            f"this model has no prefix for the task {wanted!r}; it knows {', '.join(table)}"
+            f"this model has no prefix for the task {task!r}; it knows {', '.join(table)}. "
+            "Leave task unset (or task='other') to embed the text as it is"
         )
-    return table[wanted]
+    return table[task]
 
 
 def finish_vector(vector: Sequence[float], dimensions: int | None, normalize: bool) -> list[float]:

@@ -24,6 +24,7 @@
     │   └── ChecksumMismatchError          SHA-256 differs from the expected one
     ├── OutputValidationError              structured output failed its schema (raw text kept)
     ├── OverloadedError                    the request queue is full; retry later
+    ├── ModelClosedError                   the model was closed; open it again to use it
     ├── EngineError                        llama.cpp failed on a loaded model
     │                                      (hearth.backends.local.engine)
     ├── RequestTimeoutError                the request's deadline passed
@@ -34,7 +35,9 @@
         ├── RateLimitError                 429
         ├── ServerError                    5xx / 529
         ├── APIConnectionError             could not reach the endpoint
-        └── APITimeoutError                the endpoint did not answer in time
+        ├── APITimeoutError                the endpoint did not answer in time
+        └── MalformedStreamError           a streamed chunk could not be read (``partial``:
+                                           the answer streamed before it)
 
 Errors carry what a caller needs to act (token counts, paths, retry_after) as attributes, and
 their message says what was wrong and what to do. Hearth never logs an error and then falls back
@@ -42,6 +45,11 @@ silently.
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from hearth.messages import Message
 
 
 class HearthError(Exception):
@@ -170,6 +178,18 @@ class OverloadedError(HearthError):
         super().__init__(message)
 
 
+class ModelClosedError(HearthError):
+    """The model was used after ``close()``. It is not reloaded behind the caller's back:
+    open it again (``hearth.model(...)``) to use it."""
+
+    def __init__(self, name: str) -> None:
+        self.model = name
+        super().__init__(
+            f"{name} is closed: it was used after close(). Open it again with "
+            f"hearth.model({name!r}) to use it"
+        )
+
+
 class RequestTimeoutError(HearthError, TimeoutError):
     """The request's deadline passed before it finished."""
 
@@ -221,3 +241,17 @@ class APIConnectionError(ProviderError):
 
 class APITimeoutError(ProviderError, TimeoutError):
     pass
+
+
+class MalformedStreamError(ProviderError):
+    """A stream broke off at a chunk hearth could not read (not JSON, not an object). Every
+    event before it was delivered; ``partial`` is that answer so far, as an assistant message
+    (text, thinking, tool calls), so nothing already streamed is lost."""
+
+    def __init__(
+        self, message: str, *, partial: Message | None = None, provider: str | None = None
+    ) -> None:
+        from hearth.messages import Message as _Message
+
+        self.partial = partial if partial is not None else _Message("assistant", ())
+        super().__init__(message, provider=provider)

@@ -1,8 +1,8 @@
 """Stream events: what every backend emits, discriminated by ``kind``.
 
-A stream is zero or more :class:`TextDelta`, :class:`ThinkingDelta` and :class:`ToolCallEvent`
-in the order the model produced them, then exactly one :class:`Done`. Deltas are never empty
-(except one that only carries a signature) and never split a UTF-8 character.
+A stream is zero or more :class:`TextDelta`, :class:`ThinkingDelta`, :class:`ToolCallEvent` and
+:class:`ImageEvent` in the order the model produced them, then exactly one :class:`Done`. Deltas
+are never empty (except one that only carries a signature) and never split a UTF-8 character.
 :func:`hearth.response.accumulate` folds a stream into a :class:`hearth.response.Response`.
 """
 
@@ -11,11 +11,21 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal, TypeAlias
 
-from hearth.messages import ToolCallPart
+from hearth.messages import ImagePart, Meta, ToolCallPart
 
 StopReason: TypeAlias = Literal[
-    "end_turn", "max_tokens", "stop_sequence", "tool_use", "cancelled", "content_filter"
+    "end_turn",
+    "max_tokens",
+    "stop_sequence",
+    "tool_use",
+    "cancelled",
+    "content_filter",
+    "tool_error",
 ]
+"""Why an answer stopped, the same for every provider. ``tool_error``: the model tried to call a
+tool and the provider rejected the call before it reached the caller (Gemini's
+``MALFORMED_FUNCTION_CALL``, ``UNEXPECTED_TOOL_CALL``, ``TOO_MANY_TOOL_CALLS``): a failed call
+the model may make again, not an answer."""
 STOP_REASONS: tuple[StopReason, ...] = (
     "end_turn",
     "max_tokens",
@@ -23,6 +33,7 @@ STOP_REASONS: tuple[StopReason, ...] = (
     "tool_use",
     "cancelled",
     "content_filter",
+    "tool_error",
 )
 
 
@@ -52,10 +63,13 @@ class Usage:
 @dataclass(frozen=True, slots=True)
 class TextDelta:
     """A piece of answer text. A provider's signature on answer text (Gemini's
-    ``thoughtSignature`` on a text part) arrives on a delta with ``text == ""``."""
+    ``thoughtSignature`` on a text part) arrives on a delta with ``text == ""``. ``meta``: the
+    opaque provider fields of the part the text belongs to (Gemini's ``"thought": false``
+    stamp), kept on the TextPart it accumulates into."""
 
     text: str
     signature: str | None = None
+    meta: Meta = None
     kind: Literal["text"] = field(default="text", repr=False)
 
 
@@ -78,15 +92,29 @@ class ToolCallEvent:
 
 
 @dataclass(frozen=True, slots=True)
+class ImageEvent:
+    """An image the model produced (Gemini's model-side ``inlineData``), whole."""
+
+    image: ImagePart
+    kind: Literal["image"] = field(default="image", repr=False)
+
+
+@dataclass(frozen=True, slots=True)
 class Done:
-    """The end of a stream: why it stopped and what it cost."""
+    """The end of a stream: why it stopped and what it cost. ``model`` is the model that
+    answered as the backend names it (hearth's spec for a local model, the provider's reported
+    version for a remote one); ``model_name`` the model's own name where it has one (a GGUF
+    file's ``general.name``). ``stop_detail`` is the provider's own reason, as it wrote it,
+    where the format keeps it (Gemini's ``finishReason``)."""
 
     stop_reason: StopReason
     usage: Usage = field(default_factory=Usage)
     stop_sequence: str | None = None
     model: str | None = None
     response_id: str | None = None
+    stop_detail: str | None = None
+    model_name: str | None = None
     kind: Literal["done"] = field(default="done", repr=False)
 
 
-StreamEvent: TypeAlias = TextDelta | ThinkingDelta | ToolCallEvent | Done
+StreamEvent: TypeAlias = TextDelta | ThinkingDelta | ToolCallEvent | ImageEvent | Done

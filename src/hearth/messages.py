@@ -4,7 +4,8 @@ A :class:`Message` has a role and an ordered tuple of parts. The parts are desig
 everything the OpenAI, Anthropic and Gemini formats can say without loss:
 
 * :class:`TextPart` — text, with the opaque ``signature`` Gemini may stamp on it;
-* :class:`ImagePart` — inline image bytes and their media type;
+* :class:`ImagePart` — inline image bytes and their media type (the user's, or an image a model
+  returned: Gemini's image models answer with them);
 * :class:`ThinkingPart` — reasoning text with its opaque signature (Anthropic ``thinking`` /
   ``redacted_thinking``, Gemini ``thought`` parts), kept so the next turn can send it back;
 * :class:`ToolCallPart` — a call the model made: id, tool name, arguments as raw JSON text;
@@ -122,7 +123,7 @@ Part: TypeAlias = TextPart | ImagePart | ThinkingPart | ToolCallPart | ToolResul
 _ALLOWED_PARTS: dict[Role, tuple[type, ...]] = {
     "system": (TextPart,),
     "user": (TextPart, ImagePart, ToolResultPart),
-    "assistant": (TextPart, ThinkingPart, ToolCallPart),
+    "assistant": (TextPart, ThinkingPart, ToolCallPart, ImagePart),
     "tool": (ToolResultPart,),
 }
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from hearth.events import (
     Done,
+    ImageEvent,
     StopReason,
     StreamEvent,
     TextDelta,
@@ -14,7 +15,7 @@ from hearth.events import (
     ToolCallEvent,
     Usage,
 )
-from hearth.messages import Message, Part, TextPart, ThinkingPart, ToolCallPart
+from hearth.messages import Message, Meta, Part, TextPart, ThinkingPart, ToolCallPart
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,7 +24,12 @@ class Response:
 
     ``parsed`` is the validated answer when the request had a ``response_format`` (a pydantic
     instance for a pydantic class, else the JSON value; see :mod:`hearth.output`), and None
-    otherwise or when the model called tools instead of answering."""
+    otherwise or when the model called tools instead of answering. ``stop_detail`` is the
+    provider's own stop reason beside the normalised ``stop_reason``, where the format keeps it
+    (Gemini's ``finishReason``, e.g. ``MALFORMED_FUNCTION_CALL`` for ``tool_error``).
+    ``model`` names the model as the backend does (``local:smollm2``; a remote provider's
+    reported version); ``model_name`` is the model's own name beside it, where it has one (a
+    GGUF file's ``general.name``, e.g. ``SmolLM2 135M Instruct``)."""
 
     message: Message
     stop_reason: StopReason
@@ -32,6 +38,8 @@ class Response:
     model: str | None = None
     response_id: str | None = None
     parsed: object = None
+    stop_detail: str | None = None
+    model_name: str | None = None
 
     @property
     def text(self) -> str:
@@ -50,15 +58,18 @@ class ResponseAccumulator:
     """Folds stream events into a :class:`Response`, one event at a time.
 
     Consecutive text deltas become one :class:`TextPart`, consecutive thinking deltas one
-    :class:`ThinkingPart` (keeping the signature that arrives with them), and each tool call a
-    :class:`ToolCallPart`, all in the order the model produced them. A signature closes its
-    part: the next delta of the same kind starts a new one.
+    :class:`ThinkingPart` (keeping the signature that arrives with them), each tool call a
+    :class:`ToolCallPart` and each image an :class:`ImagePart`, all in the order the model
+    produced them. A signature closes its part: the next delta of the same kind starts a new
+    one; so does a text delta whose ``meta`` differs from the text before it (the part keeps
+    its deltas' ``meta``).
     """
 
     def __init__(self) -> None:
         self._parts: list[Part] = []
         self._text: list[str] = []
         self._text_signature: str | None = None
+        self._text_meta: Meta = None
         self._thinking: list[str] = []
         self._signature: str | None = None
         self._redacted = False
@@ -69,10 +80,11 @@ class ResponseAccumulator:
             raise RuntimeError("stream event after Done")
         if isinstance(event, TextDelta):
             self._flush_thinking()
-            if self._text_signature is not None:
+            if self._text_signature is not None or event.meta != self._text_meta:
                 self._flush_text()
             self._text.append(event.text)
             self._text_signature = event.signature
+            self._text_meta = event.meta
         elif isinstance(event, ThinkingDelta):
             self._flush_text()
             if self._signature is not None:
@@ -80,14 +92,24 @@ class ResponseAccumulator:
             self._thinking.append(event.text)
             self._signature = event.signature or self._signature
             self._redacted = self._redacted or event.redacted
-        elif isinstance(event, ToolCallEvent):
+        elif isinstance(event, ToolCallEvent | ImageEvent):
             self._flush_text()
             self._flush_thinking()
-            self._parts.append(event.call)
+            self._parts.append(event.call if isinstance(event, ToolCallEvent) else event.image)
         else:
             self._flush_text()
             self._flush_thinking()
             self.done = event
+
+    def message(self) -> Message:
+        """The assistant message so far (the stream need not have ended): what a consumer
+        keeps of an answer that broke off."""
+        parts = list(self._parts)
+        if self._thinking or self._signature is not None:
+            parts.append(ThinkingPart("".join(self._thinking), self._signature, self._redacted))
+        if self._text:
+            parts.append(TextPart("".join(self._text), self._text_signature, self._text_meta))
+        return Message("assistant", tuple(parts))
 
     @property
     def text(self) -> str:
@@ -107,13 +129,17 @@ class ResponseAccumulator:
             stop_sequence=done.stop_sequence,
             model=done.model,
             response_id=done.response_id,
+            stop_detail=done.stop_detail,
+            model_name=done.model_name,
         )
 
     def _flush_text(self) -> None:
         if self._text:
-            self._parts.append(TextPart("".join(self._text), self._text_signature))
+            text = "".join(self._text)
+            self._parts.append(TextPart(text, self._text_signature, self._text_meta))
             self._text.clear()
             self._text_signature = None
+        self._text_meta = None
 
     def _flush_thinking(self) -> None:
         if self._thinking or self._signature is not None:

@@ -119,6 +119,7 @@ def test_parallel_workers_give_the_same_vectors_in_input_order(
 ) -> None:
     from hearth.backends.local.embed import EmbedConfig, LocalEmbedder
     from hearth.catalog.store import ModelStore
+    from hearth.request import EmbedRequest
 
     path = ModelStore().ensure(find_entry("minilm"))
     texts = [str(item["text"]) for item in items(reference)][:-1] * 3
@@ -127,8 +128,8 @@ def test_parallel_workers_give_the_same_vectors_in_input_order(
         LocalEmbedder(path, EmbedConfig(n_threads=2, n_batch=32), context_length=256) as many,
     ):
         assert len(many._slots) == 2
-        serial = one.embed(texts).vectors
-        parallel = many.embed(texts).vectors  # 30+ decodes shared by two contexts
+        serial = one.embed(EmbedRequest(texts)).vectors
+        parallel = many.embed(EmbedRequest(texts)).vectors  # 30+ decodes shared by two contexts
     for a, b in zip(serial, parallel, strict=True):
         assert cosine(a, b) > 0.99999
 

@@ -16,6 +16,7 @@ from hearth.agent import (
     TextStep,
     ThinkingStep,
     ToolResultStep,
+    ToolRetryStep,
     TurnComplete,
     TurnError,
 )
@@ -266,12 +267,25 @@ def test_a_failing_model_call_is_a_turn_error_and_run_raises() -> None:
 
 
 def test_run_raises_a_queued_turns_failure_even_when_a_later_turn_succeeds() -> None:
-    model, _ = fake_model([ServerError("boom", status_code=500)], answer("fine"))
-    agent = Agent(model)
-    agent.send("first")
+    model, _ = fake_model(
+        calls(call("ping")),
+        answer("pinged"),
+        [ServerError("boom", status_code=500)],
+        answer("fine"),
+    )
+    agent: Agent
+
+    def ping() -> str:
+        """Ping."""
+        agent.send("first")  # both arrive while the turn runs: delivered by this run()
+        agent.send("second")
+        return "pong"
+
+    agent = Agent(model, [Tool.from_function(ping)])
     with pytest.raises(ServerError):
-        agent.run("second")
-    assert [m.text for m in agent.messages] == ["first", "second", "fine"]  # history kept
+        agent.run("start")
+    texts = [m.text for m in agent.messages if m.role != "tool"]
+    assert texts == ["start", "", "pinged", "first", "second", "fine"]  # history kept
 
 
 def test_triggers_sent_during_a_turn_are_delivered_after_it() -> None:
@@ -295,14 +309,22 @@ def test_triggers_sent_during_a_turn_are_delivered_after_it() -> None:
     assert agent.pending == 0 and not agent.busy
 
 
-def test_a_message_sent_while_idle_waits_for_the_next_run() -> None:
-    model, backend = fake_model(answer("first"), answer("second"))
-    agent = Agent(model)
-    agent.send("queued")
-    assert agent.pending == 1
+def test_a_message_left_queued_by_a_cancelled_run_waits_for_the_next_run() -> None:
+    model, backend = fake_model(calls(call("ping")), answer("first"), answer("second"))
+    agent: Agent
+
+    def ping() -> str:
+        """Ping."""
+        agent.send("queued")
+        agent.cancel()
+        return "pong"
+
+    agent = Agent(model, [Tool.from_function(ping)])
+    assert agent.run("start").stop_reason == "cancelled"
+    assert agent.pending == 1 and not agent.busy
     result = agent.run("asked")
     assert result.text == "second"
-    assert [r.messages[-1].text for r in backend.requests] == ["queued", "asked"]
+    assert [r.messages[-1].text for r in backend.requests[1:]] == ["queued", "asked"]
 
 
 def test_running_twice_at_once_is_refused() -> None:
@@ -357,3 +379,26 @@ def test_async_stream_exposes_text_and_result() -> None:
         return pieces, s.result.text if s.result else None
 
     assert asyncio.run(main()) == (["hello"], "hello")
+
+
+def test_a_tool_call_the_provider_rejected_is_retried_not_taken_for_an_answer() -> None:
+    rejected = [Done("tool_error", Usage(10, 0), stop_detail="MALFORMED_FUNCTION_CALL")]
+    model, backend = fake_model(rejected, calls(call("add", '{"a": 1, "b": 2}')), answer("3"))
+    agent = Agent(model, [add])
+    steps = list(agent.iter("What is 1+2?"))
+    retry = next(s for s in steps if isinstance(s, ToolRetryStep))
+    assert retry.detail == "MALFORMED_FUNCTION_CALL"
+    assert "could not be run" in retry.feedback and "MALFORMED_FUNCTION_CALL" in retry.feedback
+    told = backend.requests[1].messages[-1]
+    assert told.role == "user" and told.text == retry.feedback
+    end = steps[-1]
+    assert isinstance(end, TurnComplete)
+    assert (end.result.stop_reason, end.result.text, end.result.rounds) == ("end_turn", "3", 3)
+
+
+def test_a_rejected_tool_call_with_no_round_left_ends_at_max_rounds() -> None:
+    rejected = [Done("tool_error", stop_detail="MALFORMED_FUNCTION_CALL")]
+    model, _ = fake_model(rejected)
+    result = Agent(model, [add], max_rounds=1).run("What is 1+2?")
+    assert result.stop_reason == "max_rounds"
+    assert [m.role for m in result.messages] == ["user"]

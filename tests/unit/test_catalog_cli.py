@@ -30,7 +30,7 @@ def test_models_lists_the_catalogue(home: Path, capsys: pytest.CaptureFixture[st
     code, out, _ = run(["models", "--json"], capsys)
     assert code == 0
     rows = json.loads(out)
-    assert [r["name"] for r in rows] == ["smollm2", "gemma3-270m", "minilm"]
+    assert [r["name"] for r in rows] == ["smollm2", "gemma3-270m", "minilm", "embeddinggemma"]
     assert rows[0]["pulled"] is False
     assert rows[0]["path"] == str(home / "SmolLM2-135M-Instruct.Q4_1.gguf")
     assert rows[1]["aliases"] == ["gemma3-base", "gemma3-270m-base"]
@@ -107,7 +107,9 @@ def test_pull_unknown_name(home: Path, capsys: pytest.CaptureFixture[str]) -> No
     code, _, err = run(["pull", "llama-70b"], capsys)
     assert code == 1
     assert err.startswith("error: unknown local model 'llama-70b'")
-    assert "(smollm2, gemma3-270m, minilm)" in err and "hf:ORG/REPO/FILE.gguf" in err
+    assert (
+        "(smollm2, gemma3-270m, minilm, embeddinggemma)" in err and "hf:ORG/REPO/FILE.gguf" in err
+    )
 
 
 def test_pull_fetches_verifies_and_prints_the_path(

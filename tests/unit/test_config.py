@@ -244,7 +244,9 @@ def test_user_entries_resolve_as_local_models(
     assert ref.entry.sampling.temperature == 0.3
     m = hearth.model("local:mine")
     assert isinstance(m.backend, LocalBackend) and m.backend.fetch() == weights
-    with pytest.raises(ModelNotFoundError, match=r"\(smollm2, gemma3-270m, minilm, mine\)"):
+    with pytest.raises(
+        ModelNotFoundError, match=r"\(smollm2, gemma3-270m, minilm, embeddinggemma, mine\)"
+    ):
         resolve_local("theirs", ModelStore(tmp_path / "store"), catalog)
 
 

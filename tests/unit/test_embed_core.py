@@ -13,7 +13,6 @@ from hearth.backends.base import BackendBase, Capabilities
 from hearth.backends.local.embed import EmbedConfig, pack
 from hearth.backends.testing import FakeBackend
 from hearth.embeddings import (
-    EMBEDDINGGEMMA_PREFIXES,
     Embeddings,
     check_dimensions,
     check_inputs,
@@ -122,8 +121,27 @@ def test_embeddinggemma_gets_its_query_and_document_prefixes() -> None:
     assert family == "embeddinggemma"
     assert task_prefix("query", family) == "task: search result | query: "
     assert task_prefix("document", family) == "title: none | text: "
-    assert task_prefix(None, family) == EMBEDDINGGEMMA_PREFIXES["query"]
     assert family_of("x", "gemma-embedding") == "embeddinggemma"
+
+
+@pytest.mark.parametrize("family", ["embeddinggemma", "nomic-embed", None])
+def test_no_task_or_task_other_means_no_prefix(family: str | None) -> None:
+    assert task_prefix(None, family) == ""
+    assert task_prefix("other", family) == ""
+    assert task_prefix(None, family, {"query": "q: "}) == ""
+    assert task_prefix("other", family, {"query": "q: "}) == ""
+
+
+def test_task_other_is_a_task_and_gemini_gets_no_task_type() -> None:
+    from hearth.request import EmbedRequest
+    from hearth.wire.gemini.embed import GeminiEmbed
+
+    request = EmbedRequest(["a"], task="other")
+    assert request.task == "other"
+    body = GeminiEmbed().request_to_wire(["a"], request, model="gemini-embedding-001")
+    assert "taskType" not in str(body)
+    with pytest.raises(InvalidRequestError, match="unknown embedding task 'misc'"):
+        EmbedRequest(["a"], task="misc")  # type: ignore[arg-type]
 
 
 def test_models_without_a_prefix_family_embed_the_text_as_is() -> None:

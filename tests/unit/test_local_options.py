@@ -26,3 +26,10 @@ def test_a_negative_prefix_cache_is_refused() -> None:
     assert LocalOptions(prefix_cache=0).prefix_cache == 0
     with pytest.raises(InvalidRequestError, match="prefix_cache must be a number of tokens"):
         LocalOptions(prefix_cache=-1)
+
+
+def test_queue_timeout_is_seconds_to_wait_for_a_place() -> None:
+    assert LocalOptions().queue_timeout == 0.0  # refused at once, as before
+    assert LocalOptions(queue_timeout=2.5).queue_timeout == 2.5
+    with pytest.raises(InvalidRequestError, match="queue_timeout must be 0 or more seconds"):
+        LocalOptions(queue_timeout=-1)

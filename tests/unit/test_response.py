@@ -55,3 +55,9 @@ def test_unfinished_stream_and_events_after_done_are_errors() -> None:
 
 def test_usage_adds() -> None:
     assert Usage(1, 2, 3, 4) + Usage(10, 20, 30, 40) == Usage(11, 22, 33, 44)
+
+
+def test_the_model_s_own_name_travels_beside_hearth_s_name() -> None:
+    done = Done("end_turn", model="local:smollm2", model_name="SmolLM2 135M Instruct")
+    response = accumulate([done])
+    assert (response.model, response.model_name) == ("local:smollm2", "SmolLM2 135M Instruct")

@@ -144,22 +144,35 @@ def test_gemma_system_alone_becomes_a_user_turn() -> None:
 @pytest.mark.parametrize(
     ("messages", "where"),
     [
-        ([Message.user("a"), Message.user("b")], "message 1 is a user message"),
         ([Message.assistant("a")], "message 0 is a assistant message"),
         ([Message.system("s"), Message.assistant("a")], "message 1 is a assistant message"),
-        (
-            [Message.user("a"), Message.assistant("b"), Message.assistant("c")],
-            "message 2 is a assistant message",
-        ),
     ],
 )
-def test_gemma_roles_must_alternate(messages: list[Message], where: str) -> None:
+def test_gemma_conversations_start_with_a_user_turn(messages: list[Message], where: str) -> None:
     with pytest.raises(TemplateError) as caught:
         GemmaTemplate().render(messages)
     message = str(caught.value)
     assert message.startswith("chat template error: Conversation roles must alternate")
     assert where in message
     assert isinstance(caught.value, InvalidRequestError)
+
+
+def test_gemma_merges_consecutive_turns_of_one_side() -> None:
+    prompt = GemmaTemplate().render(
+        [Message.user("a"), Message.user("b"), Message.assistant("c"), Message.assistant("d")],
+        add_generation_prompt=False,
+    )
+    assert prompt == (
+        "<bos><start_of_turn>user\na\n\nb<end_of_turn>\n<start_of_turn>model\nc\n\nd<end_of_turn>\n"
+    )
+
+
+def test_gemma_merges_tool_results_with_the_user_message_after_them() -> None:
+    prompt = GemmaTemplate().render([*TOOL_CONVERSATION, Message.user("Go on.")])
+    assert prompt.endswith(
+        '<start_of_turn>user\n```tool_output\n{"temp": 21}\n```\n\nGo on.<end_of_turn>\n'
+        "<start_of_turn>model\n"
+    )
 
 
 def test_gemma_system_message_must_come_first() -> None:

@@ -225,7 +225,7 @@ def _usages(draw: st.DrawFn) -> Usage:
 _responses = st.builds(
     Response,
     message=st.lists(_parts, max_size=5).map(lambda ps: Message("assistant", tuple(ps))),
-    stop_reason=st.sampled_from([r for r in STOP_REASONS if r != "cancelled"]),
+    stop_reason=st.sampled_from([r for r in STOP_REASONS if r not in ("cancelled", "tool_error")]),
     usage=_usages(),
     stop_sequence=st.none() | _text,
     model=_ids,

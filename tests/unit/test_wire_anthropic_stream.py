@@ -512,7 +512,9 @@ _deltas = st.one_of(
 def _dones(draw: st.DrawFn) -> Done:
     total = draw(st.integers(0, 10**6))
     usage = Usage(total, draw(st.integers(0, 10**6)), cached_tokens=draw(st.integers(0, total)))
-    reason = draw(st.sampled_from([r for r in STOP_REASONS if r != "cancelled"]))
+    reason = draw(
+        st.sampled_from([r for r in STOP_REASONS if r not in ("cancelled", "tool_error")])
+    )
     stop = draw(st.none() | _text)
     return Done(reason, usage, stop_sequence=stop, model="enc-model", response_id="enc-id")
 

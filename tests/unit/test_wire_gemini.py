@@ -3,6 +3,7 @@ lossless re-encoding, inbound validation."""
 
 from __future__ import annotations
 
+import base64
 import json
 from pathlib import Path
 from typing import Any
@@ -10,7 +11,7 @@ from typing import Any
 import pytest
 
 from hearth.errors import InvalidRequestError, ProviderError, UnsupportedFeatureError
-from hearth.events import Usage
+from hearth.events import StopReason, Usage
 from hearth.messages import (
     ImagePart,
     JsonObject,
@@ -139,7 +140,11 @@ def test_unknown_parts_fields_and_finish_reasons_are_tolerated() -> None:
         ("PROHIBITED_CONTENT", False, "content_filter"),
         ("SPII", False, "content_filter"),
         ("IMAGE_SAFETY", False, "content_filter"),
-        ("MALFORMED_FUNCTION_CALL", False, "end_turn"),
+        ("MALFORMED_FUNCTION_CALL", False, "tool_error"),
+        ("UNEXPECTED_TOOL_CALL", False, "tool_error"),
+        ("TOO_MANY_TOOL_CALLS", False, "tool_error"),
+        ("TOOL_USE", True, "tool_use"),
+        ("OTHER", True, "tool_use"),
         ("OTHER", False, "end_turn"),
         ("LANGUAGE", False, "end_turn"),
         (None, False, "end_turn"),
@@ -150,7 +155,44 @@ def test_finish_reasons(finish: str | None, calls: bool, expected: str) -> None:
     candidate: JsonObject = {"content": {"parts": [part], "role": "model"}}
     if finish is not None:
         candidate["finishReason"] = finish
-    assert gemini.response_from_wire({"candidates": [candidate]}).stop_reason == expected
+    response = gemini.response_from_wire({"candidates": [candidate]})
+    assert (response.stop_reason, response.stop_detail) == (expected, finish)
+
+
+def test_a_malformed_function_call_is_a_tool_error_with_gemini_s_reason() -> None:
+    body: JsonObject = {
+        "candidates": [
+            {
+                "finishReason": "MALFORMED_FUNCTION_CALL",
+                "finishMessage": "Malformed function call: print(default_api.get_weather(",
+                "index": 0,
+            }
+        ]
+    }
+    response = gemini.response_from_wire(body)
+    assert response.stop_reason == "tool_error"
+    assert response.stop_detail == "MALFORMED_FUNCTION_CALL"
+    assert response.message.parts == ()
+    out: Any = gemini.response_to_wire(response, model="gem", response_id="r")
+    assert out["candidates"][0]["finishReason"] == "MALFORMED_FUNCTION_CALL"
+
+
+def test_stop_detail_is_written_back_when_it_means_the_same_stop_reason() -> None:
+    def written(stop: StopReason, detail: str | None) -> str:
+        response = Response(Message.assistant("x"), stop, Usage(), stop_detail=detail)
+        out: Any = gemini.response_to_wire(response, model="gem", response_id="r")
+        return str(out["candidates"][0]["finishReason"])
+
+    assert written("content_filter", "RECITATION") == "RECITATION"
+    assert written("end_turn", "LANGUAGE") == "LANGUAGE"
+    assert written("end_turn", "MAX_TOKENS") == "STOP"  # says another stop reason
+    assert written("end_turn", "end_turn") == "STOP"  # another provider's reason
+    assert written("tool_error", None) == "MALFORMED_FUNCTION_CALL"
+
+
+def test_a_blocked_prompt_keeps_its_block_reason() -> None:
+    r = gemini.response_from_wire(load("response_prompt_blocked.json"))
+    assert r.stop_reason == "content_filter" and r.stop_detail is not None
 
 
 def test_malformed_provider_response_names_the_field() -> None:
@@ -615,3 +657,36 @@ def test_empty_filtered_response_to_wire_has_no_content() -> None:
     body: Any = gemini.response_to_wire(response, model="gem", response_id="r")
     assert body["candidates"] == [{"finishReason": "SAFETY", "index": 0}]
     assert gemini.response_from_wire(body).stop_reason == "content_filter"
+
+
+PNG = base64.b64encode(b"\x89PNG\r\n\x1a\n-pixels-").decode()
+
+
+def test_an_image_the_model_returns_is_kept_and_goes_back_byte_for_byte() -> None:
+    parts: list[Any] = [
+        {"text": "Here is your cat:"},
+        {"inlineData": {"mimeType": "image/png", "data": PNG}},
+        {"inlineData": {"mimeType": "audio/wav", "data": "AAAA"}},  # no hearth part: skipped
+    ]
+    body: JsonObject = {"candidates": [{"content": {"parts": parts, "role": "model"}}]}
+    answer = gemini.response_from_wire(body).message
+    assert answer.parts == (
+        TextPart("Here is your cat:"),
+        ImagePart(b"\x89PNG\r\n\x1a\n-pixels-", "image/png"),
+    )
+    out: Any = gemini.request_to_wire(
+        ChatRequest((Message.user("draw a cat"), answer)), model="m", stream=False
+    )
+    assert json.dumps(out["contents"][1]["parts"]) == json.dumps(parts[:2])
+
+
+def test_a_model_turn_with_an_image_is_accepted_inbound() -> None:
+    body: Any = {
+        "contents": [
+            {"role": "user", "parts": [{"text": "draw a cat"}]},
+            {"role": "model", "parts": [{"inlineData": {"mimeType": "image/png", "data": PNG}}]},
+            {"role": "user", "parts": [{"text": "bigger"}]},
+        ]
+    }
+    request = gemini.request_from_wire(body, model="m").request
+    assert isinstance(request.messages[1].parts[0], ImagePart)

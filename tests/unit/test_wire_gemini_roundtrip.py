@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from hearth.events import (
     Done,
+    ImageEvent,
     StopReason,
     StreamEvent,
     TextDelta,
@@ -33,6 +34,7 @@ from hearth.request import ChatRequest, ToolSpec
 from hearth.response import Response
 from hearth.settings import GenerationSettings
 from hearth.wire.gemini import chat as gemini
+from hearth.wire.gemini.parts import META_THOUGHT
 
 texts = st.text(max_size=12)
 names = st.text(min_size=1, max_size=8)
@@ -146,9 +148,17 @@ def test_request_round_trip(request: ChatRequest) -> None:
 
 
 FOR_CALLS: list[StopReason] = ["tool_use", "max_tokens", "content_filter"]
-WITHOUT_CALLS: list[StopReason] = ["end_turn", "max_tokens", "content_filter"]
+WITHOUT_CALLS: list[StopReason] = ["end_turn", "max_tokens", "content_filter", "tool_error"]
 stop_for_calls = st.sampled_from(FOR_CALLS)
 stop_without_calls = st.sampled_from(WITHOUT_CALLS)
+# Gemini's own reasons (stop_detail) for each stop reason: written back as they came
+DETAILS: dict[StopReason, list[str]] = {
+    "end_turn": ["STOP", "OTHER", "LANGUAGE"],
+    "tool_use": ["STOP", "OTHER"],
+    "max_tokens": ["MAX_TOKENS"],
+    "content_filter": ["SAFETY", "RECITATION", "SPII", "PROHIBITED_CONTENT"],
+    "tool_error": ["MALFORMED_FUNCTION_CALL", "UNEXPECTED_TOOL_CALL", "TOO_MANY_TOOL_CALLS"],
+}
 
 
 @st.composite
@@ -174,6 +184,7 @@ def responses(draw: st.DrawFn) -> Response:
         draw(usages()),
         model=draw(names),
         response_id=draw(names),
+        stop_detail=draw(st.sampled_from(DETAILS[stop])),
     )
 
 
@@ -190,7 +201,9 @@ deltas = st.one_of(
     st.text(min_size=1, max_size=8).map(ThinkingDelta),
     st.text(min_size=1, max_size=8).map(lambda s: TextDelta("", signature=s)),
     st.text(min_size=1, max_size=8).map(lambda s: ThinkingDelta("", signature=s)),
+    st.text(min_size=1, max_size=8).map(lambda s: TextDelta(s, meta={META_THOUGHT: False})),
     calls.map(ToolCallEvent),
+    st.binary(min_size=1, max_size=16).map(lambda b: ImageEvent(ImagePart(b, "image/png"))),
 )
 
 
@@ -199,7 +212,11 @@ def streams(draw: st.DrawFn) -> list[StreamEvent]:
     events: list[StreamEvent] = draw(st.lists(deltas, max_size=8))
     has_calls = any(isinstance(e, ToolCallEvent) for e in events)
     stop: StopReason = draw(stop_for_calls if has_calls else stop_without_calls)
-    return [*events, Done(stop, draw(usages()), model="gem", response_id="resp")]
+    detail = draw(st.sampled_from(DETAILS[stop]))
+    return [
+        *events,
+        Done(stop, draw(usages()), model="gem", response_id="resp", stop_detail=detail),
+    ]
 
 
 @settings(max_examples=200)

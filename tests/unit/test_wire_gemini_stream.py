@@ -3,6 +3,7 @@ server-side encoder, and lossless history from a stream."""
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Sequence
 from pathlib import Path
@@ -14,8 +15,17 @@ from hypothesis import strategies as st
 
 from hearth._sse import SSEDecoder
 from hearth.errors import ProviderError, RateLimitError, ServerError
-from hearth.events import Done, StreamEvent, TextDelta, ThinkingDelta, ToolCallEvent, Usage
+from hearth.events import (
+    Done,
+    ImageEvent,
+    StreamEvent,
+    TextDelta,
+    ThinkingDelta,
+    ToolCallEvent,
+    Usage,
+)
 from hearth.messages import (
+    ImagePart,
     JsonObject,
     Message,
     TextPart,
@@ -67,6 +77,7 @@ def test_text_stream() -> None:
             Usage(input_tokens=9, output_tokens=12),
             model="gemini-2.0-flash",
             response_id="pQs3aLHjA4mSz7IPq4-ZmQk",
+            stop_detail="STOP",
         ),
     ]
     assert accumulate(events).text == "The quick brown fox jumps over the lazy dog. 🦊"
@@ -94,7 +105,7 @@ def test_thinking_and_tool_call_stream() -> None:
         ThinkingDelta("**Planning the lookup**\n\nI need the flight status "),
         ThinkingDelta("and the weather."),
         ThinkingDelta("", signature="CiIBVKhc7oDPpCdfmHh0"),
-        TextDelta("Checking now."),
+        TextDelta("Checking now.", meta={"gemini_thought": False}),  # its "thought": false stamp
         ToolCallEvent(flight),
         ToolCallEvent(weather),
         Done(
@@ -102,6 +113,7 @@ def test_thinking_and_tool_call_stream() -> None:
             Usage(input_tokens=96, output_tokens=205, thinking_tokens=180),
             model="gemini-2.5-flash",
             response_id="uQs3aJ7wF4OQz7IP",
+            stop_detail="STOP",
         ),
     ]
     r = accumulate(events)
@@ -110,7 +122,7 @@ def test_thinking_and_tool_call_stream() -> None:
             "**Planning the lookup**\n\nI need the flight status and the weather.",
             "CiIBVKhc7oDPpCdfmHh0",
         ),
-        TextPart("Checking now."),
+        TextPart("Checking now.", meta={"gemini_thought": False}),
         flight,
         weather,
     )
@@ -125,8 +137,9 @@ def test_streamed_signatures_survive_history_byte_for_byte() -> None:
     )
     contents: Any = body["contents"]
     streamed: list[Any] = [p for c in chunks for p in c["candidates"][0]["content"]["parts"]]  # type: ignore[index, union-attr, call-overload]
-    # the function calls, with their signatures, come back exactly as streamed
-    assert json.dumps(contents[1]["parts"][2:]) == json.dumps(streamed[3:])
+    # the text with its "thought": false stamp, and the function calls with their signatures,
+    # come back exactly as streamed
+    assert json.dumps(contents[1]["parts"][1:]) == json.dumps(streamed[2:])
     # the thought, streamed in two slices, comes back as one part with its signature
     assert contents[1]["parts"][0] == {
         "text": "**Planning the lookup**\n\nI need the flight status and the weather.",
@@ -226,6 +239,7 @@ def test_blocked_prompt_stream_is_content_filter() -> None:
             Usage(input_tokens=11),
             model="gemini-2.0-flash",
             response_id="-Qs3aR",
+            stop_detail="PROHIBITED_CONTENT",
         )
     ]
 
@@ -233,7 +247,7 @@ def test_blocked_prompt_stream_is_content_filter() -> None:
 def test_finish_twice_and_feed_after_finish_are_errors() -> None:
     decoder = gemini.StreamDecoder()
     decoder.feed({"candidates": [{"finishReason": "MAX_TOKENS"}]})
-    assert decoder.finish() == [Done("max_tokens")]
+    assert decoder.finish() == [Done("max_tokens", stop_detail="MAX_TOKENS")]
     with pytest.raises(RuntimeError, match="already"):
         decoder.finish()
     with pytest.raises(RuntimeError, match="after finish"):
@@ -308,8 +322,57 @@ def test_encoded_stream_decodes_back() -> None:
         ThinkingDelta("", signature="s"),
         TextDelta("b"),
         ToolCallEvent(ToolCallPart("id1", "f", '{"k":"v"}', signature="t")),
-        Done("tool_use", Usage(1, 2), model="gem", response_id="r"),
+        Done("tool_use", Usage(1, 2), model="gem", response_id="r", stop_detail="STOP"),
     ]
     enc = gemini.StreamEncoder(model="gem", response_id="r")
     wire = [frame.data for e in events for frame in enc.encode(e) if frame.data is not None]
     assert decode(wire) == events
+
+
+def test_a_streamed_image_is_an_image_event_and_an_image_part() -> None:
+    png = base64.b64encode(b"\x89PNG-pixels").decode()
+    chunks: list[JsonObject] = [
+        {"candidates": [{"content": {"parts": [{"text": "A cat:"}], "role": "model"}}]},
+        {
+            "candidates": [
+                {
+                    "content": {
+                        "parts": [{"inlineData": {"mimeType": "image/png", "data": png}}],
+                        "role": "model",
+                    },
+                    "finishReason": "STOP",
+                }
+            ]
+        },
+    ]
+    events = decode(chunks)
+    image = ImagePart(b"\x89PNG-pixels", "image/png")
+    assert events[:2] == [TextDelta("A cat:"), ImageEvent(image)]
+    assert accumulate(events).message.parts == (TextPart("A cat:"), image)
+    encoder = gemini.StreamEncoder(model="gem", response_id="r")
+    [frame] = encoder.encode(ImageEvent(image))
+    assert frame.data is not None
+    assert frame.data["candidates"][0]["content"]["parts"] == [  # type: ignore[index, call-overload]
+        {"inlineData": {"mimeType": "image/png", "data": png}}
+    ]
+
+
+def test_streamed_text_stamped_thought_false_keeps_the_stamp_per_part() -> None:
+    part = {"text": "stamped", "thought": False}
+    chunks: list[JsonObject] = [
+        {"candidates": [{"content": {"parts": [{"text": "plain "}], "role": "model"}}]},
+        {"candidates": [{"content": {"parts": [part], "role": "model"}}]},
+        {"candidates": [{"content": {"parts": [part], "role": "model"}, "finishReason": "STOP"}]},
+    ]
+    answer = accumulate(decode(chunks)).message
+    assert answer.parts == (
+        TextPart("plain "),
+        TextPart("stampedstamped", meta={"gemini_thought": False}),
+    )
+    out: Any = gemini.request_to_wire(
+        ChatRequest((Message.user("?"), answer)), model="m", stream=True
+    )
+    assert out["contents"][1]["parts"] == [
+        {"text": "plain "},
+        {"text": "stampedstamped", "thought": False},
+    ]

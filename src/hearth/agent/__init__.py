@@ -20,10 +20,12 @@ from hearth.agent.steps import (
     ToolCallStep,
     ToolProgressStep,
     ToolResultStep,
+    ToolRetryStep,
     TurnComplete,
     TurnError,
 )
 from hearth.agent.stream import AgentStream, AsyncAgentStream
+from hearth.agent.subscription import SubscriberLaggedError, Subscription
 
 __all__ = [
     "FINISH_TOOL",
@@ -40,11 +42,14 @@ __all__ = [
     "OutputRetryStep",
     "Rewrite",
     "Step",
+    "SubscriberLaggedError",
+    "Subscription",
     "TextStep",
     "ThinkingStep",
     "ToolCallStep",
     "ToolProgressStep",
     "ToolResultStep",
+    "ToolRetryStep",
     "TurnComplete",
     "TurnError",
     "report_progress",

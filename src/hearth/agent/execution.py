@@ -70,6 +70,17 @@ def result_part(call: ToolCallPart, content: str, is_error: bool) -> ToolResultP
     return ToolResultPart(call.id, content, is_error, call.name)
 
 
+def rejected_call_feedback(detail: str | None) -> str:
+    """What the model is told when the provider rejected its tool call (stop reason
+    ``tool_error``, e.g. Gemini's MALFORMED_FUNCTION_CALL)."""
+    why = f" ({detail})" if detail else ""
+    return (
+        f"Your last tool call could not be run: the provider rejected it{why}. Call the tool "
+        "again with its exact name and arguments that are valid JSON for its schema, or answer "
+        "in words."
+    )
+
+
 def cancelled_outcome(call: ToolCallPart, why: str = "cancelled") -> CallOutcome:
     text = f"tool call {call.name!r} was not completed: {why}"
     return CallOutcome(call, result_part(call, text, True), "cancelled", call.arguments)

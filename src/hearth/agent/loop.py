@@ -7,7 +7,6 @@ private event loop, step by step, in the caller's thread.
 from __future__ import annotations
 
 import asyncio
-import collections
 import contextlib
 import dataclasses
 import itertools
@@ -31,7 +30,7 @@ from hearth.response import ResponseAccumulator
 from hearth.settings import GenerationSettings
 
 from . import compaction
-from .execution import CallOutcome, ToolRunner, cancelled_outcome
+from .execution import CallOutcome, ToolRunner, cancelled_outcome, rejected_call_feedback
 from .hooks import Deny, Hooks, call_hook
 from .output import AgentOutput, exhausted, retry_message
 from .progress import Progress
@@ -48,10 +47,13 @@ from .steps import (
     ToolCallStep,
     ToolProgressStep,
     ToolResultStep,
+    ToolRetryStep,
     TurnComplete,
     TurnError,
 )
 from .stream import AgentStream, AsyncAgentStream
+from .subscription import DEFAULT_BUFFER, Overflow, Subscription
+from .triggers import Dispatcher
 
 if TYPE_CHECKING:
     from hearth.client import Model, ToolLike
@@ -176,9 +178,10 @@ class Agent:
         self._compacted = compacted  # the store keeps a context: update it every turn
         self._index = itertools.count()
         self._turns = 0
-        self._inbox: collections.deque[Message] = collections.deque()
-        self._busy = False
         self._cancel_flag = threading.Event()
+        self._dispatch = Dispatcher(
+            self._turn_with_tools, begin=self._cancel_flag.clear, inside_turn=self._inside_turn
+        )
         self._cancel_event: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -192,17 +195,63 @@ class Agent:
     @property
     def busy(self) -> bool:
         """True while a turn runs."""
-        return self._busy
+        return self._dispatch.gate.busy
 
     @property
     def pending(self) -> int:
         """How many sent messages wait to be delivered."""
-        return len(self._inbox)
+        return len(self._dispatch.inbox)
+
+    @property
+    def loaded(self) -> bool:
+        """Whether the model is in memory, ready to answer without loading first (a local
+        model loads on its first request; a remote one has nothing to load)."""
+        return self.model.loaded
 
     def send(self, message: str | Message) -> None:
-        """Queue a message (from any thread or task). It is delivered as its own turn when the
-        agent is idle: after the running turn, or by the next run/iter call."""
-        self._inbox.append(_user(message))
+        """Deliver a message as its own turn (from any thread or task), like a trigger.
+
+        Sent while a turn runs, it is queued and delivered after that turn, within the same
+        run/iter call. Sent while the agent is idle, it starts a turn at once, in the
+        background: a task on the caller's event loop (from async code), else a daemon
+        thread. Its steps go to the subscribers (:meth:`subscribe`); :meth:`wait_for_idle`
+        waits for it."""
+        self._dispatch.send(_user(message))
+
+    def subscribe(
+        self, *, buffer: int = DEFAULT_BUFFER, overflow: Overflow = "end"
+    ) -> Subscription:
+        """A new consumer of every step this agent emits from now on, in every turn (see
+        :mod:`hearth.agent.subscription`): ``buffer`` steps may wait unread; then
+        ``overflow="end"`` ends the subscription (reading on raises SubscriberLaggedError)
+        and ``"drop_oldest"`` drops the oldest. Publishing never waits for a subscriber."""
+        return self._dispatch.hub.subscribe(buffer, overflow)
+
+    def wait_for_idle(self, timeout: float | None = None) -> bool:
+        """Block until no turn runs (background ones included); False if ``timeout`` seconds
+        passed first. Not from async code (use :meth:`await_for_idle`) nor from a tool."""
+        return self._dispatch.gate.wait(timeout)
+
+    async def await_for_idle(self, timeout: float | None = None) -> bool:
+        """The async twin of :meth:`wait_for_idle`."""
+        return await self._dispatch.gate.await_idle(timeout)
+
+    def clear_history(self) -> None:
+        """Forget the conversation: the history goes back to the system prompt alone, step
+        indexes and turn numbers start again from 0, and with a store the next turn starts a
+        new stored conversation. Queued messages stay queued. Refused while a turn runs."""
+        with self._dispatch.gate.lock:
+            if self._dispatch.gate.busy:
+                raise InvalidRequestError(
+                    "cannot clear the history while a turn runs; cancel() it and "
+                    "wait_for_idle() first"
+                )
+            first = self.messages[0] if self.messages else None
+            self.messages = [first] if first is not None and first.role == "system" else []
+            self._index = itertools.count()
+            self._turns = 0
+            self.conversation_id = None
+            self._compacted = False
 
     def cancel(self) -> None:
         """Stop the running turn (from any thread or task): the generation within one token, or
@@ -238,6 +287,7 @@ class Agent:
         agen = self.aiter(prompt)
         loop = asyncio.new_event_loop()
         pending: asyncio.Task[Step | None] | None = None
+        self._dispatch.private_loop = loop
         try:
             while True:
                 pending = loop.create_task(next_step(agen))
@@ -254,6 +304,8 @@ class Agent:
             loop.run_until_complete(cancel_leftovers())
             loop.run_until_complete(loop.shutdown_asyncgens())
             loop.close()
+            if self._dispatch.private_loop is loop:
+                self._dispatch.private_loop = None
 
     def stream(self, prompt: str | Message | None = None) -> AgentStream:
         """Like :meth:`iter`, as a context manager with the result at the end."""
@@ -265,32 +317,25 @@ class Agent:
 
     async def aiter(self, prompt: str | Message | None = None) -> AsyncGenerator[Step, None]:
         """The async twin of :meth:`iter`."""
-        if self._busy:
-            raise InvalidRequestError(
-                "the agent is already running a turn; use send() to queue a message"
-            )
-        self._busy = True
-        self._cancel_flag.clear()
+        dispatch = self._dispatch
+        await dispatch.claim()
         if prompt is not None:
-            self._inbox.append(_user(prompt))
+            dispatch.inbox.append(_user(prompt))
+        completed = False
         try:
-            if self._mcp is not None:  # start the MCP servers (MCPServerError if one cannot)
-                await self._mcp.aconnect(self._cancel_flag)
-            while self._inbox:
-                stop: AgentStopReason | None = None
-                async with contextlib.aclosing(self._turn(self._inbox.popleft())) as steps:
-                    async for step in steps:
-                        if isinstance(step, TurnComplete | TurnError):
-                            stop = step.result.stop_reason
-                        yield step
-                if stop == "cancelled":
-                    break
+            async with contextlib.aclosing(dispatch.deliver()) as steps:
+                async for step in steps:
+                    yield step
+            completed = True
         finally:
-            self._busy = False
+            dispatch.release(stopped=not completed)
 
     def close(self) -> None:
-        """Close the model if the agent opened it (it was given a model name), and stop the MCP
-        servers it started."""
+        """Cancel a running turn, end every subscription, stop the MCP servers the agent
+        started, and close the model if the agent opened it (it was given a model name). The
+        agent cannot run turns afterwards."""
+        self._dispatch.close()
+        self.cancel()
         try:
             if self._mcp is not None:
                 self._mcp.close()
@@ -316,6 +361,18 @@ class Agent:
         return transcript(self.messages)
 
     # -- one turn --------------------------------------------------------------------------
+
+    def _inside_turn(self) -> bool:
+        """Whether the calling code runs inside this agent's turn (a tool or a hook)."""
+        return self._loop is not None and self._loop is asyncio.get_running_loop()
+
+    async def _turn_with_tools(self, user: Message) -> AsyncGenerator[Step, None]:
+        """A turn, after the MCP servers have started (MCPServerError if one cannot)."""
+        if self._mcp is not None:
+            await self._mcp.aconnect(self._cancel_flag)
+        async with contextlib.aclosing(self._turn(user)) as steps:
+            async for step in steps:
+                yield step
 
     async def _turn(self, user: Message) -> AsyncGenerator[Step, None]:
         turn = _Turn(self._turns)
@@ -347,9 +404,11 @@ class Agent:
             message = f"{type(turn.error).__name__}: {turn.error}"
             yield TurnError(self._n(), turn.number, turn.rounds, message, result, turn.error)
             return
-        if self.hooks.post_turn is not None:
-            await call_hook(self.hooks.post_turn(result))
-        yield TurnComplete(self._n(), turn.number, turn.rounds, result)
+        try:
+            yield TurnComplete(self._n(), turn.number, turn.rounds, result)
+        finally:  # after the terminal step was seen, also when the consumer stops there
+            if self.hooks.post_turn is not None:
+                await call_hook(self.hooks.post_turn(result))
 
     async def _round(self, turn: _Turn) -> AsyncGenerator[Step, None]:
         turn.rounds += 1
@@ -357,7 +416,7 @@ class Agent:
             async for step in fitting:
                 yield step
         acc = ResponseAccumulator()
-        async with contextlib.aclosing(self._call_model(turn, acc)) as steps:
+        async with contextlib.aclosing(self._answer(turn, acc)) as steps:
             async for step in steps:
                 yield step
         response = acc.response()
@@ -388,9 +447,12 @@ class Agent:
         if turn.stop is None and turn.rounds >= self.max_rounds:
             turn.stop = "max_rounds"
 
-    def _accept(self, turn: _Turn, response: Response) -> OutputRetryStep | None:
+    def _accept(self, turn: _Turn, response: Response) -> OutputRetryStep | ToolRetryStep | None:
         """End the turn with the model's answer in words: validated against ``output_type``
-        when there is one (an invalid answer is sent back, or fails the turn)."""
+        when there is one (an invalid answer is sent back, or fails the turn). A tool call the
+        provider rejected (``tool_error``) is not an answer: the model is asked again."""
+        if response.stop_reason == "tool_error":
+            return self._rejected_call(turn, response.stop_detail)
         cut = response.stop_reason == "max_tokens"
         if self._output is not None:
             try:
@@ -403,6 +465,16 @@ class Agent:
         turn.stop = "max_tokens" if cut else "end_turn"
         return None
 
+    def _rejected_call(self, turn: _Turn, detail: str | None) -> ToolRetryStep | None:
+        """Ask the model to call again, while rounds remain (else the turn ends at
+        ``max_rounds``)."""
+        if turn.rounds >= self.max_rounds:
+            turn.stop = "max_rounds"
+            return None
+        feedback = rejected_call_feedback(detail)
+        self._append(turn, retry_message(feedback))
+        return ToolRetryStep(self._n(), turn.number, turn.rounds, detail, feedback)
+
     def _output_failed(
         self, turn: _Turn, error: OutputValidationError, feedback: str
     ) -> OutputRetryStep:
@@ -413,6 +485,19 @@ class Agent:
         if turn.output_failures > self.output_retries or no_rounds:
             raise exhausted(error, failures=turn.output_failures, no_rounds_left=no_rounds)
         return OutputRetryStep(self._n(), turn.number, turn.rounds, error, feedback)
+
+    async def _answer(self, turn: _Turn, acc: ResponseAccumulator) -> AsyncGenerator[Step, None]:
+        """The model call; an answer that broke off (the call failed mid-stream) keeps what
+        had streamed in the history before the error goes on."""
+        try:
+            async with contextlib.aclosing(self._call_model(turn, acc)) as steps:
+                async for step in steps:
+                    yield step
+        except Exception:
+            partial = acc.message() if acc.done is None else None
+            if partial is not None and partial.parts:
+                self._append(turn, partial)
+            raise
 
     async def _call_model(
         self, turn: _Turn, acc: ResponseAccumulator

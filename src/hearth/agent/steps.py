@@ -156,6 +156,20 @@ class OutputRetryStep:
 
 
 @dataclass(frozen=True, slots=True)
+class ToolRetryStep:
+    """The provider rejected the model's tool call before it reached the agent (stop reason
+    ``tool_error``; ``detail`` is the provider's reason, e.g. Gemini's
+    ``MALFORMED_FUNCTION_CALL``): the model is told ``feedback`` and tries again next round."""
+
+    index: int
+    turn: int
+    round: int
+    detail: str | None
+    feedback: str
+    kind: Literal["tool_retry"] = field(default="tool_retry", repr=False)
+
+
+@dataclass(frozen=True, slots=True)
 class TurnComplete:
     index: int
     turn: int
@@ -188,6 +202,7 @@ Step: TypeAlias = (
     | ToolResultStep
     | CompactedStep
     | OutputRetryStep
+    | ToolRetryStep
     | TurnComplete
     | TurnError
 )

@@ -34,6 +34,7 @@ from hearth._secret import Secret
 from hearth.backends.base import Capabilities
 from hearth.errors import ConfigurationError, UnknownProviderError
 from hearth.messages import JsonValue
+from hearth.settings import GenerationSettings
 from hearth.wire.base import WireFormat
 from hearth.wire.formats import check_format_name, get_format
 
@@ -79,6 +80,9 @@ class Endpoint:
     embeddings: bool | None = None
     """Whether the endpoint serves an embeddings API. None: whether its wire format has one
     (OpenAI-compatible ``/embeddings``, Gemini, Ollama do; Anthropic does not)."""
+    sampling: GenerationSettings = field(default_factory=GenerationSettings)
+    """Default generation settings under every request's own (a ``[providers.NAME]`` table's
+    ``sampling``)."""
 
     def __post_init__(self) -> None:
         check_format_name(self.wire, f"the {self.name} endpoint's wire format")
@@ -378,8 +382,14 @@ def endpoint_from_config(provider: ProviderConfig) -> Endpoint:
     """The endpoint a ``[providers.NAME]`` config table describes: the built-in row of its type
     (wire format, capabilities, wire options) at the configured base URL, whose key comes from
     the configured variable (required when one is named). ``raw_completion`` set in the table
-    holds for every model of the endpoint, over the row's per-model rules."""
+    holds for every model of the endpoint, over the row's per-model rules; its ``sampling`` is
+    the endpoint's default settings, and ``max_tokens_field`` goes into the wire options."""
     row = ENDPOINTS[provider.type]
+    wire_options = row.wire_options
+    if provider.max_tokens_field is not None:
+        wire_options = MappingProxyType(
+            {**row.wire_options, "max_tokens_field": provider.max_tokens_field}
+        )
     key_env = (provider.api_key_env,) if provider.api_key_env else ()
     models = row.models
     if provider.raw_completion is not None:
@@ -395,4 +405,6 @@ def endpoint_from_config(provider: ProviderConfig) -> Endpoint:
         raw_completion=row.raw_completion
         if provider.raw_completion is None
         else provider.raw_completion,
+        wire_options=wire_options,
+        sampling=provider.sampling,
     )

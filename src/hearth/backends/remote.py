@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import AsyncIterator, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TypeVar
 
 import httpx
@@ -55,6 +55,7 @@ from hearth.events import StreamEvent
 from hearth.messages import ImagePart, JsonObject, JsonValue
 from hearth.request import ChatRequest, EmbedRequest
 from hearth.response import Response
+from hearth.settings import GenerationSettings
 from hearth.wire.base import AnswerFilter, ChatCodec
 
 
@@ -146,8 +147,12 @@ class RemoteBackend(BackendBase):
         *,
         stream: bool,
     ) -> Call:
-        """The HTTP call for ``request``: ``codec`` (None: the chat codec) builds the body, and
-        the request's ``extra_body`` is merged into it (:func:`merge_extra`)."""
+        """The HTTP call for ``request``: ``codec`` (None: the chat codec) builds the body,
+        with the endpoint's default settings under the request's own, and the request's
+        ``extra_body`` is merged into it (:func:`merge_extra`)."""
+        defaults = self._endpoint.sampling
+        if defaults != GenerationSettings():
+            request = replace(request, settings=defaults.merged(request.settings))
         encoder = self._chat_codec if codec is None else codec
         body = encoder.request_to_wire(request, model=self._model, stream=stream, options=options)
         if request.extra_body:

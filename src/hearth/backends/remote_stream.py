@@ -1,6 +1,13 @@
 """Reading a remote stream: body bytes → hearth events, shared by the sync and async twins of
 :class:`hearth.backends.remote.RemoteBackend`. No I/O here except draining what follows the end
-of a stream, so the connection can go back to the pool."""
+of a stream, so the connection can go back to the pool.
+
+Streams are read the way real servers send them: SSE comment lines (``: keep-alive``,
+OpenRouter's ``: OPENROUTER PROCESSING``) and events whose data is empty or blank (keep-alives)
+are skipped; ``data: [DONE]`` ends the stream. A chunk that is not a JSON object is not skipped
+silently and does not cost what came before it: every event decoded before it is delivered,
+then :class:`~hearth.errors.MalformedStreamError` is raised, naming the chunk and holding the
+answer streamed so far in ``partial``."""
 
 from __future__ import annotations
 
@@ -11,9 +18,10 @@ from typing import Literal
 import httpx
 
 from hearth._sse import NDJSONDecoder, SSEDecoder, SSEEvent
-from hearth.errors import HearthError, ProviderError
+from hearth.errors import HearthError, MalformedStreamError
 from hearth.events import StreamEvent
 from hearth.messages import JsonObject
+from hearth.response import ResponseAccumulator
 from hearth.wire.base import AnswerFilter, StreamDecoder
 
 
@@ -33,6 +41,7 @@ class StreamReader:
         self._decoder = decoder
         self._answer = answer
         self._error: HearthError | None = None
+        self._so_far = ResponseAccumulator()  # what was delivered, for MalformedStreamError
         self.done = False
 
     def feed(self, chunk: bytes) -> list[StreamEvent]:
@@ -54,13 +63,23 @@ class StreamReader:
         return self._out(events + self._decoder.finish())
 
     def _out(self, events: list[StreamEvent]) -> list[StreamEvent]:
-        return events if self._answer is None else self._answer.events(events)
+        out = events if self._answer is None else self._answer.events(events)
+        for event in out:
+            if self._so_far.done is None:
+                self._so_far.add(event)
+        return out
+
+    def _with_partial(self, error: HearthError) -> HearthError:
+        """A malformed-chunk error, holding the answer delivered up to it."""
+        if isinstance(error, MalformedStreamError):
+            error.partial = self._so_far.message()
+        return error
 
     def _raise_held(self) -> None:
         if self._error is not None:
             error, self._error = self._error, None
             self.done = True
-            raise error
+            raise self._with_partial(error)
 
     def _objects(self, objects: list[JsonObject]) -> list[StreamEvent]:
         events: list[StreamEvent] = []
@@ -72,20 +91,23 @@ class StreamReader:
     def _frames(self, frames: list[SSEEvent]) -> list[StreamEvent]:
         events: list[StreamEvent] = []
         for frame in frames:
-            if self.done or frame.data == "[DONE]":
+            if self.done or frame.data.strip() == "[DONE]":
                 self.done = True
                 break
+            if not frame.data.strip():
+                continue  # a keep-alive
             try:
                 data = json.loads(frame.data)
             except ValueError:
                 data = None
             if not isinstance(data, dict):
-                error = ProviderError(
-                    f"a stream event's data is not a JSON object: {frame.data[:200]!r}"
+                error = MalformedStreamError(
+                    "the stream broke off at a chunk that is not a JSON object: "
+                    f"{frame.data[:200]!r}; what streamed before it is the error's partial"
                 )
                 if not events:
-                    raise error
-                self._error = error
+                    raise self._with_partial(error)
+                self._error = error  # raised once this chunk's events are delivered
                 break
             if not self._decode(data, frame.event, events):
                 break

@@ -262,6 +262,20 @@ CATALOG: tuple[CatalogEntry, ...] = (
         convert="bert",
         license="apache-2.0",
     ),
+    CatalogEntry(
+        name="embeddinggemma",
+        aliases=("embeddinggemma-300m",),
+        description=(
+            "EmbeddingGemma 300M embeddings, Q8_0, 768 dimensions (Matryoshka: 512, 256, 128); "
+            "from Hugging Face"
+        ),
+        # Checked against the SHA-256 its Hugging Face blob is named by.
+        source=HFSource(
+            repo="ggml-org/embeddinggemma-300M-GGUF", file="embeddinggemma-300M-Q8_0.gguf"
+        ),
+        context_length=2048,
+        capabilities=("embedding",),
+    ),
 )
 
 

@@ -44,7 +44,9 @@ MODEL_KEYS = (
     "name", "aliases", "description", "hf", "revision", "path", "pypi", "filename", "sha256",
     "size", "template", "context_length", "capabilities", "sampling",
 )  # fmt: skip
-PROVIDER_KEYS = ("type", "base_url", "api_key_env", "api_key", "raw_completion")
+PROVIDER_KEYS = (
+    "type", "base_url", "api_key_env", "api_key", "raw_completion", "sampling", "max_tokens_field",
+)  # fmt: skip
 SERVER_KEYS = ("host", "port", "max_queue", "timeout", "api_key_env", "api_key")
 if TYPE_CHECKING:
     from hearth.mcp.spec import MCPServer
@@ -247,8 +249,26 @@ def _providers(table: object) -> dict[str, ProviderConfig]:
             api_key_env=fields.env_name("api_key_env"),
             api_key=fields.secret("api_key"),
             raw_completion=raw,
+            sampling=_sampling(fields),
+            max_tokens_field=_max_tokens_field(fields, kind),
         )
     return providers
+
+
+def _max_tokens_field(fields: Fields, kind: str | None) -> str | None:
+    """Which field the endpoint takes the token limit in, among those its format allows."""
+    if "max_tokens_field" not in fields.table:
+        return None
+    allowed = get_format(kind).token_limit_fields if kind else ()
+    if not allowed:
+        choosers = [name for name in FORMAT_NAMES if get_format(name).token_limit_fields]
+        raise SchemaError(
+            fields.at("max_tokens_field"),
+            f"{dotted(fields.at('max_tokens_field'))}: the {kind} API has one field of its own "
+            f"for the token limit; only type = {' or '.join(map(repr, choosers))} endpoints "
+            "choose it",
+        )
+    return fields.choice("max_tokens_field", allowed)
 
 
 def _server(table: object) -> ServerConfig:

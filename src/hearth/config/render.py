@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from hearth._secret import MASK
 from hearth.catalog.entries import CatalogEntry, HFSource, PathSource
 from hearth.config.schema import Config, ProviderConfig, ServerConfig
+from hearth.settings import GenerationSettings
 
 _BARE = re.compile(r"[A-Za-z0-9_-]+")
 
@@ -46,14 +47,19 @@ def entry_fields(entry: CatalogEntry) -> dict[str, object]:
     }
     out.update({key: value for key, value in optional.items() if value is not None})
     out["capabilities"] = list(entry.capabilities)
-    sampling = {
-        name: getattr(entry.sampling, name)
-        for name in type(entry.sampling).__dataclass_fields__
-        if getattr(entry.sampling, name) not in (None, ())
-    }
+    sampling = _settings(entry.sampling)
     if sampling:
-        out["sampling"] = {k: list(v) if isinstance(v, tuple) else v for k, v in sampling.items()}
+        out["sampling"] = sampling
     return out
+
+
+def _settings(settings: GenerationSettings) -> dict[str, object]:
+    """The settings that are set, as TOML values (``[[models]]`` and ``[providers]`` sampling)."""
+    return {
+        name: list(value) if isinstance(value, tuple) else value
+        for name in type(settings).__dataclass_fields__
+        if (value := getattr(settings, name)) not in (None, ())
+    }
 
 
 def _key_fields(endpoint: ProviderConfig | ServerConfig) -> dict[str, object]:
@@ -75,6 +81,11 @@ def config_json(config: Config) -> dict[str, object]:
             fields["base_url"] = provider.base_url
         if provider.raw_completion is not None:
             fields["raw_completion"] = provider.raw_completion
+        if provider.max_tokens_field is not None:
+            fields["max_tokens_field"] = provider.max_tokens_field
+        sampling = _settings(provider.sampling)
+        if sampling:
+            fields["sampling"] = sampling
         providers[name] = fields | _key_fields(provider)
     server = config.server
     from hearth.config.mcp import server_fields

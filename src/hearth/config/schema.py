@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from hearth._secret import Secret
 from hearth.catalog.entries import DEFAULT_CHAT_MODEL, Catalog, CatalogEntry, builtin_catalog
+from hearth.settings import GenerationSettings
 
 if TYPE_CHECKING:
     from hearth.mcp.spec import MCPServer
@@ -39,6 +40,10 @@ class ProviderConfig:
     ``type`` names the wire format the endpoint speaks (:data:`hearth.wire.formats.FORMAT_NAMES`).
     ``raw_completion``: whether the endpoint's models continue raw text (``/completions`` for
     ``type = "openai"``, ``/api/generate`` for ``"ollama"``); None keeps the type's default.
+    ``sampling``: default generation settings for every request to the endpoint, under the
+    caller's own (as ``[[models]]`` sampling is for a local model). ``max_tokens_field``
+    (``type = "openai"`` only): the field the server takes the answer's token limit in,
+    ``max_tokens`` or ``max_completion_tokens``; None keeps the type's.
     """
 
     name: str
@@ -47,6 +52,8 @@ class ProviderConfig:
     api_key_env: str | None = None
     api_key: Secret | None = None
     raw_completion: bool | None = None
+    sampling: GenerationSettings = field(default_factory=GenerationSettings)
+    max_tokens_field: str | None = None
 
     def resolve_api_key(self) -> str | None:
         """The key: ``$api_key_env`` when that variable is set, else one saved with

@@ -184,7 +184,10 @@ class Limits:
 @dataclass(frozen=True, slots=True)
 class WireFormat:
     """Everything hearth knows about one wire format. ``raw``, ``embed`` and ``serve`` are
-    None where the format has no such API or hearth does not serve it."""
+    None where the format has no such API or hearth does not serve it.
+    ``token_limit_fields``: the fields an endpoint of the format may take the answer's token
+    limit in (its ``max_tokens_field`` wire option, which a config table may set), the codec's
+    default first; empty where the format has one field of its own."""
 
     name: str
     http: HttpFacts
@@ -193,6 +196,7 @@ class WireFormat:
     embed: EmbedCodec | None = None
     serve: ServeCodec | None = None
     limits: Limits = field(default_factory=Limits)
+    token_limit_fields: tuple[str, ...] = ()
 
 
 class ErrorToWire(Protocol):

@@ -16,14 +16,14 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from hearth.backends.base import BackendBase, Capabilities
 from hearth.backends.local.channel import AsyncChannel, Channel, SyncChannel
 from hearth.backends.local.constraints import ConstraintCompiler
-from hearth.backends.local.embed import LocalEmbedding
+from hearth.backends.local.embed import POOLING_CODES, LocalEmbedding, Pooling
 from hearth.backends.local.engine import DEFAULT_SLOTS, EngineConfig, LlamaEngine
 from hearth.backends.local.job import GenerationJob
 from hearth.backends.local.scheduler import DEFAULT_MAX_QUEUE, Scheduler
@@ -37,6 +37,7 @@ from hearth.catalog.store import ModelStore
 from hearth.errors import (
     ContextLengthExceededError,
     InvalidRequestError,
+    ModelClosedError,
     UnsupportedFeatureError,
 )
 from hearth.events import Done, StreamEvent
@@ -54,23 +55,36 @@ class LocalOptions:
     * ``n_threads``: CPU threads (default: every core this process may use);
     * ``n_batch``: prompt tokens evaluated per step;
     * ``max_queue``: requests that may wait for a free slot before new ones are refused;
+    * ``queue_timeout``: seconds a new request waits for a place in a full queue before it is
+      refused with OverloadedError (0, the default: refused at once; backpressure by choice,
+      within ``timeout``);
     * ``slots``: requests decoded together in one batch (continuous batching; default 8);
     * ``prefix_cache``: tokens of finished requests kept for reuse by later prompts that start
       the same way (0: off; default: half the context, if reuse cannot change outputs);
     * ``timeout``: seconds a request may take, queueing included (None: no deadline);
     * ``verbose``: show llama.cpp's own log on stderr;
-    * ``progress``: show a progress bar when a model is pulled (default: when stderr is a TTY).
+    * ``progress``: show a progress bar when a model is pulled (default: when stderr is a TTY);
+    * ``sha256``: the file's expected SHA-256, checked before it is loaded (for a path to a
+      ``.gguf`` file, which has no catalogue entry to say it; a named model's own checksum
+      must agree);
+    * ``pooling``: how embeddings pool (``mean``, ``cls`` or ``last``; default: the file's);
+    * ``embed_prefixes``: task name → text put before each input to embed, replacing the
+      model family's (see :mod:`hearth.embeddings`).
     """
 
     n_ctx: int | None = None
     n_threads: int | None = None
     n_batch: int = 512
     max_queue: int = DEFAULT_MAX_QUEUE
+    queue_timeout: float = 0.0
     slots: int = DEFAULT_SLOTS
     prefix_cache: int | None = None
     timeout: float | None = DEFAULT_TIMEOUT
     verbose: bool = False
     progress: bool | None = None
+    sha256: str | None = None
+    pooling: Pooling | None = None
+    embed_prefixes: Mapping[str, str] | None = None
 
     def __post_init__(self) -> None:
         if self.max_queue < 1:
@@ -81,6 +95,14 @@ class LocalOptions:
             )
         if self.timeout is not None and not self.timeout > 0:
             raise InvalidRequestError(f"timeout must be a positive number, got {self.timeout}")
+        if not self.queue_timeout >= 0:
+            raise InvalidRequestError(
+                f"queue_timeout must be 0 or more seconds, got {self.queue_timeout}"
+            )
+        if self.pooling is not None and self.pooling not in POOLING_CODES:
+            raise InvalidRequestError(
+                f"pooling must be one of {', '.join(POOLING_CODES)}, got {self.pooling!r}"
+            )
 
 
 class LocalBackend(LocalEmbedding, BackendBase):
@@ -96,16 +118,22 @@ class LocalBackend(LocalEmbedding, BackendBase):
         self._spec = spec
         self.options = options
         self._store = store or ModelStore()
-        self._ref: LocalModelRef = resolve_local(spec, self._store, catalog)
+        self._ref: LocalModelRef = resolve_local(spec, self._store, catalog, options.sha256)
         self._lock = threading.Lock()
         self._scheduler: Scheduler | None = None
         self._template: ChatTemplate | None = None
         self._info: GGUFInfo | None = None
         self._constraints: ConstraintCompiler | None = None
+        self._closed = False
 
     @property
     def name(self) -> str:
         return f"local:{self._spec}"
+
+    @property
+    def loaded(self) -> bool:
+        """Whether the model is in memory (for chat, or for embedding)."""
+        return self._scheduler is not None or self._embedder is not None
 
     @property
     def path(self) -> Path:
@@ -127,6 +155,8 @@ class LocalBackend(LocalEmbedding, BackendBase):
     def load(self, progress: Progress | None = None) -> None:
         """Fetch (catalogue models), verify, validate and load the model. Idempotent."""
         with self._lock:
+            if self._closed:
+                raise ModelClosedError(self.name)
             if self._scheduler is not None:
                 return
             path = self.fetch(progress)
@@ -284,6 +314,7 @@ class LocalBackend(LocalEmbedding, BackendBase):
             hidden_stop=() if request.raw else self._template.stop_strings,
             deadline=None if timeout is None else time.monotonic() + timeout,
             model_name=self.name,
+            gguf_name=self._info.name if self._info is not None else None,
             constraint=constraint,
         )
         return job, plan
@@ -291,13 +322,16 @@ class LocalBackend(LocalEmbedding, BackendBase):
     def stream(self, request: ChatRequest) -> Iterator[StreamEvent]:
         channel = SyncChannel()
         job, plan = self._job(request, channel)
-        self._running().submit(job)
+        self._running().submit(job, wait=self.options.queue_timeout)
         return _EventStream(job, channel, plan.events())
 
     def astream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
         return _async_events(self, request)
 
     def close(self) -> None:
+        """Free the model; using it afterwards raises ModelClosedError (it is not reloaded)."""
+        with self._lock:
+            self._closed = True
         self.close_embedder()
         with self._lock:
             if self._scheduler is not None:
@@ -355,8 +389,12 @@ async def _async_events(backend: LocalBackend, request: ChatRequest) -> AsyncIte
     else:
         job, plan = backend._job(request, channel)
     transform = plan.events()
-    backend._running().submit(job)
-    try:
+    scheduler, wait = backend._running(), backend.options.queue_timeout
+    try:  # a job queued after its caller left is cancelled too
+        if wait > 0:  # waiting for a place blocks: not on the event loop
+            await anyio.to_thread.run_sync(lambda: scheduler.submit(job, wait=wait))
+        else:
+            scheduler.submit(job)
         while True:
             item = await channel.get()
             if isinstance(item, BaseException):

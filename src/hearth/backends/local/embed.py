@@ -47,7 +47,12 @@ from hearth.embeddings import (
     finish_vector,
     task_prefix,
 )
-from hearth.errors import ContextLengthExceededError, InvalidRequestError, ModelLoadError
+from hearth.errors import (
+    ContextLengthExceededError,
+    InvalidRequestError,
+    ModelClosedError,
+    ModelLoadError,
+)
 from hearth.events import Usage
 from hearth.request import EmbedRequest
 
@@ -152,6 +157,7 @@ class LocalEmbedder:
         info = read_gguf(path)
         default_pooling, self.causal = model_pooling(info)
         self.pooling: Pooling = self.config.pooling or default_pooling
+        self.model_name = info.name
         self.family = family_of(self.name + " " + (info.name or ""), info.architecture)
         self._log = _LlamaLog.install(self.config.verbose)
         self._lock = threading.Lock()
@@ -292,7 +298,8 @@ class LocalEmbedder:
             ]
             raw = self._run(tokens)
         vectors = [finish_vector(v, request.dimensions, request.normalize) for v in raw]
-        return Embeddings(vectors, Usage(input_tokens=sum(map(len, tokens))), self.name)
+        usage = Usage(input_tokens=sum(map(len, tokens)))
+        return Embeddings(vectors, usage, self.name, model_name=self.model_name)
 
     def _run(self, tokens: list[list[int]]) -> list[list[float]]:
         out: list[list[float]] = [[] for _ in tokens]
@@ -400,6 +407,8 @@ class LocalEmbedding:
         with _CREATE_LOCK:
             if self._embedder is None:
                 backend: Any = self
+                if getattr(backend, "_closed", False):
+                    raise ModelClosedError(backend.name)
                 options = backend.options
                 entry = backend._ref.entry
                 config = EmbedConfig(

@@ -35,6 +35,7 @@ class GenerationJob:
     hidden_stop: tuple[str, ...] = ()
     deadline: float | None = None
     model_name: str | None = None
+    gguf_name: str | None = None  # the file's general.name, reported beside model_name
     constraint: Constraint | None = None
     """Grammar hook (contract D): masks the logits before each sample, accepts the token after."""
     cancelled: threading.Event = field(default_factory=threading.Event)
@@ -132,7 +133,13 @@ class Sequence:
             self.job.channel.put(TextDelta(tail))
         usage = Usage(len(self.job.prompt), self.produced, cached_tokens=self.cached)
         self.job.channel.put(
-            Done(reason, usage, stop_sequence=text.matched_stop, model=self.job.model_name)
+            Done(
+                reason,
+                usage,
+                stop_sequence=text.matched_stop,
+                model=self.job.model_name,
+                model_name=self.job.gguf_name,
+            )
         )
 
     def close(self) -> None:

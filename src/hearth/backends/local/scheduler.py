@@ -2,7 +2,9 @@
 
 llama.cpp contexts are not thread-safe, so every decode happens on one worker thread. Callers
 (sync threads or asyncio tasks) submit a :class:`GenerationJob` and read its events from the job's
-channel. A full queue is refused at once with :class:`OverloadedError`.
+channel. A full queue is refused with :class:`OverloadedError`: at once, or, when the caller
+chose to wait (``submit(job, wait=seconds)``), once no slot opened in that time (a bounded
+channel's backpressure).
 
 Continuous batching: the context holds ``slots`` sequences. Jobs wait in a bounded FIFO queue
 until a slot is free; between two decode steps the worker admits as many as there are free slots.
@@ -26,6 +28,7 @@ from __future__ import annotations
 import atexit
 import queue
 import threading
+import time
 from dataclasses import replace
 
 from hearth.backends.local.batch import TokenBatch
@@ -116,15 +119,24 @@ class Scheduler:
         """Tokens kept in idle slots for the prefix cache."""
         return self._slots.cached
 
-    def submit(self, job: GenerationJob) -> None:
+    def submit(self, job: GenerationJob, *, wait: float = 0.0) -> None:
+        """Queue ``job``. A full queue raises OverloadedError at once, or after ``wait``
+        seconds without a free place (capped by the job's deadline); this blocks the calling
+        thread while it waits."""
         if self._closed:
             raise RuntimeError("the model has been closed")
+        if job.deadline is not None:
+            wait = min(wait, max(job.deadline - time.monotonic(), 0.0))
         try:
-            self._queue.put_nowait(job)
+            if wait > 0:
+                self._queue.put(job, timeout=wait)
+            else:
+                self._queue.put_nowait(job)
         except queue.Full:
+            state = f"stayed full for {wait:g} s" if wait > 0 else "is full"
             raise OverloadedError(
-                f"the local model's request queue is full ({self._max_queue} waiting); "
-                "retry later or raise max_queue",
+                f"the local model's request queue {state} ({self._max_queue} waiting); retry "
+                "later, raise max_queue, or let requests wait for a place (queue_timeout=)",
                 retry_after=1.0,
             ) from None
 
@@ -185,7 +197,12 @@ class Scheduler:
                 return False
             if item.cancelled.is_set():
                 item.channel.put(
-                    Done("cancelled", Usage(len(item.prompt), 0), model=item.model_name)
+                    Done(
+                        "cancelled",
+                        Usage(len(item.prompt), 0),
+                        model=item.model_name,
+                        model_name=item.gguf_name,
+                    )
                 )
             elif item.expired():
                 item.channel.put(

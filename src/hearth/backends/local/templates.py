@@ -60,6 +60,7 @@ from jinja2.parser import Parser
 from jinja2.runtime import Context, Undefined
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from hearth.backends.local.alternation import alternate, demands_alternation, merge_texts
 from hearth.backends.local.toolcalls import ToolFamily, detect_family
 from hearth.backends.local.toolcalls_prompts import (
     gemma_tool_prompt,
@@ -284,7 +285,8 @@ def _gemma_segment(segment: _Segment) -> str:
 
 
 def _gemma_turns(messages: Sequence[Message], tools: Sequence[ToolSpec]) -> list[tuple[str, str]]:
-    """(role, text) turns: system folded into the first user turn, roles checked to alternate."""
+    """(role, text) turns: system folded into the first user turn, consecutive turns of one
+    side (tool results and the user message after them) merged so that roles alternate."""
     system: str | None = gemma_tool_prompt(tools) if tools else None
     turns: list[tuple[str, str]] = []
     for index, message in enumerate(messages):
@@ -298,15 +300,15 @@ def _gemma_turns(messages: Sequence[Message], tools: Sequence[ToolSpec]) -> list
             system = _with_system(_texts(segments), system) if system else _texts(segments)
             continue
         role = "model" if message.role == "assistant" else "user"
-        expected = "user" if len(turns) % 2 == 0 else "model"
-        if role != expected:
-            wanted = "assistant" if expected == "model" else "user (or tool)"
+        if not turns and role == "model":
             raise TemplateError(
-                f"{_GEMMA_ALTERNATION} (Gemma format; tool results count as user turns): "
-                f"message {index} is a {message.role} message where a {wanted} message "
-                "was expected"
+                f"{_GEMMA_ALTERNATION} (Gemma format): the conversation must start with a user "
+                f"message, and message {index} is a {message.role} message"
             )
         text = "\n".join(p for p in map(_gemma_segment, segments) if p)
+        if turns and turns[-1][0] == role:  # tool results then a user message, and the like
+            turns[-1] = (role, merge_texts(turns[-1][1], text))
+            continue
         if system is not None and not turns:
             text = f"{system}\n\n{text}"
         turns.append((role, text))
@@ -319,7 +321,10 @@ class GemmaTemplate:
     """Gemma's turns: ``<start_of_turn>user|model\\ntext<end_of_turn>\\n`` after the BOS token.
 
     As in Gemma's official template, texts are stripped of surrounding whitespace, the system
-    message is folded into the first user turn, and roles must alternate user / model.
+    message is folded into the first user turn, and roles alternate user / model: consecutive
+    messages of one side (tool results and the user message after them, two user messages)
+    become one turn, their texts joined by a blank line. A conversation must start with a user
+    message.
     """
 
     def __init__(self, bos_token: str = "<bos>") -> None:
@@ -480,8 +485,15 @@ def hf_messages(messages: Sequence[Message], *, inline_calls: bool = False) -> l
     return out
 
 
-def _has_tool_parts(messages: Sequence[Message]) -> bool:
-    return any(isinstance(p, ToolCallPart | ToolResultPart) for m in messages for p in m.parts)
+def _needs_builtin_gemma(messages: Sequence[Message]) -> bool:
+    """Tool calls or results (Gemma's templates have no syntax for them) or a system message
+    (Gemma 2's template refuses one; Gemma 3's folds it into the first user turn, as hearth's
+    does)."""
+    return any(
+        m.role == "system" or isinstance(p, ToolCallPart | ToolResultPart)
+        for m in messages
+        for p in m.parts
+    )
 
 
 def _nine_char_id(call_id: str) -> str:
@@ -529,7 +541,10 @@ class JinjaChatTemplate:
     docstring); one that never mentions ``tool_calls`` gets the calls written into the
     assistant's text. Mistral templates get call ids cut to the 9 characters they demand (a
     stable hash of the id). A Gemma template without tool support hands a conversation with tools,
-    calls or results to :class:`GemmaTemplate`, which writes them the way Google documents.
+    calls, results or a system message to :class:`GemmaTemplate`, which writes them the way
+    Google documents.
+    A template that demands alternating roles gets the conversation merged and bridged so that
+    they alternate (see :mod:`hearth.backends.local.alternation`).
     """
 
     def __init__(self, source: str, *, bos_token: str = "", eos_token: str = "") -> None:
@@ -542,6 +557,7 @@ class JinjaChatTemplate:
         self.stop_strings: tuple[str, ...] = tuple(m for m in _STOP_MARKERS if m in source)
         self._uses_tools = re.search(r"\btools\b", source) is not None
         self._inline_calls = "tool_calls" not in source
+        self._alternates = demands_alternation(source)
         family = detect_family(source, "")
         self._gemma: GemmaTemplate | None = None
         self.tool_family: ToolFamily | None = family
@@ -574,11 +590,13 @@ class JinjaChatTemplate:
         add_generation_prompt: bool = True,
         tools: Sequence[ToolSpec] = (),
     ) -> str:
-        if self._gemma is not None and (tools or _has_tool_parts(messages)):
+        if self._gemma is not None and (tools or _needs_builtin_gemma(messages)):
             return self._gemma.render(
                 messages, add_generation_prompt=add_generation_prompt, tools=tools
             )
         hf = hf_messages(messages, inline_calls=self._inline_calls)
+        if self._alternates:
+            hf = alternate(hf)
         if self.tool_family == "mistral":
             _shorten_ids(hf)
         if tools and not self._uses_tools:

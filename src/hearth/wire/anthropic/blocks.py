@@ -42,6 +42,7 @@ _STOP_TO_WIRE: dict[StopReason, str] = {
     "tool_use": "tool_use",
     "content_filter": "refusal",
     "cancelled": "end_turn",
+    "tool_error": "end_turn",  # Anthropic has no failed-call reason: the answer simply ends
 }
 
 

@@ -245,7 +245,7 @@ class StreamEncoder:
             chunks += self._thinking(event)
         elif isinstance(event, ToolCallEvent):
             chunks += self._tool_call(event.call)
-        else:
+        elif isinstance(event, Done):  # a model's image (ImageEvent) has no Anthropic form
             chunks += self._done(event)
         return chunks
 

@@ -16,8 +16,10 @@ Requests:
 * Settings, tools and tool choice: see :mod:`hearth.wire.gemini.config`.
 
 Responses: ``candidates[0]`` (others ignored) → the assistant message; ``finishReason`` →
-StopReason (:func:`~hearth.wire.gemini.parts.finish_reason_from_wire`); a prompt blocked by
-``promptFeedback.blockReason`` (no candidates) → an empty message with ``content_filter``;
+StopReason (:func:`~hearth.wire.gemini.parts.finish_reason_from_wire`), the reason itself kept
+as ``stop_detail`` (and written back by the encoders); a prompt blocked by
+``promptFeedback.blockReason`` (no candidates) → an empty message with ``content_filter``
+(``stop_detail``: the block reason);
 ``usageMetadata`` → Usage; ``modelVersion`` / ``responseId`` → ``model`` / ``response_id``.
 Unknown fields, part kinds and finish reasons are tolerated.
 
@@ -241,7 +243,7 @@ def response_to_wire(response: Response, *, model: str, response_id: str) -> Jso
     candidate: JsonObject = {}
     if parts:
         candidate["content"] = {"parts": parts, "role": "model"}
-    candidate["finishReason"] = finish_reason_to_wire(response.stop_reason)
+    candidate["finishReason"] = finish_reason_to_wire(response.stop_reason, response.stop_detail)
     candidate["index"] = 0
     return {
         "candidates": [candidate],
@@ -257,13 +259,14 @@ def response_from_wire(body: JsonObject) -> Response:
     shape = shapes.parse(shapes.Response, body, inbound="response")
     usage = usage_from_wire(shape.usage_metadata)
     if not shape.candidates:
-        blocked = shape.prompt_feedback is not None and shape.prompt_feedback.block_reason
+        blocked = shape.prompt_feedback.block_reason if shape.prompt_feedback else None
         return Response(
             Message("assistant", ()),
             "content_filter" if blocked else "end_turn",
             usage,
             model=shape.model_version,
             response_id=shape.response_id,
+            stop_detail=blocked or None,
         )
     candidate = shape.candidates[0]
     wire_parts = candidate.content.parts if candidate.content is not None else []
@@ -276,4 +279,5 @@ def response_from_wire(body: JsonObject) -> Response:
         usage,
         model=shape.model_version,
         response_id=shape.response_id,
+        stop_detail=candidate.finish_reason,
     )

@@ -34,7 +34,7 @@ def _name(model: str) -> str:
 
 def _content(text: str, model: str, task: Task | None, dimensions: int | None) -> JsonObject:
     item: JsonObject = {"model": f"models/{_name(model)}", "content": {"parts": [{"text": text}]}}
-    if task is not None:
+    if task is not None and task in TASK_TYPES:  # "other": Gemini's unspecified task
         item["taskType"] = TASK_TYPES[task]
     if dimensions is not None:
         item["outputDimensionality"] = dimensions

@@ -5,7 +5,9 @@ Parts (hearth → Gemini, and back):
 * :class:`TextPart` ↔ ``{"text"}``; ``signature`` ↔ the part's ``thoughtSignature``.
 * :class:`ThinkingPart` ↔ ``{"text", "thought": true}`` (+ ``thoughtSignature``). Redacted
   thinking (Anthropic's encrypted blocks) has no Gemini form and is left out.
-* :class:`ImagePart` ↔ ``{"inlineData": {"mimeType", "data": base64}}``.
+* :class:`ImagePart` ↔ ``{"inlineData": {"mimeType", "data": base64}}``, in user and model turns
+  alike (image models answer with images). Inline data that is not an image is refused in a
+  request the server receives and skipped in a provider's answer.
 * :class:`ToolCallPart` ↔ ``{"functionCall": {"name", "args", "id"}}`` (+ ``thoughtSignature``);
   ``arguments`` is ``args`` as compact JSON text.
 * :class:`ToolResultPart` ↔ ``{"functionResponse": {"name", "response", "id"}}``; ``response``
@@ -62,6 +64,7 @@ _CONTENT_FILTER = frozenset(
         "IMAGE_RECITATION",
     }
 )
+_TOOL_ERROR = frozenset({"MALFORMED_FUNCTION_CALL", "UNEXPECTED_TOOL_CALL", "TOO_MANY_TOOL_CALLS"})
 _FINISH_TO_WIRE: dict[StopReason, str] = {
     "end_turn": "STOP",
     "tool_use": "STOP",
@@ -69,7 +72,14 @@ _FINISH_TO_WIRE: dict[StopReason, str] = {
     "max_tokens": "MAX_TOKENS",
     "content_filter": "SAFETY",
     "cancelled": "OTHER",
+    "tool_error": "MALFORMED_FUNCTION_CALL",
 }
+FINISH_REASONS = frozenset(
+    {"STOP", "MAX_TOKENS", "OTHER", "LANGUAGE", "FINISH_REASON_UNSPECIFIED"}
+    | _CONTENT_FILTER
+    | _TOOL_ERROR
+)
+"""The ``finishReason`` values Gemini documents (a ``stop_detail`` the encoders write back)."""
 
 
 def dump_args(value: JsonValue) -> str:
@@ -135,7 +145,13 @@ def result_to_wire(part: ToolResultPart, name: str, *, with_id: bool) -> JsonObj
     return {"functionResponse": result}
 
 
-def finish_reason_to_wire(reason: StopReason) -> str:
+def finish_reason_to_wire(reason: StopReason, detail: str | None = None) -> str:
+    """``detail`` (a ``stop_detail``) when it is a Gemini reason that reads back as ``reason``,
+    so Gemini's own reason survives a round trip; else the usual one for ``reason``."""
+    if detail in FINISH_REASONS:
+        has_calls = reason == "tool_use"
+        if finish_reason_from_wire(detail, has_calls=has_calls) == reason:
+            return detail
     return _FINISH_TO_WIRE[reason]
 
 
@@ -156,15 +172,17 @@ def usage_to_wire(usage: Usage) -> JsonObject:
 
 
 def finish_reason_from_wire(reason: str | None, *, has_calls: bool) -> StopReason:
-    """STOP (or none) → end_turn, or tool_use when the answer holds function calls; the
-    safety family → content_filter; MAX_TOKENS → max_tokens; anything else → end_turn."""
+    """MAX_TOKENS → max_tokens; the safety family → content_filter; a call Gemini rejected
+    (MALFORMED_FUNCTION_CALL, UNEXPECTED_TOOL_CALL, TOO_MANY_TOOL_CALLS) → tool_error; any
+    other reason (STOP, none, OTHER, unknown ones) → tool_use when the answer holds function
+    calls, else end_turn. The reason itself is kept as ``stop_detail``."""
     if reason == "MAX_TOKENS":
         return "max_tokens"
     if reason in _CONTENT_FILTER:
         return "content_filter"
-    if has_calls and reason in (None, "STOP", "FINISH_REASON_UNSPECIFIED"):
-        return "tool_use"
-    return "end_turn"
+    if reason in _TOOL_ERROR:
+        return "tool_error"
+    return "tool_use" if has_calls else "end_turn"
 
 
 def usage_from_wire(usage: shapes.UsageMetadata | None) -> Usage:
@@ -208,8 +226,7 @@ class PartDecoder:
             ok = self._allows(side, "user", f"{path}.functionResponse")
             return self._result(part.function_response) if ok else None
         if part.inline_data is not None:
-            ok = self._allows(side, "user", f"{path}.inlineData")
-            return _image(part.inline_data, path) if ok else None
+            return self._inline(part.inline_data, path)
         if part.thought is True:
             ok = self._allows(side, "model", f"{path}.thought")
             return ThinkingPart(part.text or "", part.thought_signature) if ok else None
@@ -219,6 +236,13 @@ class PartDecoder:
         if self._strict:
             raise _unknown_part(part, path)
         return None
+
+    def _inline(self, blob: shapes.Blob, path: str) -> ImagePart | None:
+        """An image, in a user or a model turn; other inline data (audio, …) has no hearth
+        part: refused inbound, skipped in a provider's answer."""
+        if not self._strict and not blob.mime_type.startswith("image/"):
+            return None
+        return _image(blob, path)
 
     def _allows(self, side: Side, allowed: Side, path: str) -> bool:
         """Whether this kind of part may sit in a ``side`` turn; strict decoders raise instead

@@ -9,12 +9,14 @@ Decoding (:class:`StreamDecoder`, tolerant of unknown fields, part kinds and fin
 * a part's ``thoughtSignature`` → a delta of the same kind with ``text == ""`` and the
   signature, right after the part's text. The accumulator closes the part on a signature, so the
   signature ends up on the Text/ThinkingPart that held it and re-encodes where Gemini put it.
-  (An explicit ``thought: false`` stamp on a streamed text part is not carried: deltas have no
-  ``meta``. Non-streamed responses keep it.)
+  An explicit ``"thought": false`` stamp travels in the delta's ``meta`` to the TextPart, as in
+  non-streamed answers, and is written back.
+* an ``inlineData`` image (image models answer with them) → :class:`ImageEvent`.
 * a ``functionCall`` part → :class:`ToolCallEvent` at once (Gemini never splits a call); a call
   without an ``id`` gets ``call_<n>``, n counting the stream's calls.
 * :class:`Done` comes from :meth:`StreamDecoder.finish`, at the end of the byte stream, with the
-  last ``usageMetadata`` seen (Gemini repeats usage on later chunks, so the last one is final).
+  ``finishReason`` as ``stop_detail`` and the last ``usageMetadata`` seen (Gemini repeats
+  usage on later chunks, so the last one is final).
   A stream that ended without a ``finishReason`` (or a prompt block) raises ProviderError.
 * an ``{"error": …}`` body mid-stream raises the mapped error.
 
@@ -27,6 +29,7 @@ from __future__ import annotations
 from hearth.errors import HearthError, ProviderError
 from hearth.events import (
     Done,
+    ImageEvent,
     StopReason,
     StreamEvent,
     TextDelta,
@@ -34,7 +37,7 @@ from hearth.events import (
     ToolCallEvent,
     Usage,
 )
-from hearth.messages import JsonObject, Part, TextPart, ThinkingPart, ToolCallPart
+from hearth.messages import ImagePart, JsonObject, Part, TextPart, ThinkingPart, ToolCallPart
 from hearth.wire.base import WireChunk
 from hearth.wire.gemini import shapes
 from hearth.wire.gemini.errors import error_from_wire, error_to_wire
@@ -44,6 +47,8 @@ from hearth.wire.gemini.parts import (
     decode_parts,
     finish_reason_from_wire,
     finish_reason_to_wire,
+    image_to_wire,
+    text_to_wire,
     usage_from_wire,
     usage_to_wire,
 )
@@ -55,7 +60,7 @@ class StreamDecoder:
     def __init__(self) -> None:
         self._parts = PartDecoder(strict=False)
         self._finish_reason: str | None = None
-        self._blocked = False
+        self._blocked: str | None = None
         self._has_calls = False
         self._usage = Usage()
         self._model: str | None = None
@@ -75,7 +80,7 @@ class StreamDecoder:
             self._usage = usage_from_wire(chunk.usage_metadata)
         if not chunk.candidates:
             feedback = chunk.prompt_feedback
-            self._blocked = self._blocked or bool(feedback and feedback.block_reason)
+            self._blocked = self._blocked or (feedback.block_reason if feedback else None)
             return []
         candidate = chunk.candidates[0]
         events: list[StreamEvent] = []
@@ -101,12 +106,17 @@ class StreamDecoder:
         stop: StopReason = "content_filter"
         if self._finish_reason is not None:
             stop = finish_reason_from_wire(self._finish_reason, has_calls=self._has_calls)
-        return [Done(stop, self._usage, model=self._model, response_id=self._response_id)]
+        detail = self._finish_reason or self._blocked
+        done = Done(stop, self._usage, model=self._model, response_id=self._response_id,
+                    stop_detail=detail)  # fmt: skip
+        return [done]
 
     def _events(self, part: Part) -> list[StreamEvent]:
         if isinstance(part, ToolCallPart):
             self._has_calls = True
             return [ToolCallEvent(part)]
+        if isinstance(part, ImagePart):
+            return [ImageEvent(part)]
         events: list[StreamEvent] = []
         if isinstance(part, ThinkingPart):
             if part.text:
@@ -115,9 +125,9 @@ class StreamDecoder:
                 events.append(ThinkingDelta("", signature=part.signature))
         elif isinstance(part, TextPart):
             if part.text:
-                events.append(TextDelta(part.text))
+                events.append(TextDelta(part.text, meta=part.meta))
             if part.signature is not None:
-                events.append(TextDelta("", signature=part.signature))
+                events.append(TextDelta("", signature=part.signature, meta=part.meta))
         return events
 
 
@@ -139,7 +149,7 @@ class StreamEncoder:
         if isinstance(event, Done):
             self._finished = True
             candidate: JsonObject = {
-                "finishReason": finish_reason_to_wire(event.stop_reason),
+                "finishReason": finish_reason_to_wire(event.stop_reason, event.stop_detail),
                 "index": 0,
             }
             return [self._chunk(candidate, usage_to_wire(event.usage))]
@@ -163,16 +173,18 @@ class StreamEncoder:
         return WireChunk(None, data)
 
 
-def _part(event: TextDelta | ThinkingDelta | ToolCallEvent) -> JsonObject | None:
+def _part(event: TextDelta | ThinkingDelta | ToolCallEvent | ImageEvent) -> JsonObject | None:
     if isinstance(event, ToolCallEvent):
         return call_to_wire(event.call)
+    if isinstance(event, ImageEvent):
+        return image_to_wire(event.image)
     if isinstance(event, ThinkingDelta) and event.redacted:
         return None
     if not event.text and event.signature is None:
         return None
-    part: JsonObject = {"text": event.text}
-    if isinstance(event, ThinkingDelta):
-        part["thought"] = True
+    if isinstance(event, TextDelta):
+        return text_to_wire(TextPart(event.text, event.signature, event.meta))
+    part: JsonObject = {"text": event.text, "thought": True}
     if event.signature is not None:
         part["thoughtSignature"] = event.signature
     return part

@@ -122,4 +122,5 @@ FORMAT = WireFormat(
     embed=OpenAIEmbed(),
     serve=_Serve(),
     limits=Limits(max_temperature=2.0),
+    token_limit_fields=("max_completion_tokens", "max_tokens"),
 )

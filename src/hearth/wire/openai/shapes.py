@@ -35,6 +35,7 @@ STOP_TO_FINISH: dict[StopReason, str] = {
     "max_tokens": "length",
     "tool_use": "tool_calls",
     "content_filter": "content_filter",
+    "tool_error": "stop",  # OpenAI has no failed-call reason: the answer simply ends
 }
 
 

@@ -209,7 +209,7 @@ class StreamEncoder:
             call: JsonObject = {"index": self._calls, **tool_call_to_wire(event.call)}
             self._calls += 1
             out.append(self._chunk({"tool_calls": [call]}))
-        else:
+        elif isinstance(event, Done):  # a model's image (ImageEvent) has no OpenAI chunk form
             out.append(self._chunk({}, STOP_TO_FINISH[event.stop_reason], event))
             if self._include_usage:
                 usage: JsonValue = usage_to_wire(event.usage)

@@ -1,0 +1,55 @@
+"""Backpressure by choice on the real SmolLM2: with one slot and a queue of one, a third request
+is refused at once by default, and waits for a place with queue_timeout=."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+import hearth
+from hearth.errors import OverloadedError
+from hearth.settings import GenerationSettings
+
+pytestmark = pytest.mark.integration
+
+LONG = GenerationSettings(temperature=0, max_tokens=40)
+SHORT = GenerationSettings(temperature=0, max_tokens=2)
+
+
+def fill(model: hearth.Model) -> list[threading.Thread]:
+    """One request running (its first token seen), one waiting in the queue."""
+    started = threading.Event()
+
+    def first() -> None:
+        with model.stream("Count from one to fifty.", settings=LONG) as stream:
+            for _ in stream:
+                started.set()
+
+    runner = threading.Thread(target=first)
+    runner.start()
+    assert started.wait(60)
+    queued = threading.Thread(target=lambda: model.chat("Say hi.", settings=SHORT))
+    queued.start()
+    time.sleep(0.3)  # let it reach the queue
+    return [runner, queued]
+
+
+def test_a_full_queue_refuses_at_once_or_waits_by_choice() -> None:
+    with hearth.model("local:smollm2", slots=1, max_queue=1, n_threads=2) as model:
+        threads = fill(model)
+        began = time.monotonic()
+        with pytest.raises(OverloadedError, match="queue is full"):
+            model.chat("Say hi.", settings=SHORT)
+        assert time.monotonic() - began < 1.0
+        for t in threads:
+            t.join(120)
+    with hearth.model(
+        "local:smollm2", slots=1, max_queue=1, n_threads=2, queue_timeout=120
+    ) as waiting:
+        threads = fill(waiting)
+        answer = waiting.chat("Say hi.", settings=SHORT)  # waits for a place, then runs
+        assert answer.stop_reason in ("max_tokens", "end_turn")
+        for t in threads:
+            t.join(120)
