@@ -34,7 +34,7 @@ def test_models_lists_the_catalogue(home: Path, capsys: pytest.CaptureFixture[st
     assert rows[0]["pulled"] is False
     assert rows[0]["path"] == str(home / "SmolLM2-135M-Instruct.Q4_1.gguf")
     assert rows[1]["aliases"] == ["gemma3-base", "gemma3-270m-base"]
-    assert [r["kind"] for r in rows] == ["chat", "base", "embedding"]
+    assert [r["kind"] for r in rows] == ["chat", "base", "embedding", "embedding"]
 
 
 def test_models_table_shows_pulled_state(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
