@@ -196,6 +196,11 @@ ENDPOINTS: Mapping[str, Endpoint] = MappingProxyType(
                 "OPENAI_BASE_URL", key_required=True, vision=True, models=_REASONING_OPENAI,
             ),
             Endpoint(
+                "openai-responses", "responses", "https://api.openai.com/v1",
+                ("OPENAI_API_KEY",), "OPENAI_BASE_URL", key_required=True, vision=True,
+                models=_REASONING_OPENAI,
+            ),
+            Endpoint(
                 "anthropic", "anthropic", "https://api.anthropic.com", ("ANTHROPIC_API_KEY",),
                 "ANTHROPIC_BASE_URL", key_required=True, vision=True, thinking=True,
                 models=(ModelRule("claude-3-[05]*", thinking=False),
@@ -364,12 +369,23 @@ def _origin(url: str) -> tuple[str, str, int | None]:
     return parts.scheme, (parts.hostname or "").lower(), port
 
 
+def _row_for_type(kind: str) -> Endpoint:
+    """The built-in row a ``type = KIND`` table starts from: the row named KIND, else the
+    first row of that wire format (``responses`` → ``openai-responses``)."""
+    if kind in ENDPOINTS:
+        return ENDPOINTS[kind]
+    for row in ENDPOINTS.values():
+        if row.wire == kind:
+            return row
+    raise ConfigurationError(f"no built-in endpoint speaks the {kind!r} wire format")
+
+
 def endpoint_from_config(provider: ProviderConfig) -> Endpoint:
     """The endpoint a ``[providers.NAME]`` config table describes: the built-in row of its type
     (wire format, capabilities, wire options) at the configured base URL, whose key comes from
     the configured variable (required when one is named). ``raw_completion`` set in the table
     holds for every model of the endpoint, over the row's per-model rules."""
-    row = ENDPOINTS[provider.type]
+    row = _row_for_type(provider.type)
     key_env = (provider.api_key_env,) if provider.api_key_env else ()
     models = row.models
     if provider.raw_completion is not None:
