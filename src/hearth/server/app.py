@@ -15,10 +15,11 @@ from starlette.middleware.cors import CORSMiddleware
 
 from hearth.backends.base import Backend
 from hearth.config.schema import Config
-from hearth.server import anthropic, gemini, openai, ops
+from hearth.server import anthropic, gemini, openai, ops, responses
 from hearth.server.access_log import AccessLog
 from hearth.server.handling import ServerState
 from hearth.server.metrics import Metrics
+from hearth.server.response_keeper import ResponseKeeper
 from hearth.server.router import ModelRouter, build_router
 from hearth.server.settings import ServerSettings
 
@@ -43,13 +44,14 @@ def create_app(
     router = build_router(settings, config, backends)
     metrics = Metrics(lambda: router.queue_depth, lambda: router.active)
     state = ServerState(settings=settings, router=router, metrics=metrics)
+    keeper = ResponseKeeper(settings.responses_store)
     middleware = [Middleware(AccessLog)]
     if settings.cors_origins:
         middleware.append(
             Middleware(
                 CORSMiddleware,
                 allow_origins=list(settings.cors_origins),
-                allow_methods=["GET", "POST", "OPTIONS"],
+                allow_methods=["GET", "POST", "DELETE", "OPTIONS"],
                 allow_headers=[
                     "authorization",
                     "content-type",
@@ -60,24 +62,29 @@ def create_app(
             )
         )
     app = Starlette(
-        routes=[*openai.routes(), *anthropic.routes(), *gemini.routes(), *ops.routes()],
+        routes=[
+            *openai.routes(), *responses.routes(), *anthropic.routes(), *gemini.routes(),
+            *ops.routes(),
+        ],
         middleware=middleware,
-        lifespan=_lifespan(router, load),
+        lifespan=_lifespan(router, load, keeper),
     )
     app.state.hearth = state
+    app.state.responses = keeper
     return app
 
 
-def _lifespan(router: ModelRouter, load: bool):  # type: ignore[no-untyped-def]
+def _lifespan(router: ModelRouter, load: bool, keeper: ResponseKeeper):  # type: ignore[no-untyped-def]
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        async with anyio.create_task_group() as group:
+        async with anyio.create_task_group() as group, keeper.running():
             if load:
                 group.start_soon(_load, router)
             try:
                 yield
             finally:
                 group.cancel_scope.cancel()
+        keeper.close()
         await anyio.to_thread.run_sync(router.close)
 
     return lifespan

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from hearth._secret import Secret
 from hearth.config.schema import Config, ServerConfig
@@ -29,6 +30,8 @@ class ServerSettings:
     * ``cors_origins``: origins allowed by CORS; empty means no CORS headers at all.
     * ``max_body``: the largest request body in bytes (413 above it).
     * ``retry_after``: seconds a refused client is told to wait.
+    * ``responses_store``: the SQLite file ``/v1/responses`` stores responses in; None: the
+      conversation store's file (``$HEARTH_HOME/conversations.db``).
     """
 
     models: tuple[str, ...]
@@ -40,6 +43,7 @@ class ServerSettings:
     max_body: int = DEFAULT_MAX_BODY
     retry_after: float = 1.0
     backend_options: dict[str, object] = field(default_factory=dict)
+    responses_store: Path | None = None
 
     def __post_init__(self) -> None:
         if not self.models:
