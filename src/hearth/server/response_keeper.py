@@ -10,6 +10,7 @@ all.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -22,6 +23,8 @@ from hearth.errors import InvalidRequestError, ModelUnavailableError
 from hearth.messages import Message
 from hearth.store.responses import ResponseStore, StoredResponse
 from hearth.wire.responses.errors import ResponseNotFoundError
+
+log = logging.getLogger("hearth.server")
 
 
 class ResponseKeeper:
@@ -97,6 +100,8 @@ class ResponseKeeper:
                 with scope:
                     if not scope.cancel_called:  # cancelled before it ever ran
                         await work()
+            except Exception:  # never let one response take the app's task group down
+                log.exception("background response %s failed", response_id)
             finally:
                 self._running.pop(response_id, None)
 
