@@ -5,6 +5,7 @@ with ``--routes``, the per-request overhead of Ollama's ``/api/chat`` against Op
     .venv/bin/python bench/serve.py [--clients 1,4,8] [--requests 2] [--tokens 64]
                                     [--threads 2] [--n-ctx 2048] [--json]
     .venv/bin/python bench/serve.py --routes [--calls 500]
+    .venv/bin/python bench/serve.py --overhead [--calls 300] [--tokens 64]
 
 Both servers run as subprocesses on loopback, load the same GGUF file (SmolLM2 from hearth's
 store) with the same thread count and context size, and get the same OpenAI
@@ -27,6 +28,13 @@ what each route's translation and framing cost. The same chat is posted ``--call
 each route, whole and streamed (SSE against NDJSON), interleaved, on kept-alive connections.
 Printed per mode: each route's median and p90 per request, and the median added by the Ollama
 route (also as the median of paired differences); the goal is ≤ 1 ms.
+``--overhead`` measures something else: what the Responses route costs per request over Chat
+Completions for the same generation. One ``hearth serve`` app runs in a child process with a
+canned backend (``--tokens`` deltas at once, no model: only the server's work is timed), and the
+same request goes to ``/v1/chat/completions`` and ``/v1/responses`` ``--calls`` times each,
+interleaved, plain and streamed, and to ``/v1/responses`` with ``store: false`` (no database
+write). It prints the median and p90 per route and the median the Responses route adds (goal:
+≤ 1 ms).
 
 A benchmark, not a test: it asserts nothing, it prints figures and ratios.
 """
@@ -312,6 +320,110 @@ def _routes(calls: int) -> None:
 
 def _p90(xs: list[float]) -> float:
     return statistics.quantiles(xs, n=10)[-1]
+class _Canned:
+    """A backend that answers every request with ``tokens`` deltas at once (no model)."""
+
+    def __init__(self, tokens: int) -> None:
+        from hearth.events import Done, TextDelta, Usage
+
+        self._events = [*(TextDelta(f"word{i} ") for i in range(tokens)),
+                        Done("end_turn", Usage(12, tokens))]  # fmt: skip
+        self.name = "bench:canned"
+
+    def capabilities(self):  # type: ignore[no-untyped-def]
+        from hearth.backends.base import Capabilities
+
+        return Capabilities(context_length=4096)
+
+    async def _play(self):  # type: ignore[no-untyped-def]
+        for event in self._events:
+            yield event
+
+    def astream(self, request):  # type: ignore[no-untyped-def]
+        return self._play()
+
+    def close(self) -> None:
+        pass
+
+
+def _serve_canned(port: int, tokens: int, store: str) -> None:
+    import uvicorn
+
+    from hearth.config.schema import Config
+    from hearth.server import ServerSettings, create_app
+
+    settings = ServerSettings(models=("bench",), responses_store=Path(store))
+    app = create_app(settings, config=Config(path=Path(os.devnull)),
+                     backends={"bench": _Canned(tokens)})  # type: ignore[dict-item]  # fmt: skip
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+
+
+_ROUTES: dict[str, tuple[str, dict[str, object]]] = {
+    "chat": ("/v1/chat/completions",
+             {"model": "bench", "messages": [{"role": "user", "content": PROMPT}]}),
+    "responses": ("/v1/responses", {"model": "bench", "input": PROMPT}),
+    "responses store:false": ("/v1/responses", {"model": "bench", "input": PROMPT,
+                                                "store": False}),
+}  # fmt: skip
+
+
+def _time_call(client: httpx.Client, path: str, body: dict[str, object], stream: bool) -> float:
+    started = time.perf_counter()
+    if stream:
+        with client.stream("POST", path, json={**body, "stream": True}) as r:
+            for _ in r.iter_bytes():
+                pass
+    else:
+        r = client.post(path, json=body)
+    if r.status_code != 200:
+        raise RuntimeError(f"{path}: HTTP {r.status_code}")
+    return time.perf_counter() - started
+
+
+def overhead(args: argparse.Namespace) -> None:
+    import multiprocessing
+    import tempfile
+
+    port = _free_port()
+    with tempfile.TemporaryDirectory() as tmp:
+        child = multiprocessing.Process(
+            target=_serve_canned, args=(port, args.tokens, f"{tmp}/responses.db"), daemon=True
+        )
+        child.start()
+        try:
+            with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+                deadline = time.monotonic() + 60
+                while True:
+                    try:
+                        client.get("/health")
+                        break
+                    except httpx.HTTPError:
+                        if time.monotonic() > deadline:
+                            raise
+                        time.sleep(0.05)
+                _report_overhead(client, args.calls)
+        finally:
+            child.terminate()
+            child.join(10)
+
+
+def _report_overhead(client: httpx.Client, calls: int) -> None:
+    for stream in (False, True):
+        times: dict[str, list[float]] = {name: [] for name in _ROUTES}
+        for path, body in _ROUTES.values():  # warm-up
+            _time_call(client, path, body, stream)
+        for _ in range(calls):
+            for name, (path, body) in _ROUTES.items():
+                times[name].append(_time_call(client, path, body, stream))
+        print(f"{'streamed' if stream else 'plain'}: {calls} calls per route")
+        for name, values in times.items():
+            values.sort()
+            print(f"  {name:>22}: median {statistics.median(values) * 1e3:7.3f} ms, "
+                  f"p90 {values[int(len(values) * 0.9)] * 1e3:7.3f} ms")  # fmt: skip
+        base = statistics.median(times["chat"])
+        for name in ("responses", "responses store:false"):
+            added = (statistics.median(times[name]) - base) * 1e3
+            print(f"  {name} adds {added:+.3f} ms per request (goal ≤ 1 ms)")
 
 
 def main() -> None:
@@ -329,10 +441,21 @@ def main() -> None:
         "--routes", action="store_true",
         help="measure /api/chat's overhead against /v1/chat/completions instead",
     )  # fmt: skip
-    parser.add_argument("--calls", type=int, default=500, help="--routes: calls per route")
+    parser.add_argument(
+        "--overhead", action="store_true",
+        help="time /v1/responses against /v1/chat/completions with a canned backend instead",
+    )  # fmt: skip
+    parser.add_argument(
+        "--calls", type=int, default=None,
+        help="--routes / --overhead: calls per route (default 500 / 300)",
+    )  # fmt: skip
     args = parser.parse_args()
     if args.routes:
-        _routes(args.calls)
+        _routes(args.calls or 500)
+        return
+    if args.overhead:
+        args.calls = args.calls or 300
+        overhead(args)
         return
     path = _model_path()
     hearth = _run_server("hearth", path, args)

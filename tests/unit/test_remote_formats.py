@@ -110,3 +110,79 @@ def test_anthropic_stream_failing_midway(server: LoopbackServer) -> None:
         got.extend(s.text_stream)
     assert len(server.requests) == 1
     assert json.loads(server.requests[0].body)["model"] == "claude-opus-4-1"
+
+
+def test_openai_responses(server: LoopbackServer) -> None:
+    server.push(
+        Reply(200, raw("responses/response_text.json")),
+        Reply.stream(pieces(raw("responses/stream_text.sse"))),
+    )
+    m = hearth.model("openai-responses:gpt-4.1", api_key=KEY, base_url=server.url)
+    assert m.chat("hi").text.startswith("In a peaceful grove")
+    with m.stream("hi") as s:
+        assert "".join(s.text_stream) == "Hi there! How can I assist you today?"
+    assert s.response.usage.input_tokens == 37
+    first, second = server.requests
+    assert first.path == "/responses" and first.headers["authorization"] == f"Bearer {KEY}"
+    assert first.json()["input"] == [{"role": "user", "content": "hi"}]
+    assert first.json()["store"] is False and "stream" not in first.json()
+    assert second.json()["stream"] is True
+
+
+def test_openai_responses_reasoning_goes_back_with_the_next_turn(server: LoopbackServer) -> None:
+    server.push(
+        Reply.stream(pieces(raw("responses/stream_reasoning_tool.sse"))),
+        Reply(200, raw("responses/response_text.json")),
+    )
+    m = hearth.model("openai-responses:o4-mini", api_key=KEY, base_url=server.url)
+    weather = hearth.Tool.from_function(_get_weather)
+    with m.stream("Weather in Paris?", tools=[weather]) as s:
+        list(s.text_stream)
+    (call,) = s.response.tool_calls
+    assert call.id == "call_12345xyz"
+    history = [
+        hearth.Message.user("Weather in Paris?"),
+        s.response.message,
+        hearth.Message.tool(hearth.ToolResultPart(call.id, "18°C")),
+    ]
+    m.chat(history, tools=[weather])
+    sent = server.requests[1].json()["input"]
+    lines = raw("responses/stream_reasoning_tool.sse").splitlines()
+    completed = json.loads(next(line for line in reversed(lines) if line.startswith(b"data: "))[6:])
+    reasoning = completed["response"]["output"][0]
+    assert json.dumps(sent[1]) == json.dumps(reasoning)  # byte for byte, encrypted_content too
+    assert sent[2]["call_id"] == "call_12345xyz" and sent[3]["type"] == "function_call_output"
+
+
+def test_openai_responses_failing_midway_and_key_never_leaks(server: LoopbackServer) -> None:
+    server.push(
+        Reply.stream([raw("responses/stream_error_midway.sse")]),
+        Reply.json({"error": {"message": f"Incorrect API key provided: {KEY}"}}, 401),
+    )
+    m = hearth.model("openai-responses:gpt-4.1", api_key=KEY, base_url=server.url)
+    with pytest.raises(ProviderError, match="midway"), m.stream("hi") as s:
+        list(s.text_stream)
+    with pytest.raises(AuthenticationError) as info:
+        m.chat("hi")
+    assert KEY not in str(info.value)
+
+
+def test_a_configured_responses_provider(
+    server: LoopbackServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``type = "responses"``: any server with /v1/responses (here one without a key)."""
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f'[providers.box]\ntype = "responses"\nbase_url = "{server.url}/v1"\n', encoding="utf-8"
+    )
+    monkeypatch.setenv("HEARTH_CONFIG", str(config))
+    server.push(Reply(200, raw("responses/response_text.json")))
+    m = hearth.model("box:my-model")
+    assert m.chat("hi").text.startswith("In a peaceful grove")
+    assert server.requests[0].path == "/v1/responses"
+    assert "authorization" not in server.requests[0].headers
+
+
+def _get_weather(location: str) -> str:
+    """Get the weather in a city."""
+    return "18°C"

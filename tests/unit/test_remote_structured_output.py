@@ -80,6 +80,13 @@ def _ollama(body: dict[str, Any]) -> None:
     assert body["format"]["properties"]["population"] == {"type": "integer"}
 
 
+def _responses(body: dict[str, Any]) -> None:
+    fmt = body["text"]["format"]
+    assert fmt["type"] == "json_schema" and fmt["name"] == "City"
+    assert fmt["schema"]["required"] == ["name", "population"]
+    assert fmt["strict"] is False  # not closed with additionalProperties: false
+
+
 @pytest.mark.parametrize(
     ("provider", "fixture", "check"),
     [
@@ -87,6 +94,7 @@ def _ollama(body: dict[str, Any]) -> None:
         ("anthropic", "structured/anthropic_response_output_tool.json", _anthropic),
         ("gemini", "structured/gemini_response_json.json", _gemini),
         ("ollama", "structured/ollama_response_format.json", _ollama),
+        ("openai-responses", "responses/response_json_schema.json", _responses),
     ],
 )
 def test_chat_with_a_pydantic_response_format(
@@ -194,6 +202,8 @@ def weather_tools() -> list[Tool]:
          ["power_disco_ball", "start_music", "dim_lights"]),
         ("ollama", "ollama/response_tool_calls.json", "ollama/response_text.json",
          ["get_current_weather", "get_current_weather"]),
+        ("openai-responses", "responses/response_parallel_calls.json",
+         "responses/response_text.json", ["get_weather", "get_weather"]),
     ],
 )  # fmt: skip
 def test_parallel_tool_calls_run_and_their_results_go_back(
@@ -229,13 +239,17 @@ CHOICES: dict[str, dict[str, Any]] = {
                "none": {"functionCallingConfig": {"mode": "NONE"}},
                "get_time": {"functionCallingConfig": {"mode": "ANY",
                                                       "allowedFunctionNames": ["get_time"]}}},
+    "openai-responses": {"auto": None, "required": "required", "none": "none",
+                         "get_time": {"type": "function", "name": "get_time"}},
 }  # fmt: skip
 REPLIES = {
     "openai": "openai/chat_text.json",
     "anthropic": "anthropic/response_text.json",
     "gemini": "gemini/response_text.json",
+    "openai-responses": "responses/response_text.json",
 }
-CHOICE_FIELD = {"openai": "tool_choice", "anthropic": "tool_choice", "gemini": "toolConfig"}
+CHOICE_FIELD = {"openai": "tool_choice", "anthropic": "tool_choice", "gemini": "toolConfig",
+                "openai-responses": "tool_choice"}  # fmt: skip
 
 
 @pytest.mark.parametrize("provider", sorted(CHOICES))

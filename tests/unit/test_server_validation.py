@@ -83,6 +83,16 @@ OA, AN, GE = (
     (GEMINI, gemini_kind, {400: "INVALID_ARGUMENT", 404: "NOT_FOUND"}),
 )
 COMPLETIONS = ("/v1/completions", OA[1], OA[2])
+RS = ("/v1/responses", OA[1], OA[2])
+
+
+def responses_body(**extra: object) -> Body:
+    return {"model": "fake", "input": "hi", **extra}
+
+
+NOT_AN_IMAGE = [{"role": "user", "content": [
+    {"type": "input_image", "image_url": "data:image/png;base64,aGVsbG8="}]}]  # fmt: skip
+ORPHAN_OUTPUT = [{"type": "function_call_output", "call_id": "call_x", "output": "y"}]
 BAD_SCHEMA_OA = {"type": "json_schema", "json_schema": {"name": "x", "schema": {"type": "objekt"}}}
 BAD_SCHEMA_GE = {"responseMimeType": "application/json", "responseJsonSchema": {"type": "objekt"}}
 # (id, API, body (a dict, or raw bytes), status[, path])
@@ -133,6 +143,20 @@ TABLE: list[tuple[str, tuple[str, Callable[[object], str], dict[int, str]], obje
     ("ge-cached", GE, {**gemini_body(), "cachedContent": "cachedContents/abc"}, 400),
     # an invalid response schema is the client's mistake, for every model
     ("oa-bad-schema", OA, openai_body(response_format=BAD_SCHEMA_OA), 400),
+    # the Responses API: OpenAI's error format, its own bad inputs
+    ("rs-malformed", RS, b'{"model": "fake", "input": [', 400),
+    ("rs-wrong-type", RS, responses_body(input=7), 400),
+    ("rs-unknown-item", RS, responses_body(input=[{"type": "teleport"}]), 400),
+    ("rs-orphan-call-output", RS, responses_body(input=ORPHAN_OUTPUT), 400),
+    ("rs-no-previous", RS, responses_body(previous_response_id="resp_nope"), 400),
+    ("rs-not-an-image", RS, responses_body(input=NOT_AN_IMAGE), 400),
+    ("rs-builtin-tool", RS, responses_body(tools=[{"type": "web_search"}]), 400),
+    ("rs-truncation-auto", RS, responses_body(truncation="auto"), 400),
+    ("rs-temp-over-2", RS, responses_body(temperature=3), 400),
+    ("rs-max-output-0", RS, responses_body(max_output_tokens=0), 400),
+    ("rs-bad-schema", RS, responses_body(
+        text={"format": {"type": "json_schema", "name": "x", "schema": {"type": "objekt"}}}), 400),
+    ("rs-unknown-model", RS, responses_body(model="gpt-9"), 404),
     ("ge-bad-schema", GE, gemini_body(**BAD_SCHEMA_GE), 400),
 ]
 CASES = [
@@ -165,6 +189,7 @@ def test_bad_input_is_a_clear_4xx_in_the_apis_format(
         (OPENAI, openai_body(), openai_kind),
         (ANTHROPIC, anthropic_body(), anthropic_kind),
         (GEMINI, gemini_body(), gemini_kind),
+        (RS[0], responses_body(), openai_kind),
     ],
 )
 def test_oversized_body_is_413(path: str, body: Body, kind: Callable[[object], str]) -> None:
@@ -187,6 +212,8 @@ TOO_LONG: Script = [ContextLengthExceededError(5000, WINDOW)]
         (OPENAI, openai_body(), "5000"),
         (ANTHROPIC, anthropic_body(stream=True), "5000 tokens > 2048"),
         ("/v1beta/models/fake:streamGenerateContent?alt=sse", gemini_body(), "(5000)"),
+        (RS[0], responses_body(stream=True), "5000"),
+        (RS[0], responses_body(), "5000"),
     ],
 )
 def test_prompt_over_context_is_a_400_with_counts_before_any_sse_byte(

@@ -35,11 +35,13 @@ def test_the_formats_and_what_they_have() -> None:
         "anthropic": (False, False),
         "gemini": (False, True),
         "ollama": (True, True),
+        "responses": (False, False),
     }
 
 
 def test_an_unknown_format_is_refused_with_the_list() -> None:
-    with pytest.raises(ConfigurationError, match="use one of openai, anthropic, gemini, ollama"):
+    listed = "use one of openai, anthropic, gemini, ollama, responses"
+    with pytest.raises(ConfigurationError, match=listed):
         get_format("cohere")
 
 

@@ -201,6 +201,11 @@ ENDPOINTS: Mapping[str, Endpoint] = MappingProxyType(
                 "OPENAI_BASE_URL", key_required=True, vision=True, models=_REASONING_OPENAI,
             ),
             Endpoint(
+                "openai-responses", "responses", "https://api.openai.com/v1",
+                ("OPENAI_API_KEY",), "OPENAI_BASE_URL", key_required=True, vision=True,
+                models=_REASONING_OPENAI,
+            ),
+            Endpoint(
                 "anthropic", "anthropic", "https://api.anthropic.com", ("ANTHROPIC_API_KEY",),
                 "ANTHROPIC_BASE_URL", key_required=True, vision=True, thinking=True,
                 models=(ModelRule("claude-3-[05]*", thinking=False),
@@ -378,13 +383,24 @@ def _origin(url: str) -> tuple[str, str, int | None]:
     return parts.scheme, (parts.hostname or "").lower(), port
 
 
+def _row_for_type(kind: str) -> Endpoint:
+    """The built-in row a ``type = KIND`` table starts from: the row named KIND, else the
+    first row of that wire format (``responses`` → ``openai-responses``)."""
+    if kind in ENDPOINTS:
+        return ENDPOINTS[kind]
+    for row in ENDPOINTS.values():
+        if row.wire == kind:
+            return row
+    raise ConfigurationError(f"no built-in endpoint speaks the {kind!r} wire format")
+
+
 def endpoint_from_config(provider: ProviderConfig) -> Endpoint:
     """The endpoint a ``[providers.NAME]`` config table describes: the built-in row of its type
     (wire format, capabilities, wire options) at the configured base URL, whose key comes from
     the configured variable (required when one is named). ``raw_completion`` set in the table
     holds for every model of the endpoint, over the row's per-model rules; its ``sampling`` is
     the endpoint's default settings, and ``max_tokens_field`` goes into the wire options."""
-    row = ENDPOINTS[provider.type]
+    row = _row_for_type(provider.type)
     wire_options = row.wire_options
     if provider.max_tokens_field is not None:
         wire_options = MappingProxyType(

@@ -18,10 +18,11 @@ from starlette.routing import Route
 
 from hearth.backends.base import Backend
 from hearth.config.schema import Config
-from hearth.server import anthropic, gemini, ollama, openai, ops, webui
+from hearth.server import anthropic, gemini, ollama, openai, ops, responses, webui
 from hearth.server.access_log import AccessLog
 from hearth.server.handling import ServerState
 from hearth.server.metrics import Metrics
+from hearth.server.response_keeper import ResponseKeeper
 from hearth.server.router import ModelRouter, build_router
 from hearth.server.settings import ServerSettings
 
@@ -46,13 +47,14 @@ def create_app(
     router = build_router(settings, config, backends)
     metrics = Metrics(lambda: router.queue_depth, lambda: router.active)
     state = ServerState(settings=settings, router=router, metrics=metrics, config=config)
+    keeper = ResponseKeeper(settings.responses_store)
     middleware = [Middleware(AccessLog)]
     if settings.cors_origins:
         middleware.append(
             Middleware(
                 CORSMiddleware,
                 allow_origins=list(settings.cors_origins),
-                allow_methods=["GET", "POST", "OPTIONS"],
+                allow_methods=["GET", "POST", "DELETE", "OPTIONS"],
                 allow_headers=[
                     "authorization",
                     "content-type",
@@ -62,15 +64,21 @@ def create_app(
                 ],
             )
         )
-    apis = [*openai.routes(), *anthropic.routes(), *gemini.routes(), *ollama.routes()]
+    apis = [
+        *openai.routes(), *responses.routes(), *anthropic.routes(), *gemini.routes(),
+        *ollama.routes(),
+    ]  # fmt: skip
     routes = [*apis, *ops.routes()]
     ui = webui.WebUIState(settings.store_path) if settings.web_ui else None
     if ui is not None:
         routes += webui.routes()
     routes.append(Route("/", _root(ui is not None), methods=["GET", "HEAD"]))
-    app = Starlette(routes=routes, middleware=middleware, lifespan=_lifespan(router, load, ui))
+    app = Starlette(
+        routes=routes, middleware=middleware, lifespan=_lifespan(router, load, ui, keeper)
+    )
     app.state.hearth = state
     app.state.webui = ui
+    app.state.responses = keeper
     return app
 
 
@@ -86,16 +94,19 @@ def _root(page: bool) -> Callable[[Request], Awaitable[Response]]:
     return root
 
 
-def _lifespan(router: ModelRouter, load: bool, ui: webui.WebUIState | None):  # type: ignore[no-untyped-def]
+def _lifespan(  # type: ignore[no-untyped-def]
+    router: ModelRouter, load: bool, ui: webui.WebUIState | None, keeper: ResponseKeeper
+):
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        async with anyio.create_task_group() as group:
+        async with anyio.create_task_group() as group, keeper.running():
             if load:
                 group.start_soon(_load, router)
             try:
                 yield
             finally:
                 group.cancel_scope.cancel()
+        keeper.close()
         await anyio.to_thread.run_sync(router.close)
         if ui is not None:
             await anyio.to_thread.run_sync(ui.close)

@@ -229,6 +229,30 @@ _OLLAMA_PULL = {
     "required": ["model"],
     "properties": {"model": _STR, "stream": _BOOL, "insecure": _BOOL},
 }
+_RESPONSES = {
+    "type": "object",
+    "required": ["model"],
+    "properties": {
+        "model": _STR,
+        "input": {"anyOf": [_STR, {"type": "array", "items": _OBJ}]},
+        "instructions": _STR,
+        "tools": {"type": "array", "items": _OBJ},
+        "tool_choice": {"anyOf": [_STR, _OBJ]},
+        "parallel_tool_calls": _BOOL,
+        "text": _OBJ,
+        "reasoning": _OBJ,
+        "max_output_tokens": _INT,
+        "temperature": _OPENAI_SETTINGS["temperature"],
+        "top_p": _OPENAI_SETTINGS["top_p"],
+        "metadata": {"type": "object", "additionalProperties": _STR},
+        "user": _STR,
+        "store": _BOOL,
+        "background": _BOOL,
+        "previous_response_id": _STR,
+        "include": {"type": "array", "items": _STR},
+        "stream": _BOOL,
+    },
+}
 
 _ERRORS = {
     str(code): {"description": text, "content": {"application/json": {"schema": _OBJ}}}
@@ -269,6 +293,24 @@ def _get(summary: str, *, errors: bool = True) -> dict[str, Any]:
     return {"get": {"summary": summary, "responses": responses}}
 
 
+def _stored(*methods: str, params: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """Operations on one stored response (``{response_id}`` in the path)."""
+    response_id = {"name": "response_id", "in": "path", "required": True, "schema": _STR}
+    out: dict[str, Any] = {}
+    for method in methods:
+        out[method] = {
+            "summary": f"{method.upper()} a stored response",
+            "parameters": [response_id, *(params or [])],
+            "responses": {"200": {"description": "the stored response"}, **_ERRORS},
+        }
+    return out
+
+
+_ITEM_QUERY = [
+    {"name": "limit", "in": "query", "required": False, "schema": _INT},
+    {"name": "order", "in": "query", "required": False, "schema": {"enum": ["asc", "desc"]}},
+    {"name": "after", "in": "query", "required": False, "schema": _STR},
+]
 _GEMINI_TARGET = "^[A-Za-z0-9._-]+:(generateContent|streamGenerateContent)$"
 
 
@@ -301,6 +343,10 @@ def openapi_schema() -> dict[str, Any]:
             ),
             "/v1/embeddings": _post(_EMBEDDING, "OpenAI embeddings", sse=False),
             "/v1/models": _get("OpenAI model list"),
+            "/v1/responses": _post(_RESPONSES, "OpenAI Responses (stored, chained, background)"),
+            "/v1/responses/{response_id}": _stored("get", "delete"),
+            "/v1/responses/{response_id}/input_items": _stored("get", params=_ITEM_QUERY),
+            "/v1/responses/{response_id}/cancel": _stored("post"),
             "/v1/messages": _post(_ANTHROPIC, "Anthropic messages"),
             "/v1beta/models": _get("Gemini model list"),
             "/v1beta/models/{target}": generate,

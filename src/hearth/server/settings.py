@@ -33,6 +33,8 @@ class ServerSettings:
     * ``web_ui``: serve the chat page at ``/`` and its conversation routes (``/ui/…``).
     * ``store_path``: the conversation store the chat page lists and saves to (None: hearth's
       usual ``conversations.db``, :func:`hearth.store.default_path`). Opened on first use.
+    * ``responses_store``: the SQLite file ``/v1/responses`` stores responses in; None: the
+      conversation store's file (``$HEARTH_HOME/conversations.db``).
     """
 
     models: tuple[str, ...]
@@ -46,6 +48,7 @@ class ServerSettings:
     backend_options: dict[str, object] = field(default_factory=dict)
     web_ui: bool = True
     store_path: Path | None = None
+    responses_store: Path | None = None
 
     def __post_init__(self) -> None:
         if not self.models:

@@ -40,8 +40,20 @@ def _ollama() -> WireFormat:
     return FORMAT
 
 
+def _responses() -> WireFormat:
+    from hearth.wire.responses import FORMAT
+
+    return FORMAT
+
+
 _LOADERS: Mapping[str, Callable[[], WireFormat]] = MappingProxyType(
-    {"openai": _openai, "anthropic": _anthropic, "gemini": _gemini, "ollama": _ollama}
+    {
+        "openai": _openai,
+        "anthropic": _anthropic,
+        "gemini": _gemini,
+        "ollama": _ollama,
+        "responses": _responses,
+    }
 )
 
 FORMAT_NAMES: tuple[str, ...] = tuple(_LOADERS)

@@ -1,0 +1,77 @@
+"""Reading an inbound Responses body with its types checked: every problem is an
+:class:`~hearth.errors.InvalidRequestError` whose message starts with the field's path
+(``input[2].content[0].type: …``). Pure."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from hearth.errors import InvalidRequestError
+from hearth.messages import JsonObject, JsonValue
+
+
+def type_name(value: object) -> str:
+    if value is None:
+        return "null"
+    return {bool: "a boolean", str: "a string", int: "an integer", float: "a number",
+            list: "an array", dict: "an object"}.get(type(value), type(value).__name__)  # fmt: skip
+
+
+def bad(path: str, expected: str, value: object) -> InvalidRequestError:
+    return InvalidRequestError(f"{path}: expected {expected}, got {type_name(value)}")
+
+
+def _get(
+    obj: JsonObject, key: str, path: str, check: Callable[[object], bool], expected: str
+) -> JsonValue:
+    value = obj.get(key)
+    if value is not None and not check(value):
+        raise bad(f"{path}{key}", expected, value)
+    return value
+
+
+def string(obj: JsonObject, key: str, path: str = "", *, required: bool = False) -> str | None:
+    value = _get(obj, key, path, lambda v: isinstance(v, str), "a string")
+    if required and value is None:
+        raise InvalidRequestError(f"{path}{key}: required")
+    return value if isinstance(value, str) else None
+
+
+def number(obj: JsonObject, key: str, path: str = "") -> float | None:
+    value = _get(
+        obj, key, path,
+        lambda v: isinstance(v, int | float) and not isinstance(v, bool), "a number",
+    )  # fmt: skip
+    return float(value) if isinstance(value, int | float) else None
+
+
+def integer(obj: JsonObject, key: str, path: str = "") -> int | None:
+    value = _get(
+        obj, key, path, lambda v: isinstance(v, int) and not isinstance(v, bool), "an integer"
+    )
+    return value if isinstance(value, int) else None
+
+
+def boolean(obj: JsonObject, key: str, path: str = "") -> bool | None:
+    value = _get(obj, key, path, lambda v: isinstance(v, bool), "a boolean")
+    return value if isinstance(value, bool) else None
+
+
+def obj(body: JsonObject, key: str, path: str = "") -> JsonObject | None:
+    value = _get(body, key, path, lambda v: isinstance(v, dict), "an object")
+    return value if isinstance(value, dict) else None
+
+
+def array(body: JsonObject, key: str, path: str = "") -> list[JsonValue] | None:
+    value = _get(body, key, path, lambda v: isinstance(v, list), "an array")
+    return value if isinstance(value, list) else None
+
+
+def objects(items: list[JsonValue], path: str) -> list[JsonObject]:
+    """``items`` when every one is an object; else the first that is not, named."""
+    out: list[JsonObject] = []
+    for i, item in enumerate(items):
+        if not isinstance(item, dict):
+            raise bad(f"{path}[{i}]", "an object", item)
+        out.append(item)
+    return out
