@@ -55,7 +55,8 @@ class Wire:
 
 
 FORMAT_COLUMNS = ("openai", "anthropic", "gemini", "ollama")
-"""The wire formats the table has a column for (:class:`Wire`'s first four fields)."""
+"""The wire formats the table has a column for (:class:`Wire`'s first four fields). A format
+without one (``responses``) reads and writes its settings in its own package."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,8 +85,10 @@ class Setting:
     kind: type = object
 
     def field_in(self, fmt: str) -> str | None:
-        """This setting's field in wire format ``fmt`` (None: the format has none)."""
-        name: str | None = getattr(self.wire, fmt)
+        """This setting's field in wire format ``fmt`` (None: the format has none, or the table
+        has no column for it: a format added later may map its few settings in its own package,
+        as ``hearth.wire.responses`` does)."""
+        name: str | None = getattr(self.wire, fmt) if fmt in FORMAT_COLUMNS else None
         return name
 
     def check(self, value: object) -> None:

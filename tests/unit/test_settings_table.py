@@ -45,7 +45,8 @@ def test_the_table_has_one_row_per_field_in_order() -> None:
 
 
 def test_the_wire_columns_are_the_wire_formats() -> None:
-    assert FORMAT_COLUMNS == FORMAT_NAMES
+    assert set(FORMAT_COLUMNS) <= set(FORMAT_NAMES)
+    assert FORMAT_COLUMNS == FORMAT_NAMES[: len(FORMAT_COLUMNS)]  # the first formats, in order
     assert [f.name for f in fields(Wire)][: len(FORMAT_COLUMNS)] == list(FORMAT_COLUMNS)
 
 
@@ -143,7 +144,7 @@ def _settings_part(fmt: str, body: JsonObject) -> JsonObject:
 
 CASES = [
     pytest.param(fmt, setting, key, id=f"{fmt}-{setting.name}")
-    for fmt in FORMAT_NAMES
+    for fmt in FORMAT_COLUMNS
     for setting, key in wire_fields(fmt)
 ]
 
