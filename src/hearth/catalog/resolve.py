@@ -51,7 +51,7 @@ def resolve_local(spec: str, store: ModelStore, catalog: Catalog | None = None) 
     if path.is_file():
         return LocalModelRef(path, None)
     if spec.lower().endswith(".gguf") or path.exists():
-        reason = "is a directory" if path.is_dir() else "does not exist"
+        reason = _not_a_file(path)
         raise ModelNotFoundError(
             f"model file {str(path)!r} {reason}. Get a model with `hearth pull "
             f"{DEFAULT_CHAT_MODEL}` or give the path to a .gguf file.",
@@ -70,3 +70,12 @@ def resolve_local(spec: str, store: ModelStore, catalog: Catalog | None = None) 
         model=spec,
         known=known,
     )
+
+
+def _not_a_file(path: Path) -> str:
+    """Why ``path``, which is not a regular file, cannot be a model file."""
+    if path.is_dir():
+        return "is a directory"
+    if path.exists():
+        return "is not a regular file (a FIFO, socket or device)"
+    return "does not exist"
