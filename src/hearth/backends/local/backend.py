@@ -25,6 +25,7 @@ from hearth.backends.local.channel import AsyncChannel, Channel, SyncChannel
 from hearth.backends.local.constraints import ConstraintCompiler
 from hearth.backends.local.embed import LocalEmbedding
 from hearth.backends.local.engine import DEFAULT_SLOTS, EngineConfig, LlamaEngine
+from hearth.backends.local.limits import longest_token_bytes
 from hearth.backends.local.scheduler import DEFAULT_MAX_QUEUE, GenerationJob, Scheduler
 from hearth.backends.local.shaping import OutputPlan, plan_output
 from hearth.backends.local.templates import ChatTemplate, select_template
@@ -38,6 +39,7 @@ from hearth.errors import (
     UnsupportedFeatureError,
 )
 from hearth.events import Done, StreamEvent
+from hearth.input_limits import InputLimits, check_input
 from hearth.request import ChatRequest
 from hearth.settings import GenerationSettings
 
@@ -94,6 +96,7 @@ class LocalBackend(LocalEmbedding, BackendBase):
         self._template: ChatTemplate | None = None
         self._info: GGUFInfo | None = None
         self._constraints: ConstraintCompiler | None = None
+        self._limits: InputLimits | None = None
 
     @property
     def name(self) -> str:
@@ -134,6 +137,9 @@ class LocalBackend(LocalEmbedding, BackendBase):
                 eos_token=engine.eos_text,
             )
             self._info = info
+            self._limits = InputLimits.for_window(
+                engine.n_ctx, longest_token_bytes(engine), self.name
+            )
             self._constraints = ConstraintCompiler(engine)
             self._scheduler = Scheduler(
                 engine, max_queue=self.options.max_queue, prefix_cache=self.options.prefix_cache
@@ -238,8 +244,12 @@ class LocalBackend(LocalEmbedding, BackendBase):
         return engine.tokenize(text, add_special=engine.add_bos and not has_bos)
 
     def _job(self, request: ChatRequest, channel: Channel) -> tuple[GenerationJob, OutputPlan]:
-        """The job for ``request`` and its plan. Grammars are compiled here, on the caller's
-        thread, so a bad or hostile one fails before anything is queued."""
+        """The job for ``request`` and its plan. The request's size is checked against what the
+        context window could hold first; then the template renders (under its budget), the text
+        is tokenized and grammars are compiled, here on the caller's thread, so a bad or hostile
+        request fails before anything is queued."""
+        self._running()
+        check_input(request, self._limits)
         plan = self._plan(request)
         tokens = self._tokens(request, plan)
         n_ctx = self.engine.n_ctx
@@ -325,10 +335,12 @@ async def _async_events(backend: LocalBackend, request: ChatRequest) -> AsyncIte
     if backend._scheduler is None:  # loading takes seconds: keep it off the event loop
         await anyio.to_thread.run_sync(backend.load)
     channel = AsyncChannel()
-    if request.tools or request.response_format is not None:  # compiling a grammar takes time
-        job, plan = await anyio.to_thread.run_sync(backend._job, request, channel)
-    else:
-        job, plan = backend._job(request, channel)
+    # Templating, tokenizing and compiling a grammar take time in proportion to the request:
+    # never on the event loop. Abandoned if the caller is cancelled; the template's budget and
+    # the input limits bound what the thread goes on doing.
+    job, plan = await anyio.to_thread.run_sync(
+        backend._job, request, channel, abandon_on_cancel=True
+    )
     transform = plan.events()
     backend._running().submit(job)
     try:
