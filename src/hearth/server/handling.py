@@ -42,6 +42,7 @@ from hearth.server.metrics import Metrics
 from hearth.server.router import ModelRouter, Served
 from hearth.server.settings import ServerSettings
 from hearth.server.sse import EventStreamResponse, sse_frame, wait_for_disconnect
+from hearth.server.upstream import tag_error, upstream_error
 from hearth.wire.base import ErrorToWire, WireChunk
 
 T = TypeVar("T")
@@ -81,9 +82,13 @@ def escape_log(text: str) -> str:
 
 
 def public_error(exc: BaseException) -> HearthError:
-    """The error a client is told about: a full queue is a 429; a bug is a bare 500."""
+    """The error a client is told about: a full queue is a 429; an upstream provider's failure
+    is the gateway's (:func:`~hearth.server.upstream.upstream_error`); a bug is a bare 500."""
     if isinstance(exc, OverloadedError):
         return RateLimitError(str(exc), status_code=429, retry_after=exc.retry_after)
+    upstream = upstream_error(exc)
+    if upstream is not None:
+        return upstream
     if isinstance(exc, HearthError):
         return exc
     return HearthError("the server failed on this request (see its log); retry or report it")
@@ -94,6 +99,10 @@ def error_response(to_wire: ErrorToWire, exc: BaseException) -> JSONResponse:
     status, body = to_wire(error)
     if isinstance(error, BodyTooLargeError):
         status = 413
+    status = getattr(error, "http_status", None) or status
+    code = getattr(error, "wire_code", None)
+    if isinstance(code, str):
+        tag_error(body, code)
     headers: dict[str, str] = {}
     retry_after = getattr(error, "retry_after", None)
     if isinstance(retry_after, int | float) and status in (429, 503, 529):
@@ -346,6 +355,10 @@ async def handle(
             state.metrics.rejected.inc()
         if not isinstance(exc, HearthError):
             log.exception("request failed: %s", escape_log(request.url.path))
+        elif upstream_error(exc) is not None:
+            log.warning(
+                "upstream failure on %s: %s", escape_log(request.url.path), escape_log(str(exc))
+            )
         answer = error_response(to_wire, exc)
     state.metrics.requests.labels(api, str(answer.status_code)).inc()
     return answer
