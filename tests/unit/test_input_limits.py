@@ -50,7 +50,7 @@ def test_the_whole_request_counts_tools_and_schemas_too() -> None:
     tool = ToolSpec("lookup", "d" * 400_000)
     fmt = OutputFormat("json_schema", schema={"description": "s" * 300_000})
     request = ChatRequest((Message.user("hi"),), tools=(tool,), response_format=fmt)
-    with pytest.raises(InputTooLargeError, match="^the request holds 7000"):
+    with pytest.raises(InputTooLargeError, match=r"^the request holds 7000"):
         check_input(request, WINDOW)
 
 

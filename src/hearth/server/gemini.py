@@ -41,7 +41,8 @@ def _split(ex: Exchange) -> tuple[str, str]:
 async def _generate(ex: Exchange) -> Response | EventStreamResponse:
     model, action = _split(ex)
     body = await ex.json()
-    parsed = wire.request_from_wire(body, model=model, stream=action == "streamGenerateContent")
+    stream = action == "streamGenerateContent"
+    parsed = await ex.parse(lambda: wire.request_from_wire(body, model=model, stream=stream))
     served = ex.model(parsed.model, parsed.request)
     response_id = uuid.uuid4().hex[:24]
     if parsed.stream:

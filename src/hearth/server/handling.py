@@ -10,16 +10,17 @@ the prompt does not fit, the queue is full — is still a plain HTTP error with 
 from __future__ import annotations
 
 import hmac
-import json
 import logging
 import math
+import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol, TypeVar
 
 import anyio
+import anyio.to_thread
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
@@ -34,10 +35,18 @@ from hearth.errors import (
     RequestTimeoutError,
 )
 from hearth.events import Done, StreamEvent
+from hearth.input_limits import check_input
 from hearth.messages import JsonObject
 from hearth.request import ChatRequest
 from hearth.response import Response as ChatResponse
 from hearth.response import ResponseAccumulator
+from hearth.server.body import (
+    INLINE_BYTES,
+    UploadAbandonedError,
+    check_content_type,
+    decode_json,
+    read_body,
+)
 from hearth.server.metrics import Metrics
 from hearth.server.router import ModelRouter, Served
 from hearth.server.settings import ServerSettings
@@ -56,14 +65,22 @@ class ServerState:
     settings: ServerSettings
     router: ModelRouter
     metrics: Metrics
-
-
-class BodyTooLargeError(InvalidRequestError):
-    """The request body is over the server's limit (413)."""
+    draining: threading.Event = field(default_factory=threading.Event)
+    """Set when the server begins to shut down (:mod:`hearth.server.listen`)."""
 
 
 class ClientGoneError(Exception):
     """The client disconnected before the answer was ready."""
+
+
+class _Parsed(Protocol):
+    """What a wire module's ``request_from_wire`` returns: at least the request."""
+
+    @property
+    def request(self) -> ChatRequest: ...
+
+
+P = TypeVar("P", bound=_Parsed)
 
 
 class Encoder(Protocol):
@@ -97,13 +114,13 @@ def public_error(exc: BaseException) -> HearthError:
 def error_response(to_wire: ErrorToWire, exc: BaseException) -> JSONResponse:
     error = public_error(exc)
     status, body = to_wire(error)
-    if isinstance(error, BodyTooLargeError):
-        status = 413
     status = getattr(error, "http_status", None) or status
     code = getattr(error, "wire_code", None)
     if isinstance(code, str):
         tag_error(body, code)
     headers: dict[str, str] = {}
+    if getattr(error, "close_connection", False):
+        headers["connection"] = "close"  # the rest of the body is never read
     retry_after = getattr(error, "retry_after", None)
     if isinstance(retry_after, int | float) and status in (429, 503, 529):
         headers["retry-after"] = str(max(1, math.ceil(retry_after)))
@@ -144,10 +161,6 @@ def _check_temperature(api: str, request: ChatRequest) -> None:
         )
 
 
-def _no_constants(name: str) -> object:
-    raise InvalidRequestError(f"body: {name} is not valid JSON; send numbers as finite values")
-
-
 class Exchange:
     """One HTTP request to a chat route: its API flavour, deadline and metrics."""
 
@@ -158,27 +171,39 @@ class Exchange:
         self.state: ServerState = request.app.state.hearth
         self.started = time.monotonic()
         self.deadline = self.started + self.state.settings.timeout
+        self.body_size = 0
 
     async def json(self) -> JsonObject:
-        """The body as a JSON object: 413 over the limit, 400 when not a JSON object."""
-        limit = self.state.settings.max_body
-        declared = self.request.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > limit:
-            raise BodyTooLargeError(f"body: {declared} bytes is over the limit of {limit} bytes")
-        raw = bytearray()
-        async for piece in self.request.stream():
-            raw += piece
-            if len(raw) > limit:
-                raise BodyTooLargeError(f"body: over the limit of {limit} bytes")
-        try:
-            data = json.loads(raw, parse_constant=_no_constants)
-        except (ValueError, RecursionError) as exc:
-            if isinstance(exc, InvalidRequestError):
-                raise
-            raise InvalidRequestError(f"body: not valid JSON ({exc})") from None
-        if not isinstance(data, dict):
-            raise InvalidRequestError("body: expected a JSON object")
-        return data
+        """The body as a JSON object (see :mod:`hearth.server.body`): 415 when not declared as
+        JSON, 413 over the limit, 408 when too slow, 400 when not a JSON object of valid text."""
+        settings = self.state.settings
+        check_content_type(self.request)
+        raw = await read_body(
+            self.request,
+            limit=settings.max_body,
+            timeout=settings.read_timeout,
+            draining=self.state.draining.is_set,
+        )
+        self.body_size = len(raw)
+        return await decode_json(raw)
+
+    async def parse(self, parse: Callable[[], P]) -> P:
+        """``parse()`` (a wire module reading the body), then the server's input limits;
+        on a worker thread when the body is large, so the event loop never waits on it."""
+
+        def checked() -> P:
+            parsed = parse()
+            check_input(parsed.request, self.state.settings.input_limits())
+            return parsed
+
+        return await self.off_loop(checked)
+
+    async def off_loop(self, work: Callable[[], T]) -> T:
+        """``work()``, on a worker thread when the body was large (inline when it was small:
+        a thread hop would cost more than the work)."""
+        if self.body_size <= INLINE_BYTES:
+            return work()
+        return await anyio.to_thread.run_sync(work, abandon_on_cancel=True)
 
     def model(self, name: str, request: ChatRequest | None = None) -> Served:
         """The served model for ``name``; checks ``max_tokens`` against its window."""
@@ -343,6 +368,7 @@ async def handle(
     """Run one route: check the key, map every error to the API's format, count the answer."""
     exchange = Exchange(request, api, to_wire)
     state = exchange.state
+    path = request.url.path
     try:
         key = state.settings.api_key
         if key is not None:
@@ -350,15 +376,16 @@ async def handle(
         answer = await route(exchange)
     except ClientGoneError:
         answer = Response(status_code=499)
+    except UploadAbandonedError as exc:
+        log.info("client disconnected during the upload of %s %s", escape_log(path), exc)
+        answer = Response(status_code=499)
     except Exception as exc:
         if isinstance(exc, OverloadedError):
             state.metrics.rejected.inc()
         if not isinstance(exc, HearthError):
-            log.exception("request failed: %s", escape_log(request.url.path))
+            log.exception("request failed: %s", escape_log(path))
         elif upstream_error(exc) is not None:
-            log.warning(
-                "upstream failure on %s: %s", escape_log(request.url.path), escape_log(str(exc))
-            )
+            log.warning("upstream failure on %s: %s", escape_log(path), escape_log(str(exc)))
         answer = error_response(to_wire, exc)
     state.metrics.requests.labels(api, str(answer.status_code)).inc()
     return answer

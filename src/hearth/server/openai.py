@@ -62,7 +62,7 @@ def _include_usage(body: JsonObject) -> bool:
 async def _chat(ex: Exchange) -> Response | EventStreamResponse:
     body = await ex.json()
     _refuse_templates(body)
-    parsed = wire.request_from_wire(body)
+    parsed = await ex.parse(lambda: wire.request_from_wire(body))
     include_usage = _include_usage(body)
     served = ex.model(parsed.model, parsed.request)
     response_id = _new_id("chatcmpl")
@@ -122,7 +122,7 @@ def _choice(text: str, end: Done | Answer | None) -> JsonObject:
 async def _completions(ex: Exchange) -> Response | EventStreamResponse:
     body = await ex.json()
     _refuse_templates(body)
-    parsed = completion_request_from_wire(body)
+    parsed = await ex.parse(lambda: completion_request_from_wire(body))
     served = ex.model(parsed.model, parsed.request)
     if not served.backend.capabilities().raw_completion:
         raise raw_completion_unsupported(
@@ -143,7 +143,8 @@ async def _completions(ex: Exchange) -> Response | EventStreamResponse:
 
 
 async def _embeddings(ex: Exchange) -> Response:
-    parsed = embed_request_from_wire(await ex.json())
+    body = await ex.json()
+    parsed = await ex.off_loop(lambda: embed_request_from_wire(body))
     served = ex.model(parsed.model)
 
     async def work() -> Embeddings:

@@ -7,10 +7,12 @@ from dataclasses import dataclass, field
 from hearth._secret import Secret
 from hearth.config.schema import Config, ServerConfig
 from hearth.errors import InvalidRequestError
+from hearth.input_limits import InputLimits
 
 DEFAULT_MAX_BODY = 8 * 1024 * 1024
 DEFAULT_LOCAL_PARALLEL = 1
 DEFAULT_REMOTE_PARALLEL = 8
+DEFAULT_READ_TIMEOUT = 30.0
 
 
 @dataclass(frozen=True)
@@ -29,6 +31,12 @@ class ServerSettings:
     * ``cors_origins``: origins allowed by CORS; empty means no CORS headers at all.
     * ``max_body``: the largest request body in bytes (413 above it).
     * ``retry_after``: seconds a refused client is told to wait.
+    * ``read_timeout``: seconds a client has to send a request's headers, and then its body
+      (408 after that).
+    * ``max_messages``, ``max_message_bytes``, ``max_text_bytes``: bounds on what one request
+      may hold (messages; bytes of text in one message; in the whole request), checked before
+      anything else works on it. None: only each model's own (a local model refuses what its
+      context window could never hold).
     """
 
     models: tuple[str, ...]
@@ -40,6 +48,10 @@ class ServerSettings:
     max_body: int = DEFAULT_MAX_BODY
     retry_after: float = 1.0
     backend_options: dict[str, object] = field(default_factory=dict)
+    read_timeout: float = DEFAULT_READ_TIMEOUT
+    max_messages: int | None = None
+    max_message_bytes: int | None = None
+    max_text_bytes: int | None = None
 
     def __post_init__(self) -> None:
         if not self.models:
@@ -52,6 +64,21 @@ class ServerSettings:
             raise InvalidRequestError(f"timeout must be a positive number, got {self.timeout}")
         if self.max_body < 1024:
             raise InvalidRequestError(f"max_body must be at least 1024 bytes, got {self.max_body}")
+        if not self.read_timeout > 0:
+            raise InvalidRequestError(
+                f"read_timeout must be a positive number of seconds, got {self.read_timeout}"
+            )
+        self.input_limits()  # each bound must be at least 1
+
+    def input_limits(self) -> InputLimits:
+        """The server's own bounds on a request (None where it sets none)."""
+        return InputLimits(
+            max_messages=self.max_messages,
+            max_message_bytes=self.max_message_bytes,
+            max_text_bytes=self.max_text_bytes,
+            source="the server's limit (hearth serve --max-messages, --max-message-bytes, "
+            "--max-text-bytes)",
+        )
 
     @classmethod
     def from_config(
