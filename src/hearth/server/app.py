@@ -17,6 +17,7 @@ from hearth.backends.base import Backend
 from hearth.config.schema import Config
 from hearth.server import anthropic, gemini, openai, ops
 from hearth.server.access_log import AccessLog
+from hearth.server.guard import RequestGuard
 from hearth.server.handling import ServerState
 from hearth.server.metrics import Metrics
 from hearth.server.router import ModelRouter, build_router
@@ -58,6 +59,13 @@ def create_app(
                 ],
             )
         )
+    middleware.append(
+        Middleware(
+            RequestGuard,
+            allowed_hosts=settings.allowed_hosts,
+            cors_origins=settings.cors_origins,
+        )
+    )
     app = Starlette(
         routes=[*openai.routes(), *anthropic.routes(), *gemini.routes(), *ops.routes()],
         middleware=middleware,

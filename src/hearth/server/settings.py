@@ -13,6 +13,7 @@ DEFAULT_MAX_BODY = 8 * 1024 * 1024
 DEFAULT_LOCAL_PARALLEL = 1
 DEFAULT_REMOTE_PARALLEL = 8
 DEFAULT_READ_TIMEOUT = 30.0
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,9 @@ class ServerSettings:
     * ``cors_origins``: origins allowed by CORS; empty means no CORS headers at all.
     * ``max_body``: the largest request body in bytes (413 above it).
     * ``retry_after``: seconds a refused client is told to wait.
+    * ``allowed_hosts``: the names and addresses the ``Host`` header may give (any port);
+      ``*`` allows any, ``*.example.com`` any subdomain. Others get 400, so a web page that
+      rebinds its own DNS name to this server cannot talk to it. Default: the loopback names.
     * ``read_timeout``: seconds a client has to send a request's headers, and then its body
       (408 after that).
     * ``max_messages``, ``max_message_bytes``, ``max_text_bytes``: bounds on what one request
@@ -48,6 +52,7 @@ class ServerSettings:
     max_body: int = DEFAULT_MAX_BODY
     retry_after: float = 1.0
     backend_options: dict[str, object] = field(default_factory=dict)
+    allowed_hosts: tuple[str, ...] = LOOPBACK_HOSTS
     read_timeout: float = DEFAULT_READ_TIMEOUT
     max_messages: int | None = None
     max_message_bytes: int | None = None
@@ -67,6 +72,11 @@ class ServerSettings:
         if not self.read_timeout > 0:
             raise InvalidRequestError(
                 f"read_timeout must be a positive number of seconds, got {self.read_timeout}"
+            )
+        if not self.allowed_hosts:
+            raise InvalidRequestError(
+                "allowed_hosts is empty: no request could reach the server; give at least one "
+                "name (or '*' for any)"
             )
         self.input_limits()  # each bound must be at least 1
 
