@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import math
 import os
 import sys
 from typing import TYPE_CHECKING, Annotated
@@ -20,6 +19,7 @@ if TYPE_CHECKING:
 
 ENV_API_KEY = "HEARTH_API_KEY"
 _LOOPBACK = ("127.0.0.1", "::1", "localhost")
+_WILDCARDS = ("0.0.0.0", "::", "")
 
 
 def register(app: typer.Typer) -> None:
@@ -58,6 +58,28 @@ def serve(
     cors: Annotated[
         list[str] | None, typer.Option(help="Allow CORS from this origin (repeatable; * for any).")
     ] = None,
+    allow_host: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Also answer requests whose Host header names this (repeatable; * for any, "
+            "*.example.com for subdomains). Default: loopback names and the bound address.",
+        ),
+    ] = None,
+    read_timeout: Annotated[
+        float | None,
+        typer.Option(help="Seconds a client has to send a request's headers, then its body."),
+    ] = None,
+    max_messages: Annotated[
+        int | None, typer.Option(help="Most messages in one request. Default: the window's.")
+    ] = None,
+    max_message_bytes: Annotated[
+        int | None,
+        typer.Option(help="Most bytes of text in one message. Default: the window's."),
+    ] = None,
+    max_text_bytes: Annotated[
+        int | None,
+        typer.Option(help="Most bytes of text in one request. Default: the window's."),
+    ] = None,
     n_ctx: Annotated[int | None, typer.Option(help="Context window of local models.")] = None,
     n_threads: Annotated[int | None, typer.Option(help="CPU threads for local models.")] = None,
     log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
@@ -75,6 +97,7 @@ def serve(
         backend_options["n_ctx"] = n_ctx
     if n_threads is not None:
         backend_options["n_threads"] = n_threads
+    bind_host = host or config.server.host
     settings = ServerSettings.from_config(
         config,
         tuple(model or ()),
@@ -84,12 +107,32 @@ def serve(
         api_key=Secret(key) if key else None,
         cors_origins=tuple(cors or ()),
         backend_options=backend_options,
+        allowed_hosts=allowed_hosts(allow_host or [], bind_host, uds, has_key=bool(key)),
+        read_timeout=read_timeout,
+        max_messages=max_messages,
+        max_message_bytes=max_message_bytes,
+        max_text_bytes=max_text_bytes,
     )
     bind_port = port if port is not None else config.server.port
     if not 0 <= bind_port <= 65_535:
         raise InvalidRequestError(f"--port must be 0-65535, got {bind_port}")
     app = create_app(settings, config=config)
-    _listen(app, settings, host or config.server.host, bind_port, uds, log_level)
+    _listen(app, settings, bind_host, bind_port, uds, log_level)
+
+
+def allowed_hosts(
+    given: list[str], bind_host: str, uds: str | None, *, has_key: bool
+) -> tuple[str, ...]:
+    """The Host names the server answers to: the loopback names, the address it is bound to
+    (unless a wildcard) and those given. On a Unix socket, or bound to every address with a key
+    and no names given, any: no browser reaches a socket file, and the key is what protects a
+    server bound to every address."""
+    from hearth.server.settings import LOOPBACK_HOSTS
+
+    if not given and (uds is not None or (bind_host in _WILDCARDS and has_key)):
+        return ("*",)
+    hosts = [*LOOPBACK_HOSTS, *([] if bind_host in _WILDCARDS else [bind_host]), *given]
+    return tuple(dict.fromkeys(h.strip("[]").lower() for h in hosts))
 
 
 def _listen(
@@ -102,24 +145,25 @@ def _listen(
 ) -> None:
     """Set up logging, warn about an open unauthenticated bind, then run uvicorn until a
     SIGTERM has drained the requests in flight."""
-    import uvicorn
+    from hearth.server import listen
 
     _setup_logging(log_level)
+    logger = logging.getLogger("hearth.server")
     if uds is None and bind_host not in _LOOPBACK and settings.api_key is None:
-        logging.getLogger("hearth.server").warning(
+        logger.warning(
             "listening on %s without an API key: anyone who can reach it may use it "
             "(set --api-key or $%s)", bind_host, ENV_API_KEY,
         )  # fmt: skip
-    uvicorn.run(
-        app,
-        host=bind_host,
-        port=bind_port,
-        uds=uds,
-        access_log=False,  # hearth's own access log never shows query strings (keys)
-        log_level=log_level,
-        timeout_graceful_shutdown=math.ceil(settings.timeout),  # 0 would cut streams at once
-        server_header=False,
+    if uds is None and bind_host in _WILDCARDS and "*" not in settings.allowed_hosts:
+        logger.warning(
+            "requests are answered only when their Host header is one of %s; clients that "
+            "reach this server by another name or address need --allow-host NAME",
+            ", ".join(settings.allowed_hosts),
+        )
+    config = listen.build_config(
+        app, settings, host=bind_host, port=bind_port, uds=uds, log_level=log_level
     )
+    listen.serve(config, app.state.hearth.draining)
 
 
 class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
