@@ -18,11 +18,12 @@ from starlette.routing import BaseRoute, Route
 
 from hearth.backends.base import raw_completion_unsupported
 from hearth.embeddings import Embeddings
-from hearth.errors import HearthError, InvalidRequestError
+from hearth.errors import HearthError, InvalidRequestError, UnsupportedFeatureError
 from hearth.events import Done, StreamEvent, TextDelta, Usage
 from hearth.messages import JsonObject, JsonValue
 from hearth.response import Response as Answer
 from hearth.server.handling import Exchange, handle
+from hearth.server.router import Served
 from hearth.server.sse import EventStreamResponse
 from hearth.wire import openai as wire
 from hearth.wire.base import WireChunk
@@ -146,6 +147,7 @@ async def _embeddings(ex: Exchange) -> Response:
     body = await ex.json()
     parsed = await ex.off_loop(lambda: embed_request_from_wire(body))
     served = ex.model(parsed.model)
+    _refuse_local_chat_model(served)
 
     async def work() -> Embeddings:
         async with served.admission.slot(ex.deadline):
@@ -155,6 +157,17 @@ async def _embeddings(ex: Exchange) -> Response:
     return JSONResponse(
         embed_response_to_wire(result, model=parsed.model, encoding_format=parsed.encoding_format)
     )
+
+
+def _refuse_local_chat_model(served: Served) -> None:
+    """A local chat model could embed only with a second context of its own (hundreds of MB
+    per model); the server leaves embeddings to embedding models, as OpenAI's API does."""
+    caps = served.backend.capabilities()
+    if caps.accelerator != "remote" and caps.raw_completion:  # a local text-generation model
+        raise UnsupportedFeatureError(
+            f"{served.id} is a chat model; /v1/embeddings needs an embedding model: serve one "
+            "beside it (hearth serve --model local:minilm) and name it in 'model'"
+        )
 
 
 async def _models(ex: Exchange) -> Response:

@@ -186,7 +186,8 @@ class LocalBackend(LocalEmbedding, BackendBase):
     def capabilities(self) -> Capabilities:
         n_ctx = self._scheduler.engine.n_ctx if self._scheduler is not None else None
         entry = self._ref.entry
-        if entry is not None and entry.kind == "embedding":
+        embedding_only = self._info is not None and self._embedding_only(self._info)
+        if (entry is not None and entry.kind == "embedding") or embedding_only:
             return Capabilities(streaming=False, embeddings=True, accelerator="cpu")
         return Capabilities(
             streaming=True,
