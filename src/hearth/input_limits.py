@@ -82,12 +82,7 @@ def check_input(request: ChatRequest, limits: InputLimits | None = None) -> None
     InvalidRequestError if any of its text is not valid Unicode. Costs time in proportion to the
     number of messages and parts, not to their text (ASCII text is never copied)."""
     limits = limits or InputLimits()
-    count = len(request.messages)
-    if limits.max_messages is not None and count > limits.max_messages:
-        raise InputTooLargeError(
-            f"messages: {count} messages is more than {limits.max_messages}, {limits.source}; "
-            "send fewer"
-        )
+    check_count("messages", len(request.messages), limits)
     total = 0
     for index, message in enumerate(request.messages):
         size = _message_bytes(message, f"messages[{index}]")
@@ -102,6 +97,15 @@ def check_input(request: ChatRequest, limits: InputLimits | None = None) -> None
         raise InputTooLargeError(
             f"the request holds {total} bytes of text, more than {limits.max_text_bytes}, "
             f"{limits.source}; shorten it"
+        )
+
+
+def check_count(field: str, count: int, limits: InputLimits) -> None:
+    """InputTooLargeError if ``count`` messages (in ``field``) are more than ``limits`` allow."""
+    if limits.max_messages is not None and count > limits.max_messages:
+        raise InputTooLargeError(
+            f"{field}: {count} messages is more than {limits.max_messages}, {limits.source}; "
+            "send fewer"
         )
 
 

@@ -13,6 +13,7 @@ from hearth.response import Response, ResponseAccumulator
 
 if TYPE_CHECKING:
     from hearth.embeddings import Embeddings
+    from hearth.input_limits import InputLimits
 
 Accelerator: TypeAlias = Literal["cpu", "gpu", "remote"]
 
@@ -146,6 +147,11 @@ class BackendBase:
             return len(counter(request))
         except HearthError:
             return None
+
+    def input_limits(self) -> InputLimits | None:
+        """The most one request may hold (messages, bytes of text), known before anything works
+        on it; None when the backend sets no bounds of its own (see :mod:`hearth.input_limits`)."""
+        return None
 
     def context_window(self) -> int | None:
         """The context window in tokens, or None when the backend does not say."""

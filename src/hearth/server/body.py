@@ -10,8 +10,9 @@ decoded off the event loop, and every string in it checked to be valid Unicode.
   shutting down (``draining()``) while the body is still arriving answers 503 at once rather than
   wait for it.
 * Decoding a large body takes time in proportion to its size, so above :data:`INLINE_BYTES` it
-  runs on a worker thread with Python's pure-Python JSON scanner, which (unlike the C one) lets
-  the event loop's thread take the GIL back every few milliseconds.
+  runs on a worker thread, and above :data:`C_DECODE_BYTES` with Python's pure-Python JSON
+  scanner, which (unlike the C one, which holds the GIL for its whole run: 0.1 s for 8 MB)
+  lets the event loop's thread take the GIL back every few milliseconds.
 * Any string, or object key, holding a lone surrogate (JSON's ``"\\ud800"``) is a 400 that names
   the field (``messages[0].content``); nothing past the edge ever meets one.
 """
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import json
 import json.scanner
+import re
 import time
 from collections.abc import Callable
 from typing import Any
@@ -32,10 +34,14 @@ from hearth.errors import HearthError, InvalidRequestError
 from hearth.input_limits import invalid_text
 from hearth.messages import JsonObject, JsonValue
 
-INLINE_BYTES = 256 * 1024
-"""Bodies up to this size are decoded on the event loop (a few milliseconds at most)."""
+INLINE_BYTES = 32 * 1024
+"""Bodies up to this size are decoded and parsed on the event loop (a few milliseconds)."""
+
+C_DECODE_BYTES = 1024 * 1024
+"""Bodies up to this size are decoded by the C decoder (which holds the GIL ~10 ms per MB)."""
 
 _POLL = 0.1  # seconds between two looks at the shutdown flag while a body arrives
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 
 
 class StatusError(InvalidRequestError):
@@ -137,7 +143,8 @@ async def decode_json(raw: bytes) -> JsonObject:
     """``raw`` as a JSON object with valid Unicode throughout; on a worker thread when large."""
     if len(raw) <= INLINE_BYTES:
         return parse_json(raw, fast=True)
-    return await anyio.to_thread.run_sync(parse_json, raw, False, abandon_on_cancel=True)
+    fast = len(raw) <= C_DECODE_BYTES
+    return await anyio.to_thread.run_sync(parse_json, raw, fast, abandon_on_cancel=True)
 
 
 def _no_constants(name: str) -> object:
@@ -174,7 +181,8 @@ def parse_json(raw: bytes, fast: bool = True) -> JsonObject:
     if not isinstance(data, dict):
         raise InvalidRequestError("body: expected a JSON object")
     try:
-        check_text(data)
+        if _SURROGATE_ESCAPE.search(raw):  # UTF-8 bytes cannot hold one; only an escape can
+            check_text(data)
     except RecursionError:
         raise InvalidRequestError("body: nested too deeply to be a request") from None
     return data

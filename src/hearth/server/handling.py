@@ -35,8 +35,8 @@ from hearth.errors import (
     RequestTimeoutError,
 )
 from hearth.events import Done, StreamEvent
-from hearth.input_limits import check_input
-from hearth.messages import JsonObject
+from hearth.input_limits import InputLimits, check_count, check_input
+from hearth.messages import JsonObject, JsonValue
 from hearth.request import ChatRequest
 from hearth.response import Response as ChatResponse
 from hearth.response import ResponseAccumulator
@@ -187,16 +187,37 @@ class Exchange:
         self.body_size = len(raw)
         return await decode_json(raw)
 
-    async def parse(self, parse: Callable[[], P]) -> P:
-        """``parse()`` (a wire module reading the body), then the server's input limits;
-        on a worker thread when the body is large, so the event loop never waits on it."""
+    async def parse(
+        self, parse: Callable[[], P], *, model: object, listed: tuple[str, JsonValue]
+    ) -> P:
+        """``parse()`` (a wire module reading the body), checked against the server's input
+        limits and those of ``model`` (a local model's context window); on a worker thread when
+        the body is large, so the event loop never waits on it. ``listed`` is the body's list
+        of messages and its name, counted against the limits before anything is parsed."""
+        limits = [self.state.settings.input_limits(), *self._model_limits(model)]
+        name, items = listed
+        for bound in limits:
+            if isinstance(items, list) and bound.max_messages is not None:
+                check_count(name, len(items), bound)
 
         def checked() -> P:
             parsed = parse()
-            check_input(parsed.request, self.state.settings.input_limits())
+            for bound in limits:
+                check_input(parsed.request, bound)
             return parsed
 
         return await self.off_loop(checked)
+
+    def _model_limits(self, model: object) -> list[InputLimits]:
+        if not isinstance(model, str):
+            return []
+        try:
+            backend = self.state.router.get(model).backend
+        except HearthError:
+            return []  # the parse names the problem
+        limits = getattr(backend, "input_limits", None)
+        found = limits() if limits is not None else None
+        return [found] if isinstance(found, InputLimits) else []
 
     async def off_loop(self, work: Callable[[], T]) -> T:
         """``work()``, on a worker thread when the body was large (inline when it was small:

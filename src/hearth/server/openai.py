@@ -63,7 +63,11 @@ def _include_usage(body: JsonObject) -> bool:
 async def _chat(ex: Exchange) -> Response | EventStreamResponse:
     body = await ex.json()
     _refuse_templates(body)
-    parsed = await ex.parse(lambda: wire.request_from_wire(body))
+    parsed = await ex.parse(
+        lambda: wire.request_from_wire(body),
+        model=body.get("model"),
+        listed=("messages", body.get("messages")),
+    )
     include_usage = _include_usage(body)
     served = ex.model(parsed.model, parsed.request)
     response_id = _new_id("chatcmpl")
@@ -123,7 +127,9 @@ def _choice(text: str, end: Done | Answer | None) -> JsonObject:
 async def _completions(ex: Exchange) -> Response | EventStreamResponse:
     body = await ex.json()
     _refuse_templates(body)
-    parsed = await ex.parse(lambda: completion_request_from_wire(body))
+    parsed = await ex.parse(
+        lambda: completion_request_from_wire(body), model=body.get("model"), listed=("", None)
+    )
     served = ex.model(parsed.model, parsed.request)
     if not served.backend.capabilities().raw_completion:
         raise raw_completion_unsupported(

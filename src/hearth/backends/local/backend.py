@@ -199,6 +199,10 @@ class LocalBackend(LocalEmbedding, BackendBase):
             raw_completion=True,
         )
 
+    def input_limits(self) -> InputLimits | None:
+        """What the context window could ever hold, once the model is loaded (else None)."""
+        return self._limits
+
     # -- requests ------------------------------------------------------------------------------
 
     def prompt_tokens(self, request: ChatRequest) -> list[int]:
