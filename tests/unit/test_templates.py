@@ -351,11 +351,29 @@ def test_sandbox_refuses_escapes(source: str) -> None:
         "{% set ns = namespace(s='ab') %}{% for _ in range(40) %}{% set ns.s = ns.s + ns.s %}"
         "{% endfor %}{{ ns.s | length }}",
         "{{ 7 ** 1000000 }}",
+        "{{ '%999999999d' % 1 }}",
+        "{{ '{:>999999999}'.format(1) }}",
+        "{{ '%999999999s'|format('x') }}",
+        "{{ 'x'|center(999999999) }}",
+        "{{ 'x'.ljust(999999999) }}",
+        "{{ 'x'.zfill(999999999) }}",
+        "{{ ('x' * 4000000).replace('x', 'yy') }}",
+        "{{ ('x' * 4000000)|replace('x', 'yy') }}",
+        "{{ ('a\n' * 2000000)|indent(8) }}",
+        "{{ ('x' * 100000).join(['ab'] * 100) }}",
     ],
 )
 def test_sandbox_refuses_to_build_huge_values(source: str) -> None:
     with pytest.raises(TemplateError, match="sandbox forbids"):
         JinjaChatTemplate(source).render([])
+
+
+def test_bounded_string_operations_still_work_at_sensible_sizes() -> None:
+    source = (
+        "{{ '%05d' % 42 }} {{ '{:>6}'.format('ab') }} {{ 'ab'|center(6) }} {{ 'x'.ljust(3) }}|"
+        "{{ 'a-b'.replace('-', '+') }} {{ 'a-b'|replace('-', '=') }} {{ ', '.join(['p', 'q']) }}"
+    )
+    assert JinjaChatTemplate(source).render([]) == "00042     ab   ab   x  |a+b a=b p, q"
 
 
 def test_output_is_bounded() -> None:

@@ -5,7 +5,9 @@ A chat template is untrusted code. :class:`TemplateSandbox` is Jinja's immutable
 * to fail loudly: touching a private attribute (``''.__class__``) raises at once instead of
   rendering as undefined;
 * to refuse huge values: ``*``, ``+`` and ``**`` may not build a string, list or number past
-  :data:`MAX_RENDER_CHARS` items (or :data:`MAX_POWER_BITS` bits);
+  :data:`MAX_RENDER_CHARS` items (or :data:`MAX_POWER_BITS` bits), nor may formatting
+  (``%``, ``str.format``, the ``format`` filter) ask for a wider field, string methods and
+  filters pad (``center``, ``ljust``, ``indent`` …), replace or join past it;
 * to stop: every render runs under a :class:`RenderBudget` of steps and seconds. A step is one
   iteration of a ``{% for %}`` loop, one call (of a macro, a method, ``loop(…)`` in a recursive
   loop), one attribute or item lookup, or one arithmetic operation; the work between two steps
@@ -20,6 +22,7 @@ environment in the generated Python, not a template variable, so no template can
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -115,12 +118,91 @@ def check_binop(operator: str, left: Any, right: Any) -> None:
         if left.bit_length() * max(right, 0) > MAX_POWER_BITS:
             raise SecurityError(f"{left} ** {right} is a larger number than templates may compute")
         return
+    if operator == "%" and isinstance(left, str):
+        _check_format(left)
+        return
     size = _result_size(operator, left, right)
     if size is not None and size > MAX_RENDER_CHARS:
         raise SecurityError(
             f"the operator {operator!r} would build a value of {size} items, over the "
             f"{MAX_RENDER_CHARS} limit"
         )
+
+
+_WIDTHS = re.compile(r"\d+")
+_SIZED_METHODS = frozenset({"center", "ljust", "rjust", "zfill", "expandtabs"})
+
+
+def _check_format(template: str) -> None:
+    """Refuse a ``%`` or ``str.format`` template asking for a field wider than the output
+    bound (``'%999999999d'``, ``'{:>999999999}'``)."""
+    for number in _WIDTHS.findall(template):
+        if len(number) > 7 and int(number) > MAX_RENDER_CHARS:
+            raise SecurityError(
+                f"the format {template[:40]!r} asks for a field of {int(number)} characters, "
+                f"over the {MAX_RENDER_CHARS} limit"
+            )
+
+
+def _too_big(size: int, what: str) -> None:
+    if size > MAX_RENDER_CHARS:
+        raise SecurityError(
+            f"{what} would build a string of {size} characters, over the {MAX_RENDER_CHARS} limit"
+        )
+
+
+def check_str_call(obj: Any, args: tuple[Any, ...]) -> None:
+    """Refuse a call of a string method that would build a value past the output bound:
+    padding to a huge width, or replacing/joining into a huge string."""
+    owner = getattr(obj, "__self__", None)
+    name = getattr(obj, "__name__", "")
+    if not isinstance(owner, str):
+        return
+    if name in _SIZED_METHODS and args and isinstance(args[0], int):
+        width = max(args[0], 0)
+        size = width * owner.count("\t") + len(owner) if name == "expandtabs" else width
+        _too_big(size, f"str.{name}")
+    elif name == "replace" and len(args) >= 2 and all(isinstance(a, str) for a in args[:2]):
+        hits = owner.count(args[0]) if args[0] else len(owner) + 1
+        if len(args) > 2 and isinstance(args[2], int) and args[2] >= 0:
+            hits = min(hits, args[2])
+        _too_big(len(owner) + hits * max(0, len(args[1]) - len(args[0])), "str.replace")
+    elif name == "join" and args and isinstance(args[0], list | tuple):
+        items = args[0]
+        size = sum(len(i) for i in items if isinstance(i, str)) + len(owner) * len(items)
+        _too_big(size, "str.join")
+
+
+def _bounded_filters(filters: dict[str, Any]) -> None:
+    """Wrap the built-in filters that can build a huge string from a small one."""
+    center, indent, fmt, replace = (
+        filters["center"], filters["indent"], filters["format"], filters["replace"]
+    )  # fmt: skip
+
+    def bounded_center(value: Any, width: int = 80) -> str:
+        _too_big(width if isinstance(width, int) else 0, "the center filter")
+        return str(center(value, width))
+
+    def bounded_indent(value: Any, width: Any = 4, *args: Any, **kwargs: Any) -> str:
+        pad = width if isinstance(width, int) else len(str(width))
+        _too_big(pad * (str(value).count("\n") + 1) + len(str(value)), "the indent filter")
+        return str(indent(value, width, *args, **kwargs))
+
+    def bounded_format(value: Any, *args: Any, **kwargs: Any) -> str:
+        _check_format(str(value))
+        return str(fmt(value, *args, **kwargs))
+
+    def bounded_replace(context: Any, value: Any, old: Any, new: Any, count: Any = None) -> str:
+        text = str(value)
+        hits = text.count(str(old)) if str(old) else len(text) + 1
+        _too_big(len(text) + hits * max(0, len(str(new)) - len(str(old))), "the replace filter")
+        return str(replace(context, value, old, new, count))
+
+    bounded_replace.jinja_pass_arg = replace.jinja_pass_arg  # type: ignore[attr-defined]
+    filters.update(
+        center=bounded_center, indent=bounded_indent, format=bounded_format,
+        replace=bounded_replace,
+    )  # fmt: skip
 
 
 def _count_loops(tree: nodes.Template) -> nodes.Template:
@@ -137,7 +219,11 @@ class TemplateSandbox(ImmutableSandboxedEnvironment):
     """The immutable sandbox, made to fail loudly on unsafe attributes and huge values, and to
     count its steps against the current :func:`budget`."""
 
-    intercepted_binops = frozenset({"*", "+", "**"})
+    intercepted_binops = frozenset({"*", "+", "**", "%"})
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        _bounded_filters(self.filters)
 
     def _parse(self, source: str, name: str | None, filename: str | None) -> nodes.Template:
         return _count_loops(super()._parse(source, name, filename))
@@ -169,4 +255,11 @@ class TemplateSandbox(ImmutableSandboxedEnvironment):
 
     def call(__self, __context: Context, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805
         _step()
+        check_str_call(__obj, args)
         return super().call(__context, __obj, *args, **kwargs)
+
+    def wrap_str_format(self, value: Any) -> Any:
+        wrapped = super().wrap_str_format(value)
+        if wrapped is not None:
+            _check_format(value.__self__)
+        return wrapped
