@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from hearth.errors import InvalidRequestError
+from hearth.errors import ContextLengthExceededError, InvalidRequestError
 from hearth.input_limits import InputLimits, InputTooLargeError, check_input
 from hearth.messages import Message, TextPart, ToolCallPart, ToolResultPart
 from hearth.request import ChatRequest, OutputFormat, ToolSpec
@@ -34,6 +34,9 @@ def test_a_hundred_thousand_messages_are_refused_at_once() -> None:
         check_input(request, WINDOW)
     assert time.monotonic() - start < 0.5
     assert str(caught.value) == f"messages: 100001 messages is more than 8192, {SOURCE}; send fewer"
+    # it does not fit the window: the agent compacts on it, each API reports it as such
+    assert isinstance(caught.value, ContextLengthExceededError)
+    assert (caught.value.prompt_tokens, caught.value.context_length) == (100_001, 8192)
 
 
 def test_a_message_bigger_than_the_window_is_refused_for_its_size() -> None:
@@ -44,6 +47,7 @@ def test_a_message_bigger_than_the_window_is_refused_for_its_size() -> None:
     assert str(caught.value) == (
         f"messages[1]: 7500000 bytes of text is more than 663552, {SOURCE}; shorten it"
     )
+    assert caught.value.prompt_tokens == -(-7_500_000 // 81)  # at least that many tokens
 
 
 def test_the_whole_request_counts_tools_and_schemas_too() -> None:
@@ -87,6 +91,13 @@ def test_lone_surrogates_in_tool_definitions_are_refused_naming_the_tool() -> No
     tool = ToolSpec("pick", parameters={"type": "string", "enum": ["a", "\ud800"]})
     with pytest.raises(InvalidRequestError, match=r"^tools\[0\]\.parameters: not valid Unicode"):
         check_input(ChatRequest((Message.user("x"),), tools=(tool,)))
+
+
+def test_limits_a_server_sets_are_not_a_context_window() -> None:
+    request = ChatRequest(tuple(Message.user("x") for _ in range(5)))
+    with pytest.raises(InputTooLargeError) as caught:
+        check_input(request, InputLimits(max_messages=4, source="the server's limit"))
+    assert not isinstance(caught.value, ContextLengthExceededError)
 
 
 def test_limits_must_be_positive() -> None:

@@ -32,19 +32,27 @@ class WindowedBackend(PacedBackend):
 
 
 @pytest.mark.parametrize(
-    ("path", "body", "field"),
+    ("path", "body", "said"),
     [
-        ("/v1/chat/completions", {"model": "fake", "messages": HOSTILE}, "messages"),
-        ("/v1/messages", {"model": "fake", "max_tokens": 8, "messages": HOSTILE}, "messages"),
+        (
+            "/v1/chat/completions",
+            {"model": "fake", "messages": HOSTILE},
+            f"messages: 100001 messages is more than 8192, {SOURCE}; send fewer",
+        ),
+        (  # each API says "does not fit" its own way; 100,001 messages are >= 100,001 tokens
+            "/v1/messages",
+            {"model": "fake", "max_tokens": 8, "messages": HOSTILE},
+            "prompt is too long: 100001 tokens > 8192 maximum",
+        ),
         (
             "/v1beta/models/fake:generateContent",
             {"contents": [{"role": "user", "parts": [{"text": "x"}]}] * 100_001},
-            "contents",
+            "The input token count (100001) exceeds the maximum number of tokens allowed (8192).",
         ),
     ],
 )
 def test_more_messages_than_the_window_could_hold_are_refused_before_parsing(
-    path: str, body: dict[str, object], field: str
+    path: str, body: dict[str, object], said: str
 ) -> None:
     backend = WindowedBackend()
     app = create_app(
@@ -55,7 +63,9 @@ def test_more_messages_than_the_window_could_hold_are_refused_before_parsing(
     with TestClient(app) as c:
         r = c.post(path, json=body)
     assert r.status_code == 400
-    assert f"{field}: 100001 messages is more than 8192, {SOURCE}; send fewer" in r.text
+    assert said in r.text
+    if path == "/v1/chat/completions":
+        assert r.json()["error"]["code"] == "context_length_exceeded"
     assert backend.started == 0
 
 
