@@ -139,12 +139,15 @@ async def read_body(
     return bytes(raw)
 
 
-async def decode_json(raw: bytes) -> JsonObject:
-    """``raw`` as a JSON object with valid Unicode throughout; on a worker thread when large."""
+async def decode_json(raw: bytes, limiter: anyio.CapacityLimiter | None = None) -> JsonObject:
+    """``raw`` as a JSON object with valid Unicode throughout; on a worker thread (one of
+    ``limiter``'s) when large."""
     if len(raw) <= INLINE_BYTES:
         return parse_json(raw, fast=True)
     fast = len(raw) <= C_DECODE_BYTES
-    return await anyio.to_thread.run_sync(parse_json, raw, fast, abandon_on_cancel=True)
+    return await anyio.to_thread.run_sync(
+        parse_json, raw, fast, abandon_on_cancel=True, limiter=limiter
+    )
 
 
 def _no_constants(name: str) -> object:

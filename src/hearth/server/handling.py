@@ -56,6 +56,7 @@ from hearth.wire.base import ErrorToWire, WireChunk
 
 T = TypeVar("T")
 log = logging.getLogger("hearth.server")
+PARSE_THREADS = 2
 
 
 @dataclass(eq=False)
@@ -67,6 +68,16 @@ class ServerState:
     metrics: Metrics
     draining: threading.Event = field(default_factory=threading.Event)
     """Set when the server begins to shut down (:mod:`hearth.server.listen`)."""
+    _parsers: anyio.CapacityLimiter | None = field(default=None, init=False, repr=False)
+
+    def parsers(self) -> anyio.CapacityLimiter:
+        """The worker threads that decode and parse large bodies: :data:`PARSE_THREADS`, so
+        however many arrive at once, few threads contend with the event loop for the GIL (the
+        others wait their turn without costing it anything). Made on first use, in the app's
+        event loop."""
+        if self._parsers is None:
+            self._parsers = anyio.CapacityLimiter(PARSE_THREADS)
+        return self._parsers
 
 
 class ClientGoneError(Exception):
@@ -185,7 +196,7 @@ class Exchange:
             draining=self.state.draining.is_set,
         )
         self.body_size = len(raw)
-        return await decode_json(raw)
+        return await decode_json(raw, self.state.parsers())
 
     async def parse(
         self, parse: Callable[[], P], *, model: object, listed: tuple[str, JsonValue]
@@ -224,7 +235,9 @@ class Exchange:
         a thread hop would cost more than the work)."""
         if self.body_size <= INLINE_BYTES:
             return work()
-        return await anyio.to_thread.run_sync(work, abandon_on_cancel=True)
+        return await anyio.to_thread.run_sync(
+            work, abandon_on_cancel=True, limiter=self.state.parsers()
+        )
 
     def model(self, name: str, request: ChatRequest | None = None) -> Served:
         """The served model for ``name``; checks ``max_tokens`` against its window."""
