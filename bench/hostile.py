@@ -1,7 +1,7 @@
 """Hostile requests against ``hearth serve``: does the server stay responsive while it refuses
 them?
 
-    .venv/bin/python bench/hostile.py [--seconds 20] [--attackers 2] [--threads 2] [--json]
+    .venv/bin/python bench/hostile.py [--seconds 20] [--attackers 1] [--threads 2] [--json]
 
 ``hearth serve`` runs SmolLM2 (from hearth's store) in a subprocess. Attackers, in a process of
 their own (so their JSON encoding never competes with the measuring side for a GIL), send the
@@ -223,7 +223,7 @@ async def _measure(base: str, seconds: float, phase: Phase) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=float, default=20.0, help="length of each phase")
-    parser.add_argument("--attackers", type=int, default=2, help="concurrent hostile clients")
+    parser.add_argument("--attackers", type=int, default=1, help="concurrent hostile clients")
     parser.add_argument("--threads", type=int, default=2, help="the model's CPU threads")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args()

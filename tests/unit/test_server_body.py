@@ -122,10 +122,10 @@ def test_a_body_that_is_not_utf8_is_a_400_saying_where() -> None:
 
 
 def test_a_large_body_is_decoded_off_the_loop_with_the_same_answers() -> None:
-    """Above 32 KiB the body goes to a worker thread, above 1 MiB to the pure-Python scanner:
+    """Above 32 KiB the body goes to a worker thread, above 4 MiB to the pure-Python scanner:
     the same errors, the same result."""
-    c, fake = make()
-    many = [{"role": "user", "content": "x"}] * 40_000
+    c, fake = make(max_body=8 * 1024 * 1024)
+    many = [{"role": "user", "content": "x"}] * 130_000
     with c:
         ok = c.post(OPENAI, json={"model": "fake", "messages": many})
         bad = c.post(
@@ -142,9 +142,9 @@ def test_a_large_body_is_decoded_off_the_loop_with_the_same_answers() -> None:
             .encode(),
             headers={"content-type": "application/json"},
         )
-    assert ok.status_code == 200 and len(fake.requests[0].messages) == 40_000
+    assert ok.status_code == 200 and len(fake.requests[0].messages) == 130_000
     assert bad.status_code == 400
-    assert bad.json()["error"]["message"].startswith("messages[40000].content: not valid Unicode")
+    assert bad.json()["error"]["message"].startswith("messages[130000].content: not valid Unicode")
     assert nan.status_code == 400 and "NaN is not valid JSON" in nan.json()["error"]["message"]
 
 

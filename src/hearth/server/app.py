@@ -69,13 +69,13 @@ def create_app(
     app = Starlette(
         routes=[*openai.routes(), *anthropic.routes(), *gemini.routes(), *ops.routes()],
         middleware=middleware,
-        lifespan=_lifespan(router, load),
+        lifespan=_lifespan(router, load, state),
     )
     app.state.hearth = state
     return app
 
 
-def _lifespan(router: ModelRouter, load: bool):  # type: ignore[no-untyped-def]
+def _lifespan(router: ModelRouter, load: bool, state: ServerState):  # type: ignore[no-untyped-def]
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async with anyio.create_task_group() as group:
@@ -85,6 +85,7 @@ def _lifespan(router: ModelRouter, load: bool):  # type: ignore[no-untyped-def]
                 yield
             finally:
                 group.cancel_scope.cancel()
+        state.parsers.close()
         await anyio.to_thread.run_sync(router.close)
 
     return lifespan

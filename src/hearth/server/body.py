@@ -10,21 +10,28 @@ decoded off the event loop, and every string in it checked to be valid Unicode.
   shutting down (``draining()``) while the body is still arriving answers 503 at once rather than
   wait for it.
 * Decoding a large body takes time in proportion to its size, so above :data:`INLINE_BYTES` it
-  runs on a worker thread, and above :data:`C_DECODE_BYTES` with Python's pure-Python JSON
-  scanner, which (unlike the C one, which holds the GIL for its whole run: 0.1 s for 8 MB)
-  lets the event loop's thread take the GIL back every few milliseconds.
+  runs on a :class:`ParsePool` thread (few, and at a lower CPU priority), and above
+  :data:`C_DECODE_BYTES` with Python's pure-Python JSON scanner, which (unlike the C one, which
+  holds the GIL for its whole run: 0.1 s for 8 MB) lets the event loop's thread take the GIL
+  back every millisecond.
 * Any string, or object key, holding a lone surrogate (JSON's ``"\\ud800"``) is a 400 that names
   the field (``messages[0].content``); nothing past the edge ever meets one.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import json.scanner
+import os
 import re
+import sys
+import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
 import anyio
 import anyio.to_thread
@@ -34,11 +41,18 @@ from hearth.errors import HearthError, InvalidRequestError
 from hearth.input_limits import invalid_text
 from hearth.messages import JsonObject, JsonValue
 
+T = TypeVar("T")
+
 INLINE_BYTES = 32 * 1024
 """Bodies up to this size are decoded and parsed on the event loop (a few milliseconds)."""
 
-C_DECODE_BYTES = 1024 * 1024
-"""Bodies up to this size are decoded by the C decoder (which holds the GIL ~10 ms per MB)."""
+C_DECODE_BYTES = 4 * 1024 * 1024
+"""Bodies up to this size are decoded by the C decoder: it holds the GIL ~10 ms per MB (so at
+most ~50 ms here), but costs a tenth of the CPU of the pure-Python scanner, which matters as
+much when a hostile client keeps sending them."""
+
+PARSE_NICE = 10
+"""How much lower the parsing threads' CPU priority is (Linux niceness)."""
 
 _POLL = 0.1  # seconds between two looks at the shutdown flag while a body arrives
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
@@ -139,15 +153,44 @@ async def read_body(
     return bytes(raw)
 
 
-async def decode_json(raw: bytes, limiter: anyio.CapacityLimiter | None = None) -> JsonObject:
-    """``raw`` as a JSON object with valid Unicode throughout; on a worker thread (one of
-    ``limiter``'s) when large."""
+class ParsePool:
+    """The worker threads that decode and parse large bodies: few (``workers``), so however
+    many bodies arrive at once few threads contend with the event loop for the GIL, and at a
+    lower CPU priority (nice +10, Linux), so that when the CPU is short a model's threads and
+    the event loop come first and the hostile request is the one that waits."""
+
+    def __init__(self, workers: int = 2) -> None:
+        self._executor = ThreadPoolExecutor(
+            workers, thread_name_prefix="hearth-parse", initializer=_lower_priority
+        )
+
+    async def run(self, work: Callable[[], T]) -> T:
+        """``work()`` on one of the pool's threads; abandoned (not stopped) if cancelled."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # another async library: anyio's own threads
+            return await anyio.to_thread.run_sync(work, abandon_on_cancel=True)
+        return await asyncio.wrap_future(self._executor.submit(work), loop=loop)
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+def _lower_priority() -> None:
+    if sys.platform == "linux":  # elsewhere the id of a thread is no process id
+        with contextlib.suppress(OSError):
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), PARSE_NICE)
+
+
+async def decode_json(raw: bytes, pool: ParsePool | None = None) -> JsonObject:
+    """``raw`` as a JSON object with valid Unicode throughout; on a worker thread (``pool``'s)
+    when large."""
     if len(raw) <= INLINE_BYTES:
         return parse_json(raw, fast=True)
     fast = len(raw) <= C_DECODE_BYTES
-    return await anyio.to_thread.run_sync(
-        parse_json, raw, fast, abandon_on_cancel=True, limiter=limiter
-    )
+    if pool is None:
+        return await anyio.to_thread.run_sync(parse_json, raw, fast, abandon_on_cancel=True)
+    return await pool.run(lambda: parse_json(raw, fast))
 
 
 def _no_constants(name: str) -> object:

@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 from typing import Protocol, TypeVar
 
 import anyio
-import anyio.to_thread
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
@@ -42,6 +41,7 @@ from hearth.response import Response as ChatResponse
 from hearth.response import ResponseAccumulator
 from hearth.server.body import (
     INLINE_BYTES,
+    ParsePool,
     UploadAbandonedError,
     check_content_type,
     decode_json,
@@ -56,7 +56,6 @@ from hearth.wire.base import ErrorToWire, WireChunk
 
 T = TypeVar("T")
 log = logging.getLogger("hearth.server")
-PARSE_THREADS = 2
 
 
 @dataclass(eq=False)
@@ -68,16 +67,8 @@ class ServerState:
     metrics: Metrics
     draining: threading.Event = field(default_factory=threading.Event)
     """Set when the server begins to shut down (:mod:`hearth.server.listen`)."""
-    _parsers: anyio.CapacityLimiter | None = field(default=None, init=False, repr=False)
-
-    def parsers(self) -> anyio.CapacityLimiter:
-        """The worker threads that decode and parse large bodies: :data:`PARSE_THREADS`, so
-        however many arrive at once, few threads contend with the event loop for the GIL (the
-        others wait their turn without costing it anything). Made on first use, in the app's
-        event loop."""
-        if self._parsers is None:
-            self._parsers = anyio.CapacityLimiter(PARSE_THREADS)
-        return self._parsers
+    parsers: ParsePool = field(default_factory=ParsePool)
+    """The threads that decode and parse large bodies (closed with the app)."""
 
 
 class ClientGoneError(Exception):
@@ -196,7 +187,7 @@ class Exchange:
             draining=self.state.draining.is_set,
         )
         self.body_size = len(raw)
-        return await decode_json(raw, self.state.parsers())
+        return await decode_json(raw, self.state.parsers)
 
     async def parse(
         self, parse: Callable[[], P], *, model: object, listed: tuple[str, JsonValue]
@@ -235,9 +226,7 @@ class Exchange:
         a thread hop would cost more than the work)."""
         if self.body_size <= INLINE_BYTES:
             return work()
-        return await anyio.to_thread.run_sync(
-            work, abandon_on_cancel=True, limiter=self.state.parsers()
-        )
+        return await self.state.parsers.run(work)
 
     def model(self, name: str, request: ChatRequest | None = None) -> Served:
         """The served model for ``name``; checks ``max_tokens`` against its window."""
