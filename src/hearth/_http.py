@@ -13,8 +13,9 @@
   travels to a host it was not meant for.
 * :func:`transport_error` maps httpx's failures: a timeout → :class:`APITimeoutError`, anything
   else → :class:`APIConnectionError`.
-* :func:`redact` scrubs keys from any text: the secrets themselves, ``Authorization`` /
-  ``x-api-key`` / ``x-goog-api-key`` header values, and ``key=`` query parameters.
+* :func:`redact` (from :mod:`hearth._redact`) scrubs keys from any text: the secrets by value,
+  in every form they may be echoed in, ``Authorization`` / ``x-api-key`` / ``x-goog-api-key``
+  header values, and ``key=`` query parameters.
 
 The sync and async twins share the policy, the predicates and the waits; only sending differs.
 """
@@ -23,15 +24,14 @@ from __future__ import annotations
 
 import math
 import random
-import re
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
 
 import httpx
 import tenacity
 
+from hearth._redact import REDACTED, Secrets, redact
 from hearth.errors import (
     APIConnectionError,
     APITimeoutError,
@@ -40,18 +40,22 @@ from hearth.errors import (
 )
 from hearth.wire._headers import retry_after_seconds
 
+__all__ = [
+    "MAX_RETRIES_LIMIT",
+    "REDACTED",
+    "RETRY_STATUSES",
+    "Retrier",
+    "RetryPolicy",
+    "Secrets",
+    "Timeouts",
+    "new_async_client",
+    "new_client",
+    "redact",
+    "transport_error",
+]
+
 RETRY_STATUSES = frozenset({408, 409, 429})
 MAX_RETRIES_LIMIT = 10
-REDACTED = "***"
-
-
-class Revealable(Protocol):
-    """A secret that shows itself only when asked (:class:`hearth.backends.endpoints.Secret`)."""
-
-    def reveal(self) -> str: ...
-
-
-Secrets = Iterable[str | Revealable]
 
 
 @dataclass(frozen=True, slots=True)
@@ -293,20 +297,3 @@ def _request_url(exc: httpx.TransportError) -> str:
     except RuntimeError:  # the exception was raised without a request attached
         return "the endpoint"
     return redact(str(url.copy_with(query=None, fragment=None)))
-
-
-_HEADER_SECRET = re.compile(
-    r"(?i)\b(authorization|proxy-authorization|x-api-key|x-goog-api-key|api[-_]?key)"
-    r"""(["']?\s*[:=]\s*["']?)((?:bearer|basic)\s+)?[^\s"',;&]+"""
-)
-_QUERY_SECRET = re.compile(r"(?i)([?&](?:key|api[-_]?key|access_token)=)[^&\s#\"']+")
-
-
-def redact(text: str, secrets: Secrets = ()) -> str:
-    """``text`` with every secret, auth header value and ``key=`` query parameter masked."""
-    for secret in secrets:
-        value = secret if isinstance(secret, str) else secret.reveal()
-        if value:
-            text = text.replace(value, REDACTED)
-    text = _HEADER_SECRET.sub(lambda m: f"{m[1]}{m[2]}{m[3] or ''}{REDACTED}", text)
-    return _QUERY_SECRET.sub(lambda m: f"{m[1]}{REDACTED}", text)

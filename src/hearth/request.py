@@ -101,6 +101,11 @@ class ChatRequest:
         names = [t.name for t in self.tools]
         if len(set(names)) != len(names):
             raise InvalidRequestError(f"tool names must be unique, got {names}")
+        if self.tool_choice == "required" and not self.tools:
+            raise InvalidRequestError(
+                "tool_choice 'required' needs at least one tool in the request; send tools, "
+                "or use tool_choice auto or none"
+            )
         if self.tool_choice not in ("auto", "required", "none") and self.tool_choice not in names:
             raise InvalidRequestError(
                 f"tool_choice {self.tool_choice!r} names no tool in the request; "

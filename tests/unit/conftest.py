@@ -27,6 +27,16 @@ def _isolated_config(
         monkeypatch.delenv(variable, raising=False)
 
 
+@pytest.fixture(autouse=True)
+def _test_client_is_local(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Starlette's TestClient names its host ``testserver``; hearth serve answers only the
+    loopback names unless told otherwise, and the test client stands for a local client."""
+    from starlette.testclient import TestClient
+
+    defaults = TestClient.__init__.__defaults__ or ()
+    monkeypatch.setattr(TestClient.__init__, "__defaults__", ("http://localhost", *defaults[1:]))
+
+
 @pytest.fixture
 def tiny_gguf(tmp_path: Path) -> TinyGGUF:
     """Write a small valid GGUF (arch "llama", three tensors incl. a Q4_0 one); its path."""

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import struct
 import subprocess
 import zipfile
 from collections.abc import Callable, Sequence
@@ -101,6 +103,30 @@ def test_info_on_a_missing_path(home: Path, capsys: pytest.CaptureFixture[str]) 
     code, _, err = run(["info", "/nowhere/model.gguf"], capsys)
     assert code == 1
     assert "does not exist" in err and "hearth pull smollm2" in err
+
+
+def test_info_refuses_a_metadata_key_that_is_not_utf8(
+    home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    key = b"general.\xfe"
+    kv = struct.pack("<Q", len(key)) + key + struct.pack("<IQ", 8, 1) + b"x"
+    path = tmp_path / "crafted.gguf"
+    path.write_bytes(b"GGUF" + struct.pack("<IQQ", 3, 0, 1) + kv + bytes(32))
+    code, out, err = run(["info", str(path)], capsys)
+    assert code == 1 and out == ""
+    assert err.startswith(f"error: {path} is not a usable GGUF model file: metadata key #0 is ")
+    assert "not valid UTF-8 (byte 0xfe" in err and "Traceback" not in err
+
+
+def test_info_on_a_fifo_says_it_is_not_a_regular_file(
+    home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fifo = tmp_path / "pipe.gguf"
+    os.mkfifo(fifo)
+    code, _, err = run(["info", str(fifo)], capsys)
+    assert code == 1
+    assert f"model file '{fifo}' is not a regular file (a FIFO, socket or device)" in err
+    assert "does not exist" not in err
 
 
 def test_pull_unknown_name(home: Path, capsys: pytest.CaptureFixture[str]) -> None:

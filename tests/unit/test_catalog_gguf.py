@@ -332,6 +332,21 @@ def test_duplicate_metadata_key(tmp_path: Path) -> None:
     assert "'llama.context_length' appears twice" in reason_of(write(tmp_path, data))
 
 
+def test_a_metadata_key_that_is_not_utf8_is_refused(tmp_path: Path) -> None:
+    kv = gstr(b"general.\xffname") + struct.pack("<I", 8) + gstr("x")
+    reason = reason_of(write(tmp_path, build([kv], [])))
+    assert reason == (
+        "metadata key #0 is not valid UTF-8 (byte 0xff at position 8 of "
+        "'general.\\xffname'); GGUF keys and names must be UTF-8"
+    )
+
+
+def test_a_tensor_name_that_is_not_utf8_is_refused(tmp_path: Path) -> None:
+    tensor = gstr(b"w\xc3") + struct.pack("<IQIQ", 1, 8, 0, 0)
+    reason = reason_of(write(tmp_path, build([], [tensor], bytes(32))))
+    assert reason.startswith("the name of tensor #0 is not valid UTF-8 (byte 0xc3 at position 1")
+
+
 def test_a_dimension_past_int64_is_refused_even_when_another_is_zero(tmp_path: Path) -> None:
     data = build([], [tensor_info("x", (1 << 63, 0))], bytes(32))
     assert "a dimension past 2^63 - 1" in reason_of(write(tmp_path, data))

@@ -134,3 +134,24 @@ def test_chat_keeps_history_and_resets_from_piped_stdin(
     assert "unknown command /bogus" in err
     assert [m.text for m in backend.requests[1].messages] == ["sys", "first", "one", "second"]
     assert [m.text for m in backend.requests[2].messages] == ["sys", "third"]
+
+
+def test_verbose_with_a_remote_model_shows_its_http_requests(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """-v is llama.cpp's log for a local model; for a remote one it is not an unknown option
+    but one log line per HTTP request."""
+    from tests.support.loopback import LoopbackServer, Reply, sse_frames
+
+    monkeypatch.delenv("HEARTH_DEBUG", raising=False)
+    chunks = [
+        {"id": "c", "model": "m", "choices": [{"index": 0, "delta": {"content": "hi"}}]},
+        {"id": "c", "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]},
+    ]
+    with LoopbackServer() as server:
+        server.push(Reply.stream(sse_frames(*chunks, done=True)))
+        monkeypatch.setenv("HEARTH_BASE_URL", server.url)
+        code, out, err = run(["run", "-v", "-m", "hearth:m", "Q?"], capsys)
+    assert (code, out) == (0, "hi\n"), err
+    assert "unknown option" not in err
+    assert f'httpx: HTTP Request: POST {server.url}/chat/completions "HTTP/1.1 200 OK"' in err

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import email.utils
 from collections.abc import Callable
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -228,6 +230,36 @@ def test_redact_scrubs_keys_everywhere() -> None:
     for leaked in ("sk-live-123", "ant-456", "g-789", "abc", "sk-raw"):
         assert leaked not in out
     assert "alt=sse" in out and "x=1" in out and "Bearer ***" in out
+
+
+KEY = "sk-live-Q7x9Vb2Lm4Np8Rt"
+
+
+@pytest.mark.parametrize(
+    "echo",
+    [
+        KEY,
+        KEY[:-1],  # minus its last character
+        KEY[1:],  # minus its first
+        KEY[:8],  # the shortest prefix masked
+        KEY.upper(),
+        KEY.lower(),
+        base64.b64encode(KEY.encode()).decode(),
+        base64.b64encode(f"user:{KEY}".encode()).decode(),  # a Basic credential
+        base64.b64encode(f"ab{KEY}".encode()).decode(),  # the third alignment
+        base64.urlsafe_b64encode(f"{KEY}?".encode()).decode(),
+        quote(KEY + "/+", safe=""),
+    ],
+)
+def test_redact_masks_every_form_of_a_key_it_may_be_echoed_in(echo: str) -> None:
+    out = redact(f"Incorrect API key provided: {echo}. See the docs.", [KEY])
+    assert out == "Incorrect API key provided: ***. See the docs."
+
+
+def test_redact_keeps_text_that_shares_less_than_eight_characters_with_a_key() -> None:
+    text = "the key sk-live was refused; Q7x9Vb2 is not it"
+    assert redact(text, [KEY]) == text
+    assert redact("short keys: AbC and abc go whole", ["abc"]) == "short keys: *** and *** go whole"
 
 
 def test_transport_error_message_is_redacted() -> None:

@@ -79,7 +79,7 @@ async def _busy_then_refused(api: str) -> tuple[httpx.Response, httpx.Response, 
     app = app_for(backend, parallel=1, max_queue=0, retry_after=3.0)
     path, body = REQUESTS[api]
     transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+    async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as client:
         first = asyncio.create_task(client.post(path, json=body))
         while backend.started == 0:
             await asyncio.sleep(0.001)
@@ -110,7 +110,7 @@ def test_waiting_requests_up_to_max_queue_are_served_in_turn() -> None:
     async def run() -> list[int]:
         backend = PacedBackend(tokens=5, delay=0.01)
         transport = httpx.ASGITransport(app=app_for(backend, parallel=1, max_queue=2))
-        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as client:
             answers = await asyncio.gather(
                 *[client.post("/v1/chat/completions", json=CHAT) for _ in range(4)]
             )

@@ -149,8 +149,8 @@ def test_models_lists_what_is_served_and_aliases_reach_it() -> None:
 class EmbeddingFake(FakeBackend):
     """FakeBackend with contract E's ``aembed``: one vector per text, [len, 1.5, -2]."""
 
-    def __init__(self) -> None:
-        super().__init__([], capabilities=Capabilities(embeddings=True))
+    def __init__(self, capabilities: Capabilities | None = None) -> None:
+        super().__init__([], capabilities=capabilities or Capabilities(embeddings=True))
         self.calls: list[tuple[list[str], int | None]] = []
 
     async def aembed(self, request: EmbedRequest) -> Embeddings:
@@ -207,6 +207,22 @@ def test_embeddings_on_a_chat_only_backend_is_a_400() -> None:
         r = c.post("/v1/embeddings", json={"model": "fake", "input": "x"})
     assert r.status_code == 400
     assert "embed" in r.json()["error"]["message"]
+
+
+def test_embeddings_on_a_local_chat_model_are_refused_without_loading_anything() -> None:
+    """A local chat model can embed only with a second context of its own (+510 MB for
+    SmolLM2): the server points to an embedding model instead."""
+    chat_model = EmbeddingFake(
+        Capabilities(embeddings=True, raw_completion=True, context_length=8192)
+    )
+    with client(backend=chat_model) as c:
+        r = c.post("/v1/embeddings", json={"model": "fake", "input": "x"})
+    assert r.status_code == 400
+    assert r.json()["error"]["message"] == (
+        "fake is a chat model; /v1/embeddings needs an embedding model: serve one beside it "
+        "(hearth serve --model local:minilm) and name it in 'model'"
+    )
+    assert chat_model.calls == []
 
 
 # --- Anthropic ---------------------------------------------------------------------------------

@@ -16,7 +16,8 @@ from tests.support.cli import run_cli
 
 import hearth.server
 from hearth._secret import Secret
-from hearth.server import ServerSettings, listen
+from hearth.backends.testing import FakeBackend
+from hearth.server import ServerSettings, listen, running
 
 
 class _Bound:
@@ -37,9 +38,11 @@ def captured(monkeypatch: pytest.MonkeyPatch) -> dict[str, object]:
     """Records what would be bound and served: no socket is bound, no server runs."""
     seen: dict[str, object] = {}
 
-    def fake_create_app(settings: ServerSettings, **kwargs: object) -> str:
+    real_create_app = hearth.server.create_app
+
+    def fake_create_app(settings: ServerSettings, **kwargs: object) -> object:
         seen["settings"] = settings
-        return "the-app"
+        return real_create_app(settings, backends={m: FakeBackend([]) for m in settings.models})
 
     def fake_tcp(host: str, port: int) -> _Bound:
         seen.update(host=host, port=port)
@@ -49,15 +52,18 @@ def captured(monkeypatch: pytest.MonkeyPatch) -> dict[str, object]:
         seen["uds"] = path
         return _Bound(path)
 
-    def fake_run(server: uvicorn.Server, sockets: list[socket.socket]) -> None:
-        seen["app"] = server.config.app
-        seen["config"] = server.config
+    def fake_serve(
+        config: uvicorn.Config, draining: object, *, sockets: list[socket.socket] | None = None
+    ) -> None:
+        seen.update(vars(config))
+        seen["app"] = config.app
+        seen["config"] = config
         seen["sockets"] = sockets
 
     monkeypatch.setattr(hearth.server, "create_app", fake_create_app)
     monkeypatch.setattr(listen, "listen_tcp", fake_tcp)
     monkeypatch.setattr(listen, "listen_unix", fake_unix)
-    monkeypatch.setattr(uvicorn.Server, "run", fake_run)
+    monkeypatch.setattr(running, "serve", fake_serve)
     return seen
 
 
@@ -214,7 +220,7 @@ def building(monkeypatch: pytest.MonkeyPatch) -> list[ServerSettings]:
         return "the-app"
 
     monkeypatch.setattr(hearth.server, "create_app", fake_create_app)
-    monkeypatch.setattr(uvicorn.Server, "run", lambda self, sockets: None)
+    monkeypatch.setattr(running, "serve", lambda config, draining, *, sockets=None: None)
     return built
 
 
@@ -290,3 +296,65 @@ def test_the_command_itself_on_a_busy_port_exits_at_once_without_a_traceback() -
     )
     assert done.stdout == ""
     assert time.monotonic() - started < 30  # no model was loaded first
+def test_by_default_only_loopback_host_names_are_answered_and_reads_have_deadlines(
+    captured: dict[str, object], capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, _ = run_cli(["serve", "-m", "x"], capsys)
+    assert code == 0
+    settings = captured["settings"]
+    assert isinstance(settings, ServerSettings)
+    assert settings.allowed_hosts == ("localhost", "127.0.0.1", "::1")
+    assert settings.read_timeout == 30.0
+    protocol = captured["http"]
+    assert isinstance(protocol, type) and issubclass(protocol, running.HeaderTimeoutProtocol)
+    assert protocol.header_timeout == 30.0
+
+
+@pytest.mark.parametrize(
+    ("argv", "hosts"),
+    [
+        (["--host", "192.168.1.5"], ("localhost", "127.0.0.1", "::1", "192.168.1.5")),
+        (["--host", "0.0.0.0"], ("localhost", "127.0.0.1", "::1")),
+        (["--host", "0.0.0.0", "--api-key", "k"], ("*",)),  # the key is what protects it
+        (["--host", "0.0.0.0", "--allow-host", "box.lan"], ("localhost", "127.0.0.1", "::1",
+                                                             "box.lan")),
+        (["--uds", "/tmp/h.sock"], ("*",)),  # no web page reaches a socket file
+    ],
+)  # fmt: skip
+def test_the_host_allow_list_follows_the_bind_address_and_the_flags(
+    captured: dict[str, object],
+    capsys: pytest.CaptureFixture[str],
+    argv: list[str],
+    hosts: tuple[str, ...],
+) -> None:
+    code, _, _ = run_cli(["serve", "-m", "x", *argv], capsys)
+    assert code == 0
+    settings = captured["settings"]
+    assert isinstance(settings, ServerSettings) and settings.allowed_hosts == hosts
+
+
+def test_a_wildcard_bind_without_key_says_which_hosts_it_answers(
+    captured: dict[str, object], capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = run_cli(["serve", "-m", "x", "--host", "0.0.0.0"], capsys)
+    assert code == 0
+    assert "requests are answered only when their Host header is one of localhost" in err
+    assert "need --allow-host NAME" in err
+
+
+def test_limit_and_timeout_flags_reach_the_settings(
+    captured: dict[str, object], capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["serve", "-m", "x", "--read-timeout", "5", "--max-messages", "100",
+            "--max-message-bytes", "2000", "--max-text-bytes", "9000"]  # fmt: skip
+    code, _, _ = run_cli(argv, capsys)
+    assert code == 0
+    settings = captured["settings"]
+    assert isinstance(settings, ServerSettings)
+    assert settings.read_timeout == 5.0 and captured["http"].header_timeout == 5.0  # type: ignore[attr-defined]
+    limits = settings.input_limits()
+    assert (limits.max_messages, limits.max_message_bytes, limits.max_text_bytes) == (
+        100,
+        2000,
+        9000,
+    )

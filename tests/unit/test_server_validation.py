@@ -141,6 +141,15 @@ TABLE: list[tuple[str, tuple[str, Callable[[object], str], dict[int, str]], obje
     ("ge-logprobs", GE, gemini_body(responseLogprobs=True, logprobs=3), 400),
     ("ge-audio-out", GE, gemini_body(responseModalities=["AUDIO"]), 400),
     ("ge-cached", GE, {**gemini_body(), "cachedContent": "cachedContents/abc"}, 400),
+    # a tool call demanded with no tool to call (OpenAI answers 400 too)
+    ("oa-required-no-tools", OA, openai_body(tool_choice="required"), 400),
+    ("an-any-no-tools", AN, anthropic_body(tool_choice={"type": "any"}), 400),
+    (
+        "ge-any-no-tools",
+        GE,
+        {**gemini_body(), "toolConfig": {"functionCallingConfig": {"mode": "ANY"}}},
+        400,
+    ),
     # an invalid response schema is the client's mistake, for every model
     ("oa-bad-schema", OA, openai_body(response_format=BAD_SCHEMA_OA), 400),
     # the Responses API: OpenAI's error format, its own bad inputs
@@ -356,3 +365,12 @@ def test_ollama_error_after_streaming_began_is_an_error_line() -> None:
     got = [json.loads(line) for line in r.text.splitlines()]
     assert got[0]["message"]["content"] == "partial"  # type: ignore[index]
     assert "llama_decode failed" in str(got[-1]["error"]) and got[-1]["status"] == 500
+def test_tool_choice_required_without_tools_says_what_is_missing() -> None:
+    c, fake = make(HELLO)
+    with c:
+        r = c.post(OPENAI, json=openai_body(tool_choice="required"))
+    assert r.status_code == 400 and fake.requests == []
+    assert r.json()["error"]["message"] == (
+        "tool_choice 'required' needs at least one tool in the request; send tools, or use "
+        "tool_choice auto or none"
+    )

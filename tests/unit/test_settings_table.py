@@ -46,7 +46,7 @@ def test_the_table_has_one_row_per_field_in_order() -> None:
 
 def test_the_wire_columns_are_the_wire_formats() -> None:
     assert set(FORMAT_COLUMNS) <= set(FORMAT_NAMES)
-    assert FORMAT_COLUMNS == FORMAT_NAMES[: len(FORMAT_COLUMNS)]  # the first formats, in order
+    assert FORMAT_NAMES[: len(FORMAT_COLUMNS)] == FORMAT_COLUMNS  # the first formats, in order
     assert [f.name for f in fields(Wire)][: len(FORMAT_COLUMNS)] == list(FORMAT_COLUMNS)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from datetime import datetime
 
 import pytest
@@ -363,6 +364,16 @@ def test_sandbox_refuses_escapes(source: str) -> None:
         "{% set ns = namespace(s='ab') %}{% for _ in range(40) %}{% set ns.s = ns.s + ns.s %}"
         "{% endfor %}{{ ns.s | length }}",
         "{{ 7 ** 1000000 }}",
+        "{{ '%999999999d' % 1 }}",
+        "{{ '{:>999999999}'.format(1) }}",
+        "{{ '%999999999s'|format('x') }}",
+        "{{ 'x'|center(999999999) }}",
+        "{{ 'x'.ljust(999999999) }}",
+        "{{ 'x'.zfill(999999999) }}",
+        "{{ ('x' * 4000000).replace('x', 'yy') }}",
+        "{{ ('x' * 4000000)|replace('x', 'yy') }}",
+        "{{ ('a\n' * 2000000)|indent(8) }}",
+        "{{ ('x' * 100000).join(['ab'] * 100) }}",
     ],
 )
 def test_sandbox_refuses_to_build_huge_values(source: str) -> None:
@@ -370,10 +381,72 @@ def test_sandbox_refuses_to_build_huge_values(source: str) -> None:
         JinjaChatTemplate(source).render([])
 
 
+def test_bounded_string_operations_still_work_at_sensible_sizes() -> None:
+    source = (
+        "{{ '%05d' % 42 }} {{ '{:>6}'.format('ab') }} {{ 'ab'|center(6) }} {{ 'x'.ljust(3) }}|"
+        "{{ 'a-b'.replace('-', '+') }} {{ 'a-b'|replace('-', '=') }} {{ ', '.join(['p', 'q']) }}"
+    )
+    assert JinjaChatTemplate(source).render([]) == "00042     ab   ab   x  |a+b a=b p, q"
+
+
 def test_output_is_bounded() -> None:
     source = "{% for i in range(100000) %}{{ 'x' * 100 }}{% endfor %}"
     with pytest.raises(TemplateError, match="rendered more than 4194304 characters"):
         JinjaChatTemplate(source).render([])
+
+
+ENDLESS = "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}"
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        ENDLESS,
+        "{% set r = range(100000) %}{% for i in r %}{% for j in r %}{{ loop.index if loop.last }}"
+        "{% endfor %}{% endfor %}",
+        # a template cannot shadow the loop counter: it is no template variable
+        "{% set hearth_budgeted = range %}" + ENDLESS,
+        "{% macro f() %}{% for i in range(100000) %}{{ i if i < 0 }}{% endfor %}{% endmacro %}"
+        "{% for i in range(100000) %}{{ f() }}{% endfor %}",
+        "{% for k in range(100000) %}{% for m in messages %}{{ m.role if 0 }}{% endfor %}"
+        "{% endfor %}{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}"
+        "{% endfor %}",
+    ],
+)
+def test_a_template_that_loops_without_end_fails_within_its_time_budget(source: str) -> None:
+    start = time.monotonic()
+    with pytest.raises(TemplateError) as caught:
+        JinjaChatTemplate(source, max_seconds=0.3).render([Message.user("x")])
+    assert time.monotonic() - start < 2.0
+    assert str(caught.value).startswith(
+        "chat template error: the template did not finish within its budget of 0.3 s (it loops "
+        "without end, or far longer than any chat template needs): the model's chat template is "
+        "broken or hostile"
+    )
+
+
+def test_the_step_budget_counts_loop_iterations_calls_and_lookups() -> None:
+    source = "{% for m in messages %}{{ m['content'] }}{% endfor %}"
+    messages = [Message.user(str(i)) for i in range(10)]
+    assert JinjaChatTemplate(source, max_steps=100).render(messages) == "0123456789"
+    with pytest.raises(TemplateError, match="within its budget of 15 steps"):
+        JinjaChatTemplate(source, max_steps=15).render(messages)
+
+
+def test_a_real_template_renders_a_full_context_of_messages_well_inside_the_budget() -> None:
+    messages = [Message.user("hello") if i % 2 else Message.assistant("hi") for i in range(8192)]
+    start = time.monotonic()
+    prompt = JinjaChatTemplate(SMOLLM2_TEMPLATE).render(messages)
+    assert prompt.count("<|im_start|>") == 8194 and time.monotonic() - start < 2.0
+
+
+def test_a_recursive_loop_or_macro_without_end_is_an_error_not_a_crash() -> None:
+    for source in (
+        "{% for x in range(10) recursive %}{{ loop(range(10)) }}{% endfor %}",
+        "{% macro f() %}{{ f() }}{% endmacro %}{{ f() }}",
+    ):
+        with pytest.raises(TemplateError, match="RecursionError"):
+            JinjaChatTemplate(source).render([])
 
 
 # --- selection ------------------------------------------------------------------------------

@@ -119,6 +119,8 @@ def test_request_checks() -> None:
         ChatRequest((Message.user("x"),), tools=(tool, tool))
     with pytest.raises(InvalidRequestError, match="names no tool"):
         ChatRequest((Message.user("x"),), tools=(tool,), tool_choice="sub")
+    with pytest.raises(InvalidRequestError, match="'required' needs at least one tool"):
+        ChatRequest((Message.user("x"),), tool_choice="required")
 
 
 def test_as_messages_adds_system_once() -> None:

@@ -118,7 +118,7 @@ def requests(draw: st.DrawFn) -> ChatRequest:
     if draw(st.booleans()):
         messages.insert(0, draw(systems))
     tools = tuple(draw(tool_specs))
-    choices = ["auto", "required", "none", *(t.name for t in tools)]
+    choices = ["auto", "none", *(["required"] if tools else []), *(t.name for t in tools)]
     return ChatRequest(
         tuple(messages), draw(generation_settings), tools, draw(st.sampled_from(choices))
     )

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
-from typing import Literal, Protocol, TypeAlias, runtime_checkable
+from typing import TYPE_CHECKING, Literal, Protocol, TypeAlias, runtime_checkable
 
 from hearth.embeddings import Embeddings
 from hearth.errors import UnsupportedFeatureError
 from hearth.events import StreamEvent
 from hearth.request import ChatRequest, EmbedRequest
 from hearth.response import Response, ResponseAccumulator
+
+if TYPE_CHECKING:
+    from hearth.input_limits import InputLimits
 
 Accelerator: TypeAlias = Literal["cpu", "gpu", "remote"]
 
@@ -128,6 +131,11 @@ class BackendBase:
             return len(counter(request))
         except HearthError:
             return None
+
+    def input_limits(self) -> InputLimits | None:
+        """The most one request may hold (messages, bytes of text), known before anything works
+        on it; None when the backend sets no bounds of its own (see :mod:`hearth.input_limits`)."""
+        return None
 
     def context_window(self) -> int | None:
         """The context window in tokens, or None when the backend does not say."""

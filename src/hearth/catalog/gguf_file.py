@@ -7,11 +7,11 @@ saying what is wrong, anything llama.cpp could trip over:
 * the magic and the version (2 or 3; a byte-swapped version hints at a big-endian file);
 * tensor and metadata counts, string and array lengths: each bounded by the bytes the file has
   left, so a huge declared count fails at once instead of allocating;
-* metadata keys (non-empty, at most 65,535 bytes, unique) and value types (known type ids; no
-  arrays of arrays); the well-known keys llama.cpp reads without checking their type must have
-  the right one (:mod:`hearth.catalog.gguf_checks`);
-* tensor names (unique, at most 63 bytes), dimension counts, each dimension and their product
-  (no overflow past 2^63 - 1), ggml types and block sizes;
+* metadata keys (non-empty, valid UTF-8, at most 65,535 bytes, unique) and value types (known
+  type ids; no arrays of arrays); the well-known keys llama.cpp reads without checking their
+  type must have the right one (:mod:`hearth.catalog.gguf_checks`);
+* tensor names (valid UTF-8, unique, at most 63 bytes), dimension counts, each dimension and
+  their product (no overflow past 2^63 - 1), ggml types and block sizes;
 * tensor offsets and sizes: in order, aligned, inside the file; the alignment a power of two.
 
 Time and memory are bounded on any input (:class:`GGUFLimits`): at most 65,536 metadata entries
@@ -247,6 +247,19 @@ class _Reader:
     def string(self, what: str) -> str:
         return self.raw_string(what).decode("utf-8", errors="replace")
 
+    def utf8(self, raw: bytes, what: str) -> str:
+        """``raw`` decoded as UTF-8, which GGUF requires of keys and tensor names: llama.cpp
+        looks them up by their bytes, so a key that does not decode can never be the one it
+        reads, and shown replaced it would pass for another."""
+        try:
+            return raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            shown = raw.decode("utf-8", errors="backslashreplace")
+            raise self.fail(
+                f"{what} is not valid UTF-8 (byte 0x{raw[exc.start]:02x} at position "
+                f"{exc.start} of '{shown}'); GGUF keys and names must be UTF-8"
+            ) from None
+
     def read(self) -> GGUFInfo:
         version, tensor_count, kv_count = self.header()
         metadata: dict[str, MetadataValue] = {}
@@ -310,7 +323,7 @@ class _Reader:
             raise self.fail(f"metadata key #{index} is empty")
         if len(raw) > MAX_KEY:
             raise self.fail(f"metadata key #{index} is {len(raw)} bytes long; at most {MAX_KEY}")
-        key = raw.decode("utf-8", errors="replace")
+        key = self.utf8(raw, f"metadata key #{index}")
         if key in seen:
             raise self.fail(f"metadata key {key!r} appears twice")
         return key
@@ -388,7 +401,7 @@ class _Reader:
         raw = self.raw_string(f"the name of tensor #{index}")
         if len(raw) > MAX_TENSOR_NAME:
             raise self.fail(f"tensor #{index} has a name longer than {MAX_TENSOR_NAME} bytes")
-        name = raw.decode("utf-8", errors="replace")
+        name = self.utf8(raw, f"the name of tensor #{index}")
         n_dims = self.u32(f"the dimension count of tensor {name!r}")
         if n_dims > MAX_DIMS:
             raise self.fail(f"tensor {name!r} has {n_dims} dimensions; at most {MAX_DIMS}")

@@ -62,7 +62,7 @@ def resolve_local(
         own = CatalogEntry(path.name, PathSource(path), sha256=expected, origin="sha256= option")
         return LocalModelRef(path, own)
     if spec.lower().endswith(".gguf") or path.exists():
-        reason = "is a directory" if path.is_dir() else "does not exist"
+        reason = _not_a_file(path)
         raise ModelNotFoundError(
             f"model file {str(path)!r} {reason}. Get a model with `hearth pull "
             f"{DEFAULT_CHAT_MODEL}` or give the path to a .gguf file.",
@@ -97,3 +97,12 @@ def _expecting(entry: CatalogEntry, sha256: str | None) -> CatalogEntry:
             f"({entry.sha256}, {entry.origin}); leave sha256 out for a catalogue model"
         )
     return replace(entry, sha256=sha256)
+
+
+def _not_a_file(path: Path) -> str:
+    """Why ``path``, which is not a regular file, cannot be a model file."""
+    if path.is_dir():
+        return "is a directory"
+    if path.exists():
+        return "is not a regular file (a FIFO, socket or device)"
+    return "does not exist"

@@ -4,6 +4,7 @@ picks a saved conversation up again), and what it shares with ``hearth run``."""
 from __future__ import annotations
 
 import contextlib
+import logging
 import sys
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Annotated, TextIO
@@ -30,7 +31,12 @@ ModelOpt = Annotated[
     ),
 ]
 SystemOpt = Annotated[str | None, typer.Option("--system", "-s", help="System prompt.")]
-VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Show llama.cpp's log.")]
+VerboseOpt = Annotated[
+    bool,
+    typer.Option(
+        "--verbose", "-v", help="Show llama.cpp's log (local models) or each HTTP request (remote)."
+    ),
+]
 
 
 def register(app: typer.Typer) -> None:
@@ -42,7 +48,11 @@ def open_model(spec: str | None, verbose: bool) -> Model:
     import hearth
     from hearth.cli.ui import status
 
-    options: dict[str, object] = {"verbose": True} if verbose else {}
+    options: dict[str, object] = {}
+    if verbose and _is_local(spec):
+        options["verbose"] = True  # llama.cpp's log; a remote backend has no such option
+    elif verbose:
+        _log_http_requests()
     m = hearth.model(spec, **options)
     fetch = getattr(m.backend, "fetch", None)
     load = getattr(m.backend, "load", None)
@@ -53,6 +63,35 @@ def open_model(spec: str | None, verbose: bool) -> Model:
         with status(f"loading {m.name}"):
             load()
     return m
+
+
+def _is_local(spec: str | None) -> bool:
+    from hearth.backends.registry import split_model_string
+    from hearth.config import resolve_model_spec
+
+    return split_model_string(resolve_model_spec(spec))[0] in ("local", "hf")
+
+
+class _HttpLog(logging.StreamHandler):  # type: ignore[type-arg]
+    """One line per HTTP request on stderr, keys redacted: a URL may carry one (``?key=``)."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+        self.setFormatter(logging.Formatter("%(name)s: %(message)s"))
+
+    def format(self, record: logging.LogRecord) -> str:
+        from hearth._http import redact
+
+        return redact(super().format(record))
+
+
+def _log_http_requests() -> None:
+    """httpx's line per request (method, URL, status), once however many models are opened."""
+    logger = logging.getLogger("httpx")
+    for old in [h for h in logger.handlers if isinstance(h, _HttpLog)]:
+        logger.removeHandler(old)
+    logger.addHandler(_HttpLog())
+    logger.setLevel(logging.INFO)
 
 
 def print_stream(stream: ChatStream, out: TextIO) -> Response:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import math
 import os
 import socket
 import sys
@@ -25,6 +24,7 @@ if TYPE_CHECKING:
 ENV_API_KEY = "HEARTH_API_KEY"
 _LOOPBACK = ("127.0.0.1", "::1", "localhost")
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+_WILDCARDS = ("0.0.0.0", "::", "")
 
 
 def register(app: typer.Typer) -> None:
@@ -63,6 +63,28 @@ def serve(
     cors: Annotated[
         list[str] | None, typer.Option(help="Allow CORS from this origin (repeatable; * for any).")
     ] = None,
+    allow_host: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Also answer requests whose Host header names this (repeatable; * for any, "
+            "*.example.com for subdomains). Default: loopback names and the bound address.",
+        ),
+    ] = None,
+    read_timeout: Annotated[
+        float | None,
+        typer.Option(help="Seconds a client has to send a request's headers, then its body."),
+    ] = None,
+    max_messages: Annotated[
+        int | None, typer.Option(help="Most messages in one request. Default: the window's.")
+    ] = None,
+    max_message_bytes: Annotated[
+        int | None,
+        typer.Option(help="Most bytes of text in one message. Default: the window's."),
+    ] = None,
+    max_text_bytes: Annotated[
+        int | None,
+        typer.Option(help="Most bytes of text in one request. Default: the window's."),
+    ] = None,
     n_ctx: Annotated[int | None, typer.Option(help="Context window of local models.")] = None,
     n_threads: Annotated[int | None, typer.Option(help="CPU threads for local models.")] = None,
     log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
@@ -90,6 +112,7 @@ def serve(
         backend_options["n_ctx"] = n_ctx
     if n_threads is not None:
         backend_options["n_threads"] = n_threads
+    bind_host = host or config.server.host
     settings = ServerSettings.from_config(
         config,
         tuple(model or ()),
@@ -101,13 +124,33 @@ def serve(
         backend_options=backend_options,
         web_ui=webui,
         store_path=store,
+        allowed_hosts=allowed_hosts(allow_host or [], bind_host, uds, has_key=bool(key)),
+        read_timeout=read_timeout,
+        max_messages=max_messages,
+        max_message_bytes=max_message_bytes,
+        max_text_bytes=max_text_bytes,
     )
     if log_level.upper() not in _LOG_LEVELS:
         raise InvalidRequestError(f"--log-level must be one of {', '.join(_LOG_LEVELS).lower()}")
     _bind_then_serve(
-        settings, config, host or config.server.host,
+        settings, config, bind_host,
         port if port is not None else config.server.port, uds, log_level,
     )  # fmt: skip
+
+
+def allowed_hosts(
+    given: list[str], bind_host: str, uds: str | None, *, has_key: bool
+) -> tuple[str, ...]:
+    """The Host names the server answers to: the loopback names, the address it is bound to
+    (unless a wildcard) and those given. On a Unix socket, or bound to every address with a key
+    and no names given, any: no browser reaches a socket file, and the key is what protects a
+    server bound to every address."""
+    from hearth.server.settings import LOOPBACK_HOSTS
+
+    if not given and (uds is not None or (bind_host in _WILDCARDS and has_key)):
+        return ("*",)
+    hosts = [*LOOPBACK_HOSTS, *([] if bind_host in _WILDCARDS else [bind_host]), *given]
+    return tuple(dict.fromkeys(h.strip("[]").lower() for h in hosts))
 
 
 def _bind_then_serve(
@@ -135,7 +178,7 @@ def _bind_then_serve(
         )  # fmt: skip
         sys.stdout.write(text + "\n")
         sys.stdout.flush()
-        _listen(app, settings, sock, bind_host, uds, log_level)
+        _listen(app, settings, sock, bind_host, bind_port, uds, log_level)
     finally:
         sock.close()
         if uds is not None:
@@ -148,28 +191,32 @@ def _listen(
     settings: ServerSettings,
     sock: socket.socket,
     bind_host: str,
+    bind_port: int,
     uds: str | None,
     log_level: str,
 ) -> None:
     """Set up logging, warn about an open unauthenticated bind, then run uvicorn on the bound
     socket until a SIGTERM has drained the requests in flight."""
-    import uvicorn
+    from hearth.server import running
 
     _setup_logging(log_level)
+    logger = logging.getLogger("hearth.server")
     if uds is None and bind_host not in _LOOPBACK and settings.api_key is None:
-        logging.getLogger("hearth.server").warning(
+        logger.warning(
             "listening on %s without an API key: anyone who can reach it may use it%s "
             "(set --api-key or $%s)", bind_host,
             " and read the chat page's conversations" if settings.web_ui else "", ENV_API_KEY,
         )  # fmt: skip
-    config = uvicorn.Config(
-        app,
-        access_log=False,  # hearth's own access log never shows query strings (keys)
-        log_level=log_level,
-        timeout_graceful_shutdown=math.ceil(settings.timeout),  # 0 would cut streams at once
-        server_header=False,
+    if uds is None and bind_host in _WILDCARDS and "*" not in settings.allowed_hosts:
+        logger.warning(
+            "requests are answered only when their Host header is one of %s; clients that "
+            "reach this server by another name or address need --allow-host NAME",
+            ", ".join(settings.allowed_hosts),
+        )
+    config = running.build_config(
+        app, settings, host=bind_host, port=bind_port, uds=uds, log_level=log_level
     )
-    uvicorn.Server(config).run(sockets=[sock])
+    running.serve(config, app.state.hearth.draining, sockets=[sock])
 
 
 class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]

@@ -16,7 +16,11 @@ from hearth.wire.anthropic import FORMAT
 
 async def _messages(ex: Exchange) -> Response | EventStreamResponse:
     body = await ex.json()
-    parsed = ex.serve.request_from_wire(body)
+    parsed = await ex.parse(
+        lambda: ex.serve.request_from_wire(body),
+        model=body.get("model"),
+        listed=("messages", body.get("messages")),
+    )
     served = ex.model(parsed.model, parsed.request)
     response_id = f"msg_{uuid.uuid4().hex[:24]}"
     if parsed.stream:

@@ -20,6 +20,7 @@ from hearth.backends.base import Backend
 from hearth.config.schema import Config
 from hearth.server import anthropic, gemini, ollama, openai, ops, responses, webui
 from hearth.server.access_log import AccessLog
+from hearth.server.guard import RequestGuard
 from hearth.server.handling import ServerState
 from hearth.server.metrics import Metrics
 from hearth.server.response_keeper import ResponseKeeper
@@ -64,6 +65,13 @@ def create_app(
                 ],
             )
         )
+    middleware.append(
+        Middleware(
+            RequestGuard,
+            allowed_hosts=settings.allowed_hosts,
+            cors_origins=settings.cors_origins,
+        )
+    )
     apis = [
         *openai.routes(), *responses.routes(), *anthropic.routes(), *gemini.routes(),
         *ollama.routes(),
@@ -74,7 +82,7 @@ def create_app(
         routes += webui.routes()
     routes.append(Route("/", _root(ui is not None), methods=["GET", "HEAD"]))
     app = Starlette(
-        routes=routes, middleware=middleware, lifespan=_lifespan(router, load, ui, keeper)
+        routes=routes, middleware=middleware, lifespan=_lifespan(router, load, state, ui, keeper)
     )
     app.state.hearth = state
     app.state.webui = ui
@@ -95,7 +103,11 @@ def _root(page: bool) -> Callable[[Request], Awaitable[Response]]:
 
 
 def _lifespan(  # type: ignore[no-untyped-def]
-    router: ModelRouter, load: bool, ui: webui.WebUIState | None, keeper: ResponseKeeper
+    router: ModelRouter,
+    load: bool,
+    state: ServerState,
+    ui: webui.WebUIState | None,
+    keeper: ResponseKeeper,
 ):
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -107,6 +119,7 @@ def _lifespan(  # type: ignore[no-untyped-def]
             finally:
                 group.cancel_scope.cancel()
         keeper.close()
+        state.parsers.close()
         await anyio.to_thread.run_sync(router.close)
         if ui is not None:
             await anyio.to_thread.run_sync(ui.close)

@@ -42,7 +42,11 @@ async def _generate(ex: Exchange) -> Response | EventStreamResponse:
     model, action = _split(ex)
     body = await ex.json()
     stream = action == "streamGenerateContent"
-    parsed = ex.serve.request_from_wire(body, model=model, stream=stream)
+    parsed = await ex.parse(
+        lambda: ex.serve.request_from_wire(body, model=model, stream=stream),
+        model=model,
+        listed=("contents", body.get("contents")),
+    )
     served = ex.model(parsed.model, parsed.request)
     response_id = uuid.uuid4().hex[:24]
     if parsed.stream:

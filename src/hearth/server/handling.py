@@ -10,13 +10,13 @@ the prompt does not fit, the queue is full — is still a plain HTTP error with 
 from __future__ import annotations
 
 import hmac
-import json
 import logging
 import math
+import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol, TypeVar
 
 import anyio
@@ -34,14 +34,24 @@ from hearth.errors import (
     RequestTimeoutError,
 )
 from hearth.events import Done, StreamEvent
-from hearth.messages import JsonObject
+from hearth.input_limits import InputLimits, check_count, check_input
+from hearth.messages import JsonObject, JsonValue
 from hearth.request import ChatRequest
 from hearth.response import Response as ChatResponse
 from hearth.response import ResponseAccumulator
+from hearth.server.body import (
+    INLINE_BYTES,
+    ParsePool,
+    UploadAbandonedError,
+    check_content_type,
+    decode_json,
+    read_body,
+)
 from hearth.server.metrics import Metrics
 from hearth.server.router import ModelRouter, Served
 from hearth.server.settings import ServerSettings
 from hearth.server.sse import EventStreamResponse, framing, wait_for_disconnect
+from hearth.server.upstream import tag_error, upstream_error
 from hearth.wire.base import ErrorToWire, ServeCodec, WireChunk, WireFormat
 
 if TYPE_CHECKING:
@@ -63,14 +73,24 @@ class ServerState:
     """The config the app serves (its catalogue says what Ollama's /api/pull may fetch)."""
     store: ModelStore | None = None
     """Where /api/pull fetches to and /api/delete deletes from (None: hearth's own store)."""
-
-
-class BodyTooLargeError(InvalidRequestError):
-    """The request body is over the server's limit (413)."""
+    draining: threading.Event = field(default_factory=threading.Event)
+    """Set when the server begins to shut down (:mod:`hearth.server.running`)."""
+    parsers: ParsePool = field(default_factory=ParsePool)
+    """The threads that decode and parse large bodies (closed with the app)."""
 
 
 class ClientGoneError(Exception):
     """The client disconnected before the answer was ready."""
+
+
+class _Parsed(Protocol):
+    """What a wire module's ``request_from_wire`` returns: at least the request."""
+
+    @property
+    def request(self) -> ChatRequest: ...
+
+
+P = TypeVar("P", bound=_Parsed)
 
 
 class Encoder(Protocol):
@@ -89,9 +109,13 @@ def escape_log(text: str) -> str:
 
 
 def public_error(exc: BaseException) -> HearthError:
-    """The error a client is told about: a full queue is a 429; a bug is a bare 500."""
+    """The error a client is told about: a full queue is a 429; an upstream provider's failure
+    is the gateway's (:func:`~hearth.server.upstream.upstream_error`); a bug is a bare 500."""
     if isinstance(exc, OverloadedError):
         return RateLimitError(str(exc), status_code=429, retry_after=exc.retry_after)
+    upstream = upstream_error(exc)
+    if upstream is not None:
+        return upstream
     if isinstance(exc, HearthError):
         return exc
     return HearthError("the server failed on this request (see its log); retry or report it")
@@ -100,9 +124,13 @@ def public_error(exc: BaseException) -> HearthError:
 def error_response(to_wire: ErrorToWire, exc: BaseException) -> JSONResponse:
     error = public_error(exc)
     status, body = to_wire(error)
-    if isinstance(error, BodyTooLargeError):
-        status = 413
+    status = getattr(error, "http_status", None) or status
+    code = getattr(error, "wire_code", None)
+    if isinstance(code, str):
+        tag_error(body, code)
     headers: dict[str, str] = {}
+    if getattr(error, "close_connection", False):
+        headers["connection"] = "close"  # the rest of the body is never read
     retry_after = getattr(error, "retry_after", None)
     if isinstance(retry_after, int | float) and status in (429, 503, 529):
         headers["retry-after"] = str(max(1, math.ceil(retry_after)))
@@ -141,10 +169,6 @@ def _check_limits(fmt: WireFormat, request: ChatRequest) -> None:
         )
 
 
-def _no_constants(name: str) -> object:
-    raise InvalidRequestError(f"body: {name} is not valid JSON; send numbers as finite values")
-
-
 class Exchange:
     """One HTTP request to a route: its wire format, deadline and metrics."""
 
@@ -156,27 +180,60 @@ class Exchange:
         self.state: ServerState = request.app.state.hearth
         self.started = time.monotonic()
         self.deadline = self.started + self.state.settings.timeout
+        self.body_size = 0
 
     async def json(self) -> JsonObject:
-        """The body as a JSON object: 413 over the limit, 400 when not a JSON object."""
-        limit = self.state.settings.max_body
-        declared = self.request.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > limit:
-            raise BodyTooLargeError(f"body: {declared} bytes is over the limit of {limit} bytes")
-        raw = bytearray()
-        async for piece in self.request.stream():
-            raw += piece
-            if len(raw) > limit:
-                raise BodyTooLargeError(f"body: over the limit of {limit} bytes")
+        """The body as a JSON object (see :mod:`hearth.server.body`): 415 when not declared as
+        JSON, 413 over the limit, 408 when too slow, 400 when not a JSON object of valid text."""
+        settings = self.state.settings
+        check_content_type(self.request)
+        raw = await read_body(
+            self.request,
+            limit=settings.max_body,
+            timeout=settings.read_timeout,
+            draining=self.state.draining.is_set,
+        )
+        self.body_size = len(raw)
+        return await decode_json(raw, self.state.parsers)
+
+    async def parse(
+        self, parse: Callable[[], P], *, model: object, listed: tuple[str, JsonValue]
+    ) -> P:
+        """``parse()`` (a wire module reading the body), checked against the server's input
+        limits and those of ``model`` (a local model's context window); on a worker thread when
+        the body is large, so the event loop never waits on it. ``listed`` is the body's list
+        of messages and its name, counted against the limits before anything is parsed."""
+        limits = [self.state.settings.input_limits(), *self._model_limits(model)]
+        name, items = listed
+        for bound in limits:
+            if isinstance(items, list) and bound.max_messages is not None:
+                check_count(name, len(items), bound)
+
+        def checked() -> P:
+            parsed = parse()
+            for bound in limits:
+                check_input(parsed.request, bound)
+            return parsed
+
+        return await self.off_loop(checked)
+
+    def _model_limits(self, model: object) -> list[InputLimits]:
+        if not isinstance(model, str):
+            return []
         try:
-            data = json.loads(raw, parse_constant=_no_constants)
-        except (ValueError, RecursionError) as exc:
-            if isinstance(exc, InvalidRequestError):
-                raise
-            raise InvalidRequestError(f"body: not valid JSON ({exc})") from None
-        if not isinstance(data, dict):
-            raise InvalidRequestError("body: expected a JSON object")
-        return data
+            backend = self.state.router.get(model).backend
+        except HearthError:
+            return []  # the parse names the problem
+        limits = getattr(backend, "input_limits", None)
+        found = limits() if limits is not None else None
+        return [found] if isinstance(found, InputLimits) else []
+
+    async def off_loop(self, work: Callable[[], T]) -> T:
+        """``work()``, on a worker thread when the body was large (inline when it was small:
+        a thread hop would cost more than the work)."""
+        if self.body_size <= INLINE_BYTES:
+            return work()
+        return await self.state.parsers.run(work)
 
     def model(self, name: str, request: ChatRequest | None = None) -> Served:
         """The served model for ``name``; checks ``max_tokens`` against its window."""
@@ -344,6 +401,7 @@ async def handle(
         raise ValueError(f"hearth does not serve the {fmt.name} format")
     exchange = Exchange(request, fmt, fmt.serve)
     state = exchange.state
+    path = request.url.path
     try:
         key = state.settings.api_key
         if key is not None:
@@ -351,11 +409,16 @@ async def handle(
         answer = await route(exchange)
     except ClientGoneError:
         answer = Response(status_code=499)
+    except UploadAbandonedError as exc:
+        log.info("client disconnected during the upload of %s %s", escape_log(path), exc)
+        answer = Response(status_code=499)
     except Exception as exc:
         if isinstance(exc, OverloadedError):
             state.metrics.rejected.inc()
         if not isinstance(exc, HearthError):
-            log.exception("request failed: %s", escape_log(request.url.path))
+            log.exception("request failed: %s", escape_log(path))
+        elif upstream_error(exc) is not None:
+            log.warning("upstream failure on %s: %s", escape_log(path), escape_log(str(exc)))
         answer = error_response(exchange.serve.error_to_wire, exc)
     state.metrics.requests.labels(fmt.name, str(answer.status_code)).inc()
     return answer

@@ -18,11 +18,12 @@ from starlette.routing import BaseRoute, Route
 
 from hearth.backends.base import raw_completion_unsupported
 from hearth.embeddings import Embeddings
-from hearth.errors import HearthError, InvalidRequestError
+from hearth.errors import HearthError, InvalidRequestError, UnsupportedFeatureError
 from hearth.events import Done, StreamEvent, TextDelta, Usage
 from hearth.messages import JsonObject, JsonValue
 from hearth.response import Response as Answer
 from hearth.server.handling import Exchange, handle
+from hearth.server.router import Served
 from hearth.server.sse import EventStreamResponse
 from hearth.wire.base import WireChunk
 from hearth.wire.openai import FORMAT
@@ -50,7 +51,11 @@ def _refuse_templates(body: JsonObject) -> None:
 async def _chat(ex: Exchange) -> Response | EventStreamResponse:
     body = await ex.json()
     _refuse_templates(body)
-    parsed = ex.serve.request_from_wire(body)
+    parsed = await ex.parse(
+        lambda: ex.serve.request_from_wire(body),
+        model=body.get("model"),
+        listed=("messages", body.get("messages")),
+    )
     served = ex.model(parsed.model, parsed.request)
     response_id = _new_id("chatcmpl")
     if parsed.stream:
@@ -109,7 +114,9 @@ def _choice(text: str, end: Done | Answer | None) -> JsonObject:
 async def _completions(ex: Exchange) -> Response | EventStreamResponse:
     body = await ex.json()
     _refuse_templates(body)
-    parsed = completion_request_from_wire(body)
+    parsed = await ex.parse(
+        lambda: completion_request_from_wire(body), model=body.get("model"), listed=("", None)
+    )
     served = ex.model(parsed.model, parsed.request)
     if not served.backend.capabilities().raw_completion:
         raise raw_completion_unsupported(
@@ -130,8 +137,10 @@ async def _completions(ex: Exchange) -> Response | EventStreamResponse:
 
 
 async def _embeddings(ex: Exchange) -> Response:
-    parsed = embed_request_from_wire(await ex.json())
+    body = await ex.json()
+    parsed = await ex.off_loop(lambda: embed_request_from_wire(body))
     served = ex.model(parsed.model)
+    _refuse_local_chat_model(served)
 
     async def work() -> Embeddings:
         async with served.admission.slot(ex.deadline):
@@ -141,6 +150,17 @@ async def _embeddings(ex: Exchange) -> Response:
     return JSONResponse(
         embed_response_to_wire(result, model=parsed.model, encoding_format=parsed.encoding_format)
     )
+
+
+def _refuse_local_chat_model(served: Served) -> None:
+    """A local chat model could embed only with a second context of its own (hundreds of MB
+    per model); the server leaves embeddings to embedding models, as OpenAI's API does."""
+    caps = served.backend.capabilities()
+    if caps.accelerator != "remote" and caps.raw_completion:  # a local text-generation model
+        raise UnsupportedFeatureError(
+            f"{served.id} is a chat model; /v1/embeddings needs an embedding model: serve one "
+            "beside it (hearth serve --model local:minilm) and name it in 'model'"
+        )
 
 
 async def _models(ex: Exchange) -> Response:

@@ -8,10 +8,13 @@ from pathlib import Path
 from hearth._secret import Secret
 from hearth.config.schema import Config, ServerConfig
 from hearth.errors import InvalidRequestError
+from hearth.input_limits import InputLimits
 
 DEFAULT_MAX_BODY = 8 * 1024 * 1024
 DEFAULT_LOCAL_PARALLEL = 1
 DEFAULT_REMOTE_PARALLEL = 8
+DEFAULT_READ_TIMEOUT = 30.0
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
 
 
 @dataclass(frozen=True)
@@ -35,6 +38,15 @@ class ServerSettings:
       usual ``conversations.db``, :func:`hearth.store.default_path`). Opened on first use.
     * ``responses_store``: the SQLite file ``/v1/responses`` stores responses in; None: the
       conversation store's file (``$HEARTH_HOME/conversations.db``).
+    * ``allowed_hosts``: the names and addresses the ``Host`` header may give (any port);
+      ``*`` allows any, ``*.example.com`` any subdomain. Others get 400, so a web page that
+      rebinds its own DNS name to this server cannot talk to it. Default: the loopback names.
+    * ``read_timeout``: seconds a client has to send a request's headers, and then its body
+      (408 after that).
+    * ``max_messages``, ``max_message_bytes``, ``max_text_bytes``: bounds on what one request
+      may hold (messages; bytes of text in one message; in the whole request), checked before
+      anything else works on it. None: only each model's own (a local model refuses what its
+      context window could never hold).
     """
 
     models: tuple[str, ...]
@@ -49,6 +61,11 @@ class ServerSettings:
     web_ui: bool = True
     store_path: Path | None = None
     responses_store: Path | None = None
+    allowed_hosts: tuple[str, ...] = LOOPBACK_HOSTS
+    read_timeout: float = DEFAULT_READ_TIMEOUT
+    max_messages: int | None = None
+    max_message_bytes: int | None = None
+    max_text_bytes: int | None = None
 
     def __post_init__(self) -> None:
         if not self.models:
@@ -61,6 +78,26 @@ class ServerSettings:
             raise InvalidRequestError(f"timeout must be a positive number, got {self.timeout}")
         if self.max_body < 1024:
             raise InvalidRequestError(f"max_body must be at least 1024 bytes, got {self.max_body}")
+        if not self.read_timeout > 0:
+            raise InvalidRequestError(
+                f"read_timeout must be a positive number of seconds, got {self.read_timeout}"
+            )
+        if not self.allowed_hosts:
+            raise InvalidRequestError(
+                "allowed_hosts is empty: no request could reach the server; give at least one "
+                "name (or '*' for any)"
+            )
+        self.input_limits()  # each bound must be at least 1
+
+    def input_limits(self) -> InputLimits:
+        """The server's own bounds on a request (None where it sets none)."""
+        return InputLimits(
+            max_messages=self.max_messages,
+            max_message_bytes=self.max_message_bytes,
+            max_text_bytes=self.max_text_bytes,
+            source="the server's limit (hearth serve --max-messages, --max-message-bytes, "
+            "--max-text-bytes)",
+        )
 
     @classmethod
     def from_config(

@@ -26,6 +26,7 @@ from hearth.backends.local.constraints import ConstraintCompiler
 from hearth.backends.local.embed import POOLING_CODES, LocalEmbedding, Pooling
 from hearth.backends.local.engine import DEFAULT_SLOTS, EngineConfig, LlamaEngine
 from hearth.backends.local.job import GenerationJob
+from hearth.backends.local.limits import longest_token_bytes
 from hearth.backends.local.scheduler import DEFAULT_MAX_QUEUE, Scheduler
 from hearth.backends.local.shaping import OutputPlan, plan_output
 from hearth.backends.local.templates import ChatTemplate, select_template
@@ -41,6 +42,7 @@ from hearth.errors import (
     UnsupportedFeatureError,
 )
 from hearth.events import Done, StreamEvent
+from hearth.input_limits import InputLimits, check_input
 from hearth.request import ChatRequest
 from hearth.settings import GenerationSettings
 
@@ -125,6 +127,7 @@ class LocalBackend(LocalEmbedding, BackendBase):
         self._info: GGUFInfo | None = None
         self._constraints: ConstraintCompiler | None = None
         self._closed = False
+        self._limits: InputLimits | None = None
 
     @property
     def name(self) -> str:
@@ -183,6 +186,9 @@ class LocalBackend(LocalEmbedding, BackendBase):
                 eos_token=engine.eos_text,
             )
             self._info = info
+            self._limits = InputLimits.for_window(
+                engine.n_ctx, longest_token_bytes(engine), self.name
+            )
             self._constraints = ConstraintCompiler(engine)
             self._scheduler = Scheduler(
                 engine, max_queue=self.options.max_queue, prefix_cache=self.options.prefix_cache
@@ -229,7 +235,8 @@ class LocalBackend(LocalEmbedding, BackendBase):
     def capabilities(self) -> Capabilities:
         n_ctx = self._scheduler.engine.n_ctx if self._scheduler is not None else None
         entry = self._ref.entry
-        if entry is not None and entry.kind == "embedding":
+        embedding_only = self._info is not None and self._embedding_only(self._info)
+        if (entry is not None and entry.kind == "embedding") or embedding_only:
             return Capabilities(streaming=False, embeddings=True, accelerator="cpu")
         return Capabilities(
             streaming=True,
@@ -240,6 +247,10 @@ class LocalBackend(LocalEmbedding, BackendBase):
             accelerator="cpu",
             raw_completion=True,
         )
+
+    def input_limits(self) -> InputLimits | None:
+        """What the context window could ever hold, once the model is loaded (else None)."""
+        return self._limits
 
     # -- requests ------------------------------------------------------------------------------
 
@@ -287,14 +298,18 @@ class LocalBackend(LocalEmbedding, BackendBase):
         return engine.tokenize(text, add_special=engine.add_bos and not has_bos)
 
     def _job(self, request: ChatRequest, channel: Channel) -> tuple[GenerationJob, OutputPlan]:
-        """The job for ``request`` and its plan. Grammars are compiled here, on the caller's
-        thread, so a bad or hostile one fails before anything is queued."""
+        """The job for ``request`` and its plan. The request's size is checked against what the
+        context window could hold first; then the template renders (under its budget), the text
+        is tokenized and grammars are compiled, here on the caller's thread, so a bad or hostile
+        request fails before anything is queued."""
         if request.extra_body:
             raise UnsupportedFeatureError(
                 f"{self.name} is a local model: there is no provider API to pass extra_body "
                 f"({', '.join(request.extra_body)}) to; leave it out (sampling settings are "
                 "keyword arguments: temperature=, top_k=, …)"
             )
+        self._running()
+        check_input(request, self._limits)
         plan = self._plan(request)
         tokens = self._tokens(request, plan)
         n_ctx = self.engine.n_ctx
@@ -384,10 +399,12 @@ async def _async_events(backend: LocalBackend, request: ChatRequest) -> AsyncIte
     if backend._scheduler is None:  # loading takes seconds: keep it off the event loop
         await anyio.to_thread.run_sync(backend.load)
     channel = AsyncChannel()
-    if request.tools or request.response_format is not None:  # compiling a grammar takes time
-        job, plan = await anyio.to_thread.run_sync(backend._job, request, channel)
-    else:
-        job, plan = backend._job(request, channel)
+    # Templating, tokenizing and compiling a grammar take time in proportion to the request:
+    # never on the event loop. Abandoned if the caller is cancelled; the template's budget and
+    # the input limits bound what the thread goes on doing.
+    job, plan = await anyio.to_thread.run_sync(
+        backend._job, request, channel, abandon_on_cancel=True
+    )
     transform = plan.events()
     scheduler, wait = backend._running(), backend.options.queue_timeout
     try:  # a job queued after its caller left is cancelled too

@@ -8,9 +8,11 @@ Which template a model gets (:func:`select_template`), first match wins:
 4. :class:`ChatMLTemplate`.
 
 A GGUF template is untrusted input. :class:`JinjaChatTemplate` renders it in Jinja's immutable
-sandbox: touching private attributes (``''.__class__``, ``cycler.__init__.__globals__``) raises at
-once, ``*`` / ``+`` / ``**`` refuse to build values beyond the output bound, and the output itself
-is capped at :data:`MAX_RENDER_CHARS`. Loops that burn CPU without output are not bounded here.
+sandbox (:mod:`hearth.backends.local.template_sandbox`): touching private attributes
+(``''.__class__``, ``cycler.__init__.__globals__``) raises at once, ``*`` / ``+`` / ``**`` refuse
+to build values beyond the output bound, the output itself is capped at :data:`MAX_RENDER_CHARS`,
+and each render has a budget of steps and seconds, so a template that loops without end fails
+with a TemplateError instead of holding a thread (and its process) forever.
 
 How the parts of :class:`hearth.messages.Message` are rendered, by every template:
 
@@ -57,10 +59,16 @@ from jinja2 import TemplateSyntaxError, nodes
 from jinja2.exceptions import SecurityError, UndefinedError
 from jinja2.ext import Extension
 from jinja2.parser import Parser
-from jinja2.runtime import Context, Undefined
-from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from hearth.backends.local.alternation import alternate, demands_alternation, merge_texts
+from hearth.backends.local.template_sandbox import (
+    DEFAULT_MAX_SECONDS,
+    DEFAULT_MAX_STEPS,
+    MAX_RENDER_CHARS,
+    BudgetExceededError,
+    TemplateSandbox,
+    budget,
+)
 from hearth.backends.local.toolcalls import ToolFamily, detect_family
 from hearth.backends.local.toolcalls_prompts import (
     gemma_tool_prompt,
@@ -79,12 +87,6 @@ from hearth.messages import (
     ToolResultPart,
 )
 from hearth.request import ToolSpec
-
-MAX_RENDER_CHARS = 4 * 1024 * 1024
-"""The most characters a template may render (and a sandboxed ``*``/``+`` may build)."""
-
-_MAX_POWER_BITS = 4096
-"""The largest integer, in bits, a sandboxed ``**`` may compute."""
 
 _STOP_MARKERS: tuple[str, ...] = (
     "<|im_end|>",  # ChatML (SmolLM, Qwen)
@@ -354,47 +356,6 @@ class GemmaTemplate:
 # --- Jinja templates from GGUF metadata ---------------------------------------------------------
 
 
-def _result_size(operator: str, left: Any, right: Any) -> int | None:
-    """How many items ``left <operator> right`` builds, for string / list repetition and joins."""
-    sized = (str, list, tuple)
-    if operator == "*" and isinstance(left, sized) and isinstance(right, int):
-        return len(left) * right
-    if operator == "*" and isinstance(right, sized) and isinstance(left, int):
-        return len(right) * left
-    if operator == "+" and isinstance(left, sized) and isinstance(right, sized):
-        return len(left) + len(right)
-    return None
-
-
-def _check_binop(operator: str, left: Any, right: Any) -> None:
-    """Refuse sandboxed arithmetic that would build a huge value before any output is made."""
-    if operator == "**" and isinstance(left, int) and isinstance(right, int):
-        if left.bit_length() * max(right, 0) > _MAX_POWER_BITS:
-            raise SecurityError(f"{left} ** {right} is a larger number than templates may compute")
-        return
-    size = _result_size(operator, left, right)
-    if size is not None and size > MAX_RENDER_CHARS:
-        raise SecurityError(
-            f"the operator {operator!r} would build a value of {size} items, over the "
-            f"{MAX_RENDER_CHARS} limit"
-        )
-
-
-class _Sandbox(ImmutableSandboxedEnvironment):
-    """The immutable sandbox, made to fail loudly on unsafe attributes and huge values."""
-
-    intercepted_binops = frozenset({"*", "+", "**"})
-
-    def unsafe_undefined(self, obj: Any, attribute: str) -> Undefined:
-        raise SecurityError(
-            f"access to attribute {attribute!r} of a {type(obj).__name__} object is not allowed"
-        )
-
-    def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
-        _check_binop(operator, left, right)
-        return super().call_binop(context, operator, left, right)
-
-
 class _GenerationTag(Extension):
     """``{% generation %}…{% endgeneration %}`` (HF's assistant-mask marker): renders its body."""
 
@@ -520,6 +481,8 @@ def _add_system(hf: list[dict[str, Any]], text: str) -> None:
 
 
 def _describe(exc: Exception) -> str:
+    if isinstance(exc, BudgetExceededError):
+        return str(exc)
     if isinstance(exc, SecurityError):
         return f"the template tried something the sandbox forbids: {exc}"
     if isinstance(exc, UndefinedError):
@@ -545,15 +508,28 @@ class JinjaChatTemplate:
     Google documents.
     A template that demands alternating roles gets the conversation merged and bridged so that
     they alternate (see :mod:`hearth.backends.local.alternation`).
+
+    Each render may take ``max_steps`` steps and ``max_seconds`` seconds (see
+    :mod:`hearth.backends.local.template_sandbox`); past either it raises TemplateError.
     """
 
-    def __init__(self, source: str, *, bos_token: str = "", eos_token: str = "") -> None:
+    def __init__(
+        self,
+        source: str,
+        *,
+        bos_token: str = "",
+        eos_token: str = "",
+        max_steps: int = DEFAULT_MAX_STEPS,
+        max_seconds: float = DEFAULT_MAX_SECONDS,
+    ) -> None:
         if not source.strip():
             raise TemplateError("the template is empty")
         self.name = "jinja"
         self.source = source
         self.bos_token = bos_token
         self.eos_token = eos_token
+        self.max_steps = max_steps
+        self.max_seconds = max_seconds
         self.stop_strings: tuple[str, ...] = tuple(m for m in _STOP_MARKERS if m in source)
         self._uses_tools = re.search(r"\btools\b", source) is not None
         self._inline_calls = "tool_calls" not in source
@@ -565,7 +541,7 @@ class JinjaChatTemplate:
             self.tool_family = family if family in ("gemma", "llama3") else "hermes"
             if family == "gemma":
                 self._gemma = GemmaTemplate(bos_token or "<bos>")
-        env = _Sandbox(
+        env = TemplateSandbox(
             trim_blocks=True,
             lstrip_blocks=True,
             extensions=["jinja2.ext.loopcontrols", _GenerationTag],
@@ -622,14 +598,15 @@ class JinjaChatTemplate:
     def _render_bounded(self, context: dict[str, Any]) -> str:
         pieces: list[str] = []
         size = 0
-        for piece in self._template.generate(context):
-            size += len(piece)
-            if size > MAX_RENDER_CHARS:
-                raise TemplateError(
-                    f"the template rendered more than {MAX_RENDER_CHARS} characters; "
-                    "it is broken or hostile"
-                )
-            pieces.append(piece)
+        with budget(self.max_steps, self.max_seconds):
+            for piece in self._template.generate(context):
+                size += len(piece)
+                if size > MAX_RENDER_CHARS:
+                    raise TemplateError(
+                        f"the template rendered more than {MAX_RENDER_CHARS} characters; "
+                        "it is broken or hostile"
+                    )
+                pieces.append(piece)
         return "".join(pieces)
 
 
