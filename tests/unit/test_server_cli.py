@@ -14,6 +14,7 @@ import pytest
 import uvicorn
 from tests.support.cli import run_cli
 
+import hearth.cli.serve
 import hearth.server
 from hearth._secret import Secret
 from hearth.backends.testing import FakeBackend
@@ -42,7 +43,9 @@ def captured(monkeypatch: pytest.MonkeyPatch) -> dict[str, object]:
 
     def fake_create_app(settings: ServerSettings, **kwargs: object) -> object:
         seen["settings"] = settings
-        return real_create_app(settings, backends={m: FakeBackend([]) for m in settings.models})
+        app = real_create_app(settings, backends={m: FakeBackend([]) for m in settings.models})
+        seen["built"] = app
+        return app
 
     def fake_tcp(host: str, port: int) -> _Bound:
         seen.update(host=host, port=port)
@@ -55,7 +58,7 @@ def captured(monkeypatch: pytest.MonkeyPatch) -> dict[str, object]:
     def fake_serve(
         config: uvicorn.Config, draining: object, *, sockets: list[socket.socket] | None = None
     ) -> None:
-        seen.update(vars(config))
+        seen.update({k: v for k, v in vars(config).items() if k not in ("host", "port", "uds")})
         seen["app"] = config.app
         seen["config"] = config
         seen["sockets"] = sockets
@@ -86,7 +89,7 @@ def test_defaults_bind_loopback_with_graceful_shutdown(
     config = _config(captured)
     assert config.access_log is False  # hearth's own log, which never shows query strings
     assert config.timeout_graceful_shutdown == 600
-    assert captured["app"] == "the-app" and len(captured["sockets"]) == 1  # type: ignore[arg-type]
+    assert captured["app"] is captured["built"] and len(captured["sockets"]) == 1  # type: ignore[arg-type]
 
 
 def test_flags_reach_the_settings(
@@ -220,7 +223,7 @@ def building(monkeypatch: pytest.MonkeyPatch) -> list[ServerSettings]:
         return "the-app"
 
     monkeypatch.setattr(hearth.server, "create_app", fake_create_app)
-    monkeypatch.setattr(running, "serve", lambda config, draining, *, sockets=None: None)
+    monkeypatch.setattr(hearth.cli.serve, "_listen", lambda *args: None)
     return built
 
 
