@@ -160,9 +160,19 @@ class ParsePool:
     the event loop come first and the hostile request is the one that waits."""
 
     def __init__(self, workers: int = 2) -> None:
-        self._executor = ThreadPoolExecutor(
-            workers, thread_name_prefix="hearth-parse", initializer=_lower_priority
-        )
+        self._workers = workers
+        self._lock = threading.Lock()
+        self._executor: ThreadPoolExecutor | None = None
+
+    def _pool(self) -> ThreadPoolExecutor:
+        """The threads, started on first use (again after :meth:`close`: an app whose lifespan
+        ended may be served again, as a test client does)."""
+        with self._lock:
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(
+                    self._workers, thread_name_prefix="hearth-parse", initializer=_lower_priority
+                )
+            return self._executor
 
     async def run(self, work: Callable[[], T]) -> T:
         """``work()`` on one of the pool's threads; abandoned (not stopped) if cancelled."""
@@ -170,10 +180,13 @@ class ParsePool:
             loop = asyncio.get_running_loop()
         except RuntimeError:  # another async library: anyio's own threads
             return await anyio.to_thread.run_sync(work, abandon_on_cancel=True)
-        return await asyncio.wrap_future(self._executor.submit(work), loop=loop)
+        return await asyncio.wrap_future(self._pool().submit(work), loop=loop)
 
     def close(self) -> None:
-        self._executor.shutdown(wait=False, cancel_futures=True)
+        with self._lock:
+            executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.shutdown(wait=False, cancel_futures=True)
 
 
 def _lower_priority() -> None:
