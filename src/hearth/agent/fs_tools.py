@@ -4,10 +4,11 @@ search_files.
 >>> agent = Agent(model, fs_tools("./project"))            # read and write
 >>> agent = Agent(model, fs_tools("./project", write=False))
 
-Every path the model gives is taken relative to the root (an absolute path must point inside
-it) and resolved through symlinks *before* the check, so ``..``, absolute paths elsewhere and
-symlinks leading out of the root are refused. Writes do not follow a symlink at the final
-component. Outputs are bounded and every cut says so. There is no shell tool.
+Every path the model gives is relative to the root: the tools' schemas admit no absolute path
+(:data:`RELATIVE_PATH`) and their descriptions say so. Paths are resolved through symlinks
+*before* the check, so ``..`` and symlinks leading out of the root are refused. Writes do not
+follow a symlink at the final component. Outputs are bounded and every cut says so. There is no
+shell tool.
 """
 
 from __future__ import annotations
@@ -15,6 +16,9 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field
 
 from hearth.errors import InvalidRequestError
 from hearth.tools import Tool
@@ -27,6 +31,12 @@ MAX_WRITE_CHARS = 1_000_000
 MAX_SEARCH_FILE_BYTES = 2_000_000
 MAX_WHOLE_READ_BYTES = 8_000_000  # bigger files are read piece by piece, never whole
 READ_TOOL_TIMEOUT = 60.0
+RELATIVE_PATH = r"^([^/\\].*)?$"
+"""The tools' ``path`` parameters admit relative paths only: a model told nothing about the root
+wrote ``/Users/…`` paths, and under constrained decoding it now cannot."""
+RelativePath = Annotated[str, Field(json_schema_extra={"pattern": RELATIVE_PATH})]
+"""In the schema the pattern; at run time :meth:`Sandbox.resolve` refuses an absolute path with a
+message saying what to write instead."""
 SKIP_DIRS = frozenset({".git", ".hg", ".svn", "__pycache__", "node_modules", ".venv"})
 
 
@@ -47,12 +57,15 @@ class Sandbox:
         raw = Path(path or ".")
         if ".." in raw.parts:
             raise PathOutsideRootError(f"'..' is not allowed in paths ({path!r}); stay in the root")
-        candidate = raw if raw.is_absolute() else self.root / raw
-        real = candidate.resolve()
-        if not real.is_relative_to(self.root):
-            how = "an absolute path" if raw.is_absolute() else "a symlink that leads"
+        if raw.is_absolute() or path.startswith(("/", "\\")):
             raise PathOutsideRootError(
-                f"{path!r} is outside the root directory ({how} outside it); "
+                f"{path!r} is an absolute path; paths are relative to the root directory, "
+                "such as '.' (the root) or 'notes/todo.txt'"
+            )
+        real = (self.root / raw).resolve()
+        if not real.is_relative_to(self.root):
+            raise PathOutsideRootError(
+                f"{path!r} is outside the root directory (a symlink that leads outside it); "
                 "use paths relative to the root, such as '.'"
             )
         return real
@@ -73,8 +86,8 @@ def fs_tools(
     (seconds) bounds read_file, list_dir and search_files (a huge tree, a slow regex)."""
     box = Sandbox(root)
 
-    def read_file(path: str, offset: int = 0) -> str:
-        """Read a text file under the root.
+    def read_file(path: RelativePath, offset: int = 0) -> str:
+        """Read a text file under the root. Paths are relative to the root ('.' is the root).
 
         Args:
             path: the file's path, relative to the root
@@ -82,16 +95,18 @@ def fs_tools(
         """
         return _read(box, path, offset, max_read_chars)
 
-    def list_dir(path: str = ".") -> str:
+    def list_dir(path: RelativePath = ".") -> str:
         """List a directory under the root: one entry per line, directories end with '/'.
+        Paths are relative to the root ('.' is the root).
 
         Args:
             path: the directory, relative to the root ('.' is the root)
         """
         return _list(box, path)
 
-    def write_file(path: str, content: str) -> str:
+    def write_file(path: RelativePath, content: str) -> str:
         """Create or overwrite a text file under the root (parent directories are created).
+        Paths are relative to the root ('.' is the root).
 
         Args:
             path: the file's path, relative to the root
@@ -99,8 +114,9 @@ def fs_tools(
         """
         return _write(box, path, content)
 
-    def search_files(query: str, path: str = ".", regex: bool = False) -> str:
-        """Find lines containing text in the files under a directory.
+    def search_files(query: str, path: RelativePath = ".", regex: bool = False) -> str:
+        """Find lines containing text in the files under a directory of the root.
+        Paths are relative to the root ('.' is the root).
 
         Args:
             query: the text to look for (a Python regular expression if regex is true)
@@ -109,14 +125,15 @@ def fs_tools(
         """
         return _search(box, query, path, regex)
 
-    tools = [
-        Tool.from_function(read_file, timeout=timeout),
+    tools = [  # list_dir first: a small model leans towards the first tool it is shown
         Tool.from_function(list_dir, timeout=timeout),
+        Tool.from_function(read_file, timeout=timeout),
         Tool.from_function(search_files, timeout=timeout),
     ]
     if write:
         tools.append(Tool.from_function(write_file, concurrent=False))
     return tools
+
 
 
 def _read(box: Sandbox, path: str, offset: int, limit: int) -> str:

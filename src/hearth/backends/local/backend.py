@@ -22,12 +22,15 @@ from pathlib import Path
 
 from hearth.backends.base import BackendBase, Capabilities
 from hearth.backends.local.channel import AsyncChannel, Channel, SyncChannel
-from hearth.backends.local.constraints import ConstraintCompiler
+from hearth.backends.local.constraints import Constraint, ConstraintCompiler
+from hearth.backends.local.decision import SETTINGS as DECISION_SETTINGS
+from hearth.backends.local.decision import Decision, DecisionReader, with_usage
 from hearth.backends.local.embed import LocalEmbedding
 from hearth.backends.local.engine import DEFAULT_SLOTS, EngineConfig, LlamaEngine
+from hearth.backends.local.grammars import output_grammar
 from hearth.backends.local.job import GenerationJob
 from hearth.backends.local.scheduler import DEFAULT_MAX_QUEUE, Scheduler
-from hearth.backends.local.shaping import OutputPlan, plan_output
+from hearth.backends.local.shaping import OutputPlan, decided, plan_output
 from hearth.backends.local.templates import ChatTemplate, select_template
 from hearth.catalog.entries import Catalog
 from hearth.catalog.gguf_file import GGUFInfo, read_gguf
@@ -39,8 +42,8 @@ from hearth.errors import (
     InvalidRequestError,
     UnsupportedFeatureError,
 )
-from hearth.events import Done, StreamEvent
-from hearth.request import ChatRequest
+from hearth.events import Done, StreamEvent, Usage
+from hearth.request import ChatRequest, OutputFormat
 from hearth.settings import GenerationSettings
 
 DEFAULT_TIMEOUT = 600.0
@@ -245,37 +248,77 @@ class LocalBackend(LocalEmbedding, BackendBase):
         has_bos = bool(engine.bos_text) and text.startswith(engine.bos_text)
         return engine.tokenize(text, add_special=engine.add_bos and not has_bos)
 
-    def _job(self, request: ChatRequest, channel: Channel) -> tuple[GenerationJob, OutputPlan]:
+    def _job(
+        self, request: ChatRequest, channel: Channel, plan: OutputPlan | None = None
+    ) -> tuple[GenerationJob, OutputPlan]:
         """The job for ``request`` and its plan. Grammars are compiled here, on the caller's
         thread, so a bad or hostile one fails before anything is queued."""
-        plan = self._plan(request)
+        plan = plan or self._plan(request)
         tokens = self._tokens(request, plan)
         n_ctx = self.engine.n_ctx
         if len(tokens) >= n_ctx:
             raise ContextLengthExceededError(len(tokens), n_ctx)
-        assert self._template is not None and self._constraints is not None
+        assert self._constraints is not None
         constraint = (
             self._constraints.compile(plan.grammar, plan.what) if plan.grammar is not None else None
         )
-        timeout = self.options.timeout
         entry = self._ref.entry
         defaults = entry.sampling if entry is not None else GenerationSettings()
-        job = GenerationJob(
+        settings = defaults.merged(request.settings)
+        return self._new_job(tokens, settings, channel, constraint, raw=request.raw), plan
+
+    def _new_job(
+        self,
+        tokens: list[int],
+        settings: GenerationSettings,
+        channel: Channel,
+        constraint: Constraint | None,
+        *,
+        raw: bool = False,
+    ) -> GenerationJob:
+        assert self._template is not None
+        timeout = self.options.timeout
+        return GenerationJob(
             prompt=tokens,
-            settings=defaults.merged(request.settings),
+            settings=settings,
             channel=channel,
-            hidden_stop=() if request.raw else self._template.stop_strings,
+            hidden_stop=() if raw else self._template.stop_strings,
             deadline=None if timeout is None else time.monotonic() + timeout,
             model_name=self.name,
             constraint=constraint,
         )
-        return job, plan
+
+    # -- the decision step (tools under "auto" on a model with no tool syntax of its own) -----
+
+    def _decision_job(self, decision: Decision, channel: Channel) -> GenerationJob:
+        assert self._constraints is not None
+        regex = OutputFormat("regex", grammar=decision.regex)
+        constraint = self._constraints.compile(output_grammar(regex), "decision step")
+        tokens = self._tokens(ChatRequest(decision.messages), OutputPlan(decision.messages))
+        return self._new_job(tokens, DECISION_SETTINGS, channel, constraint)
+
+    def _decide(self, request: ChatRequest, plan: OutputPlan) -> tuple[OutputPlan, Usage]:
+        """Run ``plan``'s decision step, if it has one; the reply's plan and the step's usage."""
+        if plan.decision is None:
+            return plan, Usage()
+        channel = SyncChannel()
+        job = self._decision_job(plan.decision, channel)
+        self._running().submit(job)
+        reader = DecisionReader()
+        try:
+            while not reader.add(channel.get()):
+                pass
+        finally:
+            job.cancel()
+        return decided(request, plan, call=plan.decision.calls(reader.text)), reader.usage
 
     def stream(self, request: ChatRequest) -> Iterator[StreamEvent]:
         channel = SyncChannel()
-        job, plan = self._job(request, channel)
+        plan, used = self._decide(request, self._plan(request))
+        job, plan = self._job(request, channel, plan)
         self._running().submit(job)
-        return _EventStream(job, channel, plan.events())
+        transform = with_usage(used, plan.events()) if used.total_tokens else plan.events()
+        return _EventStream(job, channel, transform)
 
     def astream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
         return _async_events(self, request)
@@ -333,11 +376,16 @@ async def _async_events(backend: LocalBackend, request: ChatRequest) -> AsyncIte
     if backend._scheduler is None:  # loading takes seconds: keep it off the event loop
         await anyio.to_thread.run_sync(backend.load)
     channel = AsyncChannel()
-    if request.tools or request.response_format is not None:  # compiling a grammar takes time
-        job, plan = await anyio.to_thread.run_sync(backend._job, request, channel)
+    slow = bool(request.tools) or request.response_format is not None  # grammars take time
+    planned = await anyio.to_thread.run_sync(backend._plan, request) if slow else None
+    used = Usage()
+    if planned is not None and planned.decision is not None:
+        planned, used = await _adecide(backend, request, planned)
+    if slow:
+        job, plan = await anyio.to_thread.run_sync(backend._job, request, channel, planned)
     else:
         job, plan = backend._job(request, channel)
-    transform = plan.events()
+    transform = with_usage(used, plan.events()) if used.total_tokens else plan.events()
     backend._running().submit(job)
     try:
         while True:
@@ -350,6 +398,27 @@ async def _async_events(backend: LocalBackend, request: ChatRequest) -> AsyncIte
                 return
     finally:
         job.cancel()
+
+
+async def _adecide(
+    backend: LocalBackend, request: ChatRequest, plan: OutputPlan
+) -> tuple[OutputPlan, Usage]:
+    """The async twin of :meth:`LocalBackend._decide`."""
+    import anyio.to_thread
+
+    assert plan.decision is not None
+    channel = AsyncChannel()
+    job = await anyio.to_thread.run_sync(backend._decision_job, plan.decision, channel)
+    backend._running().submit(job)
+    reader = DecisionReader()
+    try:
+        while not reader.add(await channel.get()):
+            pass
+    finally:
+        job.cancel()
+    call = plan.decision.calls(reader.text)
+    reply = await anyio.to_thread.run_sync(lambda: decided(request, plan, call=call))
+    return reply, reader.usage
 
 
 def create_backend(
