@@ -20,12 +20,12 @@ from collections.abc import (
     Sequence,
 )
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Generic, Literal
 
 from hearth.errors import ContextLengthExceededError, InvalidRequestError, OutputValidationError
 from hearth.events import Done, StreamEvent, TextDelta, ThinkingDelta, ToolCallEvent, Usage
-from hearth.messages import JsonValue, Message, ToolCallPart, ToolResultPart
-from hearth.request import ChatRequest, ToolChoice
+from hearth.messages import JsonObject, JsonValue, Message, ToolCallPart, ToolResultPart
+from hearth.request import ChatRequest, OutputFormat, ToolChoice
 from hearth.response import ResponseAccumulator
 from hearth.settings import GenerationSettings
 
@@ -40,6 +40,7 @@ from .steps import (
     AgentStopReason,
     CompactedStep,
     OutputRetryStep,
+    OutputT,
     Step,
     TextStep,
     ThinkingStep,
@@ -52,7 +53,6 @@ from .stream import AgentStream, AsyncAgentStream
 
 if TYPE_CHECKING:
     from hearth.client import Model, ToolLike
-    from hearth.output import OutputSpec
     from hearth.response import Response
     from hearth.store import ConversationStore
 
@@ -77,7 +77,7 @@ class _Turn:
     finish_error_text: str = ""  # and what the model was told
 
 
-class Agent:
+class Agent(Generic[OutputT]):
     """A model with tools, looping until it answers, finishes, or reaches ``max_rounds``.
 
     The agent keeps its history (``messages``) across turns, like a conversation. With a
@@ -94,7 +94,9 @@ class Agent:
     the answer is validated into ``AgentResult.parsed``. An answer that does not validate is
     sent back with what was wrong, up to ``output_retries`` times a turn (each retry is a round);
     then the turn fails with OutputValidationError. With ``finish_tool=True`` the finish tool's
-    arguments are the answer in that shape.
+    arguments are the answer in that shape. For type checkers ``Agent(m, tools,
+    output_type=City)`` is an ``Agent[City]``, whose ``run`` returns an ``AgentResult[City]``
+    (``parsed: City | None``).
     """
 
     def __init__(
@@ -114,7 +116,7 @@ class Agent:
         max_tool_output: int | None = 16_000,
         reserve_tokens: int | None = None,
         messages: Sequence[Message] = (),
-        output_type: OutputSpec | None = None,
+        output_type: type[OutputT] | JsonObject | OutputFormat | Literal["json"] | None = None,
         output_retries: int = 1,
     ) -> None:
         from hearth.client import Model
@@ -196,12 +198,12 @@ class Agent:
             with contextlib.suppress(RuntimeError):  # the loop has just closed
                 loop.call_soon_threadsafe(event.set)
 
-    def run(self, prompt: str | Message | None = None) -> AgentResult:
+    def run(self, prompt: str | Message | None = None) -> AgentResult[OutputT]:
         """Run a turn to the end and return its result (see :meth:`iter`)."""
         ends = [s for s in self.iter(prompt) if isinstance(s, TurnComplete | TurnError)]
         return _last_result(ends)
 
-    async def arun(self, prompt: str | Message | None = None) -> AgentResult:
+    async def arun(self, prompt: str | Message | None = None) -> AgentResult[OutputT]:
         ends: list[TurnComplete | TurnError] = []
         async for step in self.aiter(prompt):
             if isinstance(step, TurnComplete | TurnError):
