@@ -39,11 +39,15 @@ from hearth.tools import Tool, as_tool
 if TYPE_CHECKING:
     from pydantic import BaseModel
 
+    from hearth.dict_messages import MessageDict
+    from hearth.model_options import ModelOptions
     from hearth.output import OutputSpec, StructuredOutput
 
 DEFAULT_MODEL = "local:smollm2"
 
-Prompt = str | Message | Sequence[Message]
+Prompt: TypeAlias = "str | Message | MessageDict | Sequence[Message | MessageDict]"
+"""What ``chat`` / ``stream`` / ``parse`` take: a string (one user message), a Message, an
+OpenAI-style dict (``{"role": "user", "content": "Hi"}``), or a list of Messages and dicts."""
 
 ToolLike: TypeAlias = "Tool | ToolSpec | Callable[..., object] | type[BaseModel]"
 """What ``tools=`` accepts: see :func:`hearth.tools.as_tool`."""
@@ -68,6 +72,14 @@ class SettingsOverrides(TypedDict, total=False):
     thinking_budget: int
 
 
+@overload
+def model(spec: str | None = None, /, **options: Unpack[ModelOptions]) -> Model: ...
+
+
+@overload
+def model(spec: str | None = None, /, **options: object) -> Model: ...
+
+
 def model(spec: str | None = None, /, **options: object) -> Model:
     """A model by ``"provider:name"``: ``local:smollm2``, ``local:/path/to/file.gguf``, …
 
@@ -75,8 +87,12 @@ def model(spec: str | None = None, /, **options: object) -> Model:
     ``default_model``, else ``local:smollm2``); an ``[aliases]`` name is replaced by its target,
     ``[providers.NAME]`` tables are providers and ``[[models]]`` local models (see
     :mod:`hearth.config`: the file is read here, once per call, and that configuration handed
-    to the registry). ``options`` go to the backend (for local models: n_ctx, n_threads,
-    timeout, verbose, …). An unknown provider or model raises; nothing falls back to a default.
+    to the registry). ``options`` go to the backend: :class:`~hearth.model_options.ModelOptions`
+    lists them (for local models n_ctx, n_threads, timeout, verbose, …; for remote ones api_key,
+    base_url, max_retries, …); the second overload keeps ``**options`` from a dict type-checking.
+    An unknown provider, model or option raises; nothing falls back to a default.
+    Use it as a context manager (``with hearth.model(...) as m:``, or ``async with``) to close
+    the model at the end.
     """
     from hearth.config import load_config
 
@@ -456,7 +472,14 @@ class Model:
         return await self.backend.aembed(request)
 
     def close(self) -> None:
+        """Release the model (a local one's llama.cpp context and worker thread)."""
         self.backend.close()
+
+    async def aclose(self) -> None:
+        """The async twin of :meth:`close`: waits for the worker thread off the event loop."""
+        import anyio.to_thread
+
+        await anyio.to_thread.run_sync(self.close)
 
     def __enter__(self) -> Model:
         return self
@@ -465,6 +488,14 @@ class Model:
         self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.close()
+
+    async def __aenter__(self) -> Model:
+        return self
+
+    async def __aexit__(
+        self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
 
 
 class ChatStream:
@@ -606,7 +637,7 @@ class Conversation:
 
     def send(
         self,
-        text: str | Message,
+        text: str | Message | MessageDict,
         *,
         tools: Iterable[ToolLike] | None = None,
         tool_choice: ToolChoice | Tool | None = None,
@@ -614,9 +645,9 @@ class Conversation:
         extra_body: Mapping[str, JsonValue] | None = None,
         **overrides: Unpack[SettingsOverrides],
     ) -> Response:
-        """Send the next message and wait for the answer (``parsed`` set with a
-        response_format); the turn joins the history."""
-        user = Message.user(text) if isinstance(text, str) else text
+        """Send the next message (a string, a Message or an OpenAI-style dict) and wait for
+        the answer (``parsed`` set with a response_format); the turn joins the history."""
+        user = _one_message(text)
         response = self.model.chat(
             [*self.messages, user], self.settings,
             **self._turn(tools, tool_choice, response_format), **overrides,
@@ -626,7 +657,7 @@ class Conversation:
 
     def stream(
         self,
-        text: str | Message,
+        text: str | Message | MessageDict,
         *,
         tools: Iterable[ToolLike] | None = None,
         tool_choice: ToolChoice | Tool | None = None,
@@ -635,12 +666,47 @@ class Conversation:
         **overrides: Unpack[SettingsOverrides],
     ) -> ChatStream:
         """Stream the answer; the turn joins the history once the stream has finished."""
-        user = Message.user(text) if isinstance(text, str) else text
+        user = _one_message(text)
         inner = self.model.stream(
             [*self.messages, user], self.settings,
             **self._turn(tools, tool_choice, response_format), **overrides,
         )  # fmt: skip
         return ChatStream(self._record(user, inner), output=inner._output)
+
+    async def asend(
+        self,
+        text: str | Message | MessageDict,
+        *,
+        tools: Iterable[ToolLike] | None = None,
+        tool_choice: ToolChoice | Tool | None = None,
+        response_format: OutputSpec | None = None,
+        **overrides: Unpack[SettingsOverrides],
+    ) -> Response:
+        """The async twin of :meth:`send`."""
+        user = _one_message(text)
+        response = await self.model.achat(
+            [*self.messages, user], self.settings,
+            **self._turn(tools, tool_choice, response_format), **overrides,
+        )  # fmt: skip
+        self.messages += [user, response.message]
+        return response
+
+    def astream(
+        self,
+        text: str | Message | MessageDict,
+        *,
+        tools: Iterable[ToolLike] | None = None,
+        tool_choice: ToolChoice | Tool | None = None,
+        response_format: OutputSpec | None = None,
+        **overrides: Unpack[SettingsOverrides],
+    ) -> AsyncChatStream:
+        """The async twin of :meth:`stream`: ``async with chat.astream("Hi") as s:``."""
+        user = _one_message(text)
+        inner = self.model.astream(
+            [*self.messages, user], self.settings,
+            **self._turn(tools, tool_choice, response_format), **overrides,
+        )  # fmt: skip
+        return AsyncChatStream(self._arecord(user, inner), output=inner._output)
 
     def _turn(
         self,
@@ -663,6 +729,28 @@ class Conversation:
             inner.close()
         if inner._acc.done is not None:
             self.messages += [user, inner._acc.response().message]
+
+
+    async def _arecord(self, user: Message, inner: AsyncChatStream) -> AsyncIterator[StreamEvent]:
+        try:
+            async for event in inner:
+                yield event
+        finally:
+            await inner.aclose()
+        if inner._acc.done is not None:
+            self.messages += [user, inner._acc.response().message]
+
+
+def _one_message(text: str | Message | MessageDict) -> Message:
+    """A conversation's next message: a string is the user's words."""
+    if isinstance(text, str):
+        return Message.user(text)
+    if isinstance(text, Message):
+        return text
+    from hearth.dict_messages import messages_from_dicts
+
+    (message,) = messages_from_dicts([text])
+    return message
 
 
 class _TurnOptions(TypedDict):

@@ -5,12 +5,15 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal, TypeAlias
+from typing import TYPE_CHECKING, Literal, TypeAlias
 
 from hearth.embeddings import Task, check_dimensions, check_inputs, check_task
 from hearth.errors import InvalidRequestError
 from hearth.messages import JsonObject, JsonValue, Message
 from hearth.settings import GenerationSettings
+
+if TYPE_CHECKING:
+    from hearth.dict_messages import MessageDict
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,11 +96,10 @@ class ChatRequest:
             raise InvalidRequestError(
                 "a chat request needs at least one message (or a raw prompt= to complete)"
             )
-        for i, m in enumerate(self.messages):
-            if not isinstance(m, Message):
-                raise InvalidRequestError(
-                    f"messages[{i}] is a {type(m).__name__}, not a hearth.Message"
-                )
+        if not all(isinstance(m, Message) for m in self.messages):  # OpenAI-style dicts
+            from hearth.dict_messages import messages_from_dicts
+
+            object.__setattr__(self, "messages", messages_from_dicts(self.messages))
         names = [t.name for t in self.tools]
         if len(set(names)) != len(names):
             raise InvalidRequestError(f"tool names must be unique, got {names}")
@@ -188,15 +190,20 @@ class EmbedRequest:
 
 
 def as_messages(
-    prompt: str | Message | Sequence[Message], *, system: str | None = None
+    prompt: str | Message | MessageDict | Sequence[Message | MessageDict],
+    *,
+    system: str | None = None,
 ) -> tuple[Message, ...]:
-    """Normalise what a caller passes as a prompt into a tuple of messages."""
+    """Normalise what a caller passes as a prompt into a tuple of messages: a string (one user
+    message), a Message, an OpenAI-style dict, or a list of Messages and dicts."""
     if isinstance(prompt, str):
         msgs: tuple[Message, ...] = (Message.user(prompt),)
     elif isinstance(prompt, Message):
         msgs = (prompt,)
     else:
-        msgs = tuple(prompt)
+        from hearth.dict_messages import messages_from_dicts
+
+        msgs = messages_from_dicts([prompt] if isinstance(prompt, Mapping) else prompt)
     if system is not None:
         if msgs and msgs[0].role == "system":
             raise InvalidRequestError(

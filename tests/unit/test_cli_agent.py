@@ -88,9 +88,48 @@ def test_agent_says_when_it_ran_out_of_rounds(
     fake.append(FakeBackend([calls(call("list_dir", id=str(i))) for i in range(2)]))
     argv = ["agent", "loop", "--tools", "fs", "--root", str(tmp_path), "-m", "fake:x"]
     code, _, err = run([*argv, "--max-rounds", "2", "--read-only", "--no-save"], capsys)
-    assert code == 0
+    assert code == 1  # the task is not done
     assert "stopped after 2 rounds" in err
     assert not (tmp_path / "home").exists()
+
+
+def test_agent_whose_every_call_was_refused_exits_1(
+    fake: list[FakeBackend], capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    fake.append(
+        FakeBackend(
+            [
+                calls(call("read_file", '{"path": "/Users/me/notes.txt"}', id="1")),
+                calls(call("read_file", '{"path": "../notes.txt"}', id="2")),
+                answer("Your notes say hello."),
+            ]
+        )
+    )
+    argv = ["agent", "read my notes", "--tools", "fs", "--root", str(tmp_path), "-m", "fake:x"]
+    code, out, err = run([*argv, "--no-save"], capsys)
+    assert code == 1
+    assert "is an absolute path; paths are relative to the root directory" in out
+    assert "Your notes say hello." in out
+    assert "every tool call failed or was refused; the task is not done" in err
+
+
+def test_agent_with_one_good_call_among_refused_ones_exits_0(
+    fake: list[FakeBackend], capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    (tmp_path / "notes.txt").write_text("hello\n")
+    fake.append(
+        FakeBackend(
+            [
+                calls(call("read_file", '{"path": "/notes.txt"}', id="1")),
+                calls(call("read_file", '{"path": "notes.txt"}', id="2")),
+                answer("Your notes say hello."),
+            ]
+        )
+    )
+    argv = ["agent", "read my notes", "--tools", "fs", "--root", str(tmp_path), "-m", "fake:x"]
+    code, _, err = run([*argv, "--no-save"], capsys)
+    assert code == 0, err
+    assert "task is not done" not in err
 
 
 @pytest.mark.parametrize(

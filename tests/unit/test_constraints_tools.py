@@ -11,7 +11,7 @@ from tests.unit.test_constraints import EOS, ByteVocab, random_walk
 
 from hearth.backends.local.constraints import check_grammar, compile_constraint
 from hearth.backends.local.grammars import tools_grammar
-from hearth.backends.local.shaping import ToolEvents, plan_output
+from hearth.backends.local.shaping import ToolEvents, decided, plan_output
 from hearth.backends.local.toolcalls import ToolCallParser
 from hearth.errors import InvalidRequestError
 from hearth.events import Done, TextDelta, ToolCallEvent, Usage
@@ -136,8 +136,9 @@ def test_model_without_tool_syntax_gets_a_tool_prompt_and_a_grammar() -> None:
     request = ChatRequest(
         (Message.system("Be brief."), Message.user("What is 2 + 3?")), tools=TOOLS
     )
-    plan = _plan(request)
-    assert plan.parser == "hermes" and plan.grammar is not None
+    plan = _plan(request)  # under auto: a decision step first, then the calls' grammar
+    assert plan.parser == "hermes" and plan.grammar is None and plan.decision is not None
+    assert decided(request, plan, call=True).grammar is not None
     system = plan.messages[0]
     assert system.role == "system" and len(plan.messages) == 2
     assert '"name": "add"' in system.text and system.text.endswith("Be brief.")

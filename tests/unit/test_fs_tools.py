@@ -71,8 +71,22 @@ def test_escapes_are_refused_for_every_tool(root: Path, path: str) -> None:
     assert (root.parent / "outside.txt").read_text() == "SECRET"
 
 
-def test_an_absolute_path_inside_the_root_is_fine(root: Path) -> None:
-    assert run(tools(root)["read_file"], path=str(root / "a.txt")).content.startswith("alpha")
+def test_absolute_paths_are_refused_even_inside_the_root(root: Path) -> None:
+    result = run(tools(root)["read_file"], path=str(root / "a.txt"))
+    assert result.is_error
+    assert "is an absolute path; paths are relative to the root directory" in result.content
+
+
+def test_the_schemas_and_descriptions_say_paths_are_relative(root: Path) -> None:
+    import re
+
+    for tool in fs_tools(root):
+        path = tool.spec.parameters["properties"]["path"]  # type: ignore[index]
+        assert "relative to the root" in tool.spec.description
+        pattern = re.compile(path["pattern"])  # type: ignore[index]
+        assert pattern.search("notes/a.txt") and pattern.search(".") and pattern.search("")
+        assert not pattern.search("/Users/me/notes") and not pattern.search("\\\\server")
+    assert fs_tools(root)[0].name == "list_dir"
 
 
 def test_search_does_not_follow_symlinks_out(root: Path) -> None:

@@ -24,9 +24,10 @@ import os
 import stat
 import time
 from collections.abc import Iterator
-from typing import BinaryIO
+from typing import Annotated, BinaryIO
 
 import regex as re
+from pydantic import Field
 
 from hearth.agent.rootdir import PathOutsideRootError, RootDir, kind_of, open_beneath
 from hearth.errors import InvalidRequestError
@@ -42,6 +43,11 @@ MAX_WRITE_CHARS = 1_000_000
 MAX_SEARCH_FILE_BYTES = 2_000_000
 MAX_WHOLE_READ_BYTES = 8_000_000  # bigger files are read piece by piece, never whole
 READ_TOOL_TIMEOUT = 60.0
+RELATIVE_PATH = r"^([^/\\].*)?$"
+"""The tools' ``path`` parameters admit relative paths only: a model told nothing about the root
+wrote ``/Users/…`` paths, and under constrained decoding it now cannot."""
+RelativePath = Annotated[str, Field(json_schema_extra={"pattern": RELATIVE_PATH})]
+"""In the schema the pattern; at run time :class:`RootDir` takes the path beneath the root."""
 SEARCH_SECONDS = 20.0
 """The most time one search_files call spends matching (a regex that takes longer fails)."""
 SKIP_DIRS = frozenset({".git", ".hg", ".svn", "__pycache__", "node_modules", ".venv"})
@@ -61,8 +67,8 @@ def fs_tools(
     except NotADirectoryError as exc:
         raise InvalidRequestError(str(exc)) from None
 
-    def read_file(path: str, offset: int = 0) -> str:
-        """Read a text file under the root.
+    def read_file(path: RelativePath, offset: int = 0) -> str:
+        """Read a text file under the root. Paths are relative to the root ('.' is the root).
 
         Args:
             path: the file's path, relative to the root
@@ -70,16 +76,18 @@ def fs_tools(
         """
         return _read(box, path, offset, max_read_chars)
 
-    def list_dir(path: str = ".") -> str:
+    def list_dir(path: RelativePath = ".") -> str:
         """List a directory under the root: one entry per line, directories end with '/'.
+        Paths are relative to the root ('.' is the root).
 
         Args:
             path: the directory, relative to the root ('.' is the root)
         """
         return _list(box, path)
 
-    def write_file(path: str, content: str) -> str:
+    def write_file(path: RelativePath, content: str) -> str:
         """Create or overwrite a text file under the root (parent directories are created).
+        Paths are relative to the root ('.' is the root).
 
         Args:
             path: the file's path, relative to the root
@@ -87,8 +95,9 @@ def fs_tools(
         """
         return _write(box, path, content)
 
-    def search_files(query: str, path: str = ".", regex: bool = False) -> str:
-        """Find lines containing text in the files under a directory.
+    def search_files(query: str, path: RelativePath = ".", regex: bool = False) -> str:
+        """Find lines containing text in the files under a directory of the root.
+        Paths are relative to the root ('.' is the root).
 
         Args:
             query: the text to look for (a regular expression if regex is true)
@@ -97,9 +106,9 @@ def fs_tools(
         """
         return _search(box, query, path, regex)
 
-    tools = [
-        Tool.from_function(read_file, timeout=timeout),
+    tools = [  # list_dir first: a small model leans towards the first tool it is shown
         Tool.from_function(list_dir, timeout=timeout),
+        Tool.from_function(read_file, timeout=timeout),
         Tool.from_function(search_files, timeout=timeout),
     ]
     if write:

@@ -20,12 +20,12 @@ from collections.abc import (
     Sequence,
 )
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Generic, Literal
 
 from hearth.errors import ContextLengthExceededError, InvalidRequestError, OutputValidationError
 from hearth.events import Done, StreamEvent, TextDelta, ThinkingDelta, ToolCallEvent, Usage
-from hearth.messages import JsonValue, Message, ToolCallPart, ToolResultPart
-from hearth.request import ChatRequest, ToolChoice
+from hearth.messages import JsonObject, JsonValue, Message, ToolCallPart, ToolResultPart
+from hearth.request import ChatRequest, OutputFormat, ToolChoice
 from hearth.response import ResponseAccumulator
 from hearth.settings import GenerationSettings
 
@@ -41,6 +41,7 @@ from .steps import (
     AgentStopReason,
     CompactedStep,
     OutputRetryStep,
+    OutputT,
     Step,
     TextStep,
     ThinkingStep,
@@ -59,7 +60,6 @@ if TYPE_CHECKING:
     from hearth.client import Model, ToolLike
     from hearth.mcp import MCPServer, MCPToolset
     from hearth.mcp.agent import AgentMCP
-    from hearth.output import OutputSpec
     from hearth.response import Response
     from hearth.store import ConversationStore
     from hearth.tools import Tool
@@ -85,7 +85,7 @@ class _Turn:
     finish_error_text: str = ""  # and what the model was told
 
 
-class Agent:
+class Agent(Generic[OutputT]):
     """A model with tools, looping until it answers, finishes, or reaches ``max_rounds``.
 
     The agent keeps its history (``messages``) across turns, like a conversation. With a
@@ -102,7 +102,9 @@ class Agent:
     the answer is validated into ``AgentResult.parsed``. An answer that does not validate is
     sent back with what was wrong, up to ``output_retries`` times a turn (each retry is a round);
     then the turn fails with OutputValidationError. With ``finish_tool=True`` the finish tool's
-    arguments are the answer in that shape.
+    arguments are the answer in that shape. For type checkers ``Agent(m, tools,
+    output_type=City)`` is an ``Agent[City]``, whose ``run`` returns an ``AgentResult[City]``
+    (``parsed: City | None``).
 
     ``mcp_servers`` (:class:`hearth.mcp.MCPServer` specs, or an MCPToolset you own) adds the
     tools of MCP servers; they start with the first turn, and :meth:`close` stops the ones the
@@ -126,7 +128,7 @@ class Agent:
         max_tool_output: int | None = 16_000,
         reserve_tokens: int | None = None,
         messages: Sequence[Message] = (),
-        output_type: OutputSpec | None = None,
+        output_type: type[OutputT] | JsonObject | OutputFormat | Literal["json"] | None = None,
         output_retries: int = 1,
         mcp_servers: Iterable[MCPServer] | MCPToolset = (),
     ) -> None:
@@ -263,12 +265,12 @@ class Agent:
             with contextlib.suppress(RuntimeError):  # the loop has just closed
                 loop.call_soon_threadsafe(event.set)
 
-    def run(self, prompt: str | Message | None = None) -> AgentResult:
+    def run(self, prompt: str | Message | None = None) -> AgentResult[OutputT]:
         """Run a turn to the end and return its result (see :meth:`iter`)."""
         ends = [s for s in self.iter(prompt) if isinstance(s, TurnComplete | TurnError)]
         return _last_result(ends)
 
-    async def arun(self, prompt: str | Message | None = None) -> AgentResult:
+    async def arun(self, prompt: str | Message | None = None) -> AgentResult[OutputT]:
         ends: list[TurnComplete | TurnError] = []
         async for step in self.aiter(prompt):
             if isinstance(step, TurnComplete | TurnError):

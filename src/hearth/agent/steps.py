@@ -9,7 +9,9 @@ reused), ``turn`` (which turn it belongs to) and ``round`` (which model call in 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal, TypeAlias
+from typing import Any, Generic, Literal, TypeAlias
+
+from typing_extensions import TypeVar
 
 from hearth.errors import OutputValidationError
 from hearth.events import Usage
@@ -26,8 +28,13 @@ AgentStopReason: TypeAlias = Literal[
 ]
 
 
+OutputT = TypeVar("OutputT", default=Any)
+"""The agent's answer type: ``Agent(..., output_type=City)`` is an ``Agent[City]`` and its
+results ``AgentResult[City]`` (``parsed: City | None``); Any for a JSON schema or no output_type."""
+
+
 @dataclass(frozen=True, slots=True)
-class AgentResult:
+class AgentResult(Generic[OutputT]):
     """The outcome of one turn.
 
     ``messages`` is the whole working history after the turn (system prompt first);
@@ -46,7 +53,7 @@ class AgentResult:
     turn: int
     finish_arguments: JsonValue = None
     error: BaseException | None = field(default=None, compare=False)
-    parsed: object = None
+    parsed: OutputT | None = None
 
     @property
     def tool_calls(self) -> tuple[ToolCallPart, ...]:

@@ -139,6 +139,22 @@ def agent(
         sys.stderr.write(f"[saved as {runner.conversation_id}: hearth logs show it]\n")
     if schema is not None:
         _print_parsed(result)
+    elif not succeeded(result):
+        raise typer.Exit(EXIT_UNFINISHED)
+
+
+EXIT_UNFINISHED = 1
+"""The exit code of a run that stopped at ``--max-rounds``, or whose every tool call failed or
+was refused: the task is not done, whatever the model said."""
+
+
+def succeeded(result: AgentResult | None) -> bool:
+    """False for a run that is not done: stopped at max_rounds, or every call it made failed
+    (a refused path, an unknown tool, bad arguments) — the model's answer is then a guess."""
+    if result is None or result.stop_reason == "max_rounds":
+        return False
+    outcomes = [p.is_error for m in result.new_messages for p in m.tool_results]
+    return not outcomes or not all(outcomes)
 
 
 def _followup(tool_choice: str, followup: str | None) -> str:
@@ -264,6 +280,8 @@ class StepPrinter:
             "max_tokens": "[the answer hit the token limit]",
         }
         note = notes.get(result.stop_reason)
+        if note is None and not succeeded(result):
+            note = "[every tool call failed or was refused; the task is not done]"
         if note is not None:
             self.err.write(note + "\n")
 

@@ -22,13 +22,16 @@ from pathlib import Path
 
 from hearth.backends.base import BackendBase, Capabilities
 from hearth.backends.local.channel import AsyncChannel, Channel, SyncChannel
-from hearth.backends.local.constraints import ConstraintCompiler
+from hearth.backends.local.constraints import Constraint, ConstraintCompiler
+from hearth.backends.local.decision import SETTINGS as DECISION_SETTINGS
+from hearth.backends.local.decision import Decision, DecisionReader, with_usage
 from hearth.backends.local.embed import POOLING_CODES, LocalEmbedding, Pooling
 from hearth.backends.local.engine import DEFAULT_SLOTS, EngineConfig, LlamaEngine
+from hearth.backends.local.grammars import output_grammar
 from hearth.backends.local.job import GenerationJob
 from hearth.backends.local.limits import longest_token_bytes
 from hearth.backends.local.scheduler import DEFAULT_MAX_QUEUE, Scheduler
-from hearth.backends.local.shaping import OutputPlan, plan_output
+from hearth.backends.local.shaping import OutputPlan, decided, plan_output
 from hearth.backends.local.templates import ChatTemplate, select_template
 from hearth.catalog.entries import Catalog, CatalogEntry
 from hearth.catalog.gguf_file import GGUFInfo, read_gguf
@@ -41,9 +44,9 @@ from hearth.errors import (
     ModelClosedError,
     UnsupportedFeatureError,
 )
-from hearth.events import Done, StreamEvent
+from hearth.events import Done, StreamEvent, Usage
 from hearth.input_limits import InputLimits, check_input
-from hearth.request import ChatRequest
+from hearth.request import ChatRequest, OutputFormat
 from hearth.settings import GenerationSettings
 
 DEFAULT_TIMEOUT = 600.0
@@ -297,11 +300,10 @@ class LocalBackend(LocalEmbedding, BackendBase):
         has_bos = bool(engine.bos_text) and text.startswith(engine.bos_text)
         return engine.tokenize(text, add_special=engine.add_bos and not has_bos)
 
-    def _job(self, request: ChatRequest, channel: Channel) -> tuple[GenerationJob, OutputPlan]:
-        """The job for ``request`` and its plan. The request's size is checked against what the
-        context window could hold first; then the template renders (under its budget), the text
-        is tokenized and grammars are compiled, here on the caller's thread, so a bad or hostile
-        request fails before anything is queued."""
+    def _admit(self, request: ChatRequest) -> None:
+        """What is checked before any template renders: the model is open (loading it), the
+        request asks nothing a local model cannot do, and its size fits what the context window
+        could ever hold, so a bad or hostile request costs little."""
         if request.extra_body:
             raise UnsupportedFeatureError(
                 f"{self.name} is a local model: there is no provider API to pass extra_body "
@@ -310,35 +312,81 @@ class LocalBackend(LocalEmbedding, BackendBase):
             )
         self._running()
         check_input(request, self._limits)
-        plan = self._plan(request)
+
+    def _job(
+        self, request: ChatRequest, channel: Channel, plan: OutputPlan | None = None
+    ) -> tuple[GenerationJob, OutputPlan]:
+        """The job for an admitted ``request`` (:meth:`_admit`) and its plan: the template
+        renders (under its budget), the text is tokenized and grammars are compiled, here on the
+        caller's thread, so a bad or hostile request fails before anything is queued."""
+        plan = plan or self._plan(request)
         tokens = self._tokens(request, plan)
         n_ctx = self.engine.n_ctx
         if len(tokens) >= n_ctx:
             raise ContextLengthExceededError(len(tokens), n_ctx)
-        assert self._template is not None and self._constraints is not None
+        assert self._constraints is not None
         constraint = (
             self._constraints.compile(plan.grammar, plan.what) if plan.grammar is not None else None
         )
-        timeout = self.options.timeout
         entry = self._ref.entry
         defaults = entry.sampling if entry is not None else GenerationSettings()
-        job = GenerationJob(
+        settings = defaults.merged(request.settings)
+        return self._new_job(tokens, settings, channel, constraint, raw=request.raw), plan
+
+    def _new_job(
+        self,
+        tokens: list[int],
+        settings: GenerationSettings,
+        channel: Channel,
+        constraint: Constraint | None,
+        *,
+        raw: bool = False,
+    ) -> GenerationJob:
+        assert self._template is not None
+        timeout = self.options.timeout
+        return GenerationJob(
             prompt=tokens,
-            settings=defaults.merged(request.settings),
+            settings=settings,
             channel=channel,
-            hidden_stop=() if request.raw else self._template.stop_strings,
+            hidden_stop=() if raw else self._template.stop_strings,
             deadline=None if timeout is None else time.monotonic() + timeout,
             model_name=self.name,
             gguf_name=self._info.name if self._info is not None else None,
             constraint=constraint,
         )
-        return job, plan
+
+    # -- the decision step (tools under "auto" on a model with no tool syntax of its own) -----
+
+    def _decision_job(self, decision: Decision, channel: Channel) -> GenerationJob:
+        assert self._constraints is not None
+        regex = OutputFormat("regex", grammar=decision.regex)
+        constraint = self._constraints.compile(output_grammar(regex), "decision step")
+        tokens = self._tokens(ChatRequest(decision.messages), OutputPlan(decision.messages))
+        return self._new_job(tokens, DECISION_SETTINGS, channel, constraint)
+
+    def _decide(self, request: ChatRequest, plan: OutputPlan) -> tuple[OutputPlan, Usage]:
+        """Run ``plan``'s decision step, if it has one; the reply's plan and the step's usage."""
+        if plan.decision is None:
+            return plan, Usage()
+        channel = SyncChannel()
+        job = self._decision_job(plan.decision, channel)
+        self._running().submit(job)
+        reader = DecisionReader()
+        try:
+            while not reader.add(channel.get()):
+                pass
+        finally:
+            job.cancel()
+        return decided(request, plan, call=plan.decision.calls(reader.text)), reader.usage
 
     def stream(self, request: ChatRequest) -> Iterator[StreamEvent]:
         channel = SyncChannel()
-        job, plan = self._job(request, channel)
+        self._admit(request)
+        plan, used = self._decide(request, self._plan(request))
+        job, plan = self._job(request, channel, plan)
         self._running().submit(job, wait=self.options.queue_timeout)
-        return _EventStream(job, channel, plan.events())
+        transform = with_usage(used, plan.events()) if used.total_tokens else plan.events()
+        return _EventStream(job, channel, transform)
 
     def astream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
         return _async_events(self, request)
@@ -399,13 +447,18 @@ async def _async_events(backend: LocalBackend, request: ChatRequest) -> AsyncIte
     if backend._scheduler is None:  # loading takes seconds: keep it off the event loop
         await anyio.to_thread.run_sync(backend.load)
     channel = AsyncChannel()
-    # Templating, tokenizing and compiling a grammar take time in proportion to the request:
-    # never on the event loop. Abandoned if the caller is cancelled; the template's budget and
-    # the input limits bound what the thread goes on doing.
+    # Checking, templating, tokenizing and compiling a grammar take time in proportion to the
+    # request: never on the event loop. Abandoned if the caller is cancelled; the template's
+    # budget and the input limits bound what the thread goes on doing.
+    await anyio.to_thread.run_sync(backend._admit, request, abandon_on_cancel=True)
+    planned = await anyio.to_thread.run_sync(backend._plan, request, abandon_on_cancel=True)
+    used = Usage()
+    if planned.decision is not None:
+        planned, used = await _adecide(backend, request, planned)
     job, plan = await anyio.to_thread.run_sync(
-        backend._job, request, channel, abandon_on_cancel=True
+        backend._job, request, channel, planned, abandon_on_cancel=True
     )
-    transform = plan.events()
+    transform = with_usage(used, plan.events()) if used.total_tokens else plan.events()
     scheduler, wait = backend._running(), backend.options.queue_timeout
     try:  # a job queued after its caller left is cancelled too
         if wait > 0:  # waiting for a place blocks: not on the event loop
@@ -422,6 +475,27 @@ async def _async_events(backend: LocalBackend, request: ChatRequest) -> AsyncIte
                 return
     finally:
         job.cancel()
+
+
+async def _adecide(
+    backend: LocalBackend, request: ChatRequest, plan: OutputPlan
+) -> tuple[OutputPlan, Usage]:
+    """The async twin of :meth:`LocalBackend._decide`."""
+    import anyio.to_thread
+
+    assert plan.decision is not None
+    channel = AsyncChannel()
+    job = await anyio.to_thread.run_sync(backend._decision_job, plan.decision, channel)
+    backend._running().submit(job)
+    reader = DecisionReader()
+    try:
+        while not reader.add(await channel.get()):
+            pass
+    finally:
+        job.cancel()
+    call = plan.decision.calls(reader.text)
+    reply = await anyio.to_thread.run_sync(lambda: decided(request, plan, call=call))
+    return reply, reader.usage
 
 
 def create_backend(

@@ -11,6 +11,7 @@ Every constraint a local model can take is turned here into one llguidance gramm
 * ``regex``: the whole answer must match the expression (Rust ``regex`` syntax);
 * a tool list and ``tool_choice``: Hermes ``<tool_call>{"name": …, "arguments": …}</tool_call>``
   blocks whose JSON follows each tool's schema, optionally (``auto``) instead of free text;
+* an answer in words that never writes ``<tool_call>`` (:func:`text_grammar`);
 * a tool list with ``tool_choice="auto"`` and an output format together: calls as above, or an
   answer in the format (the format's grammar nested as ``@answer``), never free text.
 
@@ -303,8 +304,18 @@ def tools_grammar(tools: Sequence[ToolSpec], choice: ToolChoice) -> str:
 
     rules, _ = _call_rules(tools, choice)
     start = "TEXT | calls" if choice == "auto" else "calls"
-    text = r"TEXT: /(.|\n)+/ & ~/(.|\n)*<tool_call>(.|\n)*/"
-    return LLMatcher.grammar_from_lark("\n".join((f"start: {start}", *rules, text)))
+    return LLMatcher.grammar_from_lark("\n".join((f"start: {start}", *rules, _TEXT)))
+
+
+_TEXT = r"TEXT: /(.|\n)+/ & ~/(.|\n)*<tool_call>(.|\n)*/"
+
+
+def text_grammar() -> str:
+    """The llguidance grammar for an answer in words that never writes ``<tool_call>``: the
+    reply once the decision step (:mod:`~hearth.backends.local.decision`) chose to answer."""
+    from llguidance import LLMatcher
+
+    return LLMatcher.grammar_from_lark(f"start: TEXT\n{_TEXT}")
 
 
 def tools_or_answer_grammar(tools: Sequence[ToolSpec], fmt: OutputFormat) -> str:

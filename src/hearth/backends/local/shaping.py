@@ -10,12 +10,14 @@
   renders the tools and the model's own syntax is parsed out of its text (``native``).
 * tools otherwise (a model with no tool syntax such as SmolLM2, ``required`` / a named tool, or
   a ``response_format`` too): a Hermes tool prompt is added to the system message and the output
-  is constrained to free text or ``<tool_call>`` blocks (``auto``), one or more calls
-  (``required``) or calls to the named tool. Every call is then valid JSON, names a real tool and
-  has schema-valid arguments. With a ``response_format`` and ``auto``, the text alternative is
-  the format instead of free text: calls, or an answer in the format (as OpenAI's API does); with
-  ``required`` or a named tool it is calls only, and the format applies to a later answer. The
-  tool prompt says what shape an answer without a call must take.
+  is constrained to one or more calls (``required``) or calls to the named tool. Every call is
+  then valid JSON, names a real tool and has schema-valid arguments. Under ``auto`` without a
+  format, the plan carries a :class:`~hearth.backends.local.decision.Decision`: the backend asks
+  it first, then follows :func:`decided` (calls as for ``required``, or an answer in words with
+  the tools hidden). With a ``response_format`` and ``auto``, one grammar allows calls or an
+  answer in the format (as OpenAI's API does); with ``required`` or a named tool it is calls
+  only, and the format applies to a later answer. The tool prompt says what shape an answer
+  without a call must take.
 * ``tool_choice="none"``: the tools are not shown and only the format (if any) constrains.
 
 :class:`ToolEvents` (from :meth:`OutputPlan.events`) turns the text of a tool-calling generation
@@ -27,8 +29,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
+from hearth.backends.local.decision import Decision, answer_messages, decision_for
 from hearth.backends.local.grammars import (
     output_grammar,
+    text_grammar,
     tools_grammar,
     tools_or_answer_grammar,
 )
@@ -60,6 +64,9 @@ class OutputPlan:
     """With tools and a response_format under ``auto`` the output is calls or an answer in the
     format, never both, and output that opens with this is calls (see ToolEvents); empty for
     every other plan."""
+    decision: Decision | None = None
+    """Under ``auto`` on the constrained path without a format: the question to ask before
+    the reply (see :func:`decided`); the plan's own grammar is then None."""
 
     @property
     def calls_or_answer(self) -> bool:
@@ -94,6 +101,11 @@ def plan_output(
         return OutputPlan(
             request.messages, parser=template_family, tool_names=names, template_tools=tools
         )
+    if fmt is None and choice == "auto":
+        prompted = with_tool_prompt(request.messages, tool_prompt(tools, choice))
+        return OutputPlan(
+            prompted, parser="hermes", tool_names=names, decision=decision_for(prompted)
+        )
     prefix = ""
     if fmt is not None and choice == "auto":
         grammar = tools_or_answer_grammar(tools, fmt)
@@ -109,6 +121,17 @@ def plan_output(
         tool_names=names,
         call_prefix=prefix,
     )
+
+
+def decided(request: ChatRequest, plan: OutputPlan, *, call: bool) -> OutputPlan:
+    """The reply's plan once ``plan``'s decision step has chosen: calls to the request's tools,
+    constrained as under ``required`` (the prompt is the one the decision was asked on, so its
+    tokens are reused), or an answer in words with the tools hidden that never writes a
+    ``<tool_call>``, the tool exchanges shown as text (:func:`answer_messages`)."""
+    if call:
+        grammar = tools_grammar(request.tools, "required")
+        return replace(plan, grammar=grammar, what="tool list", decision=None)
+    return OutputPlan(answer_messages(request.messages), text_grammar(), "answer in words")
 
 
 def _call_prefix(fmt: OutputFormat) -> str:

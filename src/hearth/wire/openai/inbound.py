@@ -242,25 +242,30 @@ def _check_unsupported(body: JsonObject) -> None:
 def _messages(raw: list[JsonObject]) -> tuple[Message, ...]:
     out: list[Message] = []
     for i, item in enumerate(raw):
-        path = f"messages[{i}]."
-        role = _str(item, "role", path, required=True)
-        if role not in _ROLES:
-            raise InvalidRequestError(
-                f"messages[{i}].role: unknown role {role!r}; expected one of {', '.join(_ROLES)}"
-            )
-        if role == "tool":
-            result = _tool_result(item, path)
-            if out and out[-1].role == "tool":
-                out[-1] = Message("tool", (*out[-1].parts, result))
-            else:
-                out.append(Message("tool", (result,)))
-        elif role == "assistant":
-            out.append(Message("assistant", _assistant(item, path)))
-        elif role == "user":
-            out.append(Message("user", _content(item, path, images=True)))
-        else:
-            out.append(Message("system", (TextPart(_text_only(item, path)),)))
+        add_message(out, item, f"messages[{i}].")
     return tuple(out)
+
+
+def add_message(out: list[Message], item: JsonObject, path: str) -> None:
+    """Append the Message of one Chat Completions message ``item`` to ``out``; a tool result
+    joins the tool message just before it. ``path`` (``messages[2].``) starts every error."""
+    role = _str(item, "role", path, required=True)
+    if role not in _ROLES:
+        raise InvalidRequestError(
+            f"{path}role: unknown role {role!r}; expected one of {', '.join(_ROLES)}"
+        )
+    if role == "tool":
+        result = _tool_result(item, path)
+        if out and out[-1].role == "tool":
+            out[-1] = Message("tool", (*out[-1].parts, result))
+        else:
+            out.append(Message("tool", (result,)))
+    elif role == "assistant":
+        out.append(Message("assistant", _assistant(item, path)))
+    elif role == "user":
+        out.append(Message("user", _content(item, path, images=True)))
+    else:
+        out.append(Message("system", (TextPart(_text_only(item, path)),)))
 
 
 def _content(item: JsonObject, path: str, *, images: bool) -> tuple[Part, ...]:

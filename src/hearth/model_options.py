@@ -1,0 +1,59 @@
+"""The keyword options of ``hearth.model(spec, **options)``, typed for IDEs and type checkers.
+
+:class:`ModelOptions` lists every option a built-in backend takes; ``hearth.model`` declares it
+with ``Unpack`` (and keeps a plain ``**options`` overload, so a dict of options built at run time
+still type-checks). Which options apply depends on the provider: a local model refuses a remote
+option and the other way round, with an error that lists what it accepts (the backends check,
+not this module). A test keeps these names in step with the backends' own lists.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, TypedDict
+
+if TYPE_CHECKING:
+    import httpx
+
+    from hearth._http import Timeouts
+
+
+class ModelOptions(TypedDict, total=False):
+    """Options of ``hearth.model(spec, **options)``.
+
+    Local models (``local:…``, ``hf:…``; see ``hearth.backends.local.backend.LocalOptions``):
+
+    * ``n_ctx``: context window in tokens (default min(trained length, 8192));
+    * ``n_threads``: CPU threads (default: every core this process may use);
+    * ``n_batch``: prompt tokens evaluated per step (default 512);
+    * ``max_queue``: requests that may wait for a free slot before new ones are refused;
+    * ``slots``: requests decoded together in one batch (default 8);
+    * ``prefix_cache``: tokens of finished requests kept for reuse (0: off);
+    * ``timeout``: seconds a request may take, queueing included (None: no deadline);
+    * ``verbose``: show llama.cpp's own log on stderr;
+    * ``progress``: a progress bar when a model is pulled (default: when stderr is a TTY).
+
+    Remote models (``openai:…``, ``anthropic:…``, ``gemini:…``, ``ollama:…``, …):
+
+    * ``api_key``, ``base_url``: instead of the environment's or the config's;
+    * ``timeout``: seconds, or a ``Timeouts`` (connect / read / write / pool);
+    * ``max_retries``: retries of a failed request (default 2);
+    * ``vision``: the model takes images; ``raw_completion``: the endpoint has ``/completions``;
+    * ``http_client``, ``async_http_client``: your own httpx clients.
+    """
+
+    n_ctx: int | None
+    n_threads: int | None
+    n_batch: int
+    max_queue: int
+    slots: int
+    prefix_cache: int | None
+    timeout: float | Timeouts | None
+    verbose: bool
+    progress: bool | None
+    api_key: str
+    base_url: str
+    max_retries: int
+    vision: bool
+    raw_completion: bool
+    http_client: httpx.Client
+    async_http_client: httpx.AsyncClient
