@@ -66,19 +66,16 @@ class RootDir:
     # -- resolving -----------------------------------------------------------------------------
 
     def parts(self, path: str) -> list[str]:
-        """The components of ``path`` beneath the root; refuses ``..`` and absolute paths
-        elsewhere."""
+        """The components of ``path`` beneath the root; refuses ``..`` and absolute paths (the
+        tools' schemas admit relative paths only)."""
         raw = PurePosixPath(path or ".")
         if ".." in raw.parts:
             raise PathOutsideRootError(f"'..' is not allowed in paths ({path!r}); stay in the root")
-        if raw.is_absolute():
-            try:
-                raw = raw.relative_to(self.path.as_posix())
-            except ValueError:
-                raise PathOutsideRootError(
-                    f"{path!r} is outside the root directory (an absolute path outside it); "
-                    "use paths relative to the root, such as '.'"
-                ) from None
+        if raw.is_absolute() or path.startswith(("/", "\\")):
+            raise PathOutsideRootError(
+                f"{path!r} is an absolute path; paths are relative to the root directory, "
+                "such as '.' (the root) or 'notes/todo.txt'"
+            )
         return [p for p in raw.parts if p not in ("", ".")]
 
     def show(self, parts: list[str]) -> str:
