@@ -16,10 +16,13 @@ from hearth.server import ServerSettings, create_app
 
 
 @contextmanager
-def served(settings: ServerSettings, *, load_timeout: float = 120) -> Iterator[str]:
+def served(
+    settings: ServerSettings, *, load_timeout: float = 120, config: Config | None = None
+) -> Iterator[str]:
     """Serve ``settings`` on 127.0.0.1 (a free port); yield the base URL once ``/ready`` says
-    the models are loaded; stop the server afterwards."""
-    app = create_app(settings, config=Config(path=Path("/dev/null")))
+    the models are loaded; stop the server afterwards. ``config``: for its ``[aliases]``
+    (default: an empty one)."""
+    app = create_app(settings, config=config or Config(path=Path("/dev/null")))
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
