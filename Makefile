@@ -1,6 +1,8 @@
 # Two commands do all the set-up on a fresh machine with python3, pip and make:
-#   make run    sets up .venv, pulls the default model, streams an answer from it
-#   make test   sets up .venv (with the dev tools), pulls the test models, runs lint, types, tests
+#   make run    sets up .venv with what running needs (hearth: pip install -e .), then streams an
+#               answer from the default model (pulled on first use)
+#   make test   adds the dev tools (pip install -e '.[dev]': pytest, mypy, ruff, the SDKs the
+#               server tests drive), pulls the test models, runs lint, types and the tests
 # Both are idempotent: a second run reuses the venv, pip's wheel cache and hearth's model store.
 
 PYTHON ?= python3
@@ -18,22 +20,30 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 # llama-cpp-python compiles from source the first time (~7-12 min); pip caches the wheel after.
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
+# The note is printed only when neither the venv nor pip's cache has it.
+$(VENV)/.installed-run: pyproject.toml | $(BIN)/python
+	@$(BIN)/python -c "import llama_cpp" 2>/dev/null \
+	  || $(BIN)/python -m pip cache list 'llama_cpp_python*' 2>/dev/null | grep -q '\.whl' \
+	  || echo "building llama-cpp-python from source (7–12 minutes the first time)…"
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-dev: pyproject.toml $(VENV)/.installed-run
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $@
 
-run: $(VENV)/.installed
+run: $(VENV)/.installed-run
 	$(BIN)/hearth run "$(PROMPT)"
 
-models: $(VENV)/.installed
+models: $(VENV)/.installed-run
 	$(BIN)/hearth pull smollm2
 	$(BIN)/hearth pull gemma3-270m
 	$(BIN)/hearth pull minilm
 
-lint: $(VENV)/.installed
+lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check src tests bench
 
-typecheck: $(VENV)/.installed
+typecheck: $(VENV)/.installed-dev
 	$(BIN)/mypy
 
 # The chat page's tests drive Debian's chromium through Playwright's Python API (Playwright's
@@ -48,12 +58,12 @@ $(NPM_PREFIX)/.installed:
 
 mcp-servers: $(NPM_PREFIX)/.installed
 
-pytest: $(VENV)/.installed models chromium mcp-servers
+pytest: $(VENV)/.installed-dev models chromium mcp-servers
 	$(BIN)/python -m pytest
 
 test: lint typecheck pytest
 
-bench: $(VENV)/.installed models
+bench: $(VENV)/.installed-dev models
 	$(BIN)/python bench/decode.py
 
 clean:

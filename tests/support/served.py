@@ -22,10 +22,14 @@ def served(
     *,
     load_timeout: float = 120,
     backends: Mapping[str, Backend] | None = None,
+    config: Config | None = None,
 ) -> Iterator[str]:
     """Serve ``settings`` on 127.0.0.1 (a free port); yield the base URL once ``/ready`` says
-    the models are loaded; stop the server afterwards. ``backends`` as for ``create_app``."""
-    app = create_app(settings, config=Config(path=Path("/dev/null")), backends=backends)
+    the models are loaded; stop the server afterwards. ``backends`` as for ``create_app``;
+    ``config``: for its ``[aliases]`` (default: an empty one)."""
+    app = create_app(
+        settings, config=config or Config(path=Path("/dev/null")), backends=backends
+    )
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
