@@ -28,7 +28,8 @@ from hearth.server import ServerSettings
 pytestmark = pytest.mark.integration
 
 ENDLESS = "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}"
-BUDGET_ERROR = "chat template error: the template did not finish within its budget of 5 s"
+# "of 5 s", or "of 20,000,000 steps" on a machine fast enough to take them within 5 s
+BUDGET_ERROR = "chat template error: the template did not finish within its budget of "
 
 
 @pytest.fixture(scope="module")
@@ -68,10 +69,11 @@ def test_hearth_run_on_a_looping_template_fails_within_its_budget(looping_gguf: 
         env=_env(),
         check=False,
     )
-    assert done.returncode == 1
-    assert done.stderr.startswith(f"error: {BUDGET_ERROR}")
+    took = time.monotonic() - started
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.startswith(f"error: {BUDGET_ERROR}"), done.stderr
     assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1
-    assert time.monotonic() - started < 60
+    assert took < 60, took
 
 
 def _free_port() -> int:
