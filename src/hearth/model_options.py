@@ -9,7 +9,8 @@ not this module). A test keeps these names in step with the backends' own lists.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, TypedDict
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Literal, TypedDict
 
 if TYPE_CHECKING:
     import httpx
@@ -30,7 +31,12 @@ class ModelOptions(TypedDict, total=False):
     * ``prefix_cache``: tokens of finished requests kept for reuse (0: off);
     * ``timeout``: seconds a request may take, queueing included (None: no deadline);
     * ``verbose``: show llama.cpp's own log on stderr;
-    * ``progress``: a progress bar when a model is pulled (default: when stderr is a TTY).
+    * ``progress``: a progress bar when a model is pulled (default: when stderr is a TTY);
+    * ``queue_timeout``: seconds a request may wait for a place in a full queue (0: refused at
+      once);
+    * ``sha256``: the file's expected SHA-256, checked before it is loaded;
+    * ``pooling``: how embeddings pool (``mean``, ``cls`` or ``last``); ``embed_prefixes``: task
+      name → text put before each input to embed.
 
     Remote models (``openai:…``, ``anthropic:…``, ``gemini:…``, ``ollama:…``, …):
 
@@ -50,6 +56,10 @@ class ModelOptions(TypedDict, total=False):
     timeout: float | Timeouts | None
     verbose: bool
     progress: bool | None
+    queue_timeout: float
+    sha256: str | None
+    pooling: Literal["mean", "cls", "last"] | None
+    embed_prefixes: Mapping[str, str] | None
     api_key: str
     base_url: str
     max_retries: int

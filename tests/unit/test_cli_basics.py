@@ -26,7 +26,7 @@ def test_completion_is_offered(capsys: pytest.CaptureFixture[str]) -> None:
     # from bash, as a user types it: typer finds the shell among the command's parents
     hearth = Path(sys.executable).with_name("hearth")
     shown = subprocess.run(
-        ["bash", "-c", f"'{hearth}' --show-completion"],
+        ["bash", "-c", f"'{hearth}' --show-completion; exit $?"],  # bash stays its parent
         capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
     assert shown.returncode == 0 and "_HEARTH_COMPLETE" in shown.stdout
