@@ -15,12 +15,12 @@ from hearth.backends.base import Backend, Capabilities
 from hearth.client import (
     AsyncChatStream,
     ChatStream,
-    Conversation,
     Model,
     aembed,
     embed,
     model,
 )
+from hearth.conversation import Conversation
 from hearth.embeddings import Embeddings
 from hearth.errors import (
     APIConnectionError,

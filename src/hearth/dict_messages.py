@@ -42,7 +42,7 @@ _ANTHROPIC_BLOCKS = {
 def messages_from_dicts(items: Sequence[Message | MessageDict]) -> tuple[Message, ...]:
     """``items`` as Messages: Messages as they are, OpenAI-style dicts translated. Raises
     :class:`~hearth.errors.InvalidRequestError` naming the item and field that is wrong."""
-    from hearth.wire.openai.inbound import add_message
+    from hearth.wire.openai.messages_in import add_message
 
     out: list[Message] = []
     for i, item in enumerate(items):

@@ -37,7 +37,8 @@
         ├── APIConnectionError             could not reach the endpoint
         ├── APITimeoutError                the endpoint did not answer in time
         └── MalformedStreamError           a streamed chunk could not be read (``partial``:
-                                           the answer streamed before it)
+                                           the answer streamed before it; it lives in
+                                           hearth.stream_errors, beside the message vocabulary)
 
 Errors carry what a caller needs to act (token counts, paths, retry_after) as attributes, and
 their message says what was wrong and what to do. Hearth never logs an error and then falls back
@@ -45,11 +46,6 @@ silently.
 """
 
 from __future__ import annotations
-
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from hearth.messages import Message
 
 
 class HearthError(Exception):
@@ -243,15 +239,3 @@ class APITimeoutError(ProviderError, TimeoutError):
     pass
 
 
-class MalformedStreamError(ProviderError):
-    """A stream broke off at a chunk hearth could not read (not JSON, not an object). Every
-    event before it was delivered; ``partial`` is that answer so far, as an assistant message
-    (text, thinking, tool calls), so nothing already streamed is lost."""
-
-    def __init__(
-        self, message: str, *, partial: Message | None = None, provider: str | None = None
-    ) -> None:
-        from hearth.messages import Message as _Message
-
-        self.partial = partial if partial is not None else _Message("assistant", ())
-        super().__init__(message, provider=provider)

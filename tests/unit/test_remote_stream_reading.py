@@ -14,10 +14,10 @@ from hearth import Model
 from hearth.agent import Agent, TurnError
 from hearth.backends.endpoints import ENDPOINTS, resolve
 from hearth.backends.remote import HttpOptions, RemoteBackend
-from hearth.errors import MalformedStreamError
 from hearth.events import TextDelta, ToolCallEvent
 from hearth.messages import Message, TextPart
 from hearth.request import ChatRequest
+from hearth.stream_errors import MalformedStreamError
 
 
 def chunk(content: str) -> bytes:

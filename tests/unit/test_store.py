@@ -144,7 +144,7 @@ def test_the_agents_first_save_is_one_transaction(store: ConversationStore) -> N
 
 def test_the_chat_clis_first_save_is_one_transaction(store: ConversationStore) -> None:
     from hearth.cli.chat import _Saver
-    from hearth.client import Conversation
+    from hearth.conversation import Conversation
 
     model, _ = fake_model(answer("hello"))
     conv = Conversation(model, system="S")

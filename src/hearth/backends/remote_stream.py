@@ -6,7 +6,7 @@ Streams are read the way real servers send them: SSE comment lines (``: keep-ali
 OpenRouter's ``: OPENROUTER PROCESSING``) and events whose data is empty or blank (keep-alives)
 are skipped; ``data: [DONE]`` ends the stream. A chunk that is not a JSON object is not skipped
 silently and does not cost what came before it: every event decoded before it is delivered,
-then :class:`~hearth.errors.MalformedStreamError` is raised, naming the chunk and holding the
+then :class:`~hearth.stream_errors.MalformedStreamError` is raised, naming the chunk and holding the
 answer streamed so far in ``partial``."""
 
 from __future__ import annotations
@@ -18,10 +18,11 @@ from typing import Literal
 import httpx
 
 from hearth._sse import NDJSONDecoder, SSEDecoder, SSEEvent
-from hearth.errors import HearthError, MalformedStreamError
+from hearth.errors import HearthError
 from hearth.events import StreamEvent
 from hearth.messages import JsonObject
 from hearth.response import ResponseAccumulator
+from hearth.stream_errors import MalformedStreamError
 from hearth.wire.base import AnswerFilter, StreamDecoder
 
 

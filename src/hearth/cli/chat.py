@@ -13,7 +13,8 @@ import typer
 
 from hearth.cli.repl import HELP_TEXT
 from hearth.cli.sampling import NO_SETTINGS, sampling_options
-from hearth.client import ChatStream, Conversation, Model
+from hearth.client import ChatStream, Model
+from hearth.conversation import Conversation
 from hearth.errors import InvalidRequestError
 from hearth.response import Response
 from hearth.settings import GenerationSettings

@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 from enum import Enum
 
-from hearth.client import Conversation
+from hearth.conversation import Conversation
 from hearth.errors import InvalidRequestError
 from hearth.messages import Message
 from hearth.settings import SETTINGS_BY_NAME, GenerationSettings

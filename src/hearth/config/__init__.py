@@ -139,8 +139,9 @@ _TOML_POSITION = re.compile(r"\s*\(at line (\d+), column (\d+)\)$")
 def _parse(text: str, path: Path) -> Config:
     import tomllib
 
+    from hearth.config.fields import SchemaError
     from hearth.config.lines import key_lines, line_of
-    from hearth.config.parse import SchemaError, parse_config
+    from hearth.config.parse import parse_config
 
     try:
         data = tomllib.loads(text)

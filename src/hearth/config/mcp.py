@@ -24,8 +24,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from hearth.config.fields import Fields, SchemaError, shown
 from hearth.config.lines import KeyPath
-from hearth.config.parse import Fields, SchemaError, shown
 from hearth.errors import InvalidRequestError
 from hearth.mcp.spec import (
     APPROVAL_POLICIES,
