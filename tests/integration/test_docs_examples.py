@@ -102,6 +102,8 @@ def test_the_documents_examples_run(
         "HEARTH_HOME": str(home),
         "HEARTH_CONFIG": "/dev/null",
         "PYTHONPATH": os.pathsep.join([str(ROOT), str(Path(hearth.__file__).parents[1])]),
+        # the venv's commands (mcp-server-time in the agent guide), as in an activated venv
+        "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
     }
     started = time.monotonic()
     done = subprocess.run(
