@@ -39,6 +39,7 @@ RUNNABLE = [p for p in DOCUMENTS if any(b.skip is None for b in blocks(p))]
 ALIASES = {
     "claude-sonnet-4-5": "local:smollm2",
     "gpt-4o": "local:smollm2",
+    "gpt-5-mini": "local:smollm2",  # the Responses provider example
     "text-embedding-3-small": "local:minilm",
 }
 PER_DOCUMENT_TIMEOUT = 420
