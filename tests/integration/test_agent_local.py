@@ -70,7 +70,7 @@ def test_smollm2_stays_inside_the_fs_tools_root(smollm2: hearth.Model, tmp_path:
     )
     steps = list(agent.iter("Read the file code.txt, then the file escape, then ../secret.txt."))
     results = [s for s in steps if isinstance(s, ToolResultStep)]
-    assert len(results) == 3  # one forced call per round
+    assert len(results) >= 3  # at least one forced call per round (it may make several)
     for r in results:
         assert "SECRET-OUTSIDE" not in r.result.content
         if r.outcome != "ok":
