@@ -130,7 +130,8 @@ def test_errors(client: ollama.Client) -> None:
 
 
 def test_langchain_chat_ollama(base_url: str) -> None:
-    llm = ChatOllama(model=CHAT, base_url=base_url, temperature=0, num_predict=12)
+    # num_predict 48: room for a whole tool call
+    llm = ChatOllama(model=CHAT, base_url=base_url, temperature=0, num_predict=48)
     assert "Paris" in str(llm.invoke(QUESTION[0]["content"]).content)
     streamed = "".join(str(c.content) for c in llm.stream(QUESTION[0]["content"]))
     assert "Paris" in streamed
