@@ -51,8 +51,9 @@ def test_smollm2_calls_a_tool_and_uses_its_result(smollm2: hearth.Model) -> None
 
 
 def test_smollm2_stays_inside_the_fs_tools_root(smollm2: hearth.Model, tmp_path: Path) -> None:
-    """Whatever paths the real model writes (SmolLM2 likes made-up absolute ones), every call
-    is either answered from inside the root or refused with an error it can read."""
+    """Whatever paths the real model writes (the tools' schemas admit only relative ones, but
+    ``..`` and symlinks remain), every call is either answered from inside the root or refused
+    with an error it can read."""
     from hearth.agent.fs_tools import fs_tools
 
     (tmp_path / "secret.txt").write_text("SECRET-OUTSIDE")
@@ -70,7 +71,7 @@ def test_smollm2_stays_inside_the_fs_tools_root(smollm2: hearth.Model, tmp_path:
     )
     steps = list(agent.iter("Read the file code.txt, then the file escape, then ../secret.txt."))
     results = [s for s in steps if isinstance(s, ToolResultStep)]
-    assert len(results) >= 3  # at least one forced call per round (it may make several)
+    assert len(results) >= 3  # at least one forced call per round
     for r in results:
         assert "SECRET-OUTSIDE" not in r.result.content
         if r.outcome != "ok":
