@@ -160,20 +160,26 @@ class ParsePool:
     the event loop come first and the hostile request is the one that waits."""
 
     def __init__(self, workers: int = 2) -> None:
-        self._executor = ThreadPoolExecutor(
-            workers, thread_name_prefix="hearth-parse", initializer=_lower_priority
-        )
+        self.workers = workers
+        self._executor: ThreadPoolExecutor | None = None
 
     async def run(self, work: Callable[[], T]) -> T:
-        """``work()`` on one of the pool's threads; abandoned (not stopped) if cancelled."""
+        """``work()`` on one of the pool's threads; abandoned (not stopped) if cancelled. The
+        threads start on first use (again after :meth:`close`: an app may be started again)."""
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:  # another async library: anyio's own threads
             return await anyio.to_thread.run_sync(work, abandon_on_cancel=True)
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(
+                self.workers, thread_name_prefix="hearth-parse", initializer=_lower_priority
+            )
         return await asyncio.wrap_future(self._executor.submit(work), loop=loop)
 
     def close(self) -> None:
-        self._executor.shutdown(wait=False, cancel_futures=True)
+        executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.shutdown(wait=False, cancel_futures=True)
 
 
 def _lower_priority() -> None:
