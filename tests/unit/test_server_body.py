@@ -163,3 +163,13 @@ def test_the_servers_own_limits_are_checked_before_the_model() -> None:
         "messages[0]: 11 bytes of text is more than 10, the server's limit"
     )
     assert fake.requests == []
+
+
+def test_an_app_started_again_still_parses_large_bodies() -> None:
+    """The parsing threads close with the app and start again with it."""
+    c, fake = make()
+    many = {"model": "fake", "messages": [{"role": "user", "content": "x"}] * 2_000}  # 68 KB
+    for _ in range(2):
+        with c:
+            assert c.post(OPENAI, json=many).status_code == 200
+    assert len(fake.requests) == 2
