@@ -31,8 +31,7 @@ def register(app: typer.Typer) -> None:
     app.command("serve")(serve)
 
 
-def serve(
-    model: Annotated[
+_ModelOpt = Annotated[
         list[str] | None,
         typer.Option(
             "--model",
@@ -40,61 +39,83 @@ def serve(
             help="Model to serve (provider:name, alias, catalogue name or .gguf path); repeat "
             "to serve several. Default: the configured default model.",
         ),
-    ] = None,
-    host: Annotated[str | None, typer.Option(help="Address to bind. Default 127.0.0.1.")] = None,
-    port: Annotated[int | None, typer.Option(help="Port. Default 8080.")] = None,
-    uds: Annotated[str | None, typer.Option(help="Listen on this Unix socket instead.")] = None,
-    max_queue: Annotated[
+    ]
+_HostOpt = Annotated[str | None, typer.Option(help="Address to bind. Default 127.0.0.1.")]
+_PortOpt = Annotated[int | None, typer.Option(help="Port. Default 8080.")]
+_UdsOpt = Annotated[str | None, typer.Option(help="Listen on this Unix socket instead.")]
+_MaxQueueOpt = Annotated[
         int | None, typer.Option(help="Requests that may wait per model before 429.")
-    ] = None,
-    parallel: Annotated[
+    ]
+_ParallelOpt = Annotated[
         int | None,
         typer.Option(help="Requests run at once per model. Default: the engine's slots."),
-    ] = None,
-    timeout: Annotated[
+    ]
+_TimeoutOpt = Annotated[
         float | None, typer.Option(help="Seconds a request may take, waiting included.")
-    ] = None,
-    api_key: Annotated[
+    ]
+_ApiKeyOpt = Annotated[
         str | None,
         typer.Option(
             help=f"Key clients must send (Bearer). Also ${ENV_API_KEY}.", show_default=False
         ),
-    ] = None,
-    cors: Annotated[
+    ]
+_CorsOpt = Annotated[
         list[str] | None, typer.Option(help="Allow CORS from this origin (repeatable; * for any).")
-    ] = None,
-    allow_host: Annotated[
+    ]
+_AllowHostOpt = Annotated[
         list[str] | None,
         typer.Option(
             help="Also answer requests whose Host header names this (repeatable; * for any, "
             "*.example.com for subdomains). Default: loopback names and the bound address.",
         ),
-    ] = None,
-    read_timeout: Annotated[
+    ]
+_ReadTimeoutOpt = Annotated[
         float | None,
         typer.Option(help="Seconds a client has to send a request's headers, then its body."),
-    ] = None,
-    max_messages: Annotated[
+    ]
+_MaxMessagesOpt = Annotated[
         int | None, typer.Option(help="Most messages in one request. Default: the window's.")
-    ] = None,
-    max_message_bytes: Annotated[
+    ]
+_MaxMessageBytesOpt = Annotated[
         int | None,
         typer.Option(help="Most bytes of text in one message. Default: the window's."),
-    ] = None,
-    max_text_bytes: Annotated[
+    ]
+_MaxTextBytesOpt = Annotated[
         int | None,
         typer.Option(help="Most bytes of text in one request. Default: the window's."),
-    ] = None,
-    n_ctx: Annotated[int | None, typer.Option(help="Context window of local models.")] = None,
-    n_threads: Annotated[int | None, typer.Option(help="CPU threads for local models.")] = None,
-    log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
-    webui: Annotated[
+    ]
+_NCtxOpt = Annotated[int | None, typer.Option(help="Context window of local models.")]
+_NThreadsOpt = Annotated[int | None, typer.Option(help="CPU threads for local models.")]
+_LogLevelOpt = Annotated[str, typer.Option(help="debug, info, warning or error.")]
+_WebuiOpt = Annotated[
         bool, typer.Option("--webui/--no-webui", help="Serve the chat page at /.")
-    ] = True,
-    store: Annotated[
+    ]
+_StoreOpt = Annotated[
         Path | None,
         typer.Option(help="Conversation store of the chat page. Default: hearth's usual one."),
-    ] = None,
+    ]
+
+
+def serve(
+    model: _ModelOpt = None,
+    host: _HostOpt = None,
+    port: _PortOpt = None,
+    uds: _UdsOpt = None,
+    max_queue: _MaxQueueOpt = None,
+    parallel: _ParallelOpt = None,
+    timeout: _TimeoutOpt = None,
+    api_key: _ApiKeyOpt = None,
+    cors: _CorsOpt = None,
+    allow_host: _AllowHostOpt = None,
+    read_timeout: _ReadTimeoutOpt = None,
+    max_messages: _MaxMessagesOpt = None,
+    max_message_bytes: _MaxMessageBytesOpt = None,
+    max_text_bytes: _MaxTextBytesOpt = None,
+    n_ctx: _NCtxOpt = None,
+    n_threads: _NThreadsOpt = None,
+    log_level: _LogLevelOpt = "info",
+    webui: _WebuiOpt = True,
+    store: _StoreOpt = None,
 ) -> None:
     """Serve models over HTTP: a chat page (/), OpenAI (/v1/chat/completions,
     /v1/completions, /v1/embeddings, /v1/models), Anthropic (/v1/messages), Gemini
