@@ -1,7 +1,7 @@
 """The official ``ollama`` client and langchain-ollama read what ``hearth serve`` sends on
 Ollama's native API, with FakeBackend scripts behind it (so text, tool calls, usage and errors
 are exact); the same clients run against the real SmolLM2 in
-tests/integration/test_server_ollama_clients.py."""
+tests/integration/test_server_ollama_live_clients.py."""
 
 from __future__ import annotations
 
