@@ -112,6 +112,8 @@ def request_to_wire(
             request.settings, max_tokens_field, sampler_extensions, repeat_penalty_field
         )
     )
+    if not request.tools:  # OpenAI refuses parallel_tool_calls without tools
+        body.pop("parallel_tool_calls", None)
     if stream:
         body["stream"] = True
         body["stream_options"] = {"include_usage": True}

@@ -228,6 +228,8 @@ def _settings(body: JsonObject) -> GenerationSettings:
     for setting, key in wire_fields("openai"):
         if setting.kind in (int, float):
             values[setting.name] = _number_field(body, (key, *setting.wire.openai_aliases), setting)
+        elif setting.kind is bool:
+            values[setting.name] = _get(body, key, "", lambda v: isinstance(v, bool), "a boolean")
     return GenerationSettings(
         **values,  # type: ignore[arg-type]
         stop=stops,
