@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from hearth.backends.base import Backend, raw_completion_unsupported
 from hearth.batch.lines import (
@@ -31,8 +32,8 @@ from hearth.batch.lines import (
     output_tokens,
     result_line,
 )
-from hearth.batch.output import OutputFile
-from hearth.errors import HearthError, OverloadedError
+from hearth.batch.output import OutputFile, finished
+from hearth.errors import HearthError, InvalidRequestError, OverloadedError
 from hearth.messages import JsonObject
 from hearth.request import EmbedRequest
 
@@ -77,6 +78,10 @@ OpenModel = Callable[[str], Backend]
 Report = Callable[[Progress], None]
 
 
+def _quiet(progress: Progress) -> None:
+    """No progress report."""
+
+
 @dataclass
 class BatchRun:
     """One run over ``lines``, skipping the custom_ids in ``skip``. ``model`` (``--model``)
@@ -91,7 +96,7 @@ class BatchRun:
     model: str | None = None
     skip: frozenset[str] = frozenset()
     concurrency: int | None = None
-    report: Report = field(default=lambda progress: None)
+    report: Report = _quiet
     interval: float = 0.5
     progress: Progress = field(init=False)
 
@@ -210,3 +215,50 @@ def _answer(backend: Backend, job: Job) -> _Result:
     assert isinstance(result, Embeddings | Response)
     line = result_line(job.custom_id, 200, answer_body(job, result))
     return _Result(line, output_tokens(result), True)
+
+
+def _open(spec: str) -> Backend:
+    import hearth
+
+    return hearth.model(spec).backend
+
+
+def run_file(
+    source: Path | str,
+    output: Path | str,
+    *,
+    model: str | None = None,
+    concurrency: int | None = None,
+    report: Report = _quiet,
+    open_model: OpenModel = _open,
+) -> Progress:
+    """Run the OpenAI Batch file ``source``, appending results to ``output`` and skipping the
+    custom_ids it already holds; what ``hearth batch SOURCE -o OUTPUT`` does. ``model``
+    replaces each body's model; bodies that name none get the configured default model.
+    ``report`` is called with the run's :class:`Progress` (one object, updated in place) as it
+    goes. Raises :class:`~hearth.errors.InvalidRequestError` for a file that cannot be run
+    (lines without a unique custom_id), before anything runs."""
+    from hearth.batch.lines import read_input
+    from hearth.config import load_config
+
+    source, output = Path(source), Path(output)
+    if output.resolve() == source.resolve():
+        raise InvalidRequestError("the output must be another file than the input")
+    lines = read_input(_read(source), name=str(source))
+    default_model = load_config().resolve_model(None)
+    skip = frozenset(finished(output))
+    with OutputFile(output) as out:
+        run = BatchRun(
+            lines, out, open_model, default_model=default_model, model=model, skip=skip,
+            concurrency=concurrency, report=report,
+        )  # fmt: skip
+        return run.run()
+
+
+def _read(path: Path) -> list[str]:
+    try:
+        return path.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise InvalidRequestError(f"cannot read {path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise InvalidRequestError(f"{path} is not UTF-8 text") from None

@@ -17,15 +17,11 @@ from __future__ import annotations
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
 from hearth.batch.runner import Progress
-from hearth.errors import InvalidRequestError
-
-if TYPE_CHECKING:
-    from hearth.backends.base import Backend
 
 NOT_A_TTY_EVERY = 5.0
 
@@ -41,8 +37,10 @@ class _Reporter:
     def __init__(self) -> None:
         self._tty = sys.stderr.isatty()
         self._last = 0.0
+        self.progress: Progress | None = None
 
     def __call__(self, progress: Progress) -> None:
+        self.progress = progress
         now = time.monotonic()
         if not self._tty and now - self._last < NOT_A_TTY_EVERY:
             return
@@ -76,15 +74,6 @@ def describe(progress: Progress) -> str:
         f"batch: {finished}/{progress.total} done{noted}, "
         f"{progress.tokens_per_second:.0f} tok/s, {progress.elapsed:.0f} s"
     )
-
-
-def _read(path: Path) -> list[str]:
-    try:
-        return path.read_text(encoding="utf-8").splitlines()
-    except OSError as exc:
-        raise InvalidRequestError(f"cannot read {path}: {exc.strerror or exc}") from None
-    except UnicodeDecodeError:
-        raise InvalidRequestError(f"{path} is not UTF-8 text") from None
 
 
 def batch(
@@ -122,37 +111,15 @@ def batch(
     ] = None,
 ) -> None:
     """Run an OpenAI Batch file (chat, completions, embeddings); resumable."""
-    from hearth.batch.lines import read_input
-    from hearth.batch.output import OutputFile, finished
-    from hearth.batch.runner import BatchRun
-    from hearth.config import load_config
+    from hearth.batch.runner import run_file
 
-    if output.resolve() == input_file.resolve():
-        raise InvalidRequestError("-o must name another file than the input")
-    lines = read_input(_read(input_file), name=str(input_file))
-    config = load_config()
-    skip = frozenset(finished(output))
     reporter = _Reporter()
-
-    def open_model(spec: str) -> Backend:
-        import hearth
-
-        return hearth.model(spec).backend
-
-    with OutputFile(output) as out:
-        run = BatchRun(
-            lines,
-            out,
-            open_model,
-            default_model=config.resolve_model(None),
-            model=model,
-            skip=skip,
-            concurrency=concurrency,
-            report=reporter,
+    try:
+        progress = run_file(
+            input_file, output, model=model, concurrency=concurrency, report=reporter
         )
-        try:
-            progress = run.run()
-        except KeyboardInterrupt:
-            reporter.finish(run.progress, interrupted=True)
-            raise
+    except KeyboardInterrupt:
+        if reporter.progress is not None:
+            reporter.finish(reporter.progress, interrupted=True)
+        raise
     reporter.finish(progress, interrupted=False)
