@@ -432,3 +432,46 @@ def test_a_member_that_cannot_be_built_is_named(tmp_path: Path) -> None:
     )
     with pytest.raises(ConfigurationError, match="router:fleet: member 'nosuch:model'"):
         create_backend("router:fleet", config=config)
+
+
+# -- behind hearth serve --------------------------------------------------------------------------
+
+
+def test_hearth_serve_fails_over_and_answers_429_when_every_member_cools_down(
+    tmp_path: Path, servers: Callable[..., LoopbackServer]
+) -> None:
+    from starlette.testclient import TestClient
+
+    from hearth.server import ServerSettings, create_app
+
+    bad, ok = servers(failing), servers(good("ok"))
+    busy = servers(limited)
+    config = fleet_config(tmp_path, {"bad": bad.url, "ok": ok.url}, affinity=False)
+    config = Config(
+        path=config.path,
+        providers={**config.providers, "busy": ProviderConfig("busy", "openai", busy.url + "/v1")},
+        routers={
+            **config.routers,
+            "busy": RouterConfig(name="busy", members=("busy:m",)),
+        },
+    )
+    app = create_app(ServerSettings(models=("router:fleet", "router:busy")), config=config)
+    chat = {"model": "router:fleet", "messages": [{"role": "user", "content": "hi"}]}
+    with TestClient(app) as client:
+        for _ in range(2):
+            r = client.post("/v1/chat/completions", json=chat)
+            assert r.status_code == 200, r.text
+            assert r.json()["choices"][0]["message"]["content"] == "ok!"  # the server streams
+        with client.stream("POST", "/v1/chat/completions", json={**chat, "stream": True}) as s:
+            assert s.status_code == 200
+            body = "".join(s.iter_text())
+        assert '"content":"ok"' in body.replace(" ", "") and "[DONE]" in body
+        assert len(bad.requests) == 1
+        first = client.post("/v1/chat/completions", json={**chat, "model": "router:busy"})
+        assert first.status_code == 429
+        assert "every member failed" in first.json()["error"]["message"]
+        second = client.post("/v1/chat/completions", json={**chat, "model": "router:busy"})
+        assert second.status_code == 429
+        assert "cooling down" in second.json()["error"]["message"]
+        assert 1 <= int(second.headers["retry-after"]) <= 7
+    assert len(busy.requests) == 1
