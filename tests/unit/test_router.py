@@ -475,3 +475,46 @@ def test_hearth_serve_fails_over_and_answers_429_when_every_member_cools_down(
         assert "cooling down" in second.json()["error"]["message"]
         assert 1 <= int(second.headers["retry-after"]) <= 7
     assert len(busy.requests) == 1
+
+
+def test_affinity_yields_to_a_member_with_far_fewer_calls_in_flight() -> None:
+    a, b = Replica("a"), Replica("b")
+    a.release.clear()
+    b.release.clear()
+    fleet = RouterBackend([a, b], policy=RoutingPolicy(affinity_slack=2))
+    request = chat_of("sys", "the same question")
+    held = [fleet.stream(request) for _ in range(5)]
+    owners = [next(s) for s in held]
+    texts = [e.text for e in owners if isinstance(e, TextDelta)]
+    home = texts[0]
+    assert texts[:3] == [home] * 3  # kept while within 2 calls of the least busy member
+    assert texts[3] != home  # then the call goes to the idle one
+    assert (fleet.table.affinity_kept, fleet.table.affinity_yielded) == (4, 1)
+    for s in held:
+        s.close()  # type: ignore[attr-defined]
+
+
+def test_options_go_to_the_members_that_take_them(
+    tmp_path: Path, servers: Callable[..., LoopbackServer]
+) -> None:
+    ok = servers(good("ok"))
+    config = fleet_config(tmp_path, {"ok": ok.url})
+    fleet = router(config, max_retries=1, api_key="k")
+    assert ask(fleet) == "ok"
+    assert ok.requests[0].headers["authorization"] == "Bearer k"
+    with pytest.raises(InvalidRequestError, match=r"no member takes the option\(s\) n_ctx"):
+        router(config, n_ctx=128)
+
+
+def test_a_mixed_router_gives_local_options_to_local_members_only(tmp_path: Path) -> None:
+    config = Config(
+        path=tmp_path / "c.toml",
+        providers={"gpu": ProviderConfig("gpu", "openai", "http://127.0.0.1:9/v1")},
+        routers={"mixed": RouterConfig(name="mixed", members=("local:smollm2", "gpu:m"))},
+    )
+    fleet = create_backend("router:mixed", config=config, slots=2, api_key="k")
+    assert isinstance(fleet, RouterBackend)
+    local, remote = (m.backend for m in fleet.members)
+    assert local.options.slots == 2  # type: ignore[attr-defined]
+    assert remote.name == "gpu:m"
+    fleet.close()

@@ -27,6 +27,7 @@ from hearth.errors import (
     APITimeoutError,
     ConfigurationError,
     HearthError,
+    InvalidRequestError,
     OverloadedError,
     ProviderError,
     RateLimitError,
@@ -268,9 +269,10 @@ def _shared_capabilities(each: list[Capabilities]) -> Capabilities:
 
 
 def create_router(name: str, /, *, config: Config, **options: object) -> RouterBackend:
-    """``router:NAME``: the members of ``[routers.NAME]`` in ``config``, each built with
-    ``options`` (remote ones with ``max_retries=0`` unless given, and the router's
-    ``timeout``)."""
+    """``router:NAME``: the members of ``[routers.NAME]`` in ``config``, each built with the
+    ``options`` it takes (local ones ``slots``, ``n_ctx``…; remote ones ``http_client``,
+    ``api_key``…, with ``max_retries=0`` unless given, and the router's ``timeout``); an
+    option no member takes is an error."""
     from hearth.backends.registry import create_backend, split_model_string
 
     router = config.routers.get(name)
@@ -280,34 +282,63 @@ def create_router(name: str, /, *, config: Config, **options: object) -> RouterB
             f"no router named {name!r} in {config.path} (routers there: {known}); add a "
             f'[routers.{name or "NAME"}] table with members = ["provider:model", ...]'
         )
+    specs = [config.resolve_model(member) for member in router.members]
+    accepted = [_accepted(split_model_string(spec)[0], config) for spec in specs]
+    _check_options(name, options, accepted)
     backends: list[Backend] = []
     try:
-        for member in router.members:
-            spec = config.resolve_model(member)
-            provider, _ = split_model_string(spec)
-            backends.append(
-                create_backend(spec, config=config, **_member_options(provider, router, options))
-            )
+        for spec, takes in zip(specs, accepted, strict=True):
+            chosen = {k: v for k, v in options.items() if takes is None or k in takes}
+            if takes is not None and "max_retries" in takes:  # a remote member
+                chosen = _remote_defaults(router) | chosen
+            backends.append(create_backend(spec, config=config, **chosen))
     except HearthError as exc:
+        failed = router.members[len(backends)]
         for built in backends:
             built.close()
-        exc.args = (f"router:{name}: member {member!r}: {exc}",)
+        exc.args = (f"router:{name}: member {failed!r}: {exc}",)
         raise
     policy = RoutingPolicy(cooldown=router.cooldown, affinity=router.affinity)
     return RouterBackend(backends, name=name, policy=policy)
 
 
-def _member_options(
-    provider: str, router: RouterConfig, options: dict[str, object]
-) -> dict[str, object]:
-    from hearth.backends.registry import BUILTIN_PROVIDERS
+def _accepted(provider: str, config: Config) -> frozenset[str] | None:
+    """The options a member of ``provider`` takes; None for a plugin (it says itself)."""
+    from hearth.backends.endpoints import ENDPOINTS
 
-    if provider in BUILTIN_PROVIDERS:
-        return options
+    if provider in ("local", "hf"):
+        from hearth.backends.local.backend import LocalOptions
+
+        return frozenset(LocalOptions.__dataclass_fields__)
+    if provider in config.providers or provider in ENDPOINTS:
+        from hearth.backends.remote import REMOTE_OPTIONS
+
+        return frozenset(REMOTE_OPTIONS)
+    return None
+
+
+def _check_options(
+    name: str, options: dict[str, object], accepted: list[frozenset[str] | None]
+) -> None:
+    """An option no member takes is an error; one that only some take goes to those."""
+    if any(takes is None for takes in accepted):
+        return
+    known = frozenset().union(*(takes for takes in accepted if takes is not None))
+    unknown = sorted(set(options) - known)
+    if unknown:
+        raise InvalidRequestError(
+            f"router:{name}: no member takes the option(s) {', '.join(unknown)}; its members "
+            f"take: {', '.join(sorted(known))}"
+        )
+
+
+def _remote_defaults(router: RouterConfig) -> dict[str, object]:
+    """A remote member does not retry on its own (the router's failover is the retry) and
+    takes the router's timeout."""
     defaults: dict[str, object] = {"max_retries": 0}
     if router.timeout is not None:
         defaults["timeout"] = router.timeout
-    return defaults | options
+    return defaults
 
 
 __all__ = ["RouterBackend", "RoutingPolicy", "create_router", "member_failed"]

@@ -98,6 +98,10 @@ class RoutingTable:
         )
         self._lock = threading.Lock()
         self._turn = 0
+        self.affinity_kept = 0
+        """Calls that went to the member their prefix hash picked."""
+        self.affinity_yielded = 0
+        """Calls whose prefix hash picked a member too busy to take them."""
 
     def pick(self, key: bytes | None, exclude: Sequence[Member] = ()) -> Member | None:
         """The member for a call (its count of calls in flight raised), or None when every
@@ -108,12 +112,21 @@ class RoutingTable:
             if not ready:
                 return None
             chosen = self._least_busy(ready)
-            if key is not None and self.policy.affinity and len(ready) > 1:
-                affine = max(ready, key=lambda m: _score(key, m))
-                if affine.outstanding <= chosen.outstanding + self.policy.affinity_slack:
-                    chosen = affine
+            if key is not None and self.policy.affinity:
+                chosen = self._affine(key, ready, chosen)
             chosen.outstanding += 1
             return chosen
+
+    def _affine(self, key: bytes, ready: list[Member], least: Member) -> Member:
+        """The member ``key`` hashes to among the ready ones (rendezvous hashing: while a
+        member sits out, its prefixes go to one other member each, and come back after), if
+        it is not too busy; else ``least``."""
+        home = max(ready, key=lambda m: _score(key, m))
+        if home.outstanding <= least.outstanding + self.policy.affinity_slack:
+            self.affinity_kept += 1
+            return home
+        self.affinity_yielded += 1
+        return least
 
     def _least_busy(self, ready: list[Member]) -> Member:
         fewest = min(m.outstanding for m in ready)
