@@ -518,3 +518,28 @@ def test_a_mixed_router_gives_local_options_to_local_members_only(tmp_path: Path
     assert local.options.slots == 2  # type: ignore[attr-defined]
     assert remote.name == "gpu:m"
     fleet.close()
+
+
+def test_a_slow_member_gets_fewer_calls_under_load(
+    tmp_path: Path, servers: Callable[..., LoopbackServer]
+) -> None:
+    def sluggish(received: Received) -> Reply:
+        reply = answer("slow")
+        return Reply(reply.status, reply.body, reply.headers, delay=0.4)
+
+    lazy, quick = servers(sluggish), servers(good("quick"))
+    fleet = router(fleet_config(tmp_path, {"lazy": lazy.url, "quick": quick.url}, affinity=False))
+    answers: list[str] = []
+
+    def client() -> None:
+        for _ in range(5):
+            answers.append(ask(fleet))
+
+    threads = [threading.Thread(target=client) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert len(answers) == 20
+    assert answers.count("slow") < answers.count("quick") / 2
+    assert all(m.outstanding == 0 for m in fleet.members)
