@@ -131,7 +131,7 @@ class RouterBackend(BackendBase):
             )
         said = "; ".join(f"{m.name}: {exc}" for m, exc in errors)
         last = errors[-1][1]
-        last.args = (f"{self.name}: every member failed ({said})",)
+        last.args = (f"{self.name}: no member could answer ({said})",)
         return last
 
     # -- sync ------------------------------------------------------------------------------------
