@@ -28,6 +28,7 @@ from hearth.catalog.entries import (
 from hearth.catalog.hf_cache import make_hf_source, parse_hf_spec
 from hearth.config.fields import Fields, SchemaError, shown
 from hearth.config.lines import KeyPath, dotted
+from hearth.config.routers import parse_routers
 from hearth.config.schema import (
     DEFAULT_MODEL,
     Config,
@@ -38,7 +39,7 @@ from hearth.errors import ConfigurationError, HearthError
 from hearth.settings import GenerationSettings
 from hearth.wire.formats import FORMAT_NAMES, get_format
 
-TOP_KEYS = ("default_model", "aliases", "models", "providers", "server", "mcp")
+TOP_KEYS = ("default_model", "aliases", "models", "providers", "server", "mcp", "routers")
 MODEL_KEYS = (
     "name", "aliases", "description", "hf", "revision", "path", "pypi", "filename", "sha256",
     "size", "template", "context_length", "capabilities", "sampling",
@@ -65,6 +66,7 @@ def parse_config(data: Mapping[str, object], path: Path) -> Config:
         providers=_providers(data.get("providers", {})),
         server=_server(data.get("server", {})),
         mcp_servers=_mcp(data["mcp"], path) if "mcp" in data else {},
+        routers=parse_routers(data.get("routers", {})),
     )
 
 
@@ -96,11 +98,11 @@ def _providers(table: object) -> dict[str, ProviderConfig]:
     providers: dict[str, ProviderConfig] = {}
     for name, body in table.items():
         at: KeyPath = ("providers", name)
-        if not PROVIDER_NAME.fullmatch(name) or name == "local":
+        if not PROVIDER_NAME.fullmatch(name) or name in ("local", "router"):
             raise SchemaError(
                 at,
                 f"provider name {name!r} must be lowercase letters, digits, '_' or '-' and not "
-                "'local' (it is written before the ':' of model strings)",
+                "'local' or 'router' (it is written before the ':' of model strings)",
             )
         fields = Fields(body, at, PROVIDER_KEYS)
         kind = fields.choice("type", FORMAT_NAMES, required=", ".join(FORMAT_NAMES))

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 
 from hearth._secret import MASK
 from hearth.catalog.entries import CatalogEntry, HFSource, PathSource
-from hearth.config.schema import Config, ProviderConfig, ServerConfig
+from hearth.config.schema import Config, ProviderConfig, RouterConfig, ServerConfig
 from hearth.settings import GenerationSettings
 
 _BARE = re.compile(r"[A-Za-z0-9_-]+")
@@ -107,7 +107,19 @@ def config_json(config: Config) -> dict[str, object]:
         }
         | _key_fields(server),
         "mcp_servers": mcp,
+        "routers": {name: _router_fields(router) for name, router in config.routers.items()},
     }
+
+
+def _router_fields(router: RouterConfig) -> dict[str, object]:
+    out: dict[str, object] = {
+        "members": list(router.members),
+        "cooldown": router.cooldown,
+        "affinity": router.affinity,
+    }
+    if router.timeout is not None:
+        out["timeout"] = router.timeout
+    return out
 
 
 def toml_key(key: str) -> str:
@@ -165,4 +177,6 @@ def config_toml(config: Config) -> str:
     assert isinstance(mcp, dict)
     for name, fields in mcp.items():
         lines += _table(f"[mcp.servers.{toml_key(name)}]", fields)
+    for name, router in config.routers.items():
+        lines += _table(f"[routers.{toml_key(name)}]", _router_fields(router))
     return "\n".join(lines).rstrip() + "\n"
