@@ -75,11 +75,15 @@ class TextDelta:
 
 @dataclass(frozen=True, slots=True)
 class ThinkingDelta:
-    """A piece of reasoning. A provider's signature arrives on a delta with ``text == ""``."""
+    """A piece of reasoning. A provider's signature arrives on a delta with ``text == ""``, and
+    so does ``meta`` that is not the provider's text (a local reasoning model's tool calls
+    written inside its thinking, :mod:`hearth.backends.local.thinkstream`); the ThinkingPart the
+    deltas accumulate into keeps it."""
 
     text: str
     signature: str | None = None
     redacted: bool = False
+    meta: Meta = None
     kind: Literal["thinking"] = field(default="thinking", repr=False)
 
 

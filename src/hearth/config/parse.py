@@ -41,7 +41,8 @@ from hearth.wire.formats import FORMAT_NAMES, get_format
 TOP_KEYS = ("default_model", "aliases", "models", "providers", "server", "mcp")
 MODEL_KEYS = (
     "name", "aliases", "description", "hf", "revision", "path", "pypi", "filename", "sha256",
-    "size", "template", "context_length", "capabilities", "sampling",
+    "size", "template", "context_length", "capabilities", "sampling", "chat_template",
+    "thinking_tags",
 )  # fmt: skip
 PROVIDER_KEYS = (
     "type", "base_url", "api_key_env", "api_key", "raw_completion", "sampling", "max_tokens_field",
@@ -214,6 +215,9 @@ def _entry(fields: Fields, path: Path) -> CatalogEntry:
             capabilities=tuple(c for c in CAPABILITIES if c in capabilities),
             sampling=_sampling(fields),
             origin=str(path),
+            chat_template=fields.string("chat_template"),
+            thinking_tags=fields.strings("thinking_tags") if "thinking_tags" in fields.table
+            else None,
         )
     except ConfigurationError as exc:
         raise SchemaError(fields.path, str(exc)) from None

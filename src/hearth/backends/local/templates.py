@@ -50,7 +50,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, Literal, NoReturn, Protocol
 
@@ -128,9 +128,11 @@ class ChatTemplate(Protocol):
         *,
         add_generation_prompt: bool = True,
         tools: Sequence[ToolSpec] = (),
+        context: Mapping[str, Any] | None = None,
     ) -> str:
         """The prompt text; ``add_generation_prompt`` appends the opening of the model's turn;
-        ``tools`` are described to the model in its family's words."""
+        ``tools`` are described to the model in its family's words; ``context``: extra
+        variables for a Jinja template (``enable_thinking``), ignored by the built-in ones."""
         ...
 
 
@@ -235,6 +237,7 @@ class ChatMLTemplate:
         *,
         add_generation_prompt: bool = True,
         tools: Sequence[ToolSpec] = (),
+        context: Mapping[str, Any] | None = None,
     ) -> str:
         turns = [t for i, m in enumerate(messages) for t in _chatml_turns(i, m)]
         if tools:
@@ -344,6 +347,7 @@ class GemmaTemplate:
         *,
         add_generation_prompt: bool = True,
         tools: Sequence[ToolSpec] = (),
+        context: Mapping[str, Any] | None = None,
     ) -> str:
         out = [self.bos_token]
         for role, text in _gemma_turns(messages, tools):
@@ -565,6 +569,7 @@ class JinjaChatTemplate:
         *,
         add_generation_prompt: bool = True,
         tools: Sequence[ToolSpec] = (),
+        context: Mapping[str, Any] | None = None,
     ) -> str:
         if self._gemma is not None and (tools or _needs_builtin_gemma(messages)):
             return self._gemma.render(
@@ -578,7 +583,8 @@ class JinjaChatTemplate:
         if tools and not self._uses_tools:
             prompt = llama3_tool_prompt if self.tool_family == "llama3" else hermes_tool_prompt
             _add_system(hf, prompt(tools))
-        context: dict[str, Any] = {
+        variables: dict[str, Any] = {
+            **(context or {}),
             "messages": hf,
             "bos_token": self.bos_token,
             "eos_token": self.eos_token,
@@ -587,7 +593,7 @@ class JinjaChatTemplate:
             "documents": None,
         }
         try:
-            return self._render_bounded(context)
+            return self._render_bounded(variables)
         except TemplateError as exc:
             if exc.line is not None:
                 raise
