@@ -216,11 +216,15 @@ def _entry(fields: Fields, path: Path) -> CatalogEntry:
             sampling=_sampling(fields),
             origin=str(path),
             chat_template=fields.string("chat_template"),
-            thinking_tags=fields.strings("thinking_tags") if "thinking_tags" in fields.table
-            else None,
+            thinking_tags=_thinking_tags(fields),
         )
     except ConfigurationError as exc:
         raise SchemaError(fields.path, str(exc)) from None
+
+
+def _thinking_tags(fields: Fields) -> tuple[str, ...] | None:
+    """``thinking_tags``: None when absent (the template tells), else ``[]`` or two tags."""
+    return fields.strings("thinking_tags") if "thinking_tags" in fields.table else None
 
 
 def _template(name: str | None) -> TemplateName | None:

@@ -30,9 +30,9 @@ from hearth.backends.local.engine import DEFAULT_SLOTS, EngineConfig, LlamaEngin
 from hearth.backends.local.grammars import output_grammar
 from hearth.backends.local.job import GenerationJob
 from hearth.backends.local.limits import longest_token_bytes
+from hearth.backends.local.reasoning import ThinkingSyntax, detect_thinking
 from hearth.backends.local.scheduler import DEFAULT_MAX_QUEUE, Scheduler
 from hearth.backends.local.shaping import OutputPlan, decided, plan_output
-from hearth.backends.local.reasoning import ThinkingSyntax, detect_thinking
 from hearth.backends.local.templates import ChatTemplate, select_template
 from hearth.backends.local.thinking_setup import ThinkingSetup, check_request
 from hearth.backends.local.thinkstream import Transform

@@ -44,12 +44,14 @@ class ThinkingSyntax:
 
     ``answer_marker``: text that may follow ``close`` before the answer and is not part of it
     (harmony's ``final`` channel header). ``off_switch``: how the prompt turns thinking off
-    (None: it cannot be turned off)."""
+    (None: it cannot be turned off). ``line``: the opening tag stands on a line of its own
+    (tags do; harmony's channel header does not)."""
 
     open: str
     close: str
     off_switch: OffSwitch | None = "empty_block"
     answer_marker: str = ""
+    line: bool = True
 
     @property
     def markers(self) -> tuple[str, ...]:
@@ -69,7 +71,7 @@ class ThinkingSyntax:
         if thinking is not False:
             if inside:
                 return rendered
-            return rendered + self.open + ("\n" if self.open.endswith(">") else "")
+            return rendered + self.open + ("\n" if self.line else "")
         if self.off_switch is None:
             raise UnsupportedFeatureError(
                 f"{model_name} always reasons: its chat template has no way to turn thinking "
@@ -89,6 +91,7 @@ HARMONY = ThinkingSyntax(
     "<|end|>",
     off_switch=None,
     answer_marker="<|start|>assistant<|channel|>final<|message|>",
+    line=False,
 )
 
 _REASONING_NAMES = re.compile(r"deepseek-r1|\br1-distill|qwq|qwen3|smollm3|phi-4-reasoning", re.I)

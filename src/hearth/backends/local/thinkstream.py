@@ -30,7 +30,7 @@ from typing import Literal, TypeAlias
 from hearth.backends.local.reasoning import ThinkingSyntax
 from hearth.backends.local.toolcalls import ToolCallParser, ToolFamily
 from hearth.events import Done, StreamEvent, TextDelta, ThinkingDelta, ToolCallEvent
-from hearth.messages import JsonValue
+from hearth.messages import JsonValue, ToolCallPart
 
 PieceKind: TypeAlias = Literal["thinking", "text"]
 Piece: TypeAlias = tuple[PieceKind, str]
@@ -158,6 +158,7 @@ class ThinkingEvents:
         self._splitter = ThinkingSplitter(syntax)
         self._inner = inner
         self._calls = ToolCallParser(family or "hermes", tool_names) if tool_names else None
+        self._found: list[ToolCallPart] = []
         self._reported = False
 
     def __call__(self, event: StreamEvent) -> list[StreamEvent]:
@@ -178,7 +179,7 @@ class ThinkingEvents:
             if kind == "thinking":
                 out.append(ThinkingDelta(text))
                 if self._calls is not None:
-                    self._calls.feed(text)
+                    self._look(self._calls.feed(text))
             else:
                 out.extend(self._report())
                 out.extend(self._pass(TextDelta(text)))
@@ -189,10 +190,13 @@ class ThinkingEvents:
         if self._reported or self._calls is None:
             return []
         self._reported = True
-        found = [e.call for e in self._calls.finish() if isinstance(e, ToolCallEvent)]
-        if not found:
+        self._look(self._calls.finish())
+        if not self._found:
             return []
         calls: list[JsonValue] = [
-            {"id": c.id, "name": c.name, "arguments": c.arguments} for c in found
+            {"id": c.id, "name": c.name, "arguments": c.arguments} for c in self._found
         ]
         return [ThinkingDelta("", meta={IN_THINKING_KEY: calls})]
+
+    def _look(self, events: list[StreamEvent]) -> None:
+        self._found.extend(e.call for e in events if isinstance(e, ToolCallEvent))
