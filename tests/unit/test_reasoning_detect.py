@@ -22,7 +22,7 @@ QWEN3 = (
     "{%- if enable_thinking is defined and enable_thinking is false %}"
     "{{- '<think>\\n\\n</think>\\n\\n' }}{%- endif %}{%- endif %}"
 )
-R1_DISTILL = "{% if add_generation_prompt %}{{'<｜Assistant｜><think>\\n'}}{% endif %}"
+R1_DISTILL = "{% if add_generation_prompt %}{{'<\uff5cAssistant\uff5c><think>\\n'}}{% endif %}"
 GPT_OSS = "{{- '<|start|>assistant<|channel|>analysis<|message|>' }} final"
 CHATML = "{% for m in messages %}<|im_start|>{{ m.role }}\n{{ m.content }}<|im_end|>\n{% endfor %}"
 
@@ -54,7 +54,7 @@ def test_thinking_on_leaves_the_prompt_inside_the_block() -> None:
     prompt = THINK_TAGS.prompt("<|im_start|>assistant\n", None, "m")
     assert prompt == "<|im_start|>assistant\n<think>\n"
     # a template that opens it itself (DeepSeek-R1) is left alone
-    opened = "<｜Assistant｜><think>\n"
+    opened = "<\uff5cAssistant\uff5c><think>\n"
     assert THINK_TAGS.prompt(opened, True, "m") == opened
 
 
@@ -77,7 +77,7 @@ def test_enable_thinking_templates_switch_themselves() -> None:
 
 
 def test_a_model_that_always_reasons_refuses_thinking_off() -> None:
-    with pytest.raises(UnsupportedFeatureError, match="gpt-oss always reasons.*thinking=False"):
+    with pytest.raises(UnsupportedFeatureError, match=r"gpt-oss always reasons.*thinking=False"):
         HARMONY.prompt("<|start|>assistant", False, "gpt-oss")
     assert HARMONY.prompt("<|start|>assistant", True, "g").endswith(
         "<|channel|>analysis<|message|>"

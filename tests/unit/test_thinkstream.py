@@ -4,6 +4,7 @@ and inside the thinking."""
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 
@@ -87,7 +88,7 @@ OUTPUTS = [
 def test_any_chunking_gives_the_same_thinking_and_answer(case: tuple[str, list[int]]) -> None:
     text, cuts = case
     bounds = [0, *sorted(cuts), len(text)]
-    chunks = [text[a:b] for a, b in zip(bounds, bounds[1:], strict=False)]
+    chunks = [text[a:b] for a, b in itertools.pairwise(bounds)]
     assert _split(THINK_TAGS, chunks) == _split(THINK_TAGS, [text])
 
 
@@ -95,7 +96,7 @@ def test_any_chunking_gives_the_same_thinking_and_answer(case: tuple[str, list[i
 def test_any_chunking_of_any_text_gives_the_same_split(text: str, data: st.DataObject) -> None:
     cuts = data.draw(st.lists(st.integers(0, len(text)), max_size=8))
     bounds = [0, *sorted(cuts), len(text)]
-    chunks = [text[a:b] for a, b in zip(bounds, bounds[1:], strict=False)]
+    chunks = [text[a:b] for a, b in itertools.pairwise(bounds)]
     assert _split(THINK_TAGS, chunks) == _split(THINK_TAGS, [text])
 
 
