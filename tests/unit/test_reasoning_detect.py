@@ -123,3 +123,15 @@ def test_bad_thinking_tags_say_what_is_expected(tags: list[str]) -> None:
         CatalogEntry("m", PathSource(Path("/m/x.gguf")), thinking_tags=tuple(tags))
     with pytest.raises(Exception, match="thinking_tags"):
         _models([{"name": "m", "path": "/m/x.gguf", "thinking_tags": tags}])
+
+
+def test_local_options_take_a_template_and_tags() -> None:
+    from hearth.backends.local.backend import LocalOptions
+    from hearth.errors import InvalidRequestError
+
+    options = LocalOptions(chat_template=CHATML, thinking_tags=["<t>", "</t>"])
+    assert options.thinking_tags == ("<t>", "</t>")
+    with pytest.raises(InvalidRequestError, match=r"thinking_tags must be \(\) .* \(open, close\)"):
+        LocalOptions(thinking_tags=("<think>",))
+    with pytest.raises(InvalidRequestError, match="chat_template is empty"):
+        LocalOptions(chat_template=" ")

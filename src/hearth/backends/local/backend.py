@@ -16,7 +16,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -77,7 +77,11 @@ class LocalOptions:
       must agree);
     * ``pooling``: how embeddings pool (``mean``, ``cls`` or ``last``; default: the file's);
     * ``embed_prefixes``: task name → text put before each input to embed, replacing the
-      model family's (see :mod:`hearth.embeddings`).
+      model family's (see :mod:`hearth.embeddings`);
+    * ``chat_template``: a Jinja chat template used instead of the model's own (over the
+      catalogue entry's ``chat_template``);
+    * ``thinking_tags``: ``(open, close)``, the tags the model thinks in, whatever its template
+      says; ``()``: it does not reason (see :mod:`hearth.backends.local.reasoning`).
     """
 
     n_ctx: int | None = None
@@ -93,8 +97,20 @@ class LocalOptions:
     sha256: str | None = None
     pooling: Pooling | None = None
     embed_prefixes: Mapping[str, str] | None = None
+    chat_template: str | None = None
+    thinking_tags: Sequence[str] | None = None
 
     def __post_init__(self) -> None:
+        if self.thinking_tags is not None:
+            tags = tuple(self.thinking_tags)
+            if len(tags) not in (0, 2) or (tags and (not all(tags) or tags[0] == tags[1])):
+                raise InvalidRequestError(
+                    "thinking_tags must be () (not a reasoning model) or (open, close), two "
+                    f"different non-empty tags such as ('<think>', '</think>'), got {tags!r}"
+                )
+            object.__setattr__(self, "thinking_tags", tags)
+        if self.chat_template is not None and not self.chat_template.strip():
+            raise InvalidRequestError("chat_template is empty; give the Jinja template's text")
         if self.max_queue < 1:
             raise InvalidRequestError(f"max_queue must be at least 1, got {self.max_queue}")
         if self.prefix_cache is not None and self.prefix_cache < 0:
@@ -205,7 +221,10 @@ class LocalBackend(LocalEmbedding, BackendBase):
             )
 
     def _template_source(self, info: GGUFInfo) -> str | None:
-        """The Jinja chat template: the catalogue entry's ``chat_template``, else the file's."""
+        """The Jinja chat template: the ``chat_template`` option, else the catalogue entry's,
+        else the file's."""
+        if self.options.chat_template is not None:
+            return self.options.chat_template
         entry = self._ref.entry
         if entry is not None and entry.chat_template is not None:
             return entry.chat_template
@@ -217,9 +236,16 @@ class LocalBackend(LocalEmbedding, BackendBase):
         return detect_thinking(
             self._template_source(info),
             f"{self._spec} {info.name or ''}",
-            tags=entry.thinking_tags if entry is not None else None,
+            tags=self._tags(),
             capability=entry is not None and "thinking" in entry.capabilities,
         )
+
+    def _tags(self) -> tuple[str, ...] | None:
+        """The ``thinking_tags`` override: the option's, else the catalogue entry's."""
+        if self.options.thinking_tags is not None:
+            return tuple(self.options.thinking_tags)
+        entry = self._ref.entry
+        return entry.thinking_tags if entry is not None else None
 
     def fetch(self, progress: Progress | None = None) -> Path:
         """The model's verified file, pulled into the store first if it is a catalogue model
@@ -281,17 +307,10 @@ class LocalBackend(LocalEmbedding, BackendBase):
         if self._info is not None:
             return self._thinking is not None
         entry = self._ref.entry
-        if entry is None:
-            return False
-        return (
-            detect_thinking(
-                entry.chat_template,
-                self._spec,
-                tags=entry.thinking_tags,
-                capability="thinking" in entry.capabilities,
-            )
-            is not None
-        )
+        source = self.options.chat_template or (entry.chat_template if entry else None)
+        capability = entry is not None and "thinking" in entry.capabilities
+        syntax = detect_thinking(source, self._spec, tags=self._tags(), capability=capability)
+        return syntax is not None
 
     def input_limits(self) -> InputLimits | None:
         """What the context window could ever hold, once the model is loaded (else None)."""
