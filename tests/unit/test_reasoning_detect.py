@@ -135,3 +135,30 @@ def test_local_options_take_a_template_and_tags() -> None:
         LocalOptions(thinking_tags=("<think>",))
     with pytest.raises(InvalidRequestError, match="chat_template is empty"):
         LocalOptions(chat_template=" ")
+
+
+# Qwen3's rule, cut down: an assistant turn after the last user message keeps its reasoning
+# (a tool-calling step), earlier ones lose it.
+QWEN3_HISTORY = (
+    "{%- set ns = namespace(last=0) %}{%- for m in messages %}{%- if m.role == 'user' %}"
+    "{%- set ns.last = loop.index0 %}{%- endif %}{%- endfor %}"
+    "{%- for m in messages %}<|im_start|>{{ m.role }}\n"
+    "{%- if m.role == 'assistant' and m.reasoning_content and loop.index0 > ns.last %}"
+    "<think>\n{{ m.reasoning_content }}\n</think>\n\n{%- endif %}{{ m.content }}<|im_end|>\n"
+    "{%- endfor %}"
+)
+
+
+def test_the_template_decides_which_thinking_stays_in_history() -> None:
+    from hearth.messages import TextPart, ThinkingPart, ToolCallPart, ToolResultPart
+
+    history = [
+        Message.user("hi"),
+        Message.assistant([ThinkingPart("greet back"), TextPart("Hello!")]),
+        Message.user("weather in Paris?"),
+        Message.assistant([ThinkingPart("need the tool"), ToolCallPart("c1", "weather", "{}")]),
+        Message.tool(ToolResultPart("c1", "sunny", name="weather")),
+    ]
+    rendered = JinjaChatTemplate(QWEN3_HISTORY).render(history, add_generation_prompt=False)
+    assert "greet back" not in rendered  # before the last user message: dropped
+    assert "<think>\nneed the tool\n</think>" in rendered  # the tool step keeps it

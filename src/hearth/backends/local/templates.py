@@ -18,8 +18,11 @@ How the parts of :class:`hearth.messages.Message` are rendered, by every templat
 
 * :class:`~hearth.messages.ImagePart` raises :class:`~hearth.errors.UnsupportedFeatureError`:
   no local model has vision support yet.
-* :class:`~hearth.messages.ThinkingPart` is dropped: models are trained without earlier turns'
-  reasoning in the prompt.
+* :class:`~hearth.messages.ThinkingPart` is dropped by the built-in templates: models are
+  trained without earlier turns' reasoning in the prompt. A Jinja template gets it as the
+  assistant message's ``reasoning_content`` (as from Hugging Face), so the model's own template
+  decides (Qwen3's keeps the reasoning of the turns after the last user message, its tool
+  calling steps, and drops the rest).
 * Tool calls: Hermes ``<tool_call>`` JSON blocks for ChatML, ````tool_code```` blocks for Gemma,
   OpenAI-style ``tool_calls`` dicts for Jinja templates. Tool results: ChatML ``tool`` turns,
   Gemma user turns with ````tool_output```` blocks, ``role: "tool"`` dicts for Jinja templates.
@@ -83,6 +86,7 @@ from hearth.messages import (
     JsonValue,
     Message,
     TextPart,
+    ThinkingPart,
     ToolCallPart,
     ToolResultPart,
 )
@@ -436,6 +440,11 @@ def hf_messages(messages: Sequence[Message], *, inline_calls: bool = False) -> l
         segments = _segments(index, message)
         if message.role == "assistant":
             out.append(_hf_assistant(segments, names, inline_calls=inline_calls))
+            thinking = "".join(
+                p.text for p in message.parts if isinstance(p, ThinkingPart) and not p.redacted
+            )
+            if thinking:  # the template decides: Qwen3's keeps it after the last user turn
+                out[-1]["reasoning_content"] = thinking
         elif message.role == "system":
             out.append({"role": "system", "content": _texts(segments)})
         else:
