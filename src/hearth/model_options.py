@@ -38,7 +38,8 @@ class ModelOptions(TypedDict, total=False):
     * ``pooling``: how embeddings pool (``mean``, ``cls`` or ``last``); ``embed_prefixes``: task
       name → text put before each input to embed;
     * ``chat_template``: a Jinja chat template used instead of the model's own;
-      ``thinking_tags``: ``(open, close)`` tags the model thinks in (``()``: it does not reason).
+      ``thinking_tags``: ``(open, close)`` tags the model thinks in (``()``: it does not reason);
+      ``thinking_budget_message``: text forced before the closing tag when the budget is spent.
 
     Remote models (``openai:…``, ``anthropic:…``, ``gemini:…``, ``ollama:…``, …):
 
@@ -64,6 +65,7 @@ class ModelOptions(TypedDict, total=False):
     embed_prefixes: Mapping[str, str] | None
     chat_template: str | None
     thinking_tags: Sequence[str] | None
+    thinking_budget_message: str
     api_key: str
     base_url: str
     max_retries: int

@@ -114,3 +114,16 @@ def test_the_thinking_reaches_an_openai_client_as_reasoning_content() -> None:
     content = "".join(d.content or "" for d in deltas)
     assert reasoning.strip() and content.strip()
     assert "</think>" not in reasoning + content
+
+
+def test_a_budget_message_goes_before_the_forced_tag() -> None:
+    with hearth.model(
+        "local:smollm2",
+        chat_template=TEMPLATE.read_text(),
+        thinking_budget_message="\n\nTime is up; I answer now.\n",
+        n_threads=2,
+        slots=1,
+    ) as m:
+        r = m.chat(QUESTION, thinking_budget=6, seed=1, max_tokens=60)
+    assert r.thinking.endswith("Time is up; I answer now.")
+    assert r.usage.thinking_tokens == 6 and r.text.strip()

@@ -81,7 +81,10 @@ class LocalOptions:
     * ``chat_template``: a Jinja chat template used instead of the model's own (over the
       catalogue entry's ``chat_template``);
     * ``thinking_tags``: ``(open, close)``, the tags the model thinks in, whatever its template
-      says; ``()``: it does not reason (see :mod:`hearth.backends.local.reasoning`).
+      says; ``()``: it does not reason (see :mod:`hearth.backends.local.reasoning`);
+    * ``thinking_budget_message``: text forced before the closing tag when a request's
+      ``thinking_budget`` is spent (default none: the tag alone), e.g. "\n\nTime is up; I
+      answer now.\n".
     """
 
     n_ctx: int | None = None
@@ -99,6 +102,7 @@ class LocalOptions:
     embed_prefixes: Mapping[str, str] | None = None
     chat_template: str | None = None
     thinking_tags: Sequence[str] | None = None
+    thinking_budget_message: str = ""
 
     def __post_init__(self) -> None:
         if self.thinking_tags is not None:
@@ -210,7 +214,8 @@ class LocalBackend(LocalEmbedding, BackendBase):
             )
             syntax = self._thinking_syntax(info)
             if syntax is not None:
-                self._thinking = ThinkingSetup.for_engine(syntax, engine)
+                message = self.options.thinking_budget_message
+                self._thinking = ThinkingSetup.for_engine(syntax, engine, message)
             self._info = info
             self._limits = InputLimits.for_window(
                 engine.n_ctx, longest_token_bytes(engine), self.name

@@ -1,7 +1,7 @@
 """A loaded reasoning model's thinking machinery, per request: the prompt, the engine's gate and
 the events. Built once per model (:meth:`ThinkingSetup.for_engine`), used by the local backend.
 
-* :meth:`ThinkingSetup.check` refuses what the model cannot do (``thinking=True`` or a budget on
+* :func:`check_request` refuses what the model cannot do (``thinking=True`` or a budget on
   a model that does not reason; ``thinking=False`` on one that always does);
 * :meth:`ThinkingSetup.prompt` renders the switch into the prompt text
   (:meth:`~hearth.backends.local.reasoning.ThinkingSyntax.prompt`);
@@ -55,13 +55,18 @@ class ThinkingSetup:
     n_vocab: int
 
     @classmethod
-    def for_engine(cls, syntax: ThinkingSyntax, engine: LlamaEngine) -> ThinkingSetup:
+    def for_engine(
+        cls, syntax: ThinkingSyntax, engine: LlamaEngine, budget_message: str = ""
+    ) -> ThinkingSetup:
+        """The setup of ``syntax`` on ``engine``; ``budget_message`` goes before the closing
+        tag the budget forces."""
         shown: dict[int, bytes] = {}
         for marker in syntax.markers:
             for token in engine.tokenize(marker, add_special=False):
                 if not engine.piece(token) and engine.token_text(token):
                     shown[token] = engine.token_text(token).encode()
-        close = tuple(engine.tokenize(syntax.close + "\n\n", add_special=False))
+        forced = budget_message + syntax.close + "\n\n"
+        close = tuple(engine.tokenize(forced, add_special=False))
         return cls(syntax, close, shown, engine.n_vocab)
 
     @staticmethod
