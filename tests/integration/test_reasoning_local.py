@@ -127,3 +127,12 @@ def test_a_budget_message_goes_before_the_forced_tag() -> None:
         r = m.chat(QUESTION, thinking_budget=6, seed=1, max_tokens=60)
     assert r.thinking.endswith("Time is up; I answer now.")
     assert r.usage.thinking_tokens == 6 and r.text.strip()
+
+
+def test_a_response_format_applies_to_the_answer_after_the_thinking(thinker: hearth.Model) -> None:
+    schema = {"type": "object", "properties": {"sum": {"type": "integer"}}, "required": ["sum"]}
+    r = thinker.chat(
+        QUESTION + " Answer as JSON.", response_format=schema, thinking_budget=10, seed=1
+    )
+    assert r.thinking and r.usage.thinking_tokens <= 10
+    assert isinstance(r.parsed, dict) and isinstance(r.parsed["sum"], int)

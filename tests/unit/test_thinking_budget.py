@@ -101,3 +101,18 @@ def test_the_request_constraint_starts_after_the_thinking() -> None:
     assert gate.is_finished()
     gate.close()
     assert inner.closed
+
+
+def test_with_a_request_constraint_the_turn_cannot_end_inside_the_thinking() -> None:
+    eog = 3  # " ok" stands for the end-of-generation token here
+    gate = ThinkingGate(
+        close="</think>", close_tokens=(0, 1), piece=VOCAB.__getitem__, n_vocab=N,
+        inner=Recorder(), eog=(eog,),
+    )  # fmt: skip
+    row = (ctypes.c_float * N)(*([0.0] * N))
+    gate.mask(row)
+    assert row[eog] == -math.inf and row[2] == 0.0
+    free = _gate(budget=None)
+    row = (ctypes.c_float * N)(*([0.0] * N))
+    free.mask(row)
+    assert row[eog] == 0.0  # without one, a model may stop while it thinks

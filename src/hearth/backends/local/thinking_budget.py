@@ -11,7 +11,8 @@ A reasoning model's prompt leaves it inside its think block
   to -inf, so any sampler picks the forced one, and the answer follows;
 * after the thinking, the request's own constraint (a tool-call or response_format grammar), if
   any, takes over, so constrained output starts where the answer starts, never inside the
-  thinking.
+  thinking. With such a constraint the model may not end its turn inside the thinking (its
+  end-of-generation tokens are masked there): the constrained answer must come.
 
 :attr:`ThinkingGate.thinking_tokens` is what ``Usage.thinking_tokens`` reports: the tokens
 sampled inside the thinking, the model's own closing tag included, the forced closing text not.
@@ -21,6 +22,7 @@ With a budget it is at most ``budget``.
 from __future__ import annotations
 
 import codecs
+import math
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -30,7 +32,9 @@ if TYPE_CHECKING:
 
 class ThinkingGate:
     """See the module docstring. ``close_tokens``: the forced closing text's tokens; ``piece``:
-    a token's bytes (control tokens in ``close`` shown); ``n_vocab``: the logits row's size."""
+    a token's bytes (control tokens in ``close`` shown); ``n_vocab``: the logits row's size;
+    ``eog``: the end-of-generation tokens, masked inside the thinking when there is an
+    ``inner`` constraint."""
 
     def __init__(
         self,
@@ -41,6 +45,7 @@ class ThinkingGate:
         n_vocab: int,
         budget: int | None = None,
         inner: Constraint | None = None,
+        eog: Sequence[int] = (),
     ) -> None:
         self._close = close
         self._close_tokens = tuple(close_tokens)
@@ -48,6 +53,7 @@ class ThinkingGate:
         self._n_vocab = n_vocab
         self._budget = budget
         self._inner = inner
+        self._eog = tuple(eog) if inner is not None else ()
         self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         self._tail = ""
         self._forced: list[int] = []
@@ -70,6 +76,9 @@ class ThinkingGate:
             row[self._forced[0]] = 0.0
         elif not self._thinking and self._inner is not None:
             self._inner.mask(logits)
+        elif self._thinking and self._eog:
+            for token in self._eog:
+                logits[token] = -math.inf
 
     def accept(self, token: int) -> None:
         if self._forced:

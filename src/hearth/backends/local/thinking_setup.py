@@ -53,6 +53,7 @@ class ThinkingSetup:
     close_tokens: tuple[int, ...]
     shown: Mapping[int, bytes]
     n_vocab: int
+    eog: tuple[int, ...]
 
     @classmethod
     def for_engine(
@@ -67,7 +68,8 @@ class ThinkingSetup:
                     shown[token] = engine.token_text(token).encode()
         forced = budget_message + syntax.close + "\n\n"
         close = tuple(engine.tokenize(forced, add_special=False))
-        return cls(syntax, close, shown, engine.n_vocab)
+        eog = tuple(t for t in range(engine.n_vocab) if engine.is_eog(t))
+        return cls(syntax, close, shown, engine.n_vocab, eog)
 
     @staticmethod
     def active(request: ChatRequest) -> bool:
@@ -93,6 +95,7 @@ class ThinkingSetup:
             n_vocab=self.n_vocab,
             budget=settings.thinking_budget,
             inner=inner,
+            eog=self.eog,
         )
 
     def events(
