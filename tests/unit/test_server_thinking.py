@@ -186,3 +186,21 @@ def test_ollama_thinking(serve: Any) -> None:
     g = client.generate(model="fake", prompt="What is 12 + 30?", think=False)
     assert fake.requests[2].settings.thinking is False
     assert g.thinking == THOUGHT  # the scripted model thinks anyway; the field carries it
+
+
+def test_hearth_as_a_client_sends_the_switch_to_servers_that_run_templates() -> None:
+    from hearth.messages import Message
+    from hearth.request import ChatRequest
+    from hearth.settings import GenerationSettings
+    from hearth.wire.openai.chat import request_to_wire
+    from hearth.wire.openai.inbound import request_from_wire
+
+    settings = GenerationSettings(thinking=False, thinking_budget=32)
+    request = ChatRequest((Message.user("hi"),), settings=settings)
+    body = request_to_wire(request, model="m", stream=False, sampler_extensions=True)
+    assert body["chat_template_kwargs"] == {"enable_thinking": False}
+    assert body["thinking_budget"] == 32
+    back = request_from_wire(body).request.settings  # what hearth serve reads
+    assert (back.thinking, back.thinking_budget) == (False, 32)
+    plain = request_to_wire(request, model="m", stream=False)  # api.openai.com has neither
+    assert "chat_template_kwargs" not in plain and "thinking_budget" not in plain
