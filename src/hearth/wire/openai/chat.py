@@ -24,8 +24,8 @@ What maps where:
 * dropped outbound, because Chat Completions has no place for them: ThinkingParts of earlier
   turns, signatures and ``meta`` on text parts, ToolResultPart ``is_error``, and (except with
   ``sampler_extensions``, where they go as ``chat_template_kwargs.enable_thinking`` and
-  ``thinking_budget``) ``thinking`` and ``thinking_budget``. Inbound, ``reasoning_effort`` sets ``thinking`` (``none``/``minimal`` →
-  False), ``chat_template_kwargs.enable_thinking`` (vLLM's, SGLang's and llama-server's switch)
+  ``thinking_budget``) ``thinking`` and ``thinking_budget``. Inbound, ``reasoning_effort``
+  sets ``thinking`` (``none``/``minimal`` → False), ``chat_template_kwargs.enable_thinking`` (vLLM's, SGLang's and llama-server's switch)
   overrides it, ``thinking_budget`` (hearth's extension) sets the budget, and an assistant
   ``reasoning_content`` (or ``reasoning``, as vLLM and OpenRouter name it) becomes a
   ThinkingPart.
