@@ -25,10 +25,10 @@ What maps where:
   turns, signatures and ``meta`` on text parts, ToolResultPart ``is_error``, and (except with
   ``sampler_extensions``, where they go as ``chat_template_kwargs.enable_thinking`` and
   ``thinking_budget``) ``thinking`` and ``thinking_budget``. Inbound, ``reasoning_effort``
-  sets ``thinking`` (``none``/``minimal`` → False), ``chat_template_kwargs.enable_thinking`` (vLLM's, SGLang's and llama-server's switch)
-  overrides it, ``thinking_budget`` (hearth's extension) sets the budget, and an assistant
-  ``reasoning_content`` (or ``reasoning``, as vLLM and OpenRouter name it) becomes a
-  ThinkingPart.
+  sets ``thinking`` (``none``/``minimal`` → False), ``chat_template_kwargs.enable_thinking``
+  (vLLM's, SGLang's and llama-server's switch) overrides it, ``thinking_budget`` (hearth's
+  extension) sets the budget, and an assistant ``reasoning_content`` (or ``reasoning``, as vLLM
+  and OpenRouter name it) becomes a ThinkingPart.
 * responses: ``reasoning_content`` / ``reasoning`` (llama-server, vLLM, DeepSeek, OpenRouter) →
   ThinkingPart; usage with ``cached_tokens`` and ``reasoning_tokens``; ``finish_reason`` ``stop``
   → end_turn (``stop`` with tool calls → tool_use), ``length`` → max_tokens, ``tool_calls`` /
