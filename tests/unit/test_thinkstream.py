@@ -159,3 +159,24 @@ def test_thinking_deltas_come_first_and_are_never_empty() -> None:
         ("Done", None),
     ]
     assert all(isinstance(e, ThinkingDelta | TextDelta | Done) for e in events)
+
+
+def _summary(pieces: list[str]) -> tuple[object, ...]:
+    inner = ToolEvents("hermes", ["get_weather"])
+    events = _events(pieces, inner=inner, family="hermes", tool_names=["get_weather"])
+    r = accumulate(events)
+    meta = r.message.parts[0].meta if r.message.parts else None
+    reported = [(c["name"], c["arguments"]) for c in (meta or {}).get(IN_THINKING_KEY, [])]  # type: ignore[index, union-attr, attr-defined]
+    calls = [(c.name, c.arguments) for c in r.message.tool_calls]
+    return r.thinking, r.text, calls, reported, r.stop_reason
+
+
+@given(st.sampled_from([QWEN_CALL_AFTER, QWEN_CALL_INSIDE]), st.data())
+def test_any_chunking_gives_the_same_events_with_tool_calls(
+    pieces: list[str], data: st.DataObject
+) -> None:
+    text = "".join(pieces)
+    cuts = data.draw(st.lists(st.integers(0, len(text)), max_size=12))
+    bounds = [0, *sorted(cuts), len(text)]
+    chunks = [text[a:b] for a, b in itertools.pairwise(bounds)]
+    assert _summary(chunks) == _summary([text])
