@@ -162,3 +162,24 @@ def test_the_template_decides_which_thinking_stays_in_history() -> None:
     rendered = JinjaChatTemplate(QWEN3_HISTORY).render(history, add_generation_prompt=False)
     assert "greet back" not in rendered  # before the last user message: dropped
     assert "<think>\nneed the tool\n</think>" in rendered  # the tool step keeps it
+
+
+def test_requests_a_model_cannot_honour_are_refused_with_what_to_do() -> None:
+    from hearth.backends.local.thinking_setup import check_request
+    from hearth.request import ChatRequest
+    from hearth.settings import GenerationSettings
+
+    def asking(**settings: object) -> ChatRequest:
+        return ChatRequest((Message.user("hi"),), settings=GenerationSettings(**settings))  # type: ignore[arg-type]
+
+    with pytest.raises(
+        UnsupportedFeatureError,
+        match=r"local:smollm2 is not a reasoning model.*thinking=True.*thinking_tags",
+    ):
+        check_request(None, asking(thinking=True), "local:smollm2")
+    with pytest.raises(UnsupportedFeatureError, match="without thinking_budget"):
+        check_request(None, asking(thinking_budget=32), "local:smollm2")
+    with pytest.raises(UnsupportedFeatureError, match="always reasons"):
+        check_request(HARMONY, asking(thinking=False), "local:gpt-oss")
+    check_request(None, asking(thinking=False), "local:smollm2")  # asking for less is fine
+    check_request(THINK_TAGS, asking(thinking=False, thinking_budget=8), "local:r1")
