@@ -9,7 +9,7 @@ not this module). A test keeps these names in step with the backends' own lists.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Literal, TypedDict
 
 if TYPE_CHECKING:
@@ -36,7 +36,10 @@ class ModelOptions(TypedDict, total=False):
       once);
     * ``sha256``: the file's expected SHA-256, checked before it is loaded;
     * ``pooling``: how embeddings pool (``mean``, ``cls`` or ``last``); ``embed_prefixes``: task
-      name → text put before each input to embed.
+      name → text put before each input to embed;
+    * ``chat_template``: a Jinja chat template used instead of the model's own;
+      ``thinking_tags``: ``(open, close)`` tags the model thinks in (``()``: it does not reason);
+      ``thinking_budget_message``: text forced before the closing tag when the budget is spent.
 
     Remote models (``openai:…``, ``anthropic:…``, ``gemini:…``, ``ollama:…``, …):
 
@@ -60,6 +63,9 @@ class ModelOptions(TypedDict, total=False):
     sha256: str | None
     pooling: Literal["mean", "cls", "last"] | None
     embed_prefixes: Mapping[str, str] | None
+    chat_template: str | None
+    thinking_tags: Sequence[str] | None
+    thinking_budget_message: str
     api_key: str
     base_url: str
     max_retries: int

@@ -205,7 +205,7 @@ class GenerationSettings:
     thinking_budget: int | None = _row(
         "The most tokens a reasoning model may spend thinking (mapped in code, inside each "
         "format's thinking field).",
-        low=0, high=MAX_TOKENS_LIMIT,
+        low=0, high=MAX_TOKENS_LIMIT, cli=("--thinking-budget",),
     )  # fmt: skip
 
     def __post_init__(self) -> None:

@@ -42,7 +42,8 @@ from hearth.wire.formats import FORMAT_NAMES, get_format
 TOP_KEYS = ("default_model", "aliases", "models", "providers", "server", "mcp", "routers")
 MODEL_KEYS = (
     "name", "aliases", "description", "hf", "revision", "path", "pypi", "filename", "sha256",
-    "size", "template", "context_length", "capabilities", "sampling",
+    "size", "template", "context_length", "capabilities", "sampling", "chat_template",
+    "thinking_tags",
 )  # fmt: skip
 PROVIDER_KEYS = (
     "type", "base_url", "api_key_env", "api_key", "raw_completion", "sampling", "max_tokens_field",
@@ -216,9 +217,16 @@ def _entry(fields: Fields, path: Path) -> CatalogEntry:
             capabilities=tuple(c for c in CAPABILITIES if c in capabilities),
             sampling=_sampling(fields),
             origin=str(path),
+            chat_template=fields.string("chat_template"),
+            thinking_tags=_thinking_tags(fields),
         )
     except ConfigurationError as exc:
         raise SchemaError(fields.path, str(exc)) from None
+
+
+def _thinking_tags(fields: Fields) -> tuple[str, ...] | None:
+    """``thinking_tags``: None when absent (the template tells), else ``[]`` or two tags."""
+    return fields.strings("thinking_tags") if "thinking_tags" in fields.table else None
 
 
 def _template(name: str | None) -> TemplateName | None:

@@ -47,6 +47,10 @@ def entry_fields(entry: CatalogEntry) -> dict[str, object]:
     }
     out.update({key: value for key, value in optional.items() if value is not None})
     out["capabilities"] = list(entry.capabilities)
+    if entry.thinking_tags is not None:
+        out["thinking_tags"] = list(entry.thinking_tags)
+    if entry.chat_template is not None:
+        out["chat_template"] = entry.chat_template
     sampling = _settings(entry.sampling)
     if sampling:
         out["sampling"] = sampling
