@@ -70,6 +70,9 @@ class SettingsOverrides(TypedDict, total=False):
     stop: tuple[str, ...] | list[str] | str
     thinking: bool
     thinking_budget: int
+    logprobs: bool
+    top_logprobs: int
+    prompt_logprobs: bool
 
 
 @overload

@@ -2,7 +2,7 @@
 
 A stream is zero or more :class:`TextDelta`, :class:`ThinkingDelta`, :class:`ToolCallEvent` and
 :class:`ImageEvent` in the order the model produced them, then exactly one :class:`Done`. Deltas
-are never empty (except one that only carries a signature) and never split a UTF-8 character.
+are never empty (except one that only carries a signature or log-probabilities) and never split a UTF-8 character.
 :func:`hearth.response.accumulate` folds a stream into a :class:`hearth.response.Response`.
 """
 
@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal, TypeAlias
 
+from hearth.logprobs import TokenLogprob
 from hearth.messages import ImagePart, Meta, ToolCallPart
 
 StopReason: TypeAlias = Literal[
@@ -65,11 +66,14 @@ class TextDelta:
     """A piece of answer text. A provider's signature on answer text (Gemini's
     ``thoughtSignature`` on a text part) arrives on a delta with ``text == ""``. ``meta``: the
     opaque provider fields of the part the text belongs to (Gemini's ``"thought": false``
-    stamp), kept on the TextPart it accumulates into."""
+    stamp), kept on the TextPart it accumulates into. ``logprobs``: the log-probabilities of
+    the tokens this text came from, when the request asked for them (``logprobs=True``); a
+    delta may carry them with ``text == ""`` (tokens whose text is held back or is empty)."""
 
     text: str
     signature: str | None = None
     meta: Meta = None
+    logprobs: tuple[TokenLogprob, ...] = ()
     kind: Literal["text"] = field(default="text", repr=False)
 
 
@@ -105,7 +109,9 @@ class Done:
     answered as the backend names it (hearth's spec for a local model, the provider's reported
     version for a remote one); ``model_name`` the model's own name where it has one (a GGUF
     file's ``general.name``). ``stop_detail`` is the provider's own reason, as it wrote it,
-    where the format keeps it (Gemini's ``finishReason``)."""
+    where the format keeps it (Gemini's ``finishReason``). ``prompt_logprobs``: a raw
+    completion's prompt tokens with their log-probabilities, when the request asked for them
+    (``prompt_logprobs=True``)."""
 
     stop_reason: StopReason
     usage: Usage = field(default_factory=Usage)
@@ -114,6 +120,7 @@ class Done:
     response_id: str | None = None
     stop_detail: str | None = None
     model_name: str | None = None
+    prompt_logprobs: tuple[TokenLogprob, ...] | None = None
     kind: Literal["done"] = field(default="done", repr=False)
 
 

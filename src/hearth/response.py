@@ -15,6 +15,7 @@ from hearth.events import (
     ToolCallEvent,
     Usage,
 )
+from hearth.logprobs import TokenLogprob
 from hearth.messages import Message, Meta, Part, TextPart, ThinkingPart, ToolCallPart
 
 
@@ -29,7 +30,10 @@ class Response:
     (Gemini's ``finishReason``, e.g. ``MALFORMED_FUNCTION_CALL`` for ``tool_error``).
     ``model`` names the model as the backend does (``local:smollm2``; a remote provider's
     reported version); ``model_name`` is the model's own name beside it, where it has one (a
-    GGUF file's ``general.name``, e.g. ``SmolLM2 135M Instruct``)."""
+    GGUF file's ``general.name``, e.g. ``SmolLM2 135M Instruct``). ``logprobs``: each
+    generated token's log-probability, when the request asked for them (``logprobs=True``,
+    with ``top_logprobs=k`` alternatives), else empty; ``prompt_logprobs``: a raw completion's
+    prompt tokens', when asked for (see :mod:`hearth.logprobs`)."""
 
     message: Message
     stop_reason: StopReason
@@ -40,6 +44,8 @@ class Response:
     parsed: object = None
     stop_detail: str | None = None
     model_name: str | None = None
+    logprobs: tuple[TokenLogprob, ...] = ()
+    prompt_logprobs: tuple[TokenLogprob, ...] | None = None
 
     @property
     def text(self) -> str:
@@ -73,12 +79,16 @@ class ResponseAccumulator:
         self._thinking: list[str] = []
         self._signature: str | None = None
         self._redacted = False
+        self._logprobs: list[TokenLogprob] = []
         self.done: Done | None = None
 
     def add(self, event: StreamEvent) -> None:
         if self.done is not None:
             raise RuntimeError("stream event after Done")
         if isinstance(event, TextDelta):
+            self._logprobs.extend(event.logprobs)
+            if not event.text and event.signature is None:
+                return  # log-probabilities only: no text to add
             self._flush_thinking()
             if self._text_signature is not None or event.meta != self._text_meta:
                 self._flush_text()
@@ -131,6 +141,8 @@ class ResponseAccumulator:
             response_id=done.response_id,
             stop_detail=done.stop_detail,
             model_name=done.model_name,
+            logprobs=tuple(self._logprobs),
+            prompt_logprobs=done.prompt_logprobs,
         )
 
     def _flush_text(self) -> None:

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from hearth.errors import InvalidRequestError
+from hearth.logprobs import MAX_TOP_LOGPROBS
 from hearth.messages import JsonValue
 
 MAX_STOP_SEQUENCES = 16
@@ -201,6 +202,19 @@ class GenerationSettings:
         "format's thinking field).",
         low=0, high=MAX_TOKENS_LIMIT,
     )  # fmt: skip
+    logprobs: bool | None = _row(
+        "Return each generated token's log-probability (mapped in code: each wire format has "
+        "its own fields for it)."
+    )
+    top_logprobs: int | None = _row(
+        "Return this many likeliest alternatives with each generated token's log-probability "
+        "(implies logprobs; mapped in code).",
+        low=0, high=MAX_TOP_LOGPROBS,
+    )  # fmt: skip
+    prompt_logprobs: bool | None = _row(
+        "Return the log-probabilities of a raw completion's prompt tokens too (OpenAI's echo "
+        "with logprobs; local models; mapped in code)."
+    )
 
     def __post_init__(self) -> None:
         if isinstance(self.stop, str):
@@ -209,6 +223,12 @@ class GenerationSettings:
             object.__setattr__(self, "stop", tuple(self.stop))
         for setting in SETTINGS:
             setting.check(getattr(self, setting.name))
+
+    @property
+    def wants_logprobs(self) -> bool:
+        """Whether generated tokens' log-probabilities were asked for (``logprobs=True``, or
+        ``top_logprobs`` set)."""
+        return bool(self.logprobs) or self.top_logprobs is not None
 
     def merged(self, override: GenerationSettings | None) -> GenerationSettings:
         """These settings with every non-default field of ``override`` laid on top."""

@@ -15,9 +15,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from hearth.backends.local.channel import Channel
+from hearth.backends.local.logprobs import RowLogprobs, first_token, token_logprob
 from hearth.backends.local.textstream import TextStream
 from hearth.errors import RequestTimeoutError
 from hearth.events import Done, StopReason, TextDelta, Usage
+from hearth.logprobs import TokenLogprob
 from hearth.settings import GenerationSettings
 
 if TYPE_CHECKING:
@@ -64,6 +66,28 @@ class Sequence:
         self.n_ctx = engine.n_ctx
         self.constraint = job.constraint
         self.sampler = engine.new_sampler(settings)
+        self.logprobs: list[TokenLogprob] | None = [] if settings.wants_logprobs else None
+        self.top_logprobs = settings.top_logprobs or 0
+        self.prompt_logprobs: list[TokenLogprob] | None = None
+        if settings.prompt_logprobs:  # the scheduler evaluates the whole prompt (cached = 0)
+            self.prompt_logprobs = [first_token(engine, job.prompt[0])] if cached == 0 else []
+
+    @property
+    def wants_prompt_logprobs(self) -> bool:
+        """Whether each prompt token's logits are due (for ``prompt_logprobs``)."""
+        return self.prompt_logprobs is not None
+
+    def read_prompt_logprobs(self, engine: LlamaEngine, first: int, n: int) -> None:
+        """Outputs ``first…first+n-1`` hold the logits of the ``n`` prompt tokens just decoded
+        (from ``fed``): each gives the next prompt token's log-probability."""
+        out = self.prompt_logprobs
+        assert out is not None
+        prompt = self.job.prompt
+        for j in range(n):
+            at = self.fed + j + 1
+            if at < len(prompt):
+                row = RowLogprobs(engine.logits(first + j), engine.n_vocab)
+                out.append(token_logprob(engine, row, prompt[at], self.top_logprobs))
 
     @property
     def prefilling(self) -> bool:
@@ -93,6 +117,8 @@ class Sequence:
         """Sample from output ``index`` and emit its text; the stop reason if the request ended."""
         job = self.job
         constraint = self.constraint
+        # before the mask: the model's own distribution (docs/local-engine.md)
+        row = RowLogprobs(engine.logits(index), engine.n_vocab) if self.logprobs is not None else None
         if constraint is not None:
             constraint.mask(engine.logits(index))
         token = engine.sample(self.sampler, index)
@@ -101,9 +127,11 @@ class Sequence:
         self.produced += 1
         if engine.is_eog(token):
             return "end_turn"
+        if row is not None and self.logprobs is not None:
+            self.logprobs.append(token_logprob(engine, row, token, self.top_logprobs))
         delta = self.text.feed(engine.piece(token))
         if delta:
-            job.channel.put(TextDelta(delta))
+            job.channel.put(TextDelta(delta, logprobs=self._take_logprobs()))
         if self.text.stopped:
             return "stop_sequence" if self.text.matched_stop is not None else "end_turn"
         if constraint is not None and constraint.is_finished():
@@ -129,8 +157,12 @@ class Sequence:
         """Emit the held-back text and the final :class:`Done`."""
         text = self.text
         tail = "" if text.stopped else text.finish()
-        if tail:
-            self.job.channel.put(TextDelta(tail))
+        held = self._take_logprobs()
+        if text.matched_stop is not None:
+            held = ()  # the tokens of the stop string, whose text is not returned
+        if tail or held:
+            self.job.channel.put(TextDelta(tail, logprobs=held))
+        prompt_logprobs = self.prompt_logprobs
         usage = Usage(len(self.job.prompt), self.produced, cached_tokens=self.cached)
         self.job.channel.put(
             Done(
@@ -139,8 +171,17 @@ class Sequence:
                 stop_sequence=text.matched_stop,
                 model=self.job.model_name,
                 model_name=self.job.gguf_name,
+                prompt_logprobs=None if prompt_logprobs is None else tuple(prompt_logprobs),
             )
         )
+
+    def _take_logprobs(self) -> tuple[TokenLogprob, ...]:
+        """The log-probabilities of the tokens sampled since the last delta."""
+        if not self.logprobs:
+            return ()
+        taken = tuple(self.logprobs)
+        self.logprobs.clear()
+        return taken
 
     def close(self) -> None:
         self.sampler.close()

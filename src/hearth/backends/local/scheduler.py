@@ -222,6 +222,8 @@ class Scheduler:
             raise InvalidRequestError("the prompt has no tokens; a local model needs at least one")
         plan = self._slots.plan(job.prompt)
         assert plan is not None  # _admit only starts jobs when a slot is idle
+        if job.settings.prompt_logprobs:  # every prompt token's logits are needed
+            plan = replace(plan, reuse=0)
         if not self._place(plan.slot, plan.source, plan.reuse):
             plan = replace(plan, reuse=0)
         seq = Sequence(job, plan.slot, plan.reuse, self.engine)
@@ -264,7 +266,7 @@ class Scheduler:
         """One decode of every running sequence, then one sample for each that is due."""
         batch = self._batch
         batch.clear()
-        plan: list[tuple[Sequence, int, int]] = []  # (sequence, tokens, output index or -1)
+        plan: list[tuple[Sequence, int, int]] = []  # (sequence, tokens, its last one's index)
         generating = [seq for seq in self._running if seq.pending is not None]
         for seq in generating:
             plan.append(
@@ -277,12 +279,15 @@ class Scheduler:
             if seq.pending is None and seq.prefilling:
                 tokens = seq.next_tokens(budget)
                 last = seq.fed + len(tokens) == len(seq.job.prompt)
-                index = batch.add(tokens, seq.position, seq.slot, logits=last)
-                plan.append((seq, len(tokens), index if last else -1))
+                every = seq.wants_prompt_logprobs
+                index = batch.add(tokens, seq.position, seq.slot, logits=last, every=every)
+                plan.append((seq, len(tokens), index))  # sampled from only when last
                 budget -= len(tokens)
         if not self._decode(batch):
             return
         for seq, n, index in plan:
+            if seq.pending is None and seq.wants_prompt_logprobs:
+                seq.read_prompt_logprobs(self.engine, index - n + 1, n)
             self._slots.extend(seq.slot, seq.next_tokens(n))
             if seq.advance(n):
                 self._sample(seq, index)

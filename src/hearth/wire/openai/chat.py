@@ -25,6 +25,8 @@ What maps where:
   turns, signatures and ``meta`` on text parts, ToolResultPart ``is_error``, ``thinking`` and
   ``thinking_budget``. Inbound, ``reasoning_effort`` sets ``thinking`` (``none``/``minimal`` →
   False) and an assistant ``reasoning_content`` becomes a ThinkingPart.
+* ``logprobs`` / ``top_logprobs`` ↔ the settings of the same names, and each choice's
+  ``logprobs.content`` ↔ ``Response.logprobs`` (:mod:`hearth.wire.openai.logprobs`).
 * responses: ``reasoning_content`` / ``reasoning`` (llama-server, vLLM, DeepSeek, OpenRouter) →
   ThinkingPart; usage with ``cached_tokens`` and ``reasoning_tokens``; ``finish_reason`` ``stop``
   → end_turn (``stop`` with tool calls → tool_use), ``length`` → max_tokens, ``tool_calls`` /
@@ -53,6 +55,11 @@ from hearth.response import Response
 from hearth.settings import GenerationSettings, wire_values
 from hearth.wire.openai.errors import error_from_wire, error_to_wire
 from hearth.wire.openai.inbound import request_from_wire
+from hearth.wire.openai.logprobs import (
+    chat_logprobs_from_wire,
+    chat_logprobs_to_wire,
+    chat_settings_to_wire,
+)
 from hearth.wire.openai.output import openai_response_format
 from hearth.wire.openai.shapes import (
     DETAIL_META,
@@ -112,6 +119,7 @@ def request_to_wire(
             request.settings, max_tokens_field, sampler_extensions, repeat_penalty_field
         )
     )
+    body.update(chat_settings_to_wire(request.settings))
     if stream:
         body["stream"] = True
         body["stream_options"] = {"include_usage": True}
@@ -204,6 +212,7 @@ def response_from_wire(body: JsonObject) -> Response:
         usage=usage_from_wire(body.get("usage")),
         model=str_or_none(body.get("model")),
         response_id=str_or_none(body.get("id")),
+        logprobs=chat_logprobs_from_wire(choice.get("logprobs")),
     )
 
 
@@ -224,7 +233,7 @@ def response_to_wire(
             {
                 "index": 0,
                 "message": message,
-                "logprobs": None,
+                "logprobs": chat_logprobs_to_wire(response.logprobs) if response.logprobs else None,
                 "finish_reason": STOP_TO_FINISH[response.stop_reason],
                 "stop_reason": stop_string(response.stop_reason, response.stop_sequence),
             }
