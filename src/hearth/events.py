@@ -2,7 +2,8 @@
 
 A stream is zero or more :class:`TextDelta`, :class:`ThinkingDelta`, :class:`ToolCallEvent` and
 :class:`ImageEvent` in the order the model produced them, then exactly one :class:`Done`. Deltas
-are never empty (except one that only carries a signature or log-probabilities) and never split a UTF-8 character.
+are never empty (except one that only carries a signature or log-probabilities) and never split
+a UTF-8 character.
 :func:`hearth.response.accumulate` folds a stream into a :class:`hearth.response.Response`.
 """
 

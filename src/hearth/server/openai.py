@@ -8,7 +8,6 @@ models, and remote ones whose API has raw completion); the others answer 400 poi
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Awaitable, Callable
 
@@ -18,19 +17,15 @@ from starlette.routing import BaseRoute, Route
 
 from hearth.backends.base import raw_completion_unsupported
 from hearth.embeddings import Embeddings
-from hearth.errors import HearthError, InvalidRequestError, UnsupportedFeatureError
-from hearth.events import Done, StreamEvent, TextDelta, Usage
+from hearth.errors import InvalidRequestError, UnsupportedFeatureError
 from hearth.messages import JsonObject, JsonValue
 from hearth.request import ChatRequest
-from hearth.response import Response as Answer
 from hearth.server.completions import CompletionEncoder, CompletionShape, response_body
 from hearth.server.handling import Exchange, handle
 from hearth.server.router import Served
 from hearth.server.sse import EventStreamResponse
-from hearth.wire.base import WireChunk
 from hearth.wire.openai import FORMAT
 from hearth.wire.openai.embed import embed_request_from_wire, embed_response_to_wire
-from hearth.wire.openai.errors import error_to_wire
 from hearth.wire.openai.inbound import completion_request_from_wire, echo_only, include_usage
 
 _TEMPLATE_FIELDS = ("chat_template", "chat_template_kwargs", "template")

@@ -118,7 +118,7 @@ class Sequence:
         job = self.job
         constraint = self.constraint
         # before the mask: the model's own distribution (docs/local-engine.md)
-        row = RowLogprobs(engine.logits(index), engine.n_vocab) if self.logprobs is not None else None
+        row = None if self.logprobs is None else RowLogprobs(engine.logits(index), engine.n_vocab)
         if constraint is not None:
             constraint.mask(engine.logits(index))
         token = engine.sample(self.sampler, index)

@@ -46,9 +46,7 @@ class RowLogprobs:
 
 def token_logprob(engine: LlamaEngine, row: RowLogprobs, token: int, top: int) -> TokenLogprob:
     """``token``'s entry from ``row``, with its ``top`` likeliest alternatives."""
-    alternatives = tuple(
-        _entry(engine, t, row.of(t)) for t in row.likeliest(top)
-    )
+    alternatives = tuple(_entry(engine, t, row.of(t)) for t in row.likeliest(top))
     return _entry(engine, token, row.of(token), alternatives)
 
 

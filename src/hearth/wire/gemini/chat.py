@@ -43,6 +43,7 @@ from hearth.messages import (
 from hearth.request import ChatRequest
 from hearth.response import Response
 from hearth.wire.base import WireRequest
+from hearth.wire.gemini import logprobs as gemini_logprobs
 from hearth.wire.gemini import shapes
 from hearth.wire.gemini.config import (
     response_format_from_wire,
@@ -245,6 +246,8 @@ def response_to_wire(response: Response, *, model: str, response_id: str) -> Jso
         candidate["content"] = {"parts": parts, "role": "model"}
     candidate["finishReason"] = finish_reason_to_wire(response.stop_reason, response.stop_detail)
     candidate["index"] = 0
+    if response.logprobs:
+        candidate["logprobsResult"] = gemini_logprobs.to_wire(response.logprobs)
     return {
         "candidates": [candidate],
         "usageMetadata": usage_to_wire(response.usage),
@@ -280,4 +283,5 @@ def response_from_wire(body: JsonObject) -> Response:
         model=shape.model_version,
         response_id=shape.response_id,
         stop_detail=candidate.finish_reason,
+        logprobs=gemini_logprobs.from_wire(candidate.logprobs_result),
     )

@@ -3,8 +3,9 @@ tool choice.
 
 Settings: the settings table's Gemini column (:data:`hearth.settings.SETTINGS`), today
 temperature, topP, topK, maxOutputTokens (``max_tokens``), stopSequences, seed,
-presencePenalty, frequencyPenalty. ``min_p`` and ``repeat_penalty`` have no Gemini form and are
-dropped outbound. Thinking:
+presencePenalty, frequencyPenalty; ``logprobs`` / ``top_logprobs`` ↔ ``responseLogprobs`` /
+``logprobs`` (:mod:`hearth.wire.gemini.logprobs`). ``min_p`` and ``repeat_penalty`` have no
+Gemini form and are dropped outbound. Thinking:
 
 * ``thinking=True`` ↔ ``thinkingConfig.includeThoughts: true`` (+ ``thinkingBudget``);
 * ``thinking=False`` ↔ ``thinkingBudget: 0`` (no thinking; any ``thinking_budget`` is moot);
@@ -30,6 +31,7 @@ from hearth.errors import InvalidRequestError, UnsupportedFeatureError
 from hearth.messages import JsonObject, JsonValue
 from hearth.request import OutputFormat, ToolChoice, ToolSpec
 from hearth.settings import GenerationSettings, wire_fields, wire_values
+from hearth.wire.gemini import logprobs as gemini_logprobs
 from hearth.wire.gemini import shapes
 
 _GEMINI_FIELDS = wire_fields("gemini")
@@ -51,6 +53,7 @@ _SETTING_PATHS = (
 def settings_to_wire(settings: GenerationSettings) -> JsonObject:
     """The ``generationConfig`` object (empty when every setting is left to Gemini)."""
     config: JsonObject = {key: value for _, key, value in wire_values(settings, "gemini")}
+    config.update(gemini_logprobs.settings_to_wire(settings))
     thinking = _thinking_to_wire(settings.thinking, settings.thinking_budget)
     if thinking:
         config["thinkingConfig"] = thinking
@@ -104,6 +107,7 @@ def settings_from_wire(config: shapes.GenerationConfig | None) -> GenerationSett
         setting.name: getattr(config, _ATTRIBUTES[key]) for setting, key in _GEMINI_FIELDS
     }
     values["stop"] = tuple(values["stop"] or ())
+    values["logprobs"], values["top_logprobs"] = gemini_logprobs.settings_from_wire(config)
     try:
         return GenerationSettings(**values, thinking=thinking, thinking_budget=budget)
     except InvalidRequestError as exc:
@@ -158,11 +162,6 @@ def _refuse_unsupported(config: shapes.GenerationConfig) -> None:
         raise UnsupportedFeatureError(
             f"generationConfig.candidateCount: hearth generates one candidate, "
             f"got {config.candidate_count}"
-        )
-    if config.response_logprobs or config.logprobs is not None:
-        field = "responseLogprobs" if config.response_logprobs else "logprobs"
-        raise UnsupportedFeatureError(
-            f"generationConfig.{field}: hearth does not return log probabilities; leave it out"
         )
     modalities = [m.upper() for m in config.response_modalities or ()]
     if any(m != "TEXT" for m in modalities):

@@ -39,6 +39,7 @@ from hearth.events import (
 )
 from hearth.messages import ImagePart, JsonObject, Part, TextPart, ThinkingPart, ToolCallPart
 from hearth.wire.base import WireChunk
+from hearth.wire.gemini import logprobs as gemini_logprobs
 from hearth.wire.gemini import shapes
 from hearth.wire.gemini.errors import error_from_wire, error_to_wire
 from hearth.wire.gemini.parts import (
@@ -88,6 +89,9 @@ class StreamDecoder:
             path = "candidates[0].content.parts"
             for part in decode_parts(self._parts, candidate.content.parts, side="model", path=path):
                 events.extend(self._events(part))
+        logprobs = gemini_logprobs.from_wire(candidate.logprobs_result)
+        if logprobs:
+            events.append(TextDelta("", logprobs=logprobs))
         if candidate.finish_reason:
             self._finish_reason = candidate.finish_reason
         return events
@@ -157,7 +161,10 @@ class StreamEncoder:
         if part is None:
             return []
         content: JsonObject = {"parts": [part], "role": "model"}
-        return [self._chunk({"content": content, "index": 0}, None)]
+        candidate = {"content": content, "index": 0}
+        if isinstance(event, TextDelta) and event.logprobs:
+            candidate["logprobsResult"] = gemini_logprobs.to_wire(event.logprobs)
+        return [self._chunk(candidate, None)]
 
     def error(self, exc: HearthError) -> list[WireChunk]:
         """An error body for a failure after the stream started."""

@@ -35,8 +35,8 @@ from hearth.wire.ollama.request_fields import (
     image_from_wire,
     invalid,
     keep_alive_is_zero,
-    num_ctx_from_wire,
     logprobs_from_wire,
+    num_ctx_from_wire,
     settings_from_wire,
 )
 

@@ -33,7 +33,7 @@ from typing import Any, cast
 
 from pydantic import ConfigDict, ValidationError
 
-from hearth.errors import InvalidRequestError, UnsupportedFeatureError
+from hearth.errors import InvalidRequestError
 from hearth.logprobs import MAX_TOP_LOGPROBS
 from hearth.messages import ImagePart, JsonObject
 from hearth.request import ChatRequest, OutputFormat

@@ -59,9 +59,9 @@ def chat_settings_from_wire(body: JsonObject) -> tuple[bool | None, int | None]:
     if flag is not None and not isinstance(flag, bool):
         raise InvalidRequestError(f"logprobs: expected a boolean, got {flag!r}")
     top = _count(body, "top_logprobs")
-    if top is not None and not flag:
+    if top and not flag:
         raise InvalidRequestError("top_logprobs: needs logprobs set to true")
-    return (True if flag else None), top
+    return (True, top) if flag else (None, None)
 
 
 def completion_count_from_wire(body: JsonObject) -> int | None:
@@ -77,9 +77,7 @@ def _count(body: JsonObject, key: str) -> int | None:
     if isinstance(value, bool) or not isinstance(value, int):
         raise InvalidRequestError(f"{key}: expected an integer, got {value!r}")
     if not 0 <= value <= MAX_TOP_LOGPROBS:
-        raise InvalidRequestError(
-            f"{key}: must be between 0 and {MAX_TOP_LOGPROBS}, got {value}"
-        )
+        raise InvalidRequestError(f"{key}: must be between 0 and {MAX_TOP_LOGPROBS}, got {value}")
     return value
 
 
@@ -119,10 +117,9 @@ def _entry_from_wire(item: JsonValue, *, nested: bool = False) -> TokenLogprob |
     data = bytes(b for b in raw if isinstance(b, int) and 0 <= b < 256) if isinstance(
         raw, list) else str(item["token"]).encode("utf-8")  # fmt: skip
     top_items = item.get("top_logprobs") if not nested else None
+    alternatives = top_items if isinstance(top_items, list) else []
     top = tuple(
-        e
-        for e in (_entry_from_wire(t, nested=True) for t in (top_items or []))
-        if isinstance(top_items, list) and e is not None
+        e for e in (_entry_from_wire(t, nested=True) for t in alternatives) if e is not None
     )
     return TokenLogprob(
         str(item["token"]),

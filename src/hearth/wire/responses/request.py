@@ -348,8 +348,18 @@ def request_to_wire(
         if value is not None:
             body[key] = value
     body["store"] = store
-    if not store:
-        body["include"] = ["reasoning.encrypted_content"]
+    include: list[JsonValue] = [] if store else ["reasoning.encrypted_content"]
+    if s.prompt_logprobs:
+        raise UnsupportedFeatureError(
+            "prompt_logprobs: the Responses API returns no log-probabilities for the prompt; "
+            "leave it out"
+        )
+    if s.wants_logprobs:
+        include.append(LOGPROBS_INCLUDE)
+        if s.top_logprobs:
+            body["top_logprobs"] = s.top_logprobs
+    if include:
+        body["include"] = include
     if stream:
         body["stream"] = True
     return body

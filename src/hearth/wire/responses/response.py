@@ -37,7 +37,7 @@ from hearth.messages import (
     ToolCallPart,
 )
 from hearth.response import Response
-from hearth.wire.openai.logprobs import chat_logprobs_to_wire
+from hearth.wire.openai.logprobs import chat_logprobs_from_wire, chat_logprobs_to_wire
 from hearth.wire.responses.errors import error_from_wire
 from hearth.wire.responses.items import (
     call_item,
@@ -258,4 +258,16 @@ def response_from_wire(body: JsonObject, *, provider: str = "openai") -> Respons
         usage=usage_from_wire(body.get("usage")),
         model=model if isinstance(model, str) else None,
         response_id=response_id if isinstance(response_id, str) else None,
+        logprobs=output_logprobs(output),
     )
+
+
+def output_logprobs(output: list[JsonValue]) -> tuple[TokenLogprob, ...]:
+    """The ``logprobs`` of every ``output_text`` part of the message items, in order."""
+    entries: list[TokenLogprob] = []
+    for item in output:
+        content = item.get("content") if isinstance(item, dict) else None
+        for part in content if isinstance(content, list) else []:
+            if isinstance(part, dict) and part.get("type") == "output_text":
+                entries.extend(chat_logprobs_from_wire({"content": part.get("logprobs")}))
+    return tuple(entries)

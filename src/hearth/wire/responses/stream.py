@@ -30,7 +30,7 @@ from hearth.logprobs import TokenLogprob
 from hearth.messages import JsonObject, JsonValue, ThinkingPart, ToolCallPart
 from hearth.response import Response, ResponseAccumulator
 from hearth.wire.base import WireChunk
-from hearth.wire.openai.logprobs import chat_logprobs_to_wire
+from hearth.wire.openai.logprobs import chat_logprobs_from_wire, chat_logprobs_to_wire
 from hearth.wire.responses.errors import error_from_wire, error_to_wire
 from hearth.wire.responses.items import ID_META, compact, reasoning_text
 from hearth.wire.responses.request import default_echo, new_id
@@ -291,7 +291,10 @@ class StreamDecoder:
     def _text(self, data: JsonObject, at: int) -> list[StreamEvent]:
         self._texts.add(at)
         delta = data.get("delta")
-        return [TextDelta(delta)] if isinstance(delta, str) and delta else []
+        logprobs = chat_logprobs_from_wire({"content": data.get("logprobs")})
+        if not isinstance(delta, str) or not (delta or logprobs):
+            return []
+        return [TextDelta(delta, logprobs=logprobs)]
 
     def _reasoning(self, data: JsonObject, at: int) -> list[StreamEvent]:
         self._reasoned.add(at)
