@@ -72,6 +72,7 @@ class SettingsOverrides(TypedDict, total=False):
     thinking_budget: int
     logprobs: bool
     top_logprobs: int
+    n: int
     prompt_logprobs: bool
 
 

@@ -69,12 +69,15 @@ class TextDelta:
     opaque provider fields of the part the text belongs to (Gemini's ``"thought": false``
     stamp), kept on the TextPart it accumulates into. ``logprobs``: the log-probabilities of
     the tokens this text came from, when the request asked for them (``logprobs=True``); a
-    delta may carry them with ``text == ""`` (tokens whose text is held back or is empty)."""
+    delta may carry them with ``text == ""`` (tokens whose text is held back or is empty).
+    ``choice``: which answer the text belongs to, when the request asked for several
+    (``n``); 0 otherwise."""
 
     text: str
     signature: str | None = None
     meta: Meta = None
     logprobs: tuple[TokenLogprob, ...] = ()
+    choice: int = 0
     kind: Literal["text"] = field(default="text", repr=False)
 
 
@@ -112,7 +115,10 @@ class Done:
     file's ``general.name``). ``stop_detail`` is the provider's own reason, as it wrote it,
     where the format keeps it (Gemini's ``finishReason``). ``prompt_logprobs``: a raw
     completion's prompt tokens with their log-probabilities, when the request asked for them
-    (``prompt_logprobs=True``)."""
+    (``prompt_logprobs=True``). ``choices``: when the request asked for several answers
+    (``n``), each one's own end (its stop reason and usage; ``choices[0]`` is this Done's own,
+    whose ``usage`` counts the prompt once and every answer's output); empty otherwise. The
+    stream still has exactly one Done, after every answer's text."""
 
     stop_reason: StopReason
     usage: Usage = field(default_factory=Usage)
@@ -122,6 +128,7 @@ class Done:
     stop_detail: str | None = None
     model_name: str | None = None
     prompt_logprobs: tuple[TokenLogprob, ...] | None = None
+    choices: tuple[Done, ...] = ()
     kind: Literal["done"] = field(default="done", repr=False)
 
 

@@ -30,6 +30,8 @@ from hearth.messages import JsonValue
 
 MAX_STOP_SEQUENCES = 16
 MAX_TOKENS_LIMIT = 1_048_576
+MAX_CHOICES = 32
+"""The most answers one request may ask for (``n``); a local model gives at most its slots."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,6 +212,11 @@ class GenerationSettings:
         "Return this many likeliest alternatives with each generated token's log-probability "
         "(implies logprobs; mapped in code).",
         low=0, high=MAX_TOP_LOGPROBS,
+    )  # fmt: skip
+    n: int | None = _row(
+        "Generate this many answers to the same prompt, each sampled on its own (local models "
+        "share the prompt's computation among them; mapped in code).",
+        low=1, high=MAX_CHOICES,
     )  # fmt: skip
     prompt_logprobs: bool | None = _row(
         "Return the log-probabilities of a raw completion's prompt tokens too (OpenAI's echo "

@@ -119,6 +119,12 @@ class RemoteBackend(BackendBase):
     # -- shared, no I/O -------------------------------------------------------------------------
 
     def _prepare(self, request: ChatRequest, *, stream: bool) -> Call:
+        n = request.settings.n or 1
+        if n > 1:
+            raise UnsupportedFeatureError(
+                f"n={n}: hearth asks a remote model for one answer per request; send {n} "
+                "requests (with different seeds), or use a local model"
+            )
         if request.prompt is not None:
             return self._call(*self._raw_target(), request, stream=stream)
         if not self._capabilities.vision and any(

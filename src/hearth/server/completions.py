@@ -27,13 +27,14 @@ from hearth.wire.openai.shapes import STOP_TO_FINISH, stop_string, usage_to_wire
 @dataclass(frozen=True, slots=True)
 class CompletionShape:
     """What a completions body asks the answer to hold besides the text: ``echo`` (the prompt
-    text, or None), whether the generated text is dropped (:func:`echo_only`), and whether
-    ``logprobs`` (with alternatives) were asked for."""
+    text, or None), whether the generated text is dropped (:func:`echo_only`), whether
+    ``logprobs`` (with alternatives) were asked for, and how many answers (``n``)."""
 
     echo: str | None = None
     echo_only: bool = False
     logprobs: bool = False
     alternatives: bool = False
+    choices: int = 1
 
 
 def choice(
@@ -43,10 +44,11 @@ def choice(
     logprobs: tuple[TokenLogprob, ...] = (),
     *,
     offset: int = 0,
+    index: int = 0,
 ) -> JsonObject:
     """One ``choices[]`` item. At the end, ``stop_reason`` is vLLM's field: the stop string that
     ended the text, else null (so a client reads ``stop_sequence`` as from a local model)."""
-    item: JsonObject = {"index": 0, "text": text, "logprobs": None, "finish_reason": None}
+    item: JsonObject = {"index": index, "text": text, "logprobs": None, "finish_reason": None}
     if shape.logprobs:
         item["logprobs"] = completion_logprobs_to_wire(
             logprobs, offset=offset, alternatives=shape.alternatives
@@ -58,20 +60,24 @@ def choice(
 
 
 def response_body(shape: CompletionShape, answer: Response, *, model: str, rid: str) -> JsonObject:
-    """The whole ``text_completion`` object."""
-    text = "" if shape.echo_only else answer.text
-    tokens = () if shape.echo_only else answer.logprobs
-    if shape.echo is not None:
-        text = shape.echo + text
-        tokens = (*(answer.prompt_logprobs or ()), *tokens)
+    """The whole ``text_completion`` object: one choice per answer (``n``)."""
+    choices: list[JsonValue] = []
+    for index, own in enumerate(answer.choices or (answer,)):
+        text = "" if shape.echo_only else own.text
+        tokens = () if shape.echo_only else own.logprobs
+        if shape.echo is not None:
+            text = shape.echo + text
+            tokens = (*(answer.prompt_logprobs or ()), *tokens)
+        choices.append(choice(shape, text, own, tokens, index=index))
     return {
         "id": rid, "object": "text_completion", "created": int(time.time()), "model": model,
-        "choices": [choice(shape, text, answer, tokens)], "usage": usage_to_wire(answer.usage),
+        "choices": choices, "usage": usage_to_wire(answer.usage),
     }  # fmt: skip
 
 
 class CompletionEncoder:
-    """Events → legacy ``text_completion`` chunks, then usage and ``[DONE]``."""
+    """Events → legacy ``text_completion`` chunks (one ``index`` per answer), then usage and
+    ``[DONE]``."""
 
     def __init__(
         self, shape: CompletionShape, *, model: str, response_id: str, include_usage: bool
@@ -82,29 +88,37 @@ class CompletionEncoder:
             "model": model,
         }  # fmt: skip
         self._include_usage = include_usage
-        self._offset = len(shape.echo or "")  # where the next chunk's text starts
+        self._offsets = [len(shape.echo or "")] * shape.choices  # where each next text starts
         self._held: list[WireChunk] | None = (
             [] if shape.echo is not None and shape.logprobs else None
         )
 
     def _chunk(
-        self, text: str, done: Done | None = None, logprobs: tuple[TokenLogprob, ...] = ()
+        self,
+        text: str,
+        done: Done | None = None,
+        logprobs: tuple[TokenLogprob, ...] = (),
+        index: int = 0,
     ) -> WireChunk:
-        item = choice(self._shape, text, done, logprobs, offset=self._offset)
-        self._offset += len(text)
+        item = choice(self._shape, text, done, logprobs, offset=self._offsets[index], index=index)
+        self._offsets[index] += len(text)
         return WireChunk(None, {**self._base, "choices": [item]})
 
     def start(self) -> list[WireChunk]:
         echo = self._shape.echo
-        if echo is None or self._held is not None:
+        if not echo or self._held is not None:
             return []
-        return [self._chunk(echo)] if echo else []
+        return [self._echo(i) for i in range(self._shape.choices)]
+
+    def _echo(self, index: int, logprobs: tuple[TokenLogprob, ...] = ()) -> WireChunk:
+        item = choice(self._shape, self._shape.echo or "", None, logprobs, index=index)
+        return WireChunk(None, {**self._base, "choices": [item]})
 
     def encode(self, event: StreamEvent) -> list[WireChunk]:
         out: list[WireChunk] = []
         if isinstance(event, TextDelta) and not self._shape.echo_only:
             if event.text or (self._shape.logprobs and event.logprobs):
-                out.append(self._chunk(event.text, logprobs=event.logprobs))
+                out.append(self._chunk(event.text, logprobs=event.logprobs, index=event.choice))
         elif isinstance(event, Done):
             out = self._end(event)
         if self._held is not None and not isinstance(event, Done):
@@ -114,11 +128,11 @@ class CompletionEncoder:
 
     def _end(self, event: Done) -> list[WireChunk]:
         out: list[WireChunk] = []
-        if self._held is not None:  # the prompt's chunk goes first, now that it is known
-            self._offset = 0
-            prompt = self._chunk(self._shape.echo or "", logprobs=event.prompt_logprobs or ())
-            out = [prompt, *self._held]
-        out.append(self._chunk("", event))
+        if self._held is not None:  # the prompt's chunks go first, now that they are known
+            prompt = event.prompt_logprobs or ()
+            out = [*(self._echo(i, prompt) for i in range(self._shape.choices)), *self._held]
+        for index, end in enumerate(event.choices or (event,)):
+            out.append(self._chunk("", end, index=index))
         if self._include_usage:
             usage: JsonValue = usage_to_wire(event.usage)
             out.append(WireChunk(None, {**self._base, "choices": [], "usage": usage}))

@@ -236,7 +236,8 @@ class LocalBackend(LocalEmbedding, BackendBase):
         return self._running().engine
 
     def capabilities(self) -> Capabilities:
-        n_ctx = self._scheduler.engine.n_ctx if self._scheduler is not None else None
+        engine = self._scheduler.engine if self._scheduler is not None else None
+        n_ctx = engine.n_ctx if engine is not None else None
         entry = self._ref.entry
         embedding_only = self._info is not None and self._embedding_only(self._info)
         if (entry is not None and entry.kind == "embedding") or embedding_only:
@@ -249,6 +250,7 @@ class LocalBackend(LocalEmbedding, BackendBase):
             context_length=n_ctx,
             accelerator="cpu",
             raw_completion=True,
+            choices=engine.slots if engine is not None else self.options.slots,
         )
 
     def input_limits(self) -> InputLimits | None:
@@ -331,7 +333,26 @@ class LocalBackend(LocalEmbedding, BackendBase):
         entry = self._ref.entry
         defaults = entry.sampling if entry is not None else GenerationSettings()
         settings = defaults.merged(request.settings)
-        return self._new_job(tokens, settings, channel, constraint, raw=request.raw), plan
+        job = self._new_job(tokens, settings, channel, constraint, raw=request.raw)
+        job.choices = self._choices(request)
+        return job, plan
+
+    def _choices(self, request: ChatRequest) -> int:
+        """How many answers ``request`` asks for (``n``), checked against what this model can
+        decode at once."""
+        n = request.settings.n or 1
+        slots = self.engine.slots
+        if n > 1 and request.tools and request.tool_choice != "none":
+            raise UnsupportedFeatureError(
+                f"n={n} with tools: a local model gives several answers for text only; ask "
+                "for one answer (n=1) when tools are offered"
+            )
+        if n > slots:
+            raise InvalidRequestError(
+                f"n={n} is more than the {slots} sequences {self.name} decodes at once; ask for "
+                f"at most {slots} answers, or load the model with slots={n}"
+            )
+        return n
 
     def _new_job(
         self,

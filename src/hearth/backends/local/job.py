@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from hearth.backends.local.channel import Channel
+from hearth.backends.local.choices import ChoiceGroup, choice_settings
 from hearth.backends.local.logprobs import RowLogprobs, first_token, token_logprob
 from hearth.backends.local.textstream import TextStream
 from hearth.errors import RequestTimeoutError
@@ -41,6 +42,8 @@ class GenerationJob:
     constraint: Constraint | None = None
     """Grammar hook (contract D): masks the logits before each sample, accepts the token after."""
     cancelled: threading.Event = field(default_factory=threading.Event)
+    choices: int = 1
+    """How many answers to sample from the prompt (``n``), each in its own slot."""
 
     def cancel(self) -> None:
         self.cancelled.set()
@@ -53,14 +56,28 @@ class Sequence:
     """One request being decoded in sequence ``slot``; its first ``cached`` prompt tokens were
     already in the KV cache."""
 
-    def __init__(self, job: GenerationJob, slot: int, cached: int, engine: LlamaEngine) -> None:
+    def __init__(
+        self,
+        job: GenerationJob,
+        slot: int,
+        cached: int,
+        engine: LlamaEngine,
+        *,
+        choice: int = 0,
+        group: ChoiceGroup | None = None,
+    ) -> None:
         self.job = job
         self.slot = slot
         self.cached = cached
         self.fed = cached  # prompt tokens whose KV is computed
         self.pending: int | None = None  # the last sampled token, not yet decoded
         self.produced = 0
-        settings = job.settings
+        self.choice = choice
+        self.group = group
+        self.siblings: list[Sequence] = []  # choice 0's: the answers that wait for its prompt
+        if choice:  # waits, neither reading the prompt nor generating, until forked
+            self.fed = len(job.prompt)
+        settings = choice_settings(job.settings, choice)
         self.text = TextStream(settings.stop, hidden_stop=job.hidden_stop)
         self.max_new = settings.max_tokens if settings.max_tokens is not None else engine.n_ctx
         self.n_ctx = engine.n_ctx
@@ -69,7 +86,7 @@ class Sequence:
         self.logprobs: list[TokenLogprob] | None = [] if settings.wants_logprobs else None
         self.top_logprobs = settings.top_logprobs or 0
         self.prompt_logprobs: list[TokenLogprob] | None = None
-        if settings.prompt_logprobs:  # the scheduler evaluates the whole prompt (cached = 0)
+        if settings.prompt_logprobs and not choice:  # the whole prompt is read (cached = 0)
             self.prompt_logprobs = [first_token(engine, job.prompt[0])] if cached == 0 else []
 
     @property
@@ -113,12 +130,19 @@ class Sequence:
         self.fed += n
         return not self.prefilling
 
-    def sample(self, engine: LlamaEngine, index: int) -> StopReason | None:
-        """Sample from output ``index`` and emit its text; the stop reason if the request ended."""
+    def sample(
+        self, engine: LlamaEngine, index: int, row: RowLogprobs | None = None
+    ) -> StopReason | None:
+        """Sample from output ``index`` and emit its text; the stop reason if the request ended.
+        ``row``: that output's log-probabilities, taken before any sequence masked it (answers
+        that share the prompt sample from the same row)."""
         job = self.job
         constraint = self.constraint
         # before the mask: the model's own distribution (docs/local-engine.md)
-        row = None if self.logprobs is None else RowLogprobs(engine.logits(index), engine.n_vocab)
+        if self.logprobs is None:
+            row = None
+        elif row is None:
+            row = RowLogprobs(engine.logits(index), engine.n_vocab)
         if constraint is not None:
             constraint.mask(engine.logits(index))
         token = engine.sample(self.sampler, index)
@@ -131,7 +155,7 @@ class Sequence:
             self.logprobs.append(token_logprob(engine, row, token, self.top_logprobs))
         delta = self.text.feed(engine.piece(token))
         if delta:
-            job.channel.put(TextDelta(delta, logprobs=self._take_logprobs()))
+            job.channel.put(TextDelta(delta, logprobs=self._take_logprobs(), choice=self.choice))
         if self.text.stopped:
             return "stop_sequence" if self.text.matched_stop is not None else "end_turn"
         if constraint is not None and constraint.is_finished():
@@ -161,19 +185,21 @@ class Sequence:
         if text.matched_stop is not None:
             held = ()  # the tokens of the stop string, whose text is not returned
         if tail or held:
-            self.job.channel.put(TextDelta(tail, logprobs=held))
+            self.job.channel.put(TextDelta(tail, logprobs=held, choice=self.choice))
         prompt_logprobs = self.prompt_logprobs
         usage = Usage(len(self.job.prompt), self.produced, cached_tokens=self.cached)
-        self.job.channel.put(
-            Done(
-                reason,
-                usage,
-                stop_sequence=text.matched_stop,
-                model=self.job.model_name,
-                model_name=self.job.gguf_name,
-                prompt_logprobs=None if prompt_logprobs is None else tuple(prompt_logprobs),
-            )
+        done = Done(
+            reason,
+            usage,
+            stop_sequence=text.matched_stop,
+            model=self.job.model_name,
+            model_name=self.job.gguf_name,
+            prompt_logprobs=None if prompt_logprobs is None else tuple(prompt_logprobs),
         )
+        if self.group is None:
+            self.job.channel.put(done)
+        else:
+            self.group.finish(self.choice, done)
 
     def _take_logprobs(self) -> tuple[TokenLogprob, ...]:
         """The log-probabilities of the tokens sampled since the last delta."""

@@ -219,24 +219,28 @@ def response_from_wire(body: JsonObject) -> Response:
 def response_to_wire(
     response: Response, *, model: str, response_id: str, created: int | None = None
 ) -> JsonObject:
-    """A Response as a ``chat.completion`` object (for the server)."""
-    message = assistant_to_wire(response.message.parts)
-    thinking = response.message.thinking
-    if thinking:
-        message["reasoning_content"] = thinking
+    """A Response as a ``chat.completion`` object (for the server): one choice, or one per
+    answer when it holds several (``n``)."""
+    answers = response.choices or (response,)
     return {
         "id": response_id,
         "object": "chat.completion",
         "created": int(time.time()) if created is None else created,
         "model": model,
-        "choices": [
-            {
-                "index": 0,
-                "message": message,
-                "logprobs": chat_logprobs_to_wire(response.logprobs) if response.logprobs else None,
-                "finish_reason": STOP_TO_FINISH[response.stop_reason],
-                "stop_reason": stop_string(response.stop_reason, response.stop_sequence),
-            }
-        ],
+        "choices": [_choice_to_wire(answer, i) for i, answer in enumerate(answers)],
         "usage": usage_to_wire(response.usage),
+    }
+
+
+def _choice_to_wire(answer: Response, index: int) -> JsonObject:
+    message = assistant_to_wire(answer.message.parts)
+    thinking = answer.message.thinking
+    if thinking:
+        message["reasoning_content"] = thinking
+    return {
+        "index": index,
+        "message": message,
+        "logprobs": chat_logprobs_to_wire(answer.logprobs) if answer.logprobs else None,
+        "finish_reason": STOP_TO_FINISH[answer.stop_reason],
+        "stop_reason": stop_string(answer.stop_reason, answer.stop_sequence),
     }

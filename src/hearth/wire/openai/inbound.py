@@ -2,7 +2,7 @@
 
 Every problem is an :class:`hearth.errors.InvalidRequestError` whose message starts with the
 field's path (``messages[2].role: …``), or an :class:`UnsupportedFeatureError` for what the format
-has but hearth cannot do (remote image URLs, audio, files, ``n`` > 1, ``logit_bias``,
+has but hearth cannot do (remote image URLs, audio, files, ``logit_bias``,
 the legacy ``functions``, web search): a field that would change the answer is refused by name,
 never silently dropped.
 ``response_format`` (json_object / json_schema) becomes ``ChatRequest.response_format``.
@@ -64,7 +64,8 @@ def request_from_wire(body: JsonObject, *, model: str | None = None) -> WireRequ
 def completion_request_from_wire(body: JsonObject) -> WireRequest:
     """A legacy ``/v1/completions`` body → :class:`WireRequest` holding a raw-prompt request
     (``ChatRequest.prompt``): the model continues the text as it is, with no chat template, as
-    OpenAI's completions API and llama.cpp's server do. One prompt, one choice, no suffix;
+    OpenAI's completions API and llama.cpp's server do. One prompt (``n`` answers to it), no
+    suffix;
     ``logprobs: k`` asks for log-probabilities (``k`` alternatives), and with ``echo`` for the
     prompt's too (``prompt_logprobs``); ``response_format`` (a llama.cpp extension) constrains
     the continuation."""
@@ -174,9 +175,6 @@ _REFUSED: tuple[tuple[str, str], ...] = (
 
 
 def _check_unsupported(body: JsonObject) -> None:
-    n = _int(body, "n")
-    if n is not None and n != 1:
-        raise UnsupportedFeatureError(f"n: hearth returns one choice per request, got n={n}")
     for key, why in _REFUSED:
         if body.get(key) not in (None, {}, [], 0):
             raise UnsupportedFeatureError(f"{key}: {why}")
@@ -241,6 +239,7 @@ def _settings(body: JsonObject) -> GenerationSettings:
             values[setting.name] = _number_field(body, (key, *setting.wire.openai_aliases), setting)
     return GenerationSettings(
         **values,  # type: ignore[arg-type]
+        n=_int(body, "n"),
         stop=stops,
         thinking=_EFFORT_THINKING[effort] if effort is not None else None,
     )

@@ -176,6 +176,7 @@ class StreamEncoder:
         self._include_usage = include_usage
         self._started = False
         self._calls = 0
+        self._opened = {0}  # the choices whose role chunk was sent
 
     def _chunk(
         self,
@@ -183,9 +184,10 @@ class StreamEncoder:
         finish: str | None = None,
         end: Done | None = None,
         logprobs: tuple[TokenLogprob, ...] = (),
+        index: int = 0,
     ) -> WireChunk:
         choice: JsonObject = {
-            "index": 0,
+            "index": index,
             "delta": delta,
             "logprobs": chat_logprobs_to_wire(logprobs) if logprobs else None,
             "finish_reason": finish,
@@ -213,8 +215,13 @@ class StreamEncoder:
     def encode(self, event: StreamEvent) -> list[WireChunk]:
         out = self.start()
         if isinstance(event, TextDelta):
+            index = event.choice
+            if index not in self._opened:  # another answer's first chunk (n)
+                self._opened.add(index)
+                out.append(self._chunk({"role": "assistant", "content": ""}, index=index))
             if event.text or event.logprobs:
-                out.append(self._chunk({"content": event.text}, logprobs=event.logprobs))
+                delta: JsonObject = {"content": event.text}
+                out.append(self._chunk(delta, logprobs=event.logprobs, index=index))
         elif isinstance(event, ThinkingDelta):
             if event.text:
                 out.append(self._chunk({"reasoning_content": event.text}))
@@ -223,7 +230,8 @@ class StreamEncoder:
             self._calls += 1
             out.append(self._chunk({"tool_calls": [call]}))
         elif isinstance(event, Done):  # a model's image (ImageEvent) has no OpenAI chunk form
-            out.append(self._chunk({}, STOP_TO_FINISH[event.stop_reason], event))
+            for index, end in enumerate(event.choices or (event,)):
+                out.append(self._chunk({}, STOP_TO_FINISH[end.stop_reason], end, index=index))
             if self._include_usage:
                 usage: JsonValue = usage_to_wire(event.usage)
                 out.append(
