@@ -60,7 +60,11 @@ def test_loglikelihood_request_through_completions_with_echo(
 def test_chat_logprobs_through_the_openai_sdk(oai: openai.OpenAI) -> None:
     messages = [{"role": "user", "content": "Say hello."}]
     r = oai.chat.completions.create(
-        model="smollm2", messages=messages, max_tokens=6, temperature=0, logprobs=True,
+        model="smollm2",
+        messages=messages,
+        max_tokens=6,
+        temperature=0,
+        logprobs=True,
         top_logprobs=3,
     )  # type: ignore[call-overload]
     content = r.choices[0].logprobs.content
@@ -72,7 +76,11 @@ def test_chat_logprobs_through_the_openai_sdk(oai: openai.OpenAI) -> None:
         assert len(tops) == 3 and tops == sorted(tops, reverse=True) and tops[0] >= c.logprob
     chunks = list(
         oai.chat.completions.create(
-            model="smollm2", messages=messages, max_tokens=6, temperature=0, logprobs=True,
+            model="smollm2",
+            messages=messages,
+            max_tokens=6,
+            temperature=0,
+            logprobs=True,
             stream=True,
         )  # type: ignore[call-overload]
     )
@@ -89,3 +97,40 @@ def test_ollama_client_logprobs(base_url: str) -> None:
     )  # fmt: skip
     assert r.logprobs and "".join(e.token for e in r.logprobs) == r.response
     assert all(len(e.top_logprobs or []) == 2 for e in r.logprobs)
+
+
+def test_n_choices_through_the_openai_sdk(oai: openai.OpenAI) -> None:
+    messages = [{"role": "user", "content": "Name a colour."}]
+    r = oai.chat.completions.create(
+        model="smollm2", messages=messages, n=3, max_tokens=8, temperature=1.0, seed=5
+    )  # type: ignore[call-overload]
+    assert [c.index for c in r.choices] == [0, 1, 2]
+    texts = [c.message.content for c in r.choices]
+    assert all(texts) and len(set(texts)) > 1
+    assert r.usage.completion_tokens <= 3 * 8
+    chunks = list(
+        oai.chat.completions.create(
+            model="smollm2",
+            messages=messages,
+            n=3,
+            max_tokens=8,
+            temperature=1.0,
+            seed=5,
+            stream=True,
+        )  # type: ignore[call-overload]
+    )
+    streamed = ["", "", ""]
+    finished = set()
+    for chunk in chunks:
+        for choice in chunk.choices:
+            streamed[choice.index] += choice.delta.content or ""
+            if choice.finish_reason:
+                finished.add(choice.index)
+    assert streamed == texts  # the same seed: the same three answers, each on its own index
+    assert finished == {0, 1, 2}
+    c = oai.completions.create(model="smollm2", prompt="1, 2, 3,", n=3, max_tokens=4,
+                               temperature=0)  # fmt: skip
+    assert [x.index for x in c.choices] == [0, 1, 2]
+    assert len({x.text for x in c.choices}) == 1  # greedy: three times the same
+    with pytest.raises(openai.BadRequestError, match="at most 8"):
+        oai.chat.completions.create(model="smollm2", messages=messages, n=9)  # type: ignore[call-overload]

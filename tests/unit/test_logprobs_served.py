@@ -71,7 +71,10 @@ def test_openai_chat_logprobs_plain_and_streamed(serve: object) -> None:
     url, fake = serve(TEXT, TEXT)  # type: ignore[operator]
     client = _client(url)
     r = client.chat.completions.create(
-        model="fake", messages=USER, logprobs=True, top_logprobs=2  # type: ignore[arg-type]
+        model="fake",
+        messages=USER,
+        logprobs=True,
+        top_logprobs=2,  # type: ignore[arg-type]
     )
     content = r.choices[0].logprobs.content  # type: ignore[union-attr]
     assert [(c.token, c.logprob, c.bytes) for c in content] == [  # type: ignore[union-attr]
@@ -83,7 +86,10 @@ def test_openai_chat_logprobs_plain_and_streamed(serve: object) -> None:
     assert (settings.logprobs, settings.top_logprobs) == (True, 2)
     chunks = list(
         client.chat.completions.create(
-            model="fake", messages=USER, logprobs=True, stream=True  # type: ignore[arg-type]
+            model="fake",
+            messages=USER,
+            logprobs=True,
+            stream=True,  # type: ignore[arg-type]
         )
     )
     streamed = [
@@ -100,7 +106,10 @@ def test_openai_chat_top_logprobs_needs_logprobs(serve: object) -> None:
         _client(url).chat.completions.create(model="fake", messages=USER, top_logprobs=2)  # type: ignore[arg-type]
     with pytest.raises(openai.BadRequestError, match="between 0 and 20"):
         _client(url).chat.completions.create(
-            model="fake", messages=USER, logprobs=True, top_logprobs=21  # type: ignore[arg-type]
+            model="fake",
+            messages=USER,
+            logprobs=True,
+            top_logprobs=21,  # type: ignore[arg-type]
         )
 
 
