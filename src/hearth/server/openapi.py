@@ -224,6 +224,24 @@ _OLLAMA_EMBEDDINGS = {
     "properties": {"model": _STR, "prompt": _STR},
 }
 _OLLAMA_MODEL = {"type": "object", "required": ["model"], "properties": {"model": _STR}}
+_TOKENIZE = {
+    "type": "object",
+    "required": ["content"],
+    "properties": {
+        "model": _STR, "content": _STR, "add_special": _BOOL, "parse_special": _BOOL,
+        "with_pieces": _BOOL,
+    },
+}  # fmt: skip
+_DETOKENIZE = {
+    "type": "object",
+    "required": ["tokens"],
+    "properties": {"model": _STR, "tokens": {"type": "array", "items": _INT}},
+}
+_APPLY_TEMPLATE = {
+    "type": "object",
+    "required": ["messages"],
+    "properties": {"model": _STR, "messages": {"type": "array", "items": _OBJ}},
+}
 _OLLAMA_PULL = {
     "type": "object",
     "required": ["model"],
@@ -352,6 +370,9 @@ def openapi_schema() -> dict[str, Any]:
             "/v1beta/models/{target}": generate,
             "/v1/models/{model}": {**one_model, **generate_v1},
             **_ollama_paths(),
+            "/tokenize": _post(_TOKENIZE, "llama-server's tokenize (local models)", sse=False),
+            "/detokenize": _post(_DETOKENIZE, "llama-server's detokenize", sse=False),
+            "/apply-template": _post(_APPLY_TEMPLATE, "llama-server's apply-template", sse=False),
             "/health": _get("liveness", errors=False),
             "/ready": _get("readiness: every model loaded", errors=False),
             "/metrics": _get("Prometheus metrics"),

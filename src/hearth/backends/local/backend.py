@@ -16,7 +16,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,6 +48,7 @@ from hearth.events import Done, StreamEvent, Usage
 from hearth.input_limits import InputLimits, check_input
 from hearth.request import ChatRequest, OutputFormat
 from hearth.settings import GenerationSettings
+from hearth.tokens import check_token_ids
 
 DEFAULT_TIMEOUT = 600.0
 
@@ -265,6 +266,40 @@ class LocalBackend(LocalEmbedding, BackendBase):
         it is (see :meth:`raw_tokens`)."""
         return self._tokens(request, self._plan(request))
 
+    def tokenize(
+        self, text: str, *, add_special: bool = False, parse_special: bool = True
+    ) -> list[int]:
+        """``text`` as this model's token ids (see :class:`hearth.tokens.Tokenizer`)."""
+        if not isinstance(text, str):
+            raise InvalidRequestError(f"text must be a string, got {type(text).__name__}")
+        return self._running().engine.tokenize(
+            text, add_special=add_special, parse_special=parse_special
+        )
+
+    def detokenize(self, tokens: Sequence[int]) -> str:
+        """The text of ``tokens``; an id outside the vocabulary raises InvalidRequestError."""
+        engine = self._running().engine
+        return engine.detokenize(check_token_ids(tokens, engine.n_vocab))
+
+    def pieces(self, tokens: Sequence[int]) -> list[bytes]:
+        """Each token's bytes (special tokens as their text)."""
+        engine = self._running().engine
+        return [engine.detokenize_bytes([t]) for t in check_token_ids(tokens, engine.n_vocab)]
+
+    def apply_template(self, request: ChatRequest) -> str:
+        """``request``'s messages (and tools) rendered by the model's chat template, ending
+        with the assistant's turn opening: the text a chat request's tokens come from."""
+        self._admit(request)
+        if request.prompt is not None:
+            return request.prompt
+        return self._render(self._plan(request))
+
+    def count_tokens(self, request: ChatRequest) -> int:
+        """The tokens of ``request``'s prompt as the model reads it: the chat template's
+        rendering (with the tool prompt when tools are constrained), or a raw prompt."""
+        self._admit(request)
+        return len(self.prompt_tokens(request))
+
     def _plan(self, request: ChatRequest) -> OutputPlan:
         """Tools and response_format: prompt changes, grammar and tool-call parser."""
         self._running()
@@ -295,12 +330,15 @@ class LocalBackend(LocalEmbedding, BackendBase):
         if request.prompt is not None:
             return self.raw_tokens(request.prompt)
         engine = self._running().engine
-        assert self._template is not None
-        text = self._template.render(
-            plan.messages, add_generation_prompt=True, tools=plan.template_tools
-        )
+        text = self._render(plan)
         has_bos = bool(engine.bos_text) and text.startswith(engine.bos_text)
         return engine.tokenize(text, add_special=engine.add_bos and not has_bos)
+
+    def _render(self, plan: OutputPlan) -> str:
+        assert self._template is not None
+        return self._template.render(
+            plan.messages, add_generation_prompt=True, tools=plan.template_tools
+        )
 
     def _admit(self, request: ChatRequest) -> None:
         """What is checked before any template renders: the model is open (loading it), the
