@@ -152,7 +152,7 @@ class Model:
         request = self._build(
             prompt, settings, system, tools, tool_choice, response_format, SettingsOverrides()
         )[0]
-        return counter(self.backend).count_tokens(request)
+        return counter(self.backend).count_request_tokens(request)
 
     @property
     def loaded(self) -> bool:

@@ -45,9 +45,12 @@ class Tokenizer(Protocol):
 
 @runtime_checkable
 class TokenCounter(Protocol):
-    """A backend that can count the tokens of a request's prompt, as the model reads it."""
+    """A backend that can count the tokens of a request's prompt, as the model reads it (a
+    remote one by asking its API: this may do I/O, and raises what it meets). Not to be
+    confused with :meth:`hearth.backends.base.BackendBase.count_tokens`, the agent's local,
+    best-effort count (None when unknown)."""
 
-    def count_tokens(self, request: ChatRequest) -> int: ...
+    def count_request_tokens(self, request: ChatRequest) -> int: ...
 
 
 def tokenizer(backend: Backend) -> Tokenizer:

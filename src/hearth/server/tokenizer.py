@@ -54,7 +54,6 @@ def _flag(body: JsonObject, key: str, default: bool) -> bool:
 
 async def _tokenize(ex: Exchange) -> Response:
     body = await ex.json()
-    _, tok = _served(ex, body)
     content = body.get("content")
     if not isinstance(content, str):
         raise InvalidRequestError(
@@ -63,6 +62,7 @@ async def _tokenize(ex: Exchange) -> Response:
     add_special = _flag(body, "add_special", False)
     parse_special = _flag(body, "parse_special", True)
     with_pieces = _flag(body, "with_pieces", False)
+    _, tok = _served(ex, body)
     tokens = await ex.off_loop(
         lambda: tok.tokenize(content, add_special=add_special, parse_special=parse_special)
     )
@@ -84,11 +84,11 @@ def _piece(data: bytes) -> JsonValue:
 
 async def _detokenize(ex: Exchange) -> Response:
     body = await ex.json()
-    _, tok = _served(ex, body)
     tokens = body.get("tokens")
     if not isinstance(tokens, list):
         kind = type(tokens).__name__
         raise InvalidRequestError(f"tokens: required, a list of token ids, got {kind}")
+    _, tok = _served(ex, body)
     text = await ex.off_loop(lambda: tok.detokenize(tokens))  # type: ignore[arg-type]
     return JSONResponse({"content": text})
 

@@ -294,9 +294,10 @@ class LocalBackend(LocalEmbedding, BackendBase):
             return request.prompt
         return self._render(self._plan(request))
 
-    def count_tokens(self, request: ChatRequest) -> int:
+    def count_request_tokens(self, request: ChatRequest) -> int:
         """The tokens of ``request``'s prompt as the model reads it: the chat template's
-        rendering (with the tool prompt when tools are constrained), or a raw prompt."""
+        rendering (with the tool prompt when tools are constrained), or a raw prompt. Errors
+        (a template that cannot render it) are raised, unlike ``count_tokens``'s None."""
         self._admit(request)
         return len(self.prompt_tokens(request))
 
