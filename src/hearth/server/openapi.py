@@ -62,8 +62,10 @@ _OPENAI_MESSAGE = {
         "tool_calls": {"type": "array", "items": _OBJ},
     },
 }
+_TOP = {"type": "integer", "minimum": 0, "maximum": 20}
 _SAMPLING = {
-    **_OPENAI_SETTINGS, "stop": _STOP, "stream": _BOOL, "n": _INT,
+    **_OPENAI_SETTINGS, "stop": _STOP, "stream": _BOOL,
+    "n": {"type": "integer", "minimum": 1, "maximum": 32},
     "stream_options": {"type": "object", "properties": {"include_usage": _BOOL}},
 }  # fmt: skip
 _CHAT = {
@@ -76,6 +78,8 @@ _CHAT = {
         "tool_choice": {"anyOf": [_STR, _OBJ]},
         "response_format": _OBJ,
         **_SAMPLING,
+        "logprobs": _BOOL,
+        "top_logprobs": _TOP,
     },
 }
 _COMPLETION = {
@@ -87,6 +91,8 @@ _COMPLETION = {
         "response_format": _OBJ,
         **_SAMPLING,
         "max_tokens": {**_OPENAI_SETTINGS["max_tokens"], "default": 16},
+        "logprobs": _TOP,
+        "echo": _BOOL,
     },
 }
 _EMBEDDING = {
