@@ -123,3 +123,21 @@ def test_under_a_grammar_logprobs_are_the_models_before_the_mask(
     assert forbidden > 0
     # after the mask the chosen digits would carry all the mass; before it they do not
     assert math.exp(r.logprobs[0].logprob or 0.0) < 0.9
+
+
+def test_logprobs_survive_the_tool_call_parser(smollm2: hearth.Model) -> None:
+    from hearth.tools import tool
+
+    @tool
+    def get_weather(city: str) -> str:
+        """Get the weather for a city."""
+        return "sunny"
+
+    r = smollm2.chat(
+        "What's the weather in Paris?", tools=[get_weather], tool_choice="required",
+        logprobs=True, max_tokens=40, temperature=0,
+    )  # fmt: skip
+    assert r.tool_calls and r.tool_calls[0].name == "get_weather"
+    # every generated token but the end-of-turn one, the call's included
+    assert len(r.logprobs) == r.usage.output_tokens - 1
+    assert all(e.logprob is not None and e.logprob <= 0 for e in r.logprobs)
