@@ -101,3 +101,11 @@ def test_prompt_logprobs_are_a_local_models() -> None:
     with pytest.raises(UnsupportedFeatureError, match="prompt_logprobs"):
         rec.model("openai:gpt-3.5-turbo-instruct").complete("1, 2,", prompt_logprobs=True)
     assert rec.bodies == []
+
+
+def test_ollama_logprobs_pass_through() -> None:
+    rec = Recorder("ollama/response_logprobs.json")
+    r = rec.model("ollama:llama3.2").chat("hi", logprobs=True, top_logprobs=2)
+    assert rec.bodies[0]["logprobs"] is True and rec.bodies[0]["top_logprobs"] == 2
+    assert [(e.token, e.logprob) for e in r.logprobs] == [("Hi", -0.12), ("!", -0.4)]
+    assert [t.token for t in r.logprobs[0].top] == ["Hi", "Hello"]
