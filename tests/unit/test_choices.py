@@ -112,3 +112,26 @@ def test_a_remote_model_refuses_several_answers_before_sending() -> None:
     with pytest.raises(UnsupportedFeatureError, match="n=2"):
         m.chat("hi", n=2)
     assert sent == []
+
+
+def test_gemini_candidate_count(client: tuple[openai.OpenAI, FakeBackend]) -> None:
+    from google import genai
+    from google.genai import types as gtypes
+
+    oai, fake = client
+    url = str(oai.base_url).removesuffix("/v1/")
+    options = gtypes.HttpOptions(base_url=url, api_version="v1beta")
+    gem = genai.Client(api_key="x", http_options=options)
+    config = gtypes.GenerateContentConfig(candidate_count=3)
+    r = gem.models.generate_content(model="fake", contents="Name a colour.", config=config)
+    candidates = r.candidates or []
+    assert [c.index for c in candidates] == [0, 1, 2]
+    assert [c.content.parts[0].text for c in candidates] == ["Red!", "Blue sky sea", "Green"]  # type: ignore[union-attr,index]
+    assert fake.requests[0].settings.n == 3
+    chunks = list(gem.models.generate_content_stream(model="fake", contents="x", config=config))
+    text = ["", "", ""]
+    for chunk in chunks:
+        for c in chunk.candidates or []:
+            for p in (c.content.parts if c.content else None) or []:
+                text[c.index or 0] += p.text or ""
+    assert text == ["Red!", "Blue sky sea", "Green"]

@@ -53,7 +53,6 @@ async def _chat(ex: Exchange) -> Response | EventStreamResponse:
         listed=("messages", body.get("messages")),
     )
     served = ex.model(parsed.model, parsed.request)
-    _check_choices(served, parsed.request)
     response_id = _new_id("chatcmpl")
     if parsed.stream:
         encoder = ex.serve.stream_encoder(model=parsed.model, response_id=response_id, body=body)
@@ -75,7 +74,6 @@ async def _completions(ex: Exchange) -> Response | EventStreamResponse:
         raise raw_completion_unsupported(
             served.id, "use /v1/chat/completions, which sends messages through the chat template"
         )
-    _check_choices(served, parsed.request)
     response_id = _new_id("cmpl")
     shape = _shape(body, parsed.request)
     if parsed.stream:
@@ -85,18 +83,6 @@ async def _completions(ex: Exchange) -> Response | EventStreamResponse:
         return await ex.stream(served, parsed.request, encoder)
     answer = await ex.complete(served, parsed.request)
     return JSONResponse(response_body(shape, answer, model=parsed.model, rid=response_id))
-
-
-def _check_choices(served: Served, request: ChatRequest) -> None:
-    """``n``: at most what the model gives per request (a local model: its slots)."""
-    n = request.settings.n or 1
-    most = served.backend.capabilities().choices
-    if n > most:
-        raise UnsupportedFeatureError(
-            f"n: {served.id} gives at most {most} answer{'s' if most > 1 else ''} per request, "
-            f"got n={n}; send several requests"
-            + (f", or serve it with slots={n}" if most > 1 else "")
-        )
 
 
 def _shape(body: JsonObject, request: ChatRequest) -> CompletionShape:
