@@ -58,6 +58,7 @@ from hearth.events import (
     ToolCallEvent,
     Usage,
 )
+from hearth.logprobs import TokenLogprob
 from hearth.messages import (
     ImagePart,
     Message,
@@ -148,6 +149,7 @@ __all__ = [
     "TextPart",
     "ThinkingDelta",
     "ThinkingPart",
+    "TokenLogprob",
     "Tool",
     "ToolArgumentsError",
     "ToolCallEvent",

@@ -34,6 +34,7 @@ from hearth.request import (
 )
 from hearth.response import Response, ResponseAccumulator
 from hearth.settings import GenerationSettings
+from hearth.tokens import counter, tokenizer
 from hearth.tools import Tool, as_tool
 
 if TYPE_CHECKING:
@@ -71,6 +72,10 @@ class SettingsOverrides(TypedDict, total=False):
     parallel_tool_calls: bool
     thinking: bool
     thinking_budget: int
+    logprobs: bool
+    top_logprobs: int
+    n: int
+    prompt_logprobs: bool
 
 
 @overload
@@ -117,6 +122,38 @@ class Model:
 
     def capabilities(self) -> Capabilities:
         return self.backend.capabilities()
+
+    def tokenize(
+        self, text: str, *, add_special: bool = False, parse_special: bool = True
+    ) -> list[int]:
+        """``text`` as the model's token ids (local models). ``add_special``: add the BOS the
+        vocabulary asks for; ``parse_special``: read ``<|im_start|>``-like text as those
+        special tokens, as a raw completion's prompt is read."""
+        return tokenizer(self.backend).tokenize(
+            text, add_special=add_special, parse_special=parse_special
+        )
+
+    def detokenize(self, tokens: Sequence[int]) -> str:
+        """The text of the model's token ids (local models)."""
+        return tokenizer(self.backend).detokenize(tokens)
+
+    def count_tokens(
+        self,
+        prompt: Prompt,
+        settings: GenerationSettings | None = None,
+        *,
+        system: str | None = None,
+        tools: Iterable[ToolLike] = (),
+        tool_choice: ToolChoice | Tool = "auto",
+        response_format: OutputSpec | None = None,
+    ) -> int:
+        """How many tokens the model would read for this prompt (chat template, system prompt
+        and tools included): local models count them; Anthropic and Gemini ask their API's
+        counting endpoint; others raise UnsupportedFeatureError."""
+        request = self._build(
+            prompt, settings, system, tools, tool_choice, response_format, SettingsOverrides()
+        )[0]
+        return counter(self.backend).count_request_tokens(request)
 
     @property
     def loaded(self) -> bool:

@@ -2,8 +2,8 @@
 
 A stream is zero or more :class:`TextDelta`, :class:`ThinkingDelta`, :class:`ToolCallEvent` and
 :class:`ImageEvent` in the order the model produced them, then exactly one :class:`Done`. Deltas
-are never empty (except one that only carries a signature or ``meta``) and never split a UTF-8
-character.
+are never empty (except one that only carries a signature, ``meta`` or log-probabilities) and
+never split a UTF-8 character.
 :func:`hearth.response.accumulate` folds a stream into a :class:`hearth.response.Response`.
 """
 
@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal, TypeAlias
 
+from hearth.logprobs import TokenLogprob
 from hearth.messages import ImagePart, Meta, ToolCallPart
 
 StopReason: TypeAlias = Literal[
@@ -66,11 +67,17 @@ class TextDelta:
     """A piece of answer text. A provider's signature on answer text (Gemini's
     ``thoughtSignature`` on a text part) arrives on a delta with ``text == ""``. ``meta``: the
     opaque provider fields of the part the text belongs to (Gemini's ``"thought": false``
-    stamp), kept on the TextPart it accumulates into."""
+    stamp), kept on the TextPart it accumulates into. ``logprobs``: the log-probabilities of
+    the tokens this text came from, when the request asked for them (``logprobs=True``); a
+    delta may carry them with ``text == ""`` (tokens whose text is held back or is empty).
+    ``choice``: which answer the text belongs to, when the request asked for several
+    (``n``); 0 otherwise."""
 
     text: str
     signature: str | None = None
     meta: Meta = None
+    logprobs: tuple[TokenLogprob, ...] = ()
+    choice: int = 0
     kind: Literal["text"] = field(default="text", repr=False)
 
 
@@ -110,7 +117,12 @@ class Done:
     answered as the backend names it (hearth's spec for a local model, the provider's reported
     version for a remote one); ``model_name`` the model's own name where it has one (a GGUF
     file's ``general.name``). ``stop_detail`` is the provider's own reason, as it wrote it,
-    where the format keeps it (Gemini's ``finishReason``)."""
+    where the format keeps it (Gemini's ``finishReason``). ``prompt_logprobs``: a raw
+    completion's prompt tokens with their log-probabilities, when the request asked for them
+    (``prompt_logprobs=True``). ``choices``: when the request asked for several answers
+    (``n``), each one's own end (its stop reason and usage; ``choices[0]`` is this Done's own,
+    whose ``usage`` counts the prompt once and every answer's output); empty otherwise. The
+    stream still has exactly one Done, after every answer's text."""
 
     stop_reason: StopReason
     usage: Usage = field(default_factory=Usage)
@@ -119,6 +131,8 @@ class Done:
     response_id: str | None = None
     stop_detail: str | None = None
     model_name: str | None = None
+    prompt_logprobs: tuple[TokenLogprob, ...] | None = None
+    choices: tuple[Done, ...] = ()
     kind: Literal["done"] = field(default="done", repr=False)
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from hearth.events import (
     Done,
@@ -15,6 +15,7 @@ from hearth.events import (
     ToolCallEvent,
     Usage,
 )
+from hearth.logprobs import TokenLogprob
 from hearth.messages import Message, Meta, Part, TextPart, ThinkingPart, ToolCallPart
 
 
@@ -29,7 +30,12 @@ class Response:
     (Gemini's ``finishReason``, e.g. ``MALFORMED_FUNCTION_CALL`` for ``tool_error``).
     ``model`` names the model as the backend does (``local:smollm2``; a remote provider's
     reported version); ``model_name`` is the model's own name beside it, where it has one (a
-    GGUF file's ``general.name``, e.g. ``SmolLM2 135M Instruct``)."""
+    GGUF file's ``general.name``, e.g. ``SmolLM2 135M Instruct``). ``logprobs``: each
+    generated token's log-probability, when the request asked for them (``logprobs=True``,
+    with ``top_logprobs=k`` alternatives), else empty; ``prompt_logprobs``: a raw completion's
+    prompt tokens', when asked for (see :mod:`hearth.logprobs`). ``choices``: when the
+    request asked for several answers (``n``), every one of them, ``choices[0]`` being this
+    answer (with its own usage, where this Response's counts them all); empty otherwise."""
 
     message: Message
     stop_reason: StopReason
@@ -40,6 +46,9 @@ class Response:
     parsed: object = None
     stop_detail: str | None = None
     model_name: str | None = None
+    logprobs: tuple[TokenLogprob, ...] = ()
+    prompt_logprobs: tuple[TokenLogprob, ...] | None = None
+    choices: tuple[Response, ...] = ()
 
     @property
     def text(self) -> str:
@@ -74,18 +83,17 @@ class ResponseAccumulator:
         self._signature: str | None = None
         self._redacted = False
         self._thinking_meta: Meta = None
+        self._logprobs: list[TokenLogprob] = []
+        self._others: dict[int, ResponseAccumulator] = {}  # the other answers' (``n``)
         self.done: Done | None = None
 
     def add(self, event: StreamEvent) -> None:
         if self.done is not None:
             raise RuntimeError("stream event after Done")
         if isinstance(event, TextDelta):
-            self._flush_thinking()
-            if self._text_signature is not None or event.meta != self._text_meta:
-                self._flush_text()
-            self._text.append(event.text)
-            self._text_signature = event.signature
-            self._text_meta = event.meta
+            own = self._others.setdefault(event.choice, ResponseAccumulator()) if (
+                event.choice) else self  # fmt: skip
+            own._add_text(event)
         elif isinstance(event, ThinkingDelta):
             self._flush_text()
             if self._signature is not None:
@@ -103,6 +111,17 @@ class ResponseAccumulator:
             self._flush_text()
             self._flush_thinking()
             self.done = event
+
+    def _add_text(self, event: TextDelta) -> None:
+        self._logprobs.extend(event.logprobs)
+        if not event.text and event.signature is None:
+            return  # log-probabilities only: no text to add
+        self._flush_thinking()
+        if self._text_signature is not None or event.meta != self._text_meta:
+            self._flush_text()
+        self._text.append(event.text)
+        self._text_signature = event.signature
+        self._text_meta = event.meta
 
     def message(self) -> Message:
         """The assistant message so far (the stream need not have ended): what a consumer
@@ -125,6 +144,14 @@ class ResponseAccumulator:
         if self.done is None:
             raise RuntimeError("the stream has not finished; no Done event yet")
         done = self.done
+        choices: list[Response] = []
+        for i, end in enumerate(done.choices):
+            own = self if i == 0 else self._others.get(i, ResponseAccumulator())
+            own._flush_text()
+            choices.append(own._answer(replace(end, choices=(), prompt_logprobs=None)))
+        return replace(self._answer(done), choices=tuple(choices))
+
+    def _answer(self, done: Done) -> Response:
         return Response(
             message=Message("assistant", tuple(self._parts)),
             stop_reason=done.stop_reason,
@@ -134,6 +161,8 @@ class ResponseAccumulator:
             response_id=done.response_id,
             stop_detail=done.stop_detail,
             model_name=done.model_name,
+            logprobs=tuple(self._logprobs),
+            prompt_logprobs=done.prompt_logprobs,
         )
 
     def _flush_text(self) -> None:

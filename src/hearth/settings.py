@@ -25,10 +25,13 @@ from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from hearth.errors import InvalidRequestError
+from hearth.logprobs import MAX_TOP_LOGPROBS
 from hearth.messages import JsonValue
 
 MAX_STOP_SEQUENCES = 16
 MAX_TOKENS_LIMIT = 1_048_576
+MAX_CHOICES = 32
+"""The most answers one request may ask for (``n``); a local model gives at most its slots."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,6 +210,24 @@ class GenerationSettings:
         "format's thinking field).",
         low=0, high=MAX_TOKENS_LIMIT, cli=("--thinking-budget",),
     )  # fmt: skip
+    logprobs: bool | None = _row(
+        "Return each generated token's log-probability (mapped in code: each wire format has "
+        "its own fields for it)."
+    )
+    top_logprobs: int | None = _row(
+        "Return this many likeliest alternatives with each generated token's log-probability "
+        "(implies logprobs; mapped in code).",
+        low=0, high=MAX_TOP_LOGPROBS,
+    )  # fmt: skip
+    n: int | None = _row(
+        "Generate this many answers to the same prompt, each sampled on its own (local models "
+        "share the prompt's computation among them; mapped in code).",
+        low=1, high=MAX_CHOICES,
+    )  # fmt: skip
+    prompt_logprobs: bool | None = _row(
+        "Return the log-probabilities of a raw completion's prompt tokens too (OpenAI's echo "
+        "with logprobs; local models; mapped in code)."
+    )
 
     def __post_init__(self) -> None:
         if isinstance(self.stop, str):
@@ -215,6 +236,12 @@ class GenerationSettings:
             object.__setattr__(self, "stop", tuple(self.stop))
         for setting in SETTINGS:
             setting.check(getattr(self, setting.name))
+
+    @property
+    def wants_logprobs(self) -> bool:
+        """Whether generated tokens' log-probabilities were asked for (``logprobs=True``, or
+        ``top_logprobs`` set)."""
+        return bool(self.logprobs) or self.top_logprobs is not None
 
     def merged(self, override: GenerationSettings | None) -> GenerationSettings:
         """These settings with every non-default field of ``override`` laid on top."""

@@ -50,8 +50,8 @@ def test_completion_special_tokens_and_refusals(oai: openai.OpenAI) -> None:
     prompt = "<|im_start|>user\nWhat is the capital of France?<|im_end|>\n<|im_start|>assistant\n"
     r = oai.completions.create(model="smollm2", prompt=prompt, max_tokens=24, temperature=0)
     assert "Paris" in r.choices[0].text and r.choices[0].finish_reason == "stop"
-    with pytest.raises(openai.BadRequestError, match="echo"):
-        oai.completions.create(model="smollm2", prompt=COUNT, echo=True)
+    with pytest.raises(openai.BadRequestError, match="suffix"):
+        oai.completions.create(model="smollm2", prompt=COUNT, suffix="end")
     with pytest.raises(openai.BadRequestError, match="context window"):
         oai.completions.create(model="smollm2", prompt="word " * 9000)
 

@@ -223,7 +223,8 @@ def test_the_openapi_schema_lists_each_setting_field_with_its_range() -> None:
 
 
 ENGINE = Path(__file__).parents[2] / "src" / "hearth" / "backends" / "local" / "sampler.py"
-ELSEWHERE = {"max_tokens", "thinking_budget"}  # the scheduler and the templates use these
+# the scheduler, the templates and the logprobs of a job use these
+ELSEWHERE = {"max_tokens", "thinking_budget", "top_logprobs", "n"}
 
 
 def test_each_sampling_number_has_its_engine_line() -> None:

@@ -22,6 +22,7 @@ from hearth.errors import (
     UnsupportedFeatureError,
 )
 from hearth.events import Done, StreamEvent, TextDelta, ThinkingDelta, ToolCallEvent, Usage
+from hearth.logprobs import TokenLogprob
 from hearth.messages import (
     ImagePart,
     JsonObject,
@@ -165,7 +166,7 @@ def test_stream_tolerates_unknown_fields_and_reasons_and_junk_tool_calls() -> No
         "done": False,
         "logprobs": [{"token": "hi", "logprob": -0.1}],
     }
-    assert decoder.feed(chunk) == [TextDelta("hi")]
+    assert decoder.feed(chunk) == [TextDelta("hi", logprobs=(TokenLogprob("hi", -0.1, b"hi"),))]
     final: JsonObject = {"done": True, "done_reason": "unload", "eval_count": "many"}
     assert decoder.feed(final) == [Done("end_turn", Usage(0, 0))]
 

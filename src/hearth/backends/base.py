@@ -29,6 +29,10 @@ class Capabilities:
     (Anthropic, Gemini, OpenAI's chat models, …) refuse such a request with
     :class:`~hearth.errors.UnsupportedFeatureError` before sending anything (see
     :func:`raw_completion_unsupported`).
+
+    ``choices``: the most answers one request may ask for (``GenerationSettings.n``); a local
+    model gives as many as it has slots (its engine's setting, once loaded), remote backends
+    one.
     """
 
     streaming: bool = True
@@ -40,6 +44,7 @@ class Capabilities:
     context_length: int | None = None
     accelerator: Accelerator = "cpu"
     raw_completion: bool = False
+    choices: int = 1
 
 
 def raw_completion_unsupported(

@@ -119,6 +119,12 @@ class RemoteBackend(BackendBase):
     # -- shared, no I/O -------------------------------------------------------------------------
 
     def _prepare(self, request: ChatRequest, *, stream: bool) -> Call:
+        n = request.settings.n or 1
+        if n > 1:
+            raise UnsupportedFeatureError(
+                f"n={n}: hearth asks a remote model for one answer per request; send {n} "
+                "requests (with different seeds), or use a local model"
+            )
         if request.prompt is not None:
             return self._call(*self._raw_target(), request, stream=stream)
         if not self._capabilities.vision and any(
@@ -355,6 +361,35 @@ class RemoteBackend(BackendBase):
             await client.aclose()
 
     # -- embeddings (hearth.backends.remote_embed) ----------------------------------------------
+
+    def count_request_tokens(self, request: ChatRequest) -> int:
+        """The tokens of ``request``'s prompt, counted by the API's counting endpoint
+        (Anthropic's ``count_tokens``, Gemini's ``countTokens``); UnsupportedFeatureError where
+        the format has none. One HTTP call (see :class:`hearth.tokens.TokenCounter`)."""
+        codec = self._format.count
+        if codec is None:
+            raise UnsupportedFeatureError(
+                f"{self.name}: the {self._endpoint.wire} API has no token-counting endpoint "
+                "(Anthropic and Gemini have one; local models count themselves)"
+            )
+        body = json_body(codec.request_to_wire(request, model=self._model))
+        http = self._format.http
+        url = url_for(self._resolved, codec.path(self._model), self._model)
+        call = Call(url, (), headers_for(http, self._resolved, "application/json"), body)
+        client = self._sync_client()
+        response = self._retrier.send(client, self._build(client, call), stream=False)
+        if not response.is_success:
+            raise self._fail(response)
+        try:
+            answer = response.json()
+        except ValueError:
+            answer = None
+        if not isinstance(answer, dict):
+            raise self._polish(ProviderError(f"{self.name} answered a count with no JSON object"))
+        try:
+            return codec.response_from_wire(answer, provider=self._endpoint.name)
+        except HearthError as exc:
+            raise self._polish(exc) from None
 
     def embed(self, request: EmbedRequest) -> Embeddings:
         calls = self._embedder.calls(request)

@@ -18,7 +18,7 @@ from starlette.routing import Route
 
 from hearth.backends.base import Backend
 from hearth.config.schema import Config
-from hearth.server import anthropic, gemini, ollama, openai, ops, responses, webui
+from hearth.server import anthropic, gemini, ollama, openai, ops, responses, tokenizer, webui
 from hearth.server.access_log import AccessLog
 from hearth.server.guard import RequestGuard
 from hearth.server.handling import ServerState
@@ -74,7 +74,7 @@ def create_app(
     )
     apis = [
         *openai.routes(), *responses.routes(), *anthropic.routes(), *gemini.routes(),
-        *ollama.routes(),
+        *ollama.routes(), *tokenizer.routes(),
     ]  # fmt: skip
     routes = [*apis, *ops.routes()]
     ui = webui.WebUIState(settings.store_path) if settings.web_ui else None

@@ -32,6 +32,7 @@ from hearth.errors import (
     OverloadedError,
     RateLimitError,
     RequestTimeoutError,
+    UnsupportedFeatureError,
 )
 from hearth.events import Done, StreamEvent
 from hearth.input_limits import InputLimits, check_count, check_input
@@ -236,7 +237,8 @@ class Exchange:
         return await self.state.parsers.run(work)
 
     def model(self, name: str, request: ChatRequest | None = None) -> Served:
-        """The served model for ``name``; checks ``max_tokens`` against its window."""
+        """The served model for ``name``; checks ``max_tokens`` against its window and ``n``
+        against the answers it gives per request."""
         served = self.state.router.get(name)
         if served.load_error is not None:
             raise ModelUnavailableError(
@@ -252,6 +254,8 @@ class Exchange:
                 f"max_tokens: {wanted} is more than {served.id}'s whole context window "
                 f"({window} tokens); ask for fewer"
             )
+        if request is not None:
+            _check_choices(served, request)
         return served
 
     async def guarded(self, work: Callable[[], Awaitable[T]]) -> T:
@@ -390,6 +394,18 @@ async def _aclose(events: AsyncIterator[StreamEvent]) -> None:
     if aclose is not None:
         await aclose()
 
+
+
+def _check_choices(served: Served, request: ChatRequest) -> None:
+    """``n``: at most what the model gives per request (a local model: its slots)."""
+    n = request.settings.n or 1
+    most = served.backend.capabilities().choices
+    if n > most:
+        raise UnsupportedFeatureError(
+            f"n: {served.id} gives at most {most} answer{'s' if most > 1 else ''} per request, "
+            f"got n={n}; send several requests"
+            + (f", or serve it with slots={n}" if most > 1 else "")
+        )
 
 async def handle(
     request: Request,

@@ -8,7 +8,6 @@ models, and remote ones whose API has raw completion); the others answer 400 poi
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Awaitable, Callable
 
@@ -18,19 +17,16 @@ from starlette.routing import BaseRoute, Route
 
 from hearth.backends.base import raw_completion_unsupported
 from hearth.embeddings import Embeddings
-from hearth.errors import HearthError, InvalidRequestError, UnsupportedFeatureError
-from hearth.events import Done, StreamEvent, TextDelta, Usage
+from hearth.errors import InvalidRequestError, UnsupportedFeatureError
 from hearth.messages import JsonObject, JsonValue
-from hearth.response import Response as Answer
+from hearth.request import ChatRequest
+from hearth.server.completions import CompletionEncoder, CompletionShape, response_body
 from hearth.server.handling import Exchange, handle
 from hearth.server.router import Served
 from hearth.server.sse import EventStreamResponse
-from hearth.wire.base import WireChunk
 from hearth.wire.openai import FORMAT
 from hearth.wire.openai.embed import embed_request_from_wire, embed_response_to_wire
-from hearth.wire.openai.errors import error_to_wire
-from hearth.wire.openai.inbound import completion_request_from_wire, include_usage
-from hearth.wire.openai.shapes import STOP_TO_FINISH, stop_string, usage_to_wire
+from hearth.wire.openai.inbound import completion_request_from_wire, echo_only, include_usage
 
 _TEMPLATE_FIELDS = ("chat_template", "chat_template_kwargs", "template")
 _TEMPLATE_SWITCHES = frozenset({"enable_thinking"})
@@ -80,50 +76,6 @@ async def _chat(ex: Exchange) -> Response | EventStreamResponse:
     )
 
 
-class CompletionEncoder:
-    """Events → legacy ``text_completion`` chunks (text only), then usage and ``[DONE]``."""
-
-    def __init__(self, *, model: str, response_id: str, include_usage: bool) -> None:
-        self._base: JsonObject = {
-            "id": response_id, "object": "text_completion", "created": int(time.time()),
-            "model": model,
-        }  # fmt: skip
-        self._include_usage = include_usage
-
-    def _chunk(self, text: str, done: Done | None = None) -> WireChunk:
-        return WireChunk(None, {**self._base, "choices": [_choice(text, done)]})
-
-    def start(self) -> list[WireChunk]:
-        return []
-
-    def encode(self, event: StreamEvent) -> list[WireChunk]:
-        if isinstance(event, TextDelta):
-            return [self._chunk(event.text)] if event.text else []
-        if not isinstance(event, Done):
-            return []
-        out = [self._chunk("", event)]
-        if self._include_usage:
-            out.append(WireChunk(None, {**self._base, "choices": [], "usage": _usage(event.usage)}))
-        return [*out, WireChunk(None, None)]
-
-    def error(self, exc: HearthError) -> list[WireChunk]:
-        return [WireChunk(None, error_to_wire(exc)[1])]
-
-
-def _usage(usage: Usage) -> JsonValue:
-    return usage_to_wire(usage)
-
-
-def _choice(text: str, end: Done | Answer | None) -> JsonObject:
-    """One ``choices[]`` item. At the end, ``stop_reason`` is vLLM's field: the stop string that
-    ended the text, else null (so a client reads ``stop_sequence`` as from a local model)."""
-    choice: JsonObject = {"index": 0, "text": text, "logprobs": None, "finish_reason": None}
-    if end is not None:
-        choice["finish_reason"] = STOP_TO_FINISH[end.stop_reason]
-        choice["stop_reason"] = stop_string(end.stop_reason, end.stop_sequence)
-    return choice
-
-
 async def _completions(ex: Exchange) -> Response | EventStreamResponse:
     body = await ex.json()
     _refuse_templates(body)
@@ -136,17 +88,25 @@ async def _completions(ex: Exchange) -> Response | EventStreamResponse:
             served.id, "use /v1/chat/completions, which sends messages through the chat template"
         )
     response_id = _new_id("cmpl")
-    encoder = CompletionEncoder(
-        model=parsed.model, response_id=response_id, include_usage=include_usage(body)
-    )
+    shape = _shape(body, parsed.request)
     if parsed.stream:
+        encoder = CompletionEncoder(
+            shape, model=parsed.model, response_id=response_id, include_usage=include_usage(body)
+        )
         return await ex.stream(served, parsed.request, encoder)
     answer = await ex.complete(served, parsed.request)
-    return JSONResponse({
-        "id": response_id, "object": "text_completion", "created": int(time.time()),
-        "model": parsed.model, "choices": [_choice(answer.text, answer)],
-        "usage": _usage(answer.usage),
-    })  # fmt: skip
+    return JSONResponse(response_body(shape, answer, model=parsed.model, rid=response_id))
+
+
+def _shape(body: JsonObject, request: ChatRequest) -> CompletionShape:
+    settings = request.settings
+    return CompletionShape(
+        echo=request.prompt if body.get("echo") is True else None,
+        echo_only=echo_only(body),
+        logprobs=settings.wants_logprobs,
+        alternatives=bool(settings.top_logprobs),
+        choices=settings.n or 1,
+    )
 
 
 async def _embeddings(ex: Exchange) -> Response:

@@ -77,8 +77,10 @@ _THINKING = {
         "description": "The most tokens a reasoning model may spend thinking (hearth's field).",
     },
 }
+_TOP = {"type": "integer", "minimum": 0, "maximum": 20}
 _SAMPLING = {
-    **_OPENAI_SETTINGS, "stop": _STOP, "stream": _BOOL, "n": _INT,
+    **_OPENAI_SETTINGS, "stop": _STOP, "stream": _BOOL,
+    "n": {"type": "integer", "minimum": 1, "maximum": 32},
     "stream_options": {"type": "object", "properties": {"include_usage": _BOOL}},
 }  # fmt: skip
 _CHAT = {
@@ -92,6 +94,8 @@ _CHAT = {
         "response_format": _OBJ,
         **_SAMPLING,
         **_THINKING,
+        "logprobs": _BOOL,
+        "top_logprobs": _TOP,
     },
 }
 _COMPLETION = {
@@ -103,6 +107,8 @@ _COMPLETION = {
         "response_format": _OBJ,
         **_SAMPLING,
         "max_tokens": {**_OPENAI_SETTINGS["max_tokens"], "default": 16},
+        "logprobs": _TOP,
+        "echo": _BOOL,
     },
 }
 _EMBEDDING = {
@@ -240,6 +246,24 @@ _OLLAMA_EMBEDDINGS = {
     "properties": {"model": _STR, "prompt": _STR},
 }
 _OLLAMA_MODEL = {"type": "object", "required": ["model"], "properties": {"model": _STR}}
+_TOKENIZE = {
+    "type": "object",
+    "required": ["content"],
+    "properties": {
+        "model": _STR, "content": _STR, "add_special": _BOOL, "parse_special": _BOOL,
+        "with_pieces": _BOOL,
+    },
+}  # fmt: skip
+_DETOKENIZE = {
+    "type": "object",
+    "required": ["tokens"],
+    "properties": {"model": _STR, "tokens": {"type": "array", "items": _INT}},
+}
+_APPLY_TEMPLATE = {
+    "type": "object",
+    "required": ["messages"],
+    "properties": {"model": _STR, "messages": {"type": "array", "items": _OBJ}},
+}
 _OLLAMA_PULL = {
     "type": "object",
     "required": ["model"],
@@ -368,6 +392,9 @@ def openapi_schema() -> dict[str, Any]:
             "/v1beta/models/{target}": generate,
             "/v1/models/{model}": {**one_model, **generate_v1},
             **_ollama_paths(),
+            "/tokenize": _post(_TOKENIZE, "llama-server's tokenize (local models)", sse=False),
+            "/detokenize": _post(_DETOKENIZE, "llama-server's detokenize", sse=False),
+            "/apply-template": _post(_APPLY_TEMPLATE, "llama-server's apply-template", sse=False),
             "/health": _get("liveness", errors=False),
             "/ready": _get("readiness: every model loaded", errors=False),
             "/metrics": _get("Prometheus metrics"),

@@ -134,6 +134,17 @@ class EmbedCodec(Protocol):
     def response_from_wire(self, body: JsonObject, *, count: int, provider: str) -> EmbedBatch: ...
 
 
+class CountCodec(Protocol):
+    """A format's token-counting API (Anthropic's ``count_tokens``, Gemini's
+    ``countTokens``): the request whose prompt to count, and the count in the answer."""
+
+    def path(self, model: str) -> str: ...
+
+    def request_to_wire(self, request: ChatRequest, *, model: str) -> JsonObject: ...
+
+    def response_from_wire(self, body: JsonObject, *, provider: str) -> int: ...
+
+
 class ServeCodec(Protocol):
     """The inbound half of a chat API, as ``hearth serve`` uses it. ``model`` is the model the
     URL names and ``stream`` whether the URL asks for a stream, for formats that put them
@@ -183,8 +194,9 @@ class Limits:
 
 @dataclass(frozen=True, slots=True)
 class WireFormat:
-    """Everything hearth knows about one wire format. ``raw``, ``embed`` and ``serve`` are
-    None where the format has no such API or hearth does not serve it.
+    """Everything hearth knows about one wire format. ``raw``, ``embed``, ``serve`` and
+    ``count`` (token counting) are None where the format has no such API or hearth does not
+    serve it.
     ``token_limit_fields``: the fields an endpoint of the format may take the answer's token
     limit in (its ``max_tokens_field`` wire option, which a config table may set), the codec's
     default first; empty where the format has one field of its own."""
@@ -196,6 +208,7 @@ class WireFormat:
     embed: EmbedCodec | None = None
     serve: ServeCodec | None = None
     limits: Limits = field(default_factory=Limits)
+    count: CountCodec | None = None
     token_limit_fields: tuple[str, ...] = ()
 
 

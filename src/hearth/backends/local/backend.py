@@ -51,6 +51,7 @@ from hearth.events import Done, StreamEvent, Usage
 from hearth.input_limits import InputLimits, check_input
 from hearth.request import ChatRequest, OutputFormat
 from hearth.settings import GenerationSettings
+from hearth.tokens import check_token_ids
 
 DEFAULT_TIMEOUT = 600.0
 
@@ -291,7 +292,8 @@ class LocalBackend(LocalEmbedding, BackendBase):
         return self._running().engine
 
     def capabilities(self) -> Capabilities:
-        n_ctx = self._scheduler.engine.n_ctx if self._scheduler is not None else None
+        engine = self._scheduler.engine if self._scheduler is not None else None
+        n_ctx = engine.n_ctx if engine is not None else None
         entry = self._ref.entry
         embedding_only = self._info is not None and self._embedding_only(self._info)
         if (entry is not None and entry.kind == "embedding") or embedding_only:
@@ -305,6 +307,7 @@ class LocalBackend(LocalEmbedding, BackendBase):
             accelerator="cpu",
             raw_completion=True,
             thinking=self._reasons(),
+            choices=engine.slots if engine is not None else self.options.slots,
         )
 
     def _reasons(self) -> bool:
@@ -328,6 +331,41 @@ class LocalBackend(LocalEmbedding, BackendBase):
         prompt when tools are constrained); for a raw-prompt request, that text tokenized as
         it is (see :meth:`raw_tokens`)."""
         return self._tokens(request, self._plan(request))
+
+    def tokenize(
+        self, text: str, *, add_special: bool = False, parse_special: bool = True
+    ) -> list[int]:
+        """``text`` as this model's token ids (see :class:`hearth.tokens.Tokenizer`)."""
+        if not isinstance(text, str):
+            raise InvalidRequestError(f"text must be a string, got {type(text).__name__}")
+        return self._running().engine.tokenize(
+            text, add_special=add_special, parse_special=parse_special
+        )
+
+    def detokenize(self, tokens: Sequence[int]) -> str:
+        """The text of ``tokens``; an id outside the vocabulary raises InvalidRequestError."""
+        engine = self._running().engine
+        return engine.detokenize(check_token_ids(tokens, engine.n_vocab))
+
+    def pieces(self, tokens: Sequence[int]) -> list[bytes]:
+        """Each token's bytes (special tokens as their text)."""
+        engine = self._running().engine
+        return [engine.detokenize_bytes([t]) for t in check_token_ids(tokens, engine.n_vocab)]
+
+    def apply_template(self, request: ChatRequest) -> str:
+        """``request``'s messages (and tools) rendered by the model's chat template, ending
+        with the assistant's turn opening: the text a chat request's tokens come from."""
+        self._admit(request)
+        if request.prompt is not None:
+            return request.prompt
+        return self._render(self._plan(request), request)
+
+    def count_request_tokens(self, request: ChatRequest) -> int:
+        """The tokens of ``request``'s prompt as the model reads it: the chat template's
+        rendering (with the tool prompt when tools are constrained), or a raw prompt. Errors
+        (a template that cannot render it) are raised, unlike ``count_tokens``'s None."""
+        self._admit(request)
+        return len(self.prompt_tokens(request))
 
     def _plan(self, request: ChatRequest) -> OutputPlan:
         """Tools and response_format: prompt changes, grammar and tool-call parser."""
@@ -356,20 +394,23 @@ class LocalBackend(LocalEmbedding, BackendBase):
         if request.prompt is not None:
             return self.raw_tokens(request.prompt)
         engine = self._running().engine
+        text = self._render(plan, request)
+        has_bos = bool(engine.bos_text) and text.startswith(engine.bos_text)
+        return engine.tokenize(text, add_special=engine.add_bos and not has_bos)
+
+    def _render(self, plan: OutputPlan, request: ChatRequest) -> str:
+        """The prompt text: the plan's messages through the chat template, with a reasoning
+        model's thinking switch in the template's context and its think block opened (or
+        closed) after it."""
         assert self._template is not None
         thinking = self._thinking
+        context = thinking.syntax.template_context(request.settings.thinking) if thinking else None
         text = self._template.render(
-            plan.messages,
-            add_generation_prompt=True,
-            tools=plan.template_tools,
-            context=thinking.syntax.template_context(request.settings.thinking)
-            if thinking
-            else None,
+            plan.messages, add_generation_prompt=True, tools=plan.template_tools, context=context
         )
         if thinking is not None:
             text = thinking.prompt(text, request, self.name)
-        has_bos = bool(engine.bos_text) and text.startswith(engine.bos_text)
-        return engine.tokenize(text, add_special=engine.add_bos and not has_bos)
+        return text
 
     def _admit(self, request: ChatRequest) -> None:
         """What is checked before any template renders: the model is open (loading it), the
@@ -395,19 +436,29 @@ class LocalBackend(LocalEmbedding, BackendBase):
         n_ctx = self.engine.n_ctx
         if len(tokens) >= n_ctx:
             raise ContextLengthExceededError(len(tokens), n_ctx)
-        assert self._constraints is not None
-        constraint = (
-            self._constraints.compile(plan.grammar, plan.what) if plan.grammar is not None else None
-        )
         entry = self._ref.entry
         defaults = entry.sampling if entry is not None else GenerationSettings()
         settings = defaults.merged(request.settings)
+        choices = self._choices(request)
+        first, *others = (self._constraint(request, plan, settings) for _ in range(choices))
+        thinking = self._thinking
+        shown = thinking.shown if thinking is not None and thinking.active(request) else None
+        job = self._new_job(tokens, settings, channel, first, raw=request.raw, shown=shown)
+        job.choices, job.sibling_constraints = choices, tuple(others)
+        return job, plan
+
+    def _constraint(
+        self, request: ChatRequest, plan: OutputPlan, settings: GenerationSettings
+    ) -> Constraint | None:
+        """One answer's constraint: the plan's grammar, behind a reasoning model's thinking
+        gate when thinking is on. Each answer of ``n`` gets its own (a matcher holds state)."""
+        assert self._constraints is not None
+        grammar = plan.grammar
+        constraint = self._constraints.compile(grammar, plan.what) if grammar is not None else None
         thinking = self._thinking
         if thinking is None or not thinking.active(request):
-            return self._new_job(tokens, settings, channel, constraint, raw=request.raw), plan
-        gate = thinking.gate(settings, constraint, self.engine)
-        job = self._new_job(tokens, settings, channel, gate, shown=thinking.shown)
-        return job, plan
+            return constraint
+        return thinking.gate(settings, constraint, self.engine)
 
     def _events(self, request: ChatRequest, plan: OutputPlan, used: Usage) -> Transform | None:
         """The transform of ``request``'s events: thinking split out, tool calls parsed, the
@@ -419,6 +470,23 @@ class LocalBackend(LocalEmbedding, BackendBase):
             family = plan.parser or self._template.tool_family
             transform = thinking.events(request, transform, family)
         return with_usage(used, transform) if used.total_tokens else transform
+
+    def _choices(self, request: ChatRequest) -> int:
+        """How many answers ``request`` asks for (``n``), checked against what this model can
+        decode at once."""
+        n = request.settings.n or 1
+        slots = self.engine.slots
+        if n > 1 and request.tools and request.tool_choice != "none":
+            raise UnsupportedFeatureError(
+                f"n={n} with tools: a local model gives several answers for text only; ask "
+                "for one answer (n=1) when tools are offered"
+            )
+        if n > slots:
+            raise InvalidRequestError(
+                f"n={n} is more than the {slots} sequences {self.name} decodes at once; ask for "
+                f"at most {slots} answers, or load the model with slots={n}"
+            )
+        return n
 
     def _new_job(
         self,

@@ -27,9 +27,12 @@ class TokenBatch:
     def clear(self) -> None:
         self.native.n_tokens = 0
 
-    def add(self, tokens: list[int], start: int, seq: int, *, logits: bool) -> int:
+    def add(
+        self, tokens: list[int], start: int, seq: int, *, logits: bool, every: bool = False
+    ) -> int:
         """Append ``tokens`` of sequence ``seq`` at positions ``start…``. With ``logits``, the
-        last one's logits are computed; returns its index in the batch (the output index)."""
+        last one's logits are computed (with ``every``, each token's: output ``i`` is batch
+        index ``i``); returns the last one's index in the batch (the output index)."""
         b = self.native
         n = int(b.n_tokens)
         if n + len(tokens) > self.capacity:
@@ -39,9 +42,9 @@ class TokenBatch:
             b.pos[i] = start + i - n
             b.n_seq_id[i] = 1
             b.seq_id[i][0] = seq
-            b.logits[i] = 0
+            b.logits[i] = 1 if every else 0
         last = n + len(tokens) - 1
-        b.logits[last] = 1 if logits else 0
+        b.logits[last] = 1 if logits or every else 0
         b.n_tokens = last + 1
         return last
 

@@ -197,22 +197,48 @@ class LlamaEngine:
         raw = lib.llama_vocab_get_text(self._vocab, token)
         return raw.decode("utf-8", errors="replace") if raw else ""
 
-    def tokenize(self, text: str, *, add_special: bool) -> list[int]:
-        """Tokenize ``text``, parsing special tokens such as ``<|im_start|>``."""
+    def tokenize(self, text: str, *, add_special: bool, parse_special: bool = True) -> list[int]:
+        """Tokenize ``text``, parsing special tokens such as ``<|im_start|>`` (unless
+        ``parse_special`` is False: then their text is plain text)."""
         data = text.encode("utf-8")
         capacity = len(data) + 16
+        special = parse_special
         with self._tokenize_lock:
             buf = (lib.llama_token * capacity)()
-            n = lib.llama_tokenize(self._vocab, data, len(data), buf, capacity, add_special, True)
+            n = lib.llama_tokenize(
+                self._vocab, data, len(data), buf, capacity, add_special, special
+            )
             if n < 0:
                 capacity = -n
                 buf = (lib.llama_token * capacity)()
                 n = lib.llama_tokenize(
-                    self._vocab, data, len(data), buf, capacity, add_special, True
+                    self._vocab, data, len(data), buf, capacity, add_special, special
                 )
         if n < 0:
             raise EngineError(f"tokenization failed ({n})")
         return list(buf[:n])
+
+    def detokenize(self, tokens: list[int]) -> str:
+        """The text of ``tokens`` (valid ids), special tokens rendered as their text; bytes
+        that are not UTF-8 (a character cut between tokens) become U+FFFD."""
+        return self.detokenize_bytes(tokens).decode("utf-8", errors="replace")
+
+    def detokenize_bytes(self, tokens: list[int]) -> bytes:
+        """The bytes of ``tokens`` (valid ids), special tokens rendered as their text."""
+        if not tokens:
+            return b""
+        ids = (lib.llama_token * len(tokens))(*tokens)
+        capacity = 8 * len(tokens) + 16
+        with self._tokenize_lock:
+            buf = ctypes.create_string_buffer(capacity)
+            n = lib.llama_detokenize(self._vocab, ids, len(tokens), buf, capacity, False, True)
+            if n < 0:
+                capacity = -n
+                buf = ctypes.create_string_buffer(capacity)
+                n = lib.llama_detokenize(self._vocab, ids, len(tokens), buf, capacity, False, True)
+        if n < 0:
+            raise EngineError(f"detokenization failed ({n})")
+        return buf.raw[:n]
 
     def piece(self, token: int) -> bytes:
         """The bytes a token stands for (special tokens render as nothing). Cached."""

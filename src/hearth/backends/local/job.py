@@ -16,10 +16,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from hearth.backends.local.channel import Channel
+from hearth.backends.local.choices import ChoiceGroup, choice_settings
+from hearth.backends.local.logprobs import RowLogprobs, first_token, token_logprob
 from hearth.backends.local.textstream import TextStream
 from hearth.backends.local.thinking_budget import ThinkingGate
 from hearth.errors import RequestTimeoutError
 from hearth.events import Done, StopReason, TextDelta, Usage
+from hearth.logprobs import TokenLogprob
 from hearth.settings import GenerationSettings
 
 if TYPE_CHECKING:
@@ -44,6 +47,11 @@ class GenerationJob:
     """Control tokens whose text the output shows (a reasoning model's thinking markers where
     they are control tokens, which llama.cpp renders as nothing)."""
     cancelled: threading.Event = field(default_factory=threading.Event)
+    choices: int = 1
+    """How many answers to sample from the prompt (``n``), each in its own slot."""
+    sibling_constraints: tuple[Constraint | None, ...] = ()
+    """The constraints of answers 1 … n-1 (``constraint`` is answer 0's): one each, since a
+    grammar matcher holds the state of the text it has accepted."""
 
     def cancel(self) -> None:
         self.cancelled.set()
@@ -56,19 +64,55 @@ class Sequence:
     """One request being decoded in sequence ``slot``; its first ``cached`` prompt tokens were
     already in the KV cache."""
 
-    def __init__(self, job: GenerationJob, slot: int, cached: int, engine: LlamaEngine) -> None:
+    def __init__(
+        self,
+        job: GenerationJob,
+        slot: int,
+        cached: int,
+        engine: LlamaEngine,
+        *,
+        choice: int = 0,
+        group: ChoiceGroup | None = None,
+    ) -> None:
         self.job = job
         self.slot = slot
         self.cached = cached
         self.fed = cached  # prompt tokens whose KV is computed
         self.pending: int | None = None  # the last sampled token, not yet decoded
         self.produced = 0
-        settings = job.settings
+        self.choice = choice
+        self.group = group
+        self.siblings: list[Sequence] = []  # choice 0's: the answers that wait for its prompt
+        if choice:  # waits, neither reading the prompt nor generating, until forked
+            self.fed = len(job.prompt)
+        settings = choice_settings(job.settings, choice)
         self.text = TextStream(settings.stop, hidden_stop=job.hidden_stop)
         self.max_new = settings.max_tokens if settings.max_tokens is not None else engine.n_ctx
         self.n_ctx = engine.n_ctx
-        self.constraint = job.constraint
+        self.constraint = job.sibling_constraints[choice - 1] if choice else job.constraint
         self.sampler = engine.new_sampler(settings)
+        self.logprobs: list[TokenLogprob] | None = [] if settings.wants_logprobs else None
+        self.top_logprobs = settings.top_logprobs or 0
+        self.prompt_logprobs: list[TokenLogprob] | None = None
+        if settings.prompt_logprobs and not choice:  # the whole prompt is read (cached = 0)
+            self.prompt_logprobs = [first_token(engine, job.prompt[0])] if cached == 0 else []
+
+    @property
+    def wants_prompt_logprobs(self) -> bool:
+        """Whether each prompt token's logits are due (for ``prompt_logprobs``)."""
+        return self.prompt_logprobs is not None
+
+    def read_prompt_logprobs(self, engine: LlamaEngine, first: int, n: int) -> None:
+        """Outputs ``first…first+n-1`` hold the logits of the ``n`` prompt tokens just decoded
+        (from ``fed``): each gives the next prompt token's log-probability."""
+        out = self.prompt_logprobs
+        assert out is not None
+        prompt = self.job.prompt
+        for j in range(n):
+            at = self.fed + j + 1
+            if at < len(prompt):
+                row = RowLogprobs(engine.logits(first + j), engine.n_vocab)
+                out.append(token_logprob(engine, row, prompt[at], self.top_logprobs))
 
     @property
     def prefilling(self) -> bool:
@@ -94,10 +138,19 @@ class Sequence:
         self.fed += n
         return not self.prefilling
 
-    def sample(self, engine: LlamaEngine, index: int) -> StopReason | None:
-        """Sample from output ``index`` and emit its text; the stop reason if the request ended."""
+    def sample(
+        self, engine: LlamaEngine, index: int, row: RowLogprobs | None = None
+    ) -> StopReason | None:
+        """Sample from output ``index`` and emit its text; the stop reason if the request ended.
+        ``row``: that output's log-probabilities, taken before any sequence masked it (answers
+        that share the prompt sample from the same row)."""
         job = self.job
         constraint = self.constraint
+        # before the mask: the model's own distribution (docs/local-engine.md)
+        if self.logprobs is None:
+            row = None
+        elif row is None:
+            row = RowLogprobs(engine.logits(index), engine.n_vocab)
         if constraint is not None:
             constraint.mask(engine.logits(index))
         token = engine.sample(self.sampler, index)
@@ -106,10 +159,12 @@ class Sequence:
         self.produced += 1
         if engine.is_eog(token):
             return "end_turn"
+        if row is not None and self.logprobs is not None:
+            self.logprobs.append(token_logprob(engine, row, token, self.top_logprobs))
         shown = job.shown.get(token)
         delta = self.text.feed(engine.piece(token) if shown is None else shown)
         if delta:
-            job.channel.put(TextDelta(delta))
+            job.channel.put(TextDelta(delta, logprobs=self._take_logprobs(), choice=self.choice))
         if self.text.stopped:
             return "stop_sequence" if self.text.matched_stop is not None else "end_turn"
         if constraint is not None and constraint.is_finished():
@@ -135,22 +190,37 @@ class Sequence:
         """Emit the held-back text and the final :class:`Done`."""
         text = self.text
         tail = "" if text.stopped else text.finish()
-        if tail:
-            self.job.channel.put(TextDelta(tail))
+        held = self._take_logprobs()
+        if text.matched_stop is not None:
+            held = ()  # the tokens of the stop string, whose text is not returned
+        if tail or held:
+            self.job.channel.put(TextDelta(tail, logprobs=held, choice=self.choice))
         gate = self.constraint
         thinking = gate.thinking_tokens if isinstance(gate, ThinkingGate) else 0
+        prompt_logprobs = self.prompt_logprobs
         usage = Usage(
             len(self.job.prompt), self.produced, cached_tokens=self.cached, thinking_tokens=thinking
         )
-        self.job.channel.put(
-            Done(
-                reason,
-                usage,
-                stop_sequence=text.matched_stop,
-                model=self.job.model_name,
-                model_name=self.job.gguf_name,
-            )
+        done = Done(
+            reason,
+            usage,
+            stop_sequence=text.matched_stop,
+            model=self.job.model_name,
+            model_name=self.job.gguf_name,
+            prompt_logprobs=None if prompt_logprobs is None else tuple(prompt_logprobs),
         )
+        if self.group is None:
+            self.job.channel.put(done)
+        else:
+            self.group.finish(self.choice, done)
+
+    def _take_logprobs(self) -> tuple[TokenLogprob, ...]:
+        """The log-probabilities of the tokens sampled since the last delta."""
+        if not self.logprobs:
+            return ()
+        taken = tuple(self.logprobs)
+        self.logprobs.clear()
+        return taken
 
     def close(self) -> None:
         self.sampler.close()

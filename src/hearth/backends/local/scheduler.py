@@ -32,8 +32,10 @@ import time
 from dataclasses import replace
 
 from hearth.backends.local.batch import TokenBatch
+from hearth.backends.local.choices import ChoiceGroup
 from hearth.backends.local.engine import LlamaEngine, Snapshot
 from hearth.backends.local.job import GenerationJob, Sequence
+from hearth.backends.local.logprobs import RowLogprobs
 from hearth.backends.local.prefix import SlotTable
 from hearth.errors import InvalidRequestError, OverloadedError, RequestTimeoutError
 from hearth.events import Done, StopReason, Usage
@@ -75,6 +77,7 @@ class Scheduler:
             )
         self._batch = TokenBatch(min(step_tokens, engine.n_batch))
         self._running: list[Sequence] = []
+        self._held: GenerationJob | None = None  # the next job, waiting for enough free slots
         self._saved: dict[int, Snapshot] = {}  # idle slot -> its KV, held in host memory
         self._closed = False
         self.tokens_generated = 0
@@ -105,8 +108,8 @@ class Scheduler:
 
     @property
     def running(self) -> tuple[GenerationJob, ...]:
-        """The jobs being decoded, oldest first."""
-        return tuple(seq.job for seq in list(self._running))
+        """The jobs being decoded, oldest first (a job with several answers once)."""
+        return tuple(dict.fromkeys(seq.job for seq in list(self._running)))
 
     @property
     def active(self) -> GenerationJob | None:
@@ -148,6 +151,9 @@ class Scheduler:
         atexit.unregister(self.close)
         for job in self.running:
             job.cancel()
+        held = self._held
+        if held is not None:
+            held.cancel()
         self._drain_pending()
         self._queue.put(_STOP)
         self._thread.join(timeout)
@@ -187,14 +193,22 @@ class Scheduler:
             self._end(seq, "cancelled")
 
     def _admit(self) -> bool:
-        """Move queued jobs into free slots (waiting for one if nothing runs); False on stop."""
+        """Move queued jobs into free slots (waiting for one if nothing runs); False on stop.
+        A job asking for several answers waits, first in line, until it has a slot for each."""
         while self._slots.idle:
-            try:
-                item = self._queue.get(block=not self._running)
-            except queue.Empty:
-                return True
+            item: GenerationJob | object | None = self._held
+            if item is None:
+                try:
+                    item = self._queue.get(block=not self._running)
+                except queue.Empty:
+                    return True
+            self._held = None
             if not isinstance(item, GenerationJob):
                 return False
+            ready = item.cancelled.is_set() or item.expired()
+            if item.choices > self._slots.idle and not ready:
+                self._held = item
+                return True
             if item.cancelled.is_set():
                 item.channel.put(
                     Done(
@@ -222,11 +236,39 @@ class Scheduler:
             raise InvalidRequestError("the prompt has no tokens; a local model needs at least one")
         plan = self._slots.plan(job.prompt)
         assert plan is not None  # _admit only starts jobs when a slot is idle
+        if job.settings.prompt_logprobs:  # every prompt token's logits are needed
+            plan = replace(plan, reuse=0)
         if not self._place(plan.slot, plan.source, plan.reuse):
             plan = replace(plan, reuse=0)
-        seq = Sequence(job, plan.slot, plan.reuse, self.engine)
+        group = ChoiceGroup(job.choices, job.channel) if job.choices > 1 else None
+        seq = Sequence(job, plan.slot, plan.reuse, self.engine, group=group)
         self._slots.start(plan, job.prompt)
         self._running.append(seq)
+        for choice in range(1, job.choices):  # they take the prompt's KV from seq (_fork)
+            other = self._slots.plan(())
+            assert other is not None  # _admit made sure there is a slot for each
+            self._place(other.slot, None, 0)
+            self._slots.start(other, ())
+            sibling = Sequence(job, other.slot, 0, self.engine, choice=choice, group=group)
+            seq.siblings.append(sibling)
+            self._running.append(sibling)
+
+    def _fork(self, seq: Sequence, index: int) -> RowLogprobs | None:
+        """``seq`` has read its prompt: the answers waiting for it take that prompt's KV and
+        sample their first token from output ``index``, as ``seq`` will. Returns that output's
+        log-probabilities when they are asked for (read before any answer's grammar masks it)."""
+        siblings, seq.siblings = seq.siblings, []
+        if not siblings:
+            return None
+        engine = self.engine
+        row = None if seq.logprobs is None else RowLogprobs(engine.logits(index), engine.n_vocab)
+        prompt = seq.job.prompt
+        for sibling in siblings:
+            if sibling in self._running:
+                engine.seq_copy(seq.slot, sibling.slot, len(prompt))  # the same cells, tagged
+                self._slots.extend(sibling.slot, prompt)
+                self._sample(sibling, index, row)
+        return row
 
     def _place(self, slot: int, source: int | None, reuse: int) -> bool:
         """Make sequence ``slot`` hold the first ``reuse`` tokens of ``source`` (None: of what
@@ -264,7 +306,7 @@ class Scheduler:
         """One decode of every running sequence, then one sample for each that is due."""
         batch = self._batch
         batch.clear()
-        plan: list[tuple[Sequence, int, int]] = []  # (sequence, tokens, output index or -1)
+        plan: list[tuple[Sequence, int, int]] = []  # (sequence, tokens, its last one's index)
         generating = [seq for seq in self._running if seq.pending is not None]
         for seq in generating:
             plan.append(
@@ -277,15 +319,18 @@ class Scheduler:
             if seq.pending is None and seq.prefilling:
                 tokens = seq.next_tokens(budget)
                 last = seq.fed + len(tokens) == len(seq.job.prompt)
-                index = batch.add(tokens, seq.position, seq.slot, logits=last)
-                plan.append((seq, len(tokens), index if last else -1))
+                every = seq.wants_prompt_logprobs
+                index = batch.add(tokens, seq.position, seq.slot, logits=last, every=every)
+                plan.append((seq, len(tokens), index))  # sampled from only when last
                 budget -= len(tokens)
         if not self._decode(batch):
             return
         for seq, n, index in plan:
+            if seq.pending is None and seq.wants_prompt_logprobs:
+                seq.read_prompt_logprobs(self.engine, index - n + 1, n)
             self._slots.extend(seq.slot, seq.next_tokens(n))
             if seq.advance(n):
-                self._sample(seq, index)
+                self._sample(seq, index, self._fork(seq, index))
 
     def _decode(self, batch: TokenBatch) -> bool:
         """Decode ``batch``. When the KV cache is full, the cached prefixes still in it move to
@@ -308,9 +353,9 @@ class Scheduler:
             return False
         return True
 
-    def _sample(self, seq: Sequence, index: int) -> None:
+    def _sample(self, seq: Sequence, index: int, row: RowLogprobs | None = None) -> None:
         try:
-            reason = seq.sample(self.engine, index)
+            reason = seq.sample(self.engine, index, row)
         except BaseException as exc:  # delivered to that caller; the others go on
             self.tokens_generated += 1
             self._fail(seq, exc)
@@ -333,6 +378,8 @@ class Scheduler:
         self._running.remove(seq)
         self._leave(seq, keep=keep)
         seq.job.channel.put(exc)
+        if seq.group is not None:  # the request failed: its other answers stop too
+            seq.job.cancel()
 
     def _leave(self, seq: Sequence, *, keep: bool) -> None:
         """``seq`` is done: its KV stays for the prefix cache (unless ``keep`` is False); when

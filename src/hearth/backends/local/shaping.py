@@ -224,7 +224,10 @@ class ToolEvents:
 
     def __call__(self, event: StreamEvent) -> list[StreamEvent]:
         if isinstance(event, TextDelta):
-            return self._text(event.text)
+            out = self._text(event.text)
+            if event.logprobs:  # every generated token's, a call's included, passed on
+                out.append(TextDelta("", logprobs=event.logprobs))
+            return out
         if isinstance(event, Done):
             out = self._end()
             if self._called and event.stop_reason in ("end_turn", "stop_sequence"):

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from hearth.request import ChatRequest
 from hearth.wire.anthropic import chat, errors, stream
+from hearth.wire.anthropic.count import AnthropicCount
 from hearth.wire.anthropic.output import OutputToolAnswer
 from hearth.wire.base import AnswerFilter, HttpFacts, Limits, WireFormat
 from hearth.wire.codecs import FunctionChatCodec, FunctionServeCodec
@@ -24,6 +25,7 @@ class _Chat(FunctionChatCodec):
 
 FORMAT = WireFormat(
     name="anthropic",
+    count=AnthropicCount(),
     http=HttpFacts(
         path="/v1/messages",
         stream_path="/v1/messages",

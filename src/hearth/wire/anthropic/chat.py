@@ -35,7 +35,7 @@ response are skipped.
 
 from __future__ import annotations
 
-from hearth.errors import InvalidRequestError
+from hearth.errors import InvalidRequestError, UnsupportedFeatureError
 from hearth.messages import JsonObject, JsonValue, Message, TextPart
 from hearth.request import ChatRequest, ToolChoice, ToolSpec
 from hearth.response import Response
@@ -157,6 +157,16 @@ def _max_tokens(settings: GenerationSettings) -> int:
     return DEFAULT_MAX_TOKENS
 
 
+def _refuse_logprobs(settings: GenerationSettings) -> None:
+    """The Messages API returns no log-probabilities: asking for them is refused, not ignored."""
+    if settings.wants_logprobs or settings.prompt_logprobs:
+        raise UnsupportedFeatureError(
+            "logprobs: Anthropic's Messages API returns no log-probabilities; leave logprobs, "
+            "top_logprobs and prompt_logprobs out, or use a local, OpenAI, Gemini or Ollama "
+            "model"
+        )
+
+
 def request_to_wire(request: ChatRequest, *, model: str, stream: bool) -> JsonObject:
     """A ChatRequest as a Messages API body (see the module docstring for what maps where)."""
     system, conversation = _system_to_wire(request.messages)
@@ -170,6 +180,7 @@ def request_to_wire(request: ChatRequest, *, model: str, stream: bool) -> JsonOb
     if request.response_format is not None:
         _add_output_tool(body, request)
     body.update(_settings_to_wire(request.settings))
+    _refuse_logprobs(request.settings)
     if stream:
         body["stream"] = True
     return body

@@ -7,10 +7,12 @@ from __future__ import annotations
 from hearth.wire.base import HttpFacts, Limits, WireFormat
 from hearth.wire.codecs import FunctionChatCodec, FunctionServeCodec
 from hearth.wire.gemini import chat, errors, stream
+from hearth.wire.gemini.count import GeminiCount
 from hearth.wire.gemini.embed import GeminiEmbed
 
 FORMAT = WireFormat(
     name="gemini",
+    count=GeminiCount(),
     http=HttpFacts(
         path="/v1beta/models/{model}:generateContent",
         stream_path="/v1beta/models/{model}:streamGenerateContent",

@@ -43,6 +43,7 @@ from hearth.messages import (
 from hearth.request import ChatRequest
 from hearth.response import Response
 from hearth.wire.base import WireRequest
+from hearth.wire.gemini import logprobs as gemini_logprobs
 from hearth.wire.gemini import shapes
 from hearth.wire.gemini.config import (
     response_format_from_wire,
@@ -238,19 +239,26 @@ def _content_from_wire(content: shapes.Content, decoder: PartDecoder, path: str)
 
 
 def response_to_wire(response: Response, *, model: str, response_id: str) -> JsonObject:
-    """A ``GenerateContentResponse`` with one candidate."""
-    parts = _MessageEncoder().parts(response.message, 0)
-    candidate: JsonObject = {}
-    if parts:
-        candidate["content"] = {"parts": parts, "role": "model"}
-    candidate["finishReason"] = finish_reason_to_wire(response.stop_reason, response.stop_detail)
-    candidate["index"] = 0
+    """A ``GenerateContentResponse``: one candidate, or one per answer (``candidateCount``)."""
+    answers = response.choices or (response,)
     return {
-        "candidates": [candidate],
+        "candidates": [_candidate(answer, i) for i, answer in enumerate(answers)],
         "usageMetadata": usage_to_wire(response.usage),
         "modelVersion": model,
         "responseId": response_id,
     }
+
+
+def _candidate(answer: Response, index: int) -> JsonObject:
+    parts = _MessageEncoder().parts(answer.message, 0)
+    candidate: JsonObject = {}
+    if parts:
+        candidate["content"] = {"parts": parts, "role": "model"}
+    candidate["finishReason"] = finish_reason_to_wire(answer.stop_reason, answer.stop_detail)
+    candidate["index"] = index
+    if answer.logprobs:
+        candidate["logprobsResult"] = gemini_logprobs.to_wire(answer.logprobs)
+    return candidate
 
 
 def response_from_wire(body: JsonObject) -> Response:
@@ -280,4 +288,5 @@ def response_from_wire(body: JsonObject) -> Response:
         model=shape.model_version,
         response_id=shape.response_id,
         stop_detail=candidate.finish_reason,
+        logprobs=gemini_logprobs.from_wire(candidate.logprobs_result),
     )

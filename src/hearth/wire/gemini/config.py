@@ -3,8 +3,9 @@ tool choice.
 
 Settings: the settings table's Gemini column (:data:`hearth.settings.SETTINGS`), today
 temperature, topP, topK, maxOutputTokens (``max_tokens``), stopSequences, seed,
-presencePenalty, frequencyPenalty. ``min_p`` and ``repeat_penalty`` have no Gemini form and are
-dropped outbound. Thinking:
+presencePenalty, frequencyPenalty; ``logprobs`` / ``top_logprobs`` ↔ ``responseLogprobs`` /
+``logprobs`` (:mod:`hearth.wire.gemini.logprobs`); inbound, ``candidateCount`` ↔ ``n``.
+``min_p`` and ``repeat_penalty`` have no Gemini form and are dropped outbound. Thinking:
 
 * ``thinking=True`` ↔ ``thinkingConfig.includeThoughts: true`` (+ ``thinkingBudget``);
 * ``thinking=False`` ↔ ``thinkingBudget: 0`` (no thinking; any ``thinking_budget`` is moot);
@@ -29,7 +30,8 @@ from typing import Any
 from hearth.errors import InvalidRequestError, UnsupportedFeatureError
 from hearth.messages import JsonObject, JsonValue
 from hearth.request import OutputFormat, ToolChoice, ToolSpec
-from hearth.settings import GenerationSettings, wire_fields, wire_values
+from hearth.settings import MAX_CHOICES, GenerationSettings, wire_fields, wire_values
+from hearth.wire.gemini import logprobs as gemini_logprobs
 from hearth.wire.gemini import shapes
 
 _GEMINI_FIELDS = wire_fields("gemini")
@@ -51,6 +53,7 @@ _SETTING_PATHS = (
 def settings_to_wire(settings: GenerationSettings) -> JsonObject:
     """The ``generationConfig`` object (empty when every setting is left to Gemini)."""
     config: JsonObject = {key: value for _, key, value in wire_values(settings, "gemini")}
+    config.update(gemini_logprobs.settings_to_wire(settings))
     thinking = _thinking_to_wire(settings.thinking, settings.thinking_budget)
     if thinking:
         config["thinkingConfig"] = thinking
@@ -104,6 +107,8 @@ def settings_from_wire(config: shapes.GenerationConfig | None) -> GenerationSett
         setting.name: getattr(config, _ATTRIBUTES[key]) for setting, key in _GEMINI_FIELDS
     }
     values["stop"] = tuple(values["stop"] or ())
+    values["logprobs"], values["top_logprobs"] = gemini_logprobs.settings_from_wire(config)
+    values["n"] = config.candidate_count if config.candidate_count != 1 else None
     try:
         return GenerationSettings(**values, thinking=thinking, thinking_budget=budget)
     except InvalidRequestError as exc:
@@ -154,15 +159,10 @@ def response_format_from_wire(config: shapes.GenerationConfig | None) -> OutputF
 
 def _refuse_unsupported(config: shapes.GenerationConfig) -> None:
     """Settings that would change the answer are refused by name, never silently dropped."""
-    if config.candidate_count not in (None, 1):
-        raise UnsupportedFeatureError(
-            f"generationConfig.candidateCount: hearth generates one candidate, "
-            f"got {config.candidate_count}"
-        )
-    if config.response_logprobs or config.logprobs is not None:
-        field = "responseLogprobs" if config.response_logprobs else "logprobs"
-        raise UnsupportedFeatureError(
-            f"generationConfig.{field}: hearth does not return log probabilities; leave it out"
+    count = config.candidate_count
+    if count is not None and not 1 <= count <= MAX_CHOICES:
+        raise InvalidRequestError(
+            f"generationConfig.candidateCount: must be between 1 and {MAX_CHOICES}, got {count}"
         )
     modalities = [m.upper() for m in config.response_modalities or ()]
     if any(m != "TEXT" for m in modalities):

@@ -143,9 +143,25 @@ class Request(Shape):
     cached_content: str | None = None  # read only to refuse it by name
 
 
+class LogprobCandidate(Shape):
+    token: str | None = None
+    token_id: int | None = None
+    log_probability: float | None = None
+
+
+class TopCandidates(Shape):
+    candidates: list[LogprobCandidate] = []
+
+
+class LogprobsResult(Shape):
+    top_candidates: list[TopCandidates] = []
+    chosen_candidates: list[LogprobCandidate] = []
+
+
 class Candidate(Shape):
     content: Content | None = None
     finish_reason: str | None = None
+    logprobs_result: LogprobsResult | None = None
 
 
 class PromptFeedback(Shape):

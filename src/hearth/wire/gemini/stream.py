@@ -37,8 +37,17 @@ from hearth.events import (
     ToolCallEvent,
     Usage,
 )
-from hearth.messages import ImagePart, JsonObject, Part, TextPart, ThinkingPart, ToolCallPart
+from hearth.messages import (
+    ImagePart,
+    JsonObject,
+    JsonValue,
+    Part,
+    TextPart,
+    ThinkingPart,
+    ToolCallPart,
+)
 from hearth.wire.base import WireChunk
+from hearth.wire.gemini import logprobs as gemini_logprobs
 from hearth.wire.gemini import shapes
 from hearth.wire.gemini.errors import error_from_wire, error_to_wire
 from hearth.wire.gemini.parts import (
@@ -88,6 +97,9 @@ class StreamDecoder:
             path = "candidates[0].content.parts"
             for part in decode_parts(self._parts, candidate.content.parts, side="model", path=path):
                 events.extend(self._events(part))
+        logprobs = gemini_logprobs.from_wire(candidate.logprobs_result)
+        if logprobs:
+            events.append(TextDelta("", logprobs=logprobs))
         if candidate.finish_reason:
             self._finish_reason = candidate.finish_reason
         return events
@@ -148,24 +160,29 @@ class StreamEncoder:
             raise RuntimeError(f"stream event after Done: {event!r}")
         if isinstance(event, Done):
             self._finished = True
-            candidate: JsonObject = {
-                "finishReason": finish_reason_to_wire(event.stop_reason, event.stop_detail),
-                "index": 0,
-            }
-            return [self._chunk(candidate, usage_to_wire(event.usage))]
+            ends: list[JsonValue] = [
+                {"finishReason": finish_reason_to_wire(end.stop_reason, end.stop_detail),
+                 "index": i}
+                for i, end in enumerate(event.choices or (event,))
+            ]  # fmt: skip
+            return [self._chunk(ends, usage_to_wire(event.usage))]
         part = _part(event)
         if part is None:
             return []
         content: JsonObject = {"parts": [part], "role": "model"}
-        return [self._chunk({"content": content, "index": 0}, None)]
+        index = event.choice if isinstance(event, TextDelta) else 0
+        candidate: JsonObject = {"content": content, "index": index}
+        if isinstance(event, TextDelta) and event.logprobs:
+            candidate["logprobsResult"] = gemini_logprobs.to_wire(event.logprobs)
+        return [self._chunk([candidate], None)]
 
     def error(self, exc: HearthError) -> list[WireChunk]:
         """An error body for a failure after the stream started."""
         self._finished = True
         return [WireChunk(None, error_to_wire(exc)[1])]
 
-    def _chunk(self, candidate: JsonObject, usage: JsonObject | None) -> WireChunk:
-        data: JsonObject = {"candidates": [candidate]}
+    def _chunk(self, candidates: list[JsonValue], usage: JsonObject | None) -> WireChunk:
+        data: JsonObject = {"candidates": candidates}
         if usage is not None:
             data["usageMetadata"] = usage
         data["modelVersion"] = self._model

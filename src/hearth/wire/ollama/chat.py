@@ -70,6 +70,7 @@ from hearth.events import (
     ToolCallEvent,
     Usage,
 )
+from hearth.logprobs import TokenLogprob
 from hearth.messages import (
     JsonObject,
     JsonValue,
@@ -87,6 +88,7 @@ from hearth.settings import GenerationSettings, wire_fields, wire_values
 from hearth.wire.ollama.errors import PROVIDER, error_from_wire, error_line
 from hearth.wire.ollama.output import ollama_format
 from hearth.wire.openai.chat import function_tool
+from hearth.wire.openai.logprobs import chat_logprobs_from_wire, refuse_prompt_logprobs
 
 __all__ = ["PROVIDER", "StreamDecoder", "error_from_wire", "request_to_wire", "response_from_wire"]
 
@@ -124,7 +126,18 @@ def request_to_wire(request: ChatRequest, *, model: str, stream: bool) -> JsonOb
     options = options_to_wire(request.settings)
     if options:
         body["options"] = options
-    return body
+    return {**body, **logprobs_to_wire(request.settings)}
+
+
+def logprobs_to_wire(settings: GenerationSettings) -> JsonObject:
+    """``logprobs`` / ``top_logprobs``: top-level fields of /api/chat and /api/generate."""
+    refuse_prompt_logprobs(settings)
+    out: JsonObject = {}
+    if settings.wants_logprobs:
+        out["logprobs"] = True
+        if settings.top_logprobs:
+            out["top_logprobs"] = settings.top_logprobs
+    return out
 
 
 def _messages_to_wire(messages: Sequence[Message]) -> list[JsonValue]:
@@ -309,7 +322,13 @@ def response_from_wire(body: JsonObject) -> Response:
         stop_reason=_stop_reason(body.get("done_reason"), bool(calls)),
         usage=_usage(body),
         model=_model(body),
+        logprobs=_logprobs(body),
     )
+
+
+def _logprobs(body: JsonObject) -> tuple[TokenLogprob, ...]:
+    """A line's ``logprobs`` (OpenAI chat's entries, as a list)."""
+    return chat_logprobs_from_wire({"content": body.get("logprobs")})
 
 
 class StreamDecoder:
@@ -332,8 +351,9 @@ class StreamDecoder:
         events: list[StreamEvent] = []
         if thinking:
             events.append(ThinkingDelta(thinking))
-        if content:
-            events.append(TextDelta(content))
+        logprobs = _logprobs(data)
+        if content or logprobs:
+            events.append(TextDelta(content, logprobs=logprobs))
         for raw in raw_calls:
             call = _decode_call(raw, self._calls, self._calls)
             if call is not None:

@@ -45,8 +45,8 @@ from hearth.wire.ollama.request_fields import (
     image_from_wire,
     invalid,
     keep_alive_is_zero,
+    logprobs_from_wire,
     num_ctx_from_wire,
-    refuse_logprobs,
     settings_from_wire,
 )
 
@@ -69,7 +69,7 @@ def request_to_wire(request: ChatRequest, *, model: str, stream: bool) -> JsonOb
     options = ollama.options_to_wire(request.settings)
     if options:
         body["options"] = options
-    return body
+    return {**body, **ollama.logprobs_to_wire(request.settings)}
 
 
 def _as_chat(data: JsonObject) -> JsonObject:
@@ -140,9 +140,10 @@ def generate_from_wire(body: JsonObject) -> OllamaRequest:
     if not wire.model:
         raise InvalidRequestError("model: required; name the model to generate with")
     _refuse_unsupported(wire)
-    refuse_logprobs(wire.logprobs, wire.top_logprobs)
     unload = keep_alive_is_zero(wire.keep_alive)
-    settings = settings_from_wire(wire.options, wire.think)
+    settings = logprobs_from_wire(
+        settings_from_wire(wire.options, wire.think), wire.logprobs, wire.top_logprobs
+    )
     output = format_from_wire(wire.format)
     stream = True if wire.stream is None else wire.stream  # Ollama streams unless told not to
     num_ctx = num_ctx_from_wire(wire.options)

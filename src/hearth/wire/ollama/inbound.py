@@ -35,8 +35,8 @@ from hearth.wire.ollama.request_fields import (
     image_from_wire,
     invalid,
     keep_alive_is_zero,
+    logprobs_from_wire,
     num_ctx_from_wire,
-    refuse_logprobs,
     settings_from_wire,
 )
 
@@ -106,9 +106,10 @@ def chat_from_wire(body: JsonObject, *, model: str | None = None) -> OllamaReque
     name = wire.model or model
     if not name:
         raise InvalidRequestError("model: required; name the model to chat with")
-    refuse_logprobs(wire.logprobs, wire.top_logprobs)
     unload = keep_alive_is_zero(wire.keep_alive)
-    settings = settings_from_wire(wire.options, wire.think)
+    settings = logprobs_from_wire(
+        settings_from_wire(wire.options, wire.think), wire.logprobs, wire.top_logprobs
+    )
     output = format_from_wire(wire.format)
     stream = True if wire.stream is None else wire.stream  # Ollama streams unless told not to
     num_ctx = num_ctx_from_wire(wire.options)

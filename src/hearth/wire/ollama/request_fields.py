@@ -17,7 +17,8 @@ besides the ChatRequest (:class:`OllamaRequest`). Pure: no I/O.
 * ``keep_alive``: a number of seconds or a Go duration (``"5m"``, ``"1h30m"``, ``"-1"``, ``"0"``).
   It is checked, but the server keeps every model it serves loaded for its whole life; on an
   empty request (Ollama's "load the model"), ``0`` asks to unload, which the server refuses.
-* ``logprobs`` / ``top_logprobs``: refused by name (hearth returns no log-probabilities).
+* ``logprobs`` / ``top_logprobs``: the settings of the same names; each line of the answer
+  carries its tokens' ``logprobs`` (:mod:`hearth.wire.ollama.stream`).
 * ``images``: raw base64 (line breaks ignored, as Go's decoder does), identified by their magic
   bytes: PNG, JPEG, GIF or WebP; anything else is refused, naming the item.
 """
@@ -32,7 +33,8 @@ from typing import Any, cast
 
 from pydantic import ConfigDict, ValidationError
 
-from hearth.errors import InvalidRequestError, UnsupportedFeatureError
+from hearth.errors import InvalidRequestError
+from hearth.logprobs import MAX_TOP_LOGPROBS
 from hearth.messages import ImagePart, JsonObject
 from hearth.request import ChatRequest, OutputFormat
 from hearth.settings import GenerationSettings
@@ -132,14 +134,20 @@ def _refuse_unsampled(options: InboundOptions) -> None:
             )
 
 
-def refuse_logprobs(logprobs: bool | None, top_logprobs: int | None) -> None:
-    """``logprobs`` / ``top_logprobs``: hearth does not return log-probabilities, so asking for
-    them is refused by name rather than answered without them."""
-    if logprobs or top_logprobs:
-        field = "logprobs" if logprobs else "top_logprobs"
-        raise UnsupportedFeatureError(
-            f"{field}: hearth serve does not return log-probabilities; leave {field} out"
+def logprobs_from_wire(
+    settings: GenerationSettings, logprobs: bool | None, top_logprobs: int | None
+) -> GenerationSettings:
+    """``logprobs`` / ``top_logprobs`` (top-level fields, beside ``options``) laid on
+    ``settings``. ``top_logprobs`` needs ``logprobs``, as Ollama says."""
+    if top_logprobs is not None and not 0 <= top_logprobs <= MAX_TOP_LOGPROBS:
+        raise InvalidRequestError(
+            f"top_logprobs: must be between 0 and {MAX_TOP_LOGPROBS}, got {top_logprobs}"
         )
+    if top_logprobs and not logprobs:
+        raise InvalidRequestError("top_logprobs: needs logprobs set to true")
+    if not logprobs:
+        return settings
+    return replace(settings, logprobs=True, top_logprobs=top_logprobs or None)
 
 
 def think_from_wire(value: object) -> bool | None:

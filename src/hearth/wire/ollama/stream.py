@@ -23,11 +23,13 @@ from datetime import UTC, datetime
 
 from hearth.errors import HearthError
 from hearth.events import Done, StreamEvent, TextDelta, ThinkingDelta, ToolCallEvent
+from hearth.logprobs import TokenLogprob
 from hearth.messages import JsonObject, ThinkingPart
 from hearth.response import Response
 from hearth.wire.base import WireChunk
 from hearth.wire.ollama.chat import assistant_to_wire, tool_call_to_wire
 from hearth.wire.ollama.errors import error_to_wire
+from hearth.wire.openai.logprobs import chat_logprobs_to_wire
 
 Clock = Callable[[], int]
 """Nanoseconds from an arbitrary origin (``time.perf_counter_ns``)."""
@@ -58,6 +60,15 @@ class _Stamps:
         return f"{self._prefix}.{micro:06d}Z"
 
 
+def _with_logprobs(body: JsonObject, entries: tuple[TokenLogprob, ...]) -> JsonObject:
+    """``body`` with Ollama's ``logprobs`` (the tokens' entries, OpenAI's chat shape), when
+    there are any."""
+    if entries:
+        content = chat_logprobs_to_wire(entries)["content"]
+        body["logprobs"] = content
+    return body
+
+
 def _done_fields(done: Done | Response) -> JsonObject:
     return {
         "done": True,
@@ -83,7 +94,7 @@ def response_to_wire(
         "message": assistant_to_wire(response.message, wire_index=False),
         **_done_fields(response),
     }
-    return _with_total(body, total_duration)
+    return _with_total(_with_logprobs(body, response.logprobs), total_duration)
 
 
 def generate_response_to_wire(
@@ -99,7 +110,8 @@ def generate_response_to_wire(
     thinking = "".join(p.text for p in response.message.parts if isinstance(p, ThinkingPart))
     if thinking:
         body["thinking"] = thinking
-    return _with_total({**body, **_done_fields(response)}, total_duration)
+    body = _with_logprobs({**body, **_done_fields(response)}, response.logprobs)
+    return _with_total(body, total_duration)
 
 
 def _with_total(body: JsonObject, total_duration: int | None) -> JsonObject:
@@ -144,11 +156,10 @@ class StreamEncoder:
         if piece is None:
             return []
         created_at = self._created_at if self._created_at is not None else self._stamps.now()
-        return [
-            WireChunk(
-                None, {"model": self._model, "created_at": created_at, **piece, "done": False}
-            )
-        ]
+        line: JsonObject = {"model": self._model, "created_at": created_at, **piece, "done": False}
+        if isinstance(event, TextDelta):
+            _with_logprobs(line, event.logprobs)
+        return [WireChunk(None, line)]
 
     def error(self, exc: HearthError) -> list[WireChunk]:
         status, body = error_to_wire(exc)
@@ -168,7 +179,9 @@ class StreamEncoder:
         """The line's content for one piece of the answer; None for nothing to send (a bare
         signature: Ollama has none)."""
         if isinstance(event, TextDelta):
-            return {"message": {"role": "assistant", "content": event.text}} if event.text else None
+            if not event.text and not event.logprobs:
+                return None
+            return {"message": {"role": "assistant", "content": event.text}}
         message: JsonObject = {"role": "assistant", "content": ""}
         if isinstance(event, ToolCallEvent):
             message["tool_calls"] = [tool_call_to_wire(event.call, self._calls, wire_index=False)]
@@ -188,6 +201,8 @@ class GenerateStreamEncoder(StreamEncoder):
     """Stream events → /api/generate's NDJSON lines: ``response`` (and ``thinking``) pieces."""
 
     def _piece(self, event: StreamEvent) -> JsonObject | None:
+        if isinstance(event, TextDelta) and event.logprobs:
+            return {"response": event.text}
         if not isinstance(event, (TextDelta, ThinkingDelta)) or not event.text:
             return None  # /api/generate has no tools
         if isinstance(event, ThinkingDelta):

@@ -29,6 +29,8 @@ What maps where:
   (vLLM's, SGLang's and llama-server's switch) overrides it, ``thinking_budget`` (hearth's
   extension) sets the budget, and an assistant ``reasoning_content`` (or ``reasoning``, as vLLM
   and OpenRouter name it) becomes a ThinkingPart.
+* ``logprobs`` / ``top_logprobs`` ↔ the settings of the same names, and each choice's
+  ``logprobs.content`` ↔ ``Response.logprobs`` (:mod:`hearth.wire.openai.logprobs`).
 * responses: ``reasoning_content`` / ``reasoning`` (llama-server, vLLM, DeepSeek, OpenRouter) →
   ThinkingPart; usage with ``cached_tokens`` and ``reasoning_tokens``; ``finish_reason`` ``stop``
   → end_turn (``stop`` with tool calls → tool_use), ``length`` → max_tokens, ``tool_calls`` /
@@ -57,6 +59,11 @@ from hearth.response import Response
 from hearth.settings import GenerationSettings, wire_values
 from hearth.wire.openai.errors import error_from_wire, error_to_wire
 from hearth.wire.openai.inbound import request_from_wire
+from hearth.wire.openai.logprobs import (
+    chat_logprobs_from_wire,
+    chat_logprobs_to_wire,
+    chat_settings_to_wire,
+)
 from hearth.wire.openai.output import openai_response_format
 from hearth.wire.openai.shapes import (
     DETAIL_META,
@@ -120,6 +127,7 @@ def request_to_wire(
         body.pop("parallel_tool_calls", None)
     if sampler_extensions:
         body.update(_thinking_to_wire(request.settings))
+    body.update(chat_settings_to_wire(request.settings))
     if stream:
         body["stream"] = True
         body["stream_options"] = {"include_usage": True}
@@ -224,30 +232,35 @@ def response_from_wire(body: JsonObject) -> Response:
         usage=usage_from_wire(body.get("usage")),
         model=str_or_none(body.get("model")),
         response_id=str_or_none(body.get("id")),
+        logprobs=chat_logprobs_from_wire(choice.get("logprobs")),
     )
 
 
 def response_to_wire(
     response: Response, *, model: str, response_id: str, created: int | None = None
 ) -> JsonObject:
-    """A Response as a ``chat.completion`` object (for the server)."""
-    message = assistant_to_wire(response.message.parts)
-    thinking = response.message.thinking
-    if thinking:
-        message["reasoning_content"] = thinking
+    """A Response as a ``chat.completion`` object (for the server): one choice, or one per
+    answer when it holds several (``n``)."""
+    answers = response.choices or (response,)
     return {
         "id": response_id,
         "object": "chat.completion",
         "created": int(time.time()) if created is None else created,
         "model": model,
-        "choices": [
-            {
-                "index": 0,
-                "message": message,
-                "logprobs": None,
-                "finish_reason": STOP_TO_FINISH[response.stop_reason],
-                "stop_reason": stop_string(response.stop_reason, response.stop_sequence),
-            }
-        ],
+        "choices": [_choice_to_wire(answer, i) for i, answer in enumerate(answers)],
         "usage": usage_to_wire(response.usage),
+    }
+
+
+def _choice_to_wire(answer: Response, index: int) -> JsonObject:
+    message = assistant_to_wire(answer.message.parts)
+    thinking = answer.message.thinking
+    if thinking:
+        message["reasoning_content"] = thinking
+    return {
+        "index": index,
+        "message": message,
+        "logprobs": chat_logprobs_to_wire(answer.logprobs) if answer.logprobs else None,
+        "finish_reason": STOP_TO_FINISH[answer.stop_reason],
+        "stop_reason": stop_string(answer.stop_reason, answer.stop_sequence),
     }

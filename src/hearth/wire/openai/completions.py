@@ -23,6 +23,9 @@ What maps where:
   for any JSON object), or None: the API cannot constrain the text (OpenAI's legacy API, LM
   Studio) and the request is refused with UnsupportedFeatureError before it is sent. Grammars
   (gbnf, regex) are refused on every endpoint.
+* ``logprobs`` / ``top_logprobs`` → ``logprobs: k`` (the legacy integer), and each answer's
+  ``logprobs`` object → ``Response.logprobs`` / each TextDelta's. ``prompt_logprobs`` (echo) is
+  refused: it is a local model's feature here.
 * answers: ``choices[0].text`` → one TextPart; ``finish_reason`` ``length`` → max_tokens,
   ``stop`` → end_turn, or stop_sequence when the server names the stop string (vLLM's
   ``stop_reason``); usage as for chat. Streams: each chunk's ``choices[0].text`` → TextDelta;
@@ -49,6 +52,10 @@ from hearth.wire._output import refuse_grammar
 from hearth.wire.openai import errors as openai_errors
 from hearth.wire.openai import stream as openai_stream
 from hearth.wire.openai.chat import settings_to_wire
+from hearth.wire.openai.logprobs import (
+    completion_logprobs_from_wire,
+    completion_settings_to_wire,
+)
 from hearth.wire.openai.output import openai_response_format
 from hearth.wire.openai.shapes import choice_stop, str_or_none, usage_from_wire
 
@@ -89,6 +96,7 @@ def request_to_wire(
         settings_to_wire(request.settings, "max_tokens", sampler_extensions, repeat_penalty_field)
     )
     body.pop("parallel_tool_calls", None)  # a raw completion has no tools
+    body.update(completion_settings_to_wire(request.settings))
     if stream:
         body["stream"] = True
         body["stream_options"] = {"include_usage": True}
@@ -124,9 +132,11 @@ def response_from_wire(body: JsonObject) -> Response:
     if choice is None:
         raise ProviderError(f"the completions response has no choices: {json.dumps(body)[:300]}")
     text = choice.get("text")
+    logprobs = completion_logprobs_from_wire(choice.get("logprobs"))
     parts = (TextPart(text),) if isinstance(text, str) and text else ()
     reason, sequence = choice_stop(choice, False)
     return Response(
+        logprobs=logprobs,
         message=Message("assistant", parts),
         stop_reason=reason,
         usage=usage_from_wire(body.get("usage")),
@@ -142,8 +152,9 @@ class StreamDecoder(openai_stream.StreamDecoder):
 
     def _choice(self, choice: JsonObject, events: list[StreamEvent]) -> None:
         text = choice.get("text")
-        if isinstance(text, str) and text:
-            events.append(TextDelta(text))
+        logprobs = completion_logprobs_from_wire(choice.get("logprobs"))
+        if isinstance(text, str) and (text or logprobs):
+            events.append(TextDelta(text, logprobs=logprobs))
         if choice.get("finish_reason") is not None and self._stop is None:
             self._stop, self._stop_sequence = choice_stop(choice, False)
 

@@ -2,7 +2,7 @@
 
 Every problem is an :class:`hearth.errors.InvalidRequestError` whose message starts with the
 field's path (``messages[2].role: …``), or an :class:`UnsupportedFeatureError` for what the format
-has but hearth cannot do (remote image URLs, audio, files, ``n`` > 1, logprobs, ``logit_bias``,
+has but hearth cannot do (remote image URLs, audio, files, ``logit_bias``,
 the legacy ``functions``, web search): a field that would change the answer is refused by name,
 never silently dropped.
 ``response_format`` (json_object / json_schema) becomes ``ChatRequest.response_format``.
@@ -23,6 +23,7 @@ from hearth.messages import (
 from hearth.request import ChatRequest, OutputFormat, ToolChoice, ToolSpec
 from hearth.settings import GenerationSettings, Setting, wire_fields
 from hearth.wire.base import WireRequest
+from hearth.wire.openai.logprobs import chat_settings_from_wire, completion_count_from_wire
 from hearth.wire.openai.messages_in import (
     _EFFORT_THINKING,
     _bad,
@@ -49,9 +50,10 @@ def request_from_wire(body: JsonObject, *, model: str | None = None) -> WireRequ
     tools = tuple(_tool(t, f"tools[{i}]") for i, t in enumerate(
         _objects(_list(body, "tools", "") or [], "tools")))  # fmt: skip
     stream = _get(body, "stream", "", lambda v: isinstance(v, bool), "a boolean")
+    logprobs, top_logprobs = chat_settings_from_wire(body)
     request = ChatRequest(
         messages=_messages(_objects(raw_messages, "messages")),
-        settings=_settings(body),
+        settings=replace(_settings(body), logprobs=logprobs, top_logprobs=top_logprobs),
         tools=tools,
         tool_choice=_tool_choice(body.get("tool_choice")),
         response_format=_response_format(body),
@@ -62,8 +64,11 @@ def request_from_wire(body: JsonObject, *, model: str | None = None) -> WireRequ
 def completion_request_from_wire(body: JsonObject) -> WireRequest:
     """A legacy ``/v1/completions`` body → :class:`WireRequest` holding a raw-prompt request
     (``ChatRequest.prompt``): the model continues the text as it is, with no chat template, as
-    OpenAI's completions API and llama.cpp's server do. One prompt, one choice, no
-    echo/suffix; ``response_format`` (a llama.cpp extension) constrains the continuation."""
+    OpenAI's completions API and llama.cpp's server do. One prompt (``n`` answers to it), no
+    suffix;
+    ``logprobs: k`` asks for log-probabilities (``k`` alternatives), and with ``echo`` for the
+    prompt's too (``prompt_logprobs``); ``response_format`` (a llama.cpp extension) constrains
+    the continuation."""
     if not isinstance(body, dict):
         raise _bad("body", "a JSON object", body)
     name = _str(body, "model", "", required=True) or ""
@@ -72,15 +77,28 @@ def completion_request_from_wire(body: JsonObject) -> WireRequest:
     best_of = _int(body, "best_of")
     if best_of is not None and best_of != 1:
         raise UnsupportedFeatureError(f"best_of: hearth returns one completion, got {best_of}")
-    echo = _get(body, "echo", "", lambda v: isinstance(v, bool), "a boolean")
-    if echo is True or _str(body, "suffix", ""):
-        raise UnsupportedFeatureError("echo and suffix are not supported; leave them out")
+    echo = _get(body, "echo", "", lambda v: isinstance(v, bool), "a boolean") is True
+    if _str(body, "suffix", ""):
+        raise UnsupportedFeatureError("suffix is not supported; leave it out")
     stream = _get(body, "stream", "", lambda v: isinstance(v, bool), "a boolean")
+    if echo_only(body):  # the prompt's logprobs alone: one token is generated, then dropped
+        body = {**body, "max_tokens": 1}
     settings = _settings(body)
     if settings.max_tokens is None:  # OpenAI's documented default for this API
         settings = replace(settings, max_tokens=COMPLETION_MAX_TOKENS)
+    count = completion_count_from_wire(body)
+    if count is not None:
+        settings = replace(
+            settings, logprobs=True, top_logprobs=count or None, prompt_logprobs=echo or None
+        )
     request = ChatRequest(prompt=prompt, settings=settings, response_format=_response_format(body))
     return WireRequest(model=name, request=request, stream=stream is True)
+
+
+def echo_only(body: JsonObject) -> bool:
+    """A legacy completions body that asks for its prompt back and nothing more (``echo`` with
+    ``max_tokens: 0``: a loglikelihood request, as evaluation harnesses send)."""
+    return body.get("echo") is True and body.get("max_tokens") == 0
 
 
 COMPLETION_MAX_TOKENS = 16
@@ -147,7 +165,6 @@ def _response_format(body: JsonObject) -> OutputFormat | None:
 
 _REFUSED: tuple[tuple[str, str], ...] = (
     ("logit_bias", "hearth does not apply per-token logit biases; leave it out"),
-    ("top_logprobs", "hearth does not return log probabilities; leave it out"),
     ("functions", "the legacy functions field is not supported; send tools instead"),
     ("function_call", "the legacy function_call field is not supported; send tool_choice"),
     ("audio", "hearth does not produce audio output; leave it out"),
@@ -158,14 +175,6 @@ _REFUSED: tuple[tuple[str, str], ...] = (
 
 
 def _check_unsupported(body: JsonObject) -> None:
-    n = _int(body, "n")
-    if n is not None and n != 1:
-        raise UnsupportedFeatureError(f"n: hearth returns one choice per request, got n={n}")
-    logprobs = body.get("logprobs")
-    if logprobs is not None and logprobs is not False:
-        raise UnsupportedFeatureError(
-            f"logprobs: hearth does not return log probabilities, got {logprobs!r}; leave it out"
-        )
     for key, why in _REFUSED:
         if body.get(key) not in (None, {}, [], 0):
             raise UnsupportedFeatureError(f"{key}: {why}")
@@ -233,6 +242,7 @@ def _settings(body: JsonObject) -> GenerationSettings:
     thinking = _EFFORT_THINKING[effort] if effort is not None else None
     return GenerationSettings(
         **values,  # type: ignore[arg-type]
+        n=_int(body, "n"),
         stop=stops,
         thinking=_template_switch(body, thinking),
         thinking_budget=_int(body, "thinking_budget"),

@@ -25,9 +25,11 @@ from hearth.events import (
     ToolCallEvent,
     Usage,
 )
+from hearth.logprobs import TokenLogprob
 from hearth.messages import JsonObject, JsonValue, ToolCallPart
 from hearth.wire.base import WireChunk
 from hearth.wire.openai.errors import error_from_wire, error_to_wire
+from hearth.wire.openai.logprobs import chat_logprobs_from_wire, chat_logprobs_to_wire
 from hearth.wire.openai.shapes import (
     STOP_TO_FINISH,
     choice_stop,
@@ -103,20 +105,22 @@ class StreamDecoder:
         """One ``choices[]`` item of index 0 (subclasses decode other chunk shapes)."""
         delta = choice.get("delta")
         if isinstance(delta, dict):
-            self._delta(delta, events)
+            self._delta(delta, choice, events)
         reason = choice.get("finish_reason")
         if reason is not None and self._stop is None:
             self._stop, self._stop_sequence = choice_stop(choice, bool(self._calls))
             events.extend(self._take_calls())
 
-    def _delta(self, delta: JsonObject, events: list[StreamEvent]) -> None:
+    def _delta(self, delta: JsonObject, choice: JsonObject, events: list[StreamEvent]) -> None:
         reasoning = delta.get("reasoning_content") or delta.get("reasoning")
         if isinstance(reasoning, str) and reasoning:
             events.append(ThinkingDelta(reasoning))
+        logprobs = chat_logprobs_from_wire(choice.get("logprobs"))
         for key in ("content", "refusal"):
             text = delta.get(key)
-            if isinstance(text, str) and text:
-                events.append(TextDelta(text))
+            if isinstance(text, str) and (text or logprobs):
+                events.append(TextDelta(text, logprobs=logprobs))
+                logprobs = ()
         calls = delta.get("tool_calls")
         for call in calls if isinstance(calls, list) else []:
             if isinstance(call, dict):
@@ -172,11 +176,22 @@ class StreamEncoder:
         self._include_usage = include_usage
         self._started = False
         self._calls = 0
+        self._opened = {0}  # the choices whose role chunk was sent
 
     def _chunk(
-        self, delta: JsonObject, finish: str | None = None, end: Done | None = None
+        self,
+        delta: JsonObject,
+        finish: str | None = None,
+        end: Done | None = None,
+        logprobs: tuple[TokenLogprob, ...] = (),
+        index: int = 0,
     ) -> WireChunk:
-        choice: JsonObject = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
+        choice: JsonObject = {
+            "index": index,
+            "delta": delta,
+            "logprobs": chat_logprobs_to_wire(logprobs) if logprobs else None,
+            "finish_reason": finish,
+        }
         if end is not None:
             choice["stop_reason"] = stop_string(end.stop_reason, end.stop_sequence)
         return WireChunk(
@@ -200,8 +215,13 @@ class StreamEncoder:
     def encode(self, event: StreamEvent) -> list[WireChunk]:
         out = self.start()
         if isinstance(event, TextDelta):
-            if event.text:
-                out.append(self._chunk({"content": event.text}))
+            index = event.choice
+            if index not in self._opened:  # another answer's first chunk (n)
+                self._opened.add(index)
+                out.append(self._chunk({"role": "assistant", "content": ""}, index=index))
+            if event.text or event.logprobs:
+                delta: JsonObject = {"content": event.text}
+                out.append(self._chunk(delta, logprobs=event.logprobs, index=index))
         elif isinstance(event, ThinkingDelta):
             if event.text:
                 out.append(self._chunk({"reasoning_content": event.text}))
@@ -210,7 +230,8 @@ class StreamEncoder:
             self._calls += 1
             out.append(self._chunk({"tool_calls": [call]}))
         elif isinstance(event, Done):  # a model's image (ImageEvent) has no OpenAI chunk form
-            out.append(self._chunk({}, STOP_TO_FINISH[event.stop_reason], event))
+            for index, end in enumerate(event.choices or (event,)):
+                out.append(self._chunk({}, STOP_TO_FINISH[end.stop_reason], end, index=index))
             if self._include_usage:
                 usage: JsonValue = usage_to_wire(event.usage)
                 out.append(

@@ -8,7 +8,9 @@ object echoes back. Honoured: ``input`` (a string or items, see
 carried to the next response of a chain, as on OpenAI), function ``tools``, ``tool_choice``,
 ``parallel_tool_calls``, ``text.format``, ``max_output_tokens``, ``temperature``, ``top_p``,
 ``reasoning.effort`` (``none``/``minimal`` → no thinking, else thinking), ``metadata``,
-``user``, ``include`` (``reasoning.encrypted_content``, ``message.input_image.image_url``),
+``user``, ``include`` (``reasoning.encrypted_content``, ``message.input_image.image_url``,
+``message.output_text.logprobs`` with ``top_logprobs``: the settings ``logprobs`` /
+``top_logprobs``),
 ``truncation: disabled``. Fields that would change the answer but that hearth cannot honour
 are refused by name with what to do (:data:`REFUSED`, built-in tools, other ``include``
 values, ``truncation: auto``); fields that only label or route a request (``service_tier``,
@@ -30,6 +32,7 @@ import uuid
 from dataclasses import dataclass, field, replace
 
 from hearth.errors import InvalidRequestError, UnsupportedFeatureError
+from hearth.logprobs import MAX_TOP_LOGPROBS
 from hearth.messages import JsonObject, JsonValue, Message, TextPart
 from hearth.request import ChatRequest, OutputFormat, ToolChoice, ToolSpec
 from hearth.settings import GenerationSettings
@@ -47,9 +50,13 @@ REFUSED: tuple[tuple[str, str], ...] = (
 )
 """Top-level fields that change the answer and that hearth cannot honour."""
 
-INCLUDABLE = ("reasoning.encrypted_content", "message.input_image.image_url")
+INCLUDABLE = (
+    "reasoning.encrypted_content",
+    "message.input_image.image_url",
+    "message.output_text.logprobs",
+)
+LOGPROBS_INCLUDE = "message.output_text.logprobs"
 _INCLUDE_WHY = {
-    "message.output_text.logprobs": "hearth does not return log probabilities",
     "file_search_call.results": "hearth does not run file_search",
     "web_search_call.results": "hearth does not run web_search",
     "web_search_call.action.sources": "hearth does not run web_search",
@@ -145,11 +152,6 @@ def _refuse(body: JsonObject) -> None:
     for key, why in REFUSED:
         if body.get(key) not in (None, {}, []):
             raise UnsupportedFeatureError(f"{key}: {why}")
-    logprobs = checks.integer(body, "top_logprobs")
-    if logprobs:
-        raise UnsupportedFeatureError(
-            "top_logprobs: hearth does not return log probabilities; leave it out"
-        )
     truncation = checks.string(body, "truncation")
     if truncation not in (None, "disabled"):
         raise UnsupportedFeatureError(
@@ -259,11 +261,19 @@ def _settings(body: JsonObject) -> GenerationSettings:
                 "as a summary; leave summary out"
             )
         thinking = EFFORT_THINKING[effort] if effort is not None else None
+    top_logprobs = checks.integer(body, "top_logprobs")
+    if top_logprobs is not None and not 0 <= top_logprobs <= MAX_TOP_LOGPROBS:
+        raise InvalidRequestError(
+            f"top_logprobs: must be between 0 and {MAX_TOP_LOGPROBS}, got {top_logprobs}"
+        )
+    included = LOGPROBS_INCLUDE in (checks.array(body, "include") or [])
     return GenerationSettings(
         temperature=checks.number(body, "temperature"),
         top_p=checks.number(body, "top_p"),
         max_tokens=checks.integer(body, "max_output_tokens"),
         thinking=thinking,
+        logprobs=True if included or top_logprobs else None,
+        top_logprobs=top_logprobs or None,
     )
 
 
@@ -338,8 +348,18 @@ def request_to_wire(
         if value is not None:
             body[key] = value
     body["store"] = store
-    if not store:
-        body["include"] = ["reasoning.encrypted_content"]
+    include: list[JsonValue] = [] if store else ["reasoning.encrypted_content"]
+    if s.prompt_logprobs:
+        raise UnsupportedFeatureError(
+            "prompt_logprobs: the Responses API returns no log-probabilities for the prompt; "
+            "leave it out"
+        )
+    if s.wants_logprobs:
+        include.append(LOGPROBS_INCLUDE)
+        if s.top_logprobs:
+            body["top_logprobs"] = s.top_logprobs
+    if include:
+        body["include"] = include
     if stream:
         body["stream"] = True
     return body

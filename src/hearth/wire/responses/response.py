@@ -26,6 +26,7 @@ from dataclasses import replace
 
 from hearth.errors import HearthError, InvalidRequestError, ProviderError
 from hearth.events import StopReason, Usage
+from hearth.logprobs import TokenLogprob
 from hearth.messages import (
     JsonObject,
     JsonValue,
@@ -36,6 +37,7 @@ from hearth.messages import (
     ToolCallPart,
 )
 from hearth.response import Response
+from hearth.wire.openai.logprobs import chat_logprobs_from_wire, chat_logprobs_to_wire
 from hearth.wire.responses.errors import error_from_wire
 from hearth.wire.responses.items import (
     call_item,
@@ -100,12 +102,19 @@ def reasoning_output(part: ThinkingPart, item_id: str) -> JsonObject:
     return item
 
 
-def text_output_part(text: str) -> JsonObject:
-    return {"type": "output_text", "text": text, "annotations": [], "logprobs": []}
+def text_output_part(text: str, logprobs: tuple[TokenLogprob, ...] = ()) -> JsonObject:
+    """An ``output_text`` part; ``logprobs`` its tokens' (``include:
+    ["message.output_text.logprobs"]``), in OpenAI chat's entry shape."""
+    entries = chat_logprobs_to_wire(logprobs)["content"] if logprobs else []
+    return {"type": "output_text", "text": text, "annotations": [], "logprobs": entries}
 
 
 def message_output(
-    text: str, item_id: str, signature: str | None = None, status: str = "completed"
+    text: str,
+    item_id: str,
+    signature: str | None = None,
+    status: str = "completed",
+    logprobs: tuple[TokenLogprob, ...] = (),
 ) -> JsonObject:
     """A ``message`` output item holding one ``output_text`` part."""
     identity = message_identity(signature) or {"id": item_id}
@@ -113,7 +122,7 @@ def message_output(
     if "phase" in identity:
         item["phase"] = identity["phase"]
     item["role"] = "assistant"
-    item["content"] = [text_output_part(text)] if status == "completed" else []
+    item["content"] = [text_output_part(text, logprobs)] if status == "completed" else []
     return item
 
 
@@ -122,14 +131,19 @@ def call_output(call: ToolCallPart, item_id: str) -> JsonObject:
     return call_item(call, own if isinstance(own, str) else item_id, "completed")
 
 
-def output_items(parts: Sequence[Part], ids: NewId = new_id) -> list[JsonValue]:
-    """An assistant message's parts as output items."""
+def output_items(
+    parts: Sequence[Part], ids: NewId = new_id, logprobs: tuple[TokenLogprob, ...] = ()
+) -> list[JsonValue]:
+    """An assistant message's parts as output items; ``logprobs`` (the answer's) go with its
+    last text."""
     items: list[JsonValue] = []
-    for part in parts:
+    last_text = max((i for i, p in enumerate(parts) if isinstance(p, TextPart)), default=-1)
+    for i, part in enumerate(parts):
         if isinstance(part, ThinkingPart):
             items.append(reasoning_output(part, ids("rs")))
         elif isinstance(part, TextPart):
-            items.append(message_output(part.text, ids("msg"), part.signature))
+            own = logprobs if i == last_text else ()
+            items.append(message_output(part.text, ids("msg"), part.signature, logprobs=own))
         elif isinstance(part, ToolCallPart):
             items.append(call_output(part, ids("fc")))
     return items
@@ -182,7 +196,7 @@ def response_to_wire(
         response_id=response_id,
         model=model,
         status="completed",
-        output=output_items(response.message.parts, ids),
+        output=output_items(response.message.parts, ids, response.logprobs),
         echo=echo if echo is not None else default_echo(),
         created_at=time.time() if created_at is None else created_at,
         usage=response.usage,
@@ -244,4 +258,16 @@ def response_from_wire(body: JsonObject, *, provider: str = "openai") -> Respons
         usage=usage_from_wire(body.get("usage")),
         model=model if isinstance(model, str) else None,
         response_id=response_id if isinstance(response_id, str) else None,
+        logprobs=output_logprobs(output),
     )
+
+
+def output_logprobs(output: list[JsonValue]) -> tuple[TokenLogprob, ...]:
+    """The ``logprobs`` of every ``output_text`` part of the message items, in order."""
+    entries: list[TokenLogprob] = []
+    for item in output:
+        content = item.get("content") if isinstance(item, dict) else None
+        for part in content if isinstance(content, list) else []:
+            if isinstance(part, dict) and part.get("type") == "output_text":
+                entries.extend(chat_logprobs_from_wire({"content": part.get("logprobs")}))
+    return tuple(entries)

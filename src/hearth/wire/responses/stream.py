@@ -26,9 +26,11 @@ from dataclasses import dataclass, field
 
 from hearth.errors import HearthError, ProviderError
 from hearth.events import Done, StreamEvent, TextDelta, ThinkingDelta, ToolCallEvent
+from hearth.logprobs import TokenLogprob
 from hearth.messages import JsonObject, JsonValue, ThinkingPart, ToolCallPart
 from hearth.response import Response, ResponseAccumulator
 from hearth.wire.base import WireChunk
+from hearth.wire.openai.logprobs import chat_logprobs_from_wire, chat_logprobs_to_wire
 from hearth.wire.responses.errors import error_from_wire, error_to_wire
 from hearth.wire.responses.items import ID_META, compact, reasoning_text
 from hearth.wire.responses.request import default_echo, new_id
@@ -55,6 +57,11 @@ class _Open:
     text: list[str] = field(default_factory=list)
     signature: str | None = None
     has_part: bool = False
+    logprobs: list[TokenLogprob] = field(default_factory=list)
+
+
+def _entries(logprobs: tuple[TokenLogprob, ...]) -> JsonValue:
+    return chat_logprobs_to_wire(logprobs)["content"] if logprobs else []
 
 
 class StreamEncoder:
@@ -112,7 +119,7 @@ class StreamEncoder:
             return out  # parallel_tool_calls: false keeps the first call only
         self._acc.add(event)
         if isinstance(event, TextDelta):
-            out += self._delta("message", event.text, event.signature)
+            out += self._delta("message", event.text, event.signature, event.logprobs)
         elif isinstance(event, ThinkingDelta):
             out += self._delta("reasoning", event.text, event.signature)
         elif isinstance(event, ToolCallEvent):
@@ -123,7 +130,13 @@ class StreamEncoder:
             out += self._done(event)
         return out  # an ImageEvent (a model's image) has no output item here
 
-    def _delta(self, kind: str, text: str, signature: str | None) -> list[WireChunk]:
+    def _delta(
+        self,
+        kind: str,
+        text: str,
+        signature: str | None,
+        logprobs: tuple[TokenLogprob, ...] = (),
+    ) -> list[WireChunk]:
         out: list[WireChunk] = []
         current = self._open
         if current is not None and current.kind != kind:
@@ -138,13 +151,16 @@ class StreamEncoder:
                 out.append(self._part_event("added", current, ""))
                 current.has_part = True
             current.text.append(text)
+            current.logprobs.extend(logprobs)
             delta = "response.output_text.delta" if kind == "message" else (
                 "response.reasoning_text.delta")  # fmt: skip
-            extra: JsonObject = {"logprobs": []} if kind == "message" else {}
+            extra: JsonObject = {"logprobs": _entries(logprobs)} if kind == "message" else {}
             out.append(self._event(
                 delta, item_id=current.id, output_index=current.index, content_index=0,
                 delta=text, **extra,
             ))  # fmt: skip
+        elif logprobs:  # tokens whose text was empty or held back: kept for the done events
+            current.logprobs.extend(logprobs)
         if signature:
             current.signature = signature
             out += self._close()
@@ -167,6 +183,8 @@ class StreamEncoder:
             text_output_part(text) if current.kind == "message"
             else {"type": "reasoning_text", "text": text}
         )  # fmt: skip
+        if current.kind == "message" and stage == "done":
+            part = text_output_part(text, tuple(current.logprobs))
         return self._event(
             f"response.content_part.{stage}", item_id=current.id, output_index=current.index,
             content_index=0, part=part,
@@ -180,14 +198,16 @@ class StreamEncoder:
         out: list[WireChunk] = []
         if current.has_part:
             kind = "output_text" if current.kind == "message" else "reasoning_text"
-            extra: JsonObject = {"logprobs": []} if current.kind == "message" else {}
+            extra: JsonObject = (
+                {"logprobs": _entries(tuple(current.logprobs))} if current.kind == "message" else {}
+            )
             out.append(self._event(
                 f"response.{kind}.done", item_id=current.id, output_index=current.index,
                 content_index=0, text=text, **extra,
             ))  # fmt: skip
             out.append(self._part_event("done", current, text))
         if current.kind == "message":
-            item = message_output(text, current.id)
+            item = message_output(text, current.id, logprobs=tuple(current.logprobs))
         else:
             item = dict(reasoning_output(ThinkingPart(text, current.signature), current.id))
             item["id"] = current.id  # the stream's identity, even for an upstream item
@@ -271,7 +291,10 @@ class StreamDecoder:
     def _text(self, data: JsonObject, at: int) -> list[StreamEvent]:
         self._texts.add(at)
         delta = data.get("delta")
-        return [TextDelta(delta)] if isinstance(delta, str) and delta else []
+        logprobs = chat_logprobs_from_wire({"content": data.get("logprobs")})
+        if not isinstance(delta, str) or not (delta or logprobs):
+            return []
+        return [TextDelta(delta, logprobs=logprobs)]
 
     def _reasoning(self, data: JsonObject, at: int) -> list[StreamEvent]:
         self._reasoned.add(at)
