@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Literal
 
+from hearth.accelerator import AcceleratorOptions
 from hearth.errors import ConfigurationError, ModelNotFoundError
 from hearth.settings import GenerationSettings
 
@@ -124,7 +125,9 @@ class CatalogEntry:
       store (``"bert"``: :mod:`hearth.catalog.bert_gguf`);
     * ``base``: a base (pretrained, not instruction-tuned) model: it continues text best
       (``hearth run --raw``); chat turns are a best effort. Its kind is "base";
-    * ``license``: the model's licence, when known (else ``hearth info`` shows the file's).
+    * ``license``: the model's licence, when known (else ``hearth info`` shows the file's);
+    * ``accelerator``: how it loads (``gpu_layers``, ``flash_attn``, KV cache types …), under
+      the caller's own options.
     """
 
     name: str
@@ -141,6 +144,7 @@ class CatalogEntry:
     convert: Conversion | None = None
     base: bool = False
     license: str | None = None
+    accelerator: AcceleratorOptions = field(default_factory=AcceleratorOptions)
 
     def __post_init__(self) -> None:
         if self.sha256 is not None and not SHA256_RE.fullmatch(self.sha256):

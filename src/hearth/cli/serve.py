@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from hearth._secret import Secret
+from hearth.accelerator import AcceleratorOptions
+from hearth.cli.accelerator_flags import NO_ACCELERATOR, accelerator_flags
 from hearth.errors import InvalidRequestError
 
 if TYPE_CHECKING:
@@ -96,6 +98,7 @@ _StoreOpt = Annotated[
     ]
 
 
+@accelerator_flags
 def serve(
     model: _ModelOpt = None,
     host: _HostOpt = None,
@@ -113,6 +116,7 @@ def serve(
     max_text_bytes: _MaxTextBytesOpt = None,
     n_ctx: _NCtxOpt = None,
     n_threads: _NThreadsOpt = None,
+    accelerator: AcceleratorOptions = NO_ACCELERATOR,
     log_level: _LogLevelOpt = "info",
     webui: _WebuiOpt = True,
     store: _StoreOpt = None,
@@ -133,6 +137,7 @@ def serve(
         backend_options["n_ctx"] = n_ctx
     if n_threads is not None:
         backend_options["n_threads"] = n_threads
+    backend_options.update(accelerator.given())
     bind_host = host or config.server.host
     settings = ServerSettings.from_config(
         config,

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from hearth.accelerator import OPTION_NAMES, AcceleratorOptions
 from hearth.catalog.entries import (
     CAPABILITIES,
     NAME_RE,
@@ -41,7 +42,7 @@ from hearth.wire.formats import FORMAT_NAMES, get_format
 TOP_KEYS = ("default_model", "aliases", "models", "providers", "server", "mcp")
 MODEL_KEYS = (
     "name", "aliases", "description", "hf", "revision", "path", "pypi", "filename", "sha256",
-    "size", "template", "context_length", "capabilities", "sampling",
+    "size", "template", "context_length", "capabilities", "sampling", *OPTION_NAMES,
 )  # fmt: skip
 PROVIDER_KEYS = (
     "type", "base_url", "api_key_env", "api_key", "raw_completion", "sampling", "max_tokens_field",
@@ -214,6 +215,7 @@ def _entry(fields: Fields, path: Path) -> CatalogEntry:
             capabilities=tuple(c for c in CAPABILITIES if c in capabilities),
             sampling=_sampling(fields),
             origin=str(path),
+            accelerator=_accelerator(fields),
         )
     except ConfigurationError as exc:
         raise SchemaError(fields.path, str(exc)) from None
@@ -284,3 +286,23 @@ def _sampling(fields: Fields) -> GenerationSettings:
         raise SchemaError(
             fields.at("sampling"), f"{dotted(fields.at('sampling'))}: {exc}"
         ) from None
+
+
+def _accelerator(fields: Fields) -> AcceleratorOptions:
+    """The entry's accelerator options (``gpu_layers = "all"``, ``cache_type_k = "q8_0"`` …)."""
+    given = {key: fields.table[key] for key in OPTION_NAMES if key in fields.table}
+    for key in ("offload_kqv", "use_mmap", "use_mlock"):
+        fields.boolean(key)
+    if "main_gpu" in given:
+        fields.integer("main_gpu", 0)
+    if isinstance(given.get("tensor_split"), list):
+        given["tensor_split"] = tuple(given["tensor_split"])  # type: ignore[arg-type]
+    for key, value in given.items():
+        try:
+            AcceleratorOptions(**{key: value})  # type: ignore[arg-type]
+        except HearthError as exc:
+            raise SchemaError(fields.at(key), f"{dotted(fields.at(key))}: {exc}") from None
+    try:
+        return AcceleratorOptions(**given)  # type: ignore[arg-type]
+    except HearthError as exc:
+        raise SchemaError(fields.path, f"{dotted(fields.path)}: {exc}") from None

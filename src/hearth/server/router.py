@@ -13,6 +13,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from hearth.accelerator import OPTION_NAMES
 from hearth.backends.base import Backend
 from hearth.backends.registry import create_backend, split_model_string
 from hearth.config.schema import Config
@@ -25,7 +26,8 @@ from hearth.server.settings import (
 )
 
 MAX_ENGINE_SLOTS = 32
-LOCAL_ONLY_OPTIONS = frozenset({"n_ctx", "n_threads"})  # the CLI's --n-ctx / --n-threads
+# the CLI's --n-ctx / --n-threads and accelerator flags (--gpu-layers, --cache-type-k …)
+LOCAL_ONLY_OPTIONS = frozenset({"n_ctx", "n_threads", *OPTION_NAMES})
 
 
 @dataclass(eq=False)
@@ -139,7 +141,7 @@ def _parallel(settings: ServerSettings, spec: str, backend: Backend) -> int:
 def _options(spec: str, settings: ServerSettings, any_local: bool) -> dict[str, object]:
     options = dict(settings.backend_options)
     if any_local and not _is_local(spec):
-        # --n-ctx / --n-threads are for the local models served beside this remote one
+        # --n-ctx, --n-threads, --gpu-layers … are for the local models served beside this one
         options = {k: v for k, v in options.items() if k not in LOCAL_ONLY_OPTIONS}
     if _is_local(spec):
         # The server's admission decides who waits; the engine's own queue must never refuse

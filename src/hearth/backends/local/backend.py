@@ -20,6 +20,14 @@ from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from hearth.accelerator import (
+    AcceleratorOptions,
+    CacheType,
+    FlashAttn,
+    GpuLayers,
+    Placement,
+    SplitMode,
+)
 from hearth.backends.base import BackendBase, Capabilities
 from hearth.backends.local.channel import AsyncChannel, Channel, SyncChannel
 from hearth.backends.local.constraints import Constraint, ConstraintCompiler
@@ -74,7 +82,11 @@ class LocalOptions:
       must agree);
     * ``pooling``: how embeddings pool (``mean``, ``cls`` or ``last``; default: the file's);
     * ``embed_prefixes``: task name → text put before each input to embed, replacing the
-      model family's (see :mod:`hearth.embeddings`).
+      model family's (see :mod:`hearth.embeddings`);
+    * ``gpu_layers``, ``main_gpu``, ``split_mode``, ``tensor_split``, ``flash_attn``,
+      ``offload_kqv``, ``use_mmap``, ``use_mlock``, ``cache_type_k``, ``cache_type_v``: where
+      the model and its KV cache go (:class:`hearth.accelerator.AcceleratorOptions`; None: the
+      catalogue entry's, else llama.cpp's default).
     """
 
     n_ctx: int | None = None
@@ -90,8 +102,28 @@ class LocalOptions:
     sha256: str | None = None
     pooling: Pooling | None = None
     embed_prefixes: Mapping[str, str] | None = None
+    gpu_layers: GpuLayers | None = None
+    main_gpu: int | None = None
+    split_mode: SplitMode | None = None
+    tensor_split: tuple[float, ...] | None = None
+    flash_attn: FlashAttn | None = None
+    offload_kqv: bool | None = None
+    use_mmap: bool | None = None
+    use_mlock: bool | None = None
+    cache_type_k: CacheType | None = None
+    cache_type_v: CacheType | None = None
+
+    def accelerator(self) -> AcceleratorOptions:
+        """The accelerator options given (checked: a bad one is an InvalidRequestError)."""
+        return AcceleratorOptions(
+            gpu_layers=self.gpu_layers, main_gpu=self.main_gpu, split_mode=self.split_mode,
+            tensor_split=self.tensor_split, flash_attn=self.flash_attn,
+            offload_kqv=self.offload_kqv, use_mmap=self.use_mmap, use_mlock=self.use_mlock,
+            cache_type_k=self.cache_type_k, cache_type_v=self.cache_type_v,
+        )  # fmt: skip
 
     def __post_init__(self) -> None:
+        self.accelerator()
         if self.max_queue < 1:
             raise InvalidRequestError(f"max_queue must be at least 1, got {self.max_queue}")
         if self.prefix_cache is not None and self.prefix_cache < 0:
@@ -150,6 +182,17 @@ class LocalBackend(LocalEmbedding, BackendBase):
         """The model's catalogue entry (None for a bare path)."""
         return self._ref.entry
 
+    def accelerator_options(self) -> AcceleratorOptions:
+        """The options given to this backend over its catalogue entry's."""
+        entry = self._ref.entry
+        base = entry.accelerator if entry is not None else AcceleratorOptions()
+        return self.options.accelerator().over(base)
+
+    @property
+    def placement(self) -> Placement | None:
+        """Where the loaded model is (backend, layers offloaded, memory); None until loaded."""
+        return self._scheduler.engine.placement if self._scheduler is not None else None
+
     @property
     def info(self) -> GGUFInfo | None:
         """The loaded GGUF file's header (for a converted model, the conversion's); None until
@@ -178,6 +221,7 @@ class LocalBackend(LocalEmbedding, BackendBase):
                     n_batch=self.options.n_batch,
                     slots=self.options.slots,
                     verbose=self.options.verbose,
+                    accelerator=self.accelerator_options(),
                 ),
             )
             entry = self._ref.entry
@@ -241,14 +285,16 @@ class LocalBackend(LocalEmbedding, BackendBase):
         embedding_only = self._info is not None and self._embedding_only(self._info)
         if (entry is not None and entry.kind == "embedding") or embedding_only:
             return Capabilities(streaming=False, embeddings=True, accelerator="cpu")
+        where = self.placement
         return Capabilities(
             streaming=True,
             tools=True,
             structured_output=True,
             embeddings=True,
             context_length=n_ctx,
-            accelerator="cpu",
+            accelerator=where.accelerator if where is not None else "cpu",
             raw_completion=True,
+            placement=where,
         )
 
     def input_limits(self) -> InputLimits | None:
