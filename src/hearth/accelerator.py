@@ -173,11 +173,12 @@ class AcceleratorOptions:
             else getattr(base, f.name)
             for f in fields(self)
         }  # fmt: skip
-        return AcceleratorOptions(**values)  # type: ignore[arg-type]
+        return AcceleratorOptions(**values)
 
     def given(self) -> dict[str, object]:
         """The options that were given, by name."""
-        return {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) is not None}
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        return {name: value for name, value in values.items() if value is not None}
 
     @property
     def effective_gpu_layers(self) -> GpuLayers:
@@ -217,6 +218,7 @@ class Placement:
     * ``weights_bytes``: the model's tensors (``llama_model_size``); ``weights_gpu_bytes``: the
       part of them in GPU buffers;
     * ``kv_bytes``: the KV cache's buffers (both K and V, every layer, every cell);
+      ``kv_gpu_bytes``: the part of them in GPU buffers;
     * ``kv_type_k``, ``kv_type_v``: its element types; ``flash_attn``: whether it is used.
     """
 
@@ -227,6 +229,7 @@ class Placement:
     weights_bytes: int
     weights_gpu_bytes: int
     kv_bytes: int
+    kv_gpu_bytes: int
     kv_type_k: str
     kv_type_v: str
     flash_attn: bool
@@ -235,6 +238,11 @@ class Placement:
     def memory_bytes(self) -> int:
         """Weights plus KV cache: what loading the model costs (compute buffers aside)."""
         return self.weights_bytes + self.kv_bytes
+
+    @property
+    def gpu_bytes(self) -> int:
+        """The part of :attr:`memory_bytes` in GPU memory."""
+        return self.weights_gpu_bytes + self.kv_gpu_bytes
 
     @property
     def accelerator(self) -> Literal["cpu", "gpu"]:
@@ -250,8 +258,10 @@ class Placement:
             "weights_bytes": self.weights_bytes,
             "weights_gpu_bytes": self.weights_gpu_bytes,
             "kv_bytes": self.kv_bytes,
+            "kv_gpu_bytes": self.kv_gpu_bytes,
             "kv_type_k": self.kv_type_k,
             "kv_type_v": self.kv_type_v,
             "flash_attn": self.flash_attn,
             "memory_bytes": self.memory_bytes,
+            "gpu_bytes": self.gpu_bytes,
         }

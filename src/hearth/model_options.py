@@ -15,9 +15,8 @@ from typing import TYPE_CHECKING, Literal, TypedDict
 if TYPE_CHECKING:
     import httpx
 
-    from hearth.accelerator import CacheType, FlashAttn, GpuLayers, SplitMode
-
     from hearth._http import Timeouts
+    from hearth.accelerator import CacheType, FlashAttn, GpuLayers, SplitMode
 
 
 class ModelOptions(TypedDict, total=False):

@@ -186,9 +186,16 @@ def info(model: NameArg, as_json: JsonOpt = False) -> None:
         path = found
         if ref.entry.convert is not None:  # the GGUF conversion hearth runs (made if missing)
             path = ctx.store.ensure(ref.entry)
+    from hearth.backends.local.offload import build_backends
     from hearth.cli.model_info import info_json
 
-    details = info_json(read_gguf(path), ref.entry)
+    gguf = read_gguf(path)
+    details = info_json(gguf, ref.entry)
+    blocks = gguf.metadata.get(f"{gguf.architecture or ''}.block_count")
+    details["layers"] = blocks + 1 if isinstance(blocks, int) else None  # llama.cpp's count
+    details["backend"] = build_backends()
+    if ref.entry is not None and ref.entry.accelerator.given():
+        details["load_options"] = {k: _plain(v) for k, v in ref.entry.accelerator.given().items()}
     if as_json:
         _print_json(details)
         return
@@ -202,6 +209,10 @@ def info(model: NameArg, as_json: JsonOpt = False) -> None:
         shown = _shown(key, value)
         table.add_row(key.replace("_", " "), "-" if shown is None else str(shown))
     Console(highlight=False).print(table)
+
+
+def _plain(value: object) -> object:
+    return list(value) if isinstance(value, tuple) else value
 
 
 def _not_here(entry: CatalogEntry, store: ModelStore) -> str:

@@ -48,6 +48,9 @@ class ModelFacts:
     metadata: Mapping[str, JsonValue] = field(default_factory=dict)
     source: str = ""
     loaded: bool = False
+    memory_bytes: int | None = None
+    gpu_bytes: int = 0
+    backend: str = ""
 
 
 def capability_names(caps: Capabilities) -> tuple[str, ...]:
@@ -67,6 +70,7 @@ def model_facts(served: Served) -> ModelFacts:
     backend = served.backend
     caps = backend.capabilities()
     info = getattr(backend, "info", None)
+    memory, gpu, where = _placement(caps)
     base = ModelFacts(
         name=served.id,
         modified_at=datetime.fromtimestamp(served.created, UTC),
@@ -75,6 +79,9 @@ def model_facts(served: Served) -> ModelFacts:
         capabilities=capability_names(caps),
         source=backend.name,
         loaded=served.loaded,
+        memory_bytes=memory,
+        gpu_bytes=gpu,
+        backend=where,
     )
     if not isinstance(info, GGUFInfo):
         return base
@@ -102,7 +109,19 @@ def _local(base: ModelFacts, info: GGUFInfo, entry: CatalogEntry | None) -> Mode
         metadata={k: _json(v) for k, v in info.metadata.items()},
         source=str(info.path),
         loaded=base.loaded,
+        memory_bytes=base.memory_bytes,
+        gpu_bytes=base.gpu_bytes,
+        backend=base.backend,
     )
+
+
+def _placement(caps: Capabilities) -> tuple[int | None, int, str]:
+    """A loaded local model's memory, the part of it on the GPU, and its backend, by
+    llama.cpp's figures (None, 0, "" for another model)."""
+    where = caps.placement
+    if where is None:
+        return None, 0, ""
+    return where.memory_bytes, where.gpu_bytes, where.backend
 
 
 def _digest(path: Path, entry: CatalogEntry | None, size: int, mtime_ns: int) -> str:

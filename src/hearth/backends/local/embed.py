@@ -32,7 +32,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -95,7 +95,7 @@ class EmbedConfig:
     pooling: Pooling | None = None
     prefixes: Mapping[str, str] | None = None
     verbose: bool = False
-    accelerator: AcceleratorOptions = AcceleratorOptions()
+    accelerator: AcceleratorOptions = field(default_factory=AcceleratorOptions)
 
     def __post_init__(self) -> None:
         if self.n_ctx is not None and self.n_ctx < 8:

@@ -41,6 +41,10 @@ class LoadLog:
     def gpu_model_bytes(self) -> int:
         return sum(size for name, size in self.model_buffers.items() if is_gpu_buffer(name))
 
+    @property
+    def gpu_kv_bytes(self) -> int:
+        return sum(size for name, size in self.kv_buffers.items() if is_gpu_buffer(name))
+
 
 def is_gpu_buffer(name: str) -> bool:
     """Whether a ggml buffer name (``CUDA0``, ``Metal``, ``CPU_Mapped``, ``CUDA_Host``) is

@@ -231,6 +231,7 @@ def placement(model: Any, log: LoadLog, options: AcceleratorOptions) -> Placemen
         weights_bytes=int(lib.llama_model_size(model)),
         weights_gpu_bytes=log.gpu_model_bytes,
         kv_bytes=log.kv_bytes,
+        kv_gpu_bytes=log.gpu_kv_bytes,
         kv_type_k=log.kv_type_k or options.effective_cache_type_k,
         kv_type_v=log.kv_type_v or options.effective_cache_type_v,
         flash_attn=flash,

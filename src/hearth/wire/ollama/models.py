@@ -68,6 +68,21 @@ class ModelDescription(Protocol):
         ...
 
     @property
+    def memory_bytes(self) -> int | None:
+        """Memory the loaded model takes (weights and KV cache; None: not known)."""
+        ...
+
+    @property
+    def gpu_bytes(self) -> int:
+        """The part of it in GPU memory."""
+        ...
+
+    @property
+    def backend(self) -> str:
+        """Where it runs (``CPU``, ``CUDA``, ``Metal`` …; empty: not known)."""
+        ...
+
+    @property
     def capabilities(self) -> Sequence[str]:
         """Among ``completion``, ``tools``, ``vision``, ``thinking``, ``embedding``."""
         ...
@@ -144,7 +159,10 @@ def ps_to_wire(models: Sequence[ModelDescription]) -> JsonObject:
     for m in models:
         entry = _entry(m)
         del entry["modified_at"]
-        entry.update({"expires_at": NEVER, "size_vram": 0})
+        size = m.memory_bytes if m.memory_bytes is not None else m.size
+        entry.update({"size": size, "expires_at": NEVER, "size_vram": m.gpu_bytes})
+        if m.backend:
+            entry["backend"] = m.backend  # hearth's: Ollama's clients ignore it
         if m.context_length is not None:
             entry["context_length"] = m.context_length
         out.append(entry)
