@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from math import prod
 from pathlib import Path
 
@@ -51,6 +51,7 @@ class ModelFacts:
     memory_bytes: int | None = None
     gpu_bytes: int = 0
     backend: str = ""
+    expires_at: datetime | None = None
 
 
 def capability_names(caps: Capabilities) -> tuple[str, ...]:
@@ -65,12 +66,14 @@ def capability_names(caps: Capabilities) -> tuple[str, ...]:
     return tuple(names)
 
 
-def model_facts(served: Served) -> ModelFacts:
-    """The facts of ``served``: from its GGUF header and entry when its backend has them."""
+def model_facts(served: Served, *, expires_in: float | None = None) -> ModelFacts:
+    """The facts of ``served``: from its GGUF header and entry when its backend has them.
+    ``expires_in``: seconds until it is unloaded when idle (None: never)."""
     backend = served.backend
     caps = backend.capabilities()
     info = getattr(backend, "info", None)
     memory, gpu, where = _placement(caps)
+    now = datetime.now(UTC)
     base = ModelFacts(
         name=served.id,
         modified_at=datetime.fromtimestamp(served.created, UTC),
@@ -82,6 +85,7 @@ def model_facts(served: Served) -> ModelFacts:
         memory_bytes=memory,
         gpu_bytes=gpu,
         backend=where,
+        expires_at=None if expires_in is None else now + timedelta(seconds=expires_in),
     )
     if not isinstance(info, GGUFInfo):
         return base
@@ -112,6 +116,7 @@ def _local(base: ModelFacts, info: GGUFInfo, entry: CatalogEntry | None) -> Mode
         memory_bytes=base.memory_bytes,
         gpu_bytes=base.gpu_bytes,
         backend=base.backend,
+        expires_at=base.expires_at,
     )
 
 

@@ -19,6 +19,7 @@ from hearth.backends.registry import create_backend, split_model_string
 from hearth.config.schema import Config
 from hearth.errors import ModelNotFoundError
 from hearth.server.admission import Admission
+from hearth.server.residency import Resident, swappable
 from hearth.server.settings import (
     DEFAULT_LOCAL_PARALLEL,
     DEFAULT_REMOTE_PARALLEL,
@@ -41,6 +42,7 @@ class Served:
     loaded: bool = False
     load_error: str | None = None
     created: int = field(default_factory=lambda: int(time.time()))
+    resident: Resident = field(default_factory=Resident)
 
 
 def _names(given: str, spec: str, config: Config) -> frozenset[str]:
@@ -76,11 +78,14 @@ class ModelRouter:
         return sum(s.admission.active for s in self.served)
 
     def load(self) -> None:
-        """Load every model that loads (local ones); marks each ready or records its error.
-        One model failing does not stop the others loading; the first failure is raised at
-        the end."""
+        """Load every model that loads but that the server does not swap in and out (those
+        load through :class:`~hearth.server.residency.Residency`); marks each ready or records
+        its error. One model failing does not stop the others loading; the first failure is
+        raised at the end."""
         first: Exception | None = None
         for item in self.served:
+            if swappable(item):
+                continue
             load = getattr(item.backend, "load", None)
             try:
                 if callable(load):

@@ -47,6 +47,11 @@ class ServerSettings:
       may hold (messages; bytes of text in one message; in the whole request), checked before
       anything else works on it. None: only each model's own (a local model refuses what its
       context window could never hold).
+    * ``max_loaded_models``: local models in memory at once (None: as many as the budget
+      holds); ``memory_budget``: bytes the loaded local models may take (None: the memory the
+      machine has available when the server starts); ``keep_alive``: seconds an idle local
+      model stays loaded (None: for ever; a request's own keep_alive wins). Models load on
+      their first request; the least recently used idle one is unloaded to make room.
     """
 
     models: tuple[str, ...]
@@ -66,6 +71,9 @@ class ServerSettings:
     max_messages: int | None = None
     max_message_bytes: int | None = None
     max_text_bytes: int | None = None
+    max_loaded_models: int | None = None
+    memory_budget: int | None = None
+    keep_alive: float | None = None
 
     def __post_init__(self) -> None:
         if not self.models:
@@ -88,6 +96,18 @@ class ServerSettings:
                 "name (or '*' for any)"
             )
         self.input_limits()  # each bound must be at least 1
+        if self.max_loaded_models is not None and self.max_loaded_models < 1:
+            raise InvalidRequestError(
+                f"max_loaded_models must be at least 1, got {self.max_loaded_models}"
+            )
+        if self.memory_budget is not None and self.memory_budget < 1:
+            raise InvalidRequestError(
+                f"memory_budget must be a positive number of bytes, got {self.memory_budget}"
+            )
+        if self.keep_alive is not None and self.keep_alive < 0:
+            raise InvalidRequestError(
+                f"keep_alive must be 0 or more seconds (None: for ever), got {self.keep_alive}"
+            )
 
     def input_limits(self) -> InputLimits:
         """The server's own bounds on a request (None where it sets none)."""

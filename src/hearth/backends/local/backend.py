@@ -437,6 +437,30 @@ class LocalBackend(LocalEmbedding, BackendBase):
     def astream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
         return _async_events(self, request)
 
+    def unload(self) -> None:
+        """Free the model's memory; the next request (or :meth:`load`) loads it again. Requests
+        still running on it fail, so the caller unloads only an idle model (``hearth serve``
+        does: see ``hearth.server.residency``)."""
+        self.close_embedder()
+        with self._lock:
+            if self._scheduler is not None:
+                self._scheduler.close()
+                self._scheduler = None
+            if self._constraints is not None:
+                self._constraints.close()
+                self._constraints = None
+
+    def memory_estimate(self) -> int:
+        """Bytes the model takes once loaded: llama.cpp's figures when it is, else its file's
+        size (the weights; the KV cache comes on top)."""
+        where = self.placement
+        if where is not None:
+            return where.memory_bytes
+        path = self._ref.path
+        if self._ref.entry is not None and self._ref.entry.size is not None:
+            return self._ref.entry.size
+        return path.stat().st_size if path.is_file() else 0
+
     def close(self) -> None:
         """Free the model; using it afterwards raises ModelClosedError (it is not reloaded)."""
         with self._lock:

@@ -45,6 +45,7 @@ from hearth.wire.ollama.request_fields import (
     image_from_wire,
     invalid,
     keep_alive_is_zero,
+    keep_alive_seconds,
     num_ctx_from_wire,
     refuse_logprobs,
     settings_from_wire,
@@ -142,12 +143,13 @@ def generate_from_wire(body: JsonObject) -> OllamaRequest:
     _refuse_unsupported(wire)
     refuse_logprobs(wire.logprobs, wire.top_logprobs)
     unload = keep_alive_is_zero(wire.keep_alive)
+    keep = keep_alive_seconds(wire.keep_alive)
     settings = settings_from_wire(wire.options, wire.think)
     output = format_from_wire(wire.format)
     stream = True if wire.stream is None else wire.stream  # Ollama streams unless told not to
     num_ctx = num_ctx_from_wire(wire.options)
     if not (wire.prompt or wire.images or wire.system):
-        return OllamaRequest(wire.model, None, stream, num_ctx, unload=unload)
+        return OllamaRequest(wire.model, None, stream, num_ctx, unload=unload, keep_alive=keep)
     if wire.raw:
         _check_raw(wire)
         request = ChatRequest(prompt=wire.prompt, settings=settings, response_format=output)
@@ -157,7 +159,7 @@ def generate_from_wire(body: JsonObject) -> OllamaRequest:
         parts += [image_from_wire(d, f"images[{j}]") for j, d in enumerate(wire.images or [])]
         messages.append(Message("user", tuple(parts)))
         request = ChatRequest(messages=tuple(messages), settings=settings, response_format=output)
-    return OllamaRequest(wire.model, request, stream, num_ctx)
+    return OllamaRequest(wire.model, request, stream, num_ctx, keep_alive=keep)
 
 
 def _refuse_unsupported(wire: _WireGenerateRequest) -> None:

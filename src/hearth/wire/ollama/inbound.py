@@ -35,6 +35,7 @@ from hearth.wire.ollama.request_fields import (
     image_from_wire,
     invalid,
     keep_alive_is_zero,
+    keep_alive_seconds,
     num_ctx_from_wire,
     refuse_logprobs,
     settings_from_wire,
@@ -108,19 +109,20 @@ def chat_from_wire(body: JsonObject, *, model: str | None = None) -> OllamaReque
         raise InvalidRequestError("model: required; name the model to chat with")
     refuse_logprobs(wire.logprobs, wire.top_logprobs)
     unload = keep_alive_is_zero(wire.keep_alive)
+    keep = keep_alive_seconds(wire.keep_alive)
     settings = settings_from_wire(wire.options, wire.think)
     output = format_from_wire(wire.format)
     stream = True if wire.stream is None else wire.stream  # Ollama streams unless told not to
     num_ctx = num_ctx_from_wire(wire.options)
     if not wire.messages:
-        return OllamaRequest(name, None, stream, num_ctx, unload=unload)
+        return OllamaRequest(name, None, stream, num_ctx, unload=unload, keep_alive=keep)
     request = ChatRequest(
         messages=_HistoryReader().read(wire.messages),
         settings=settings,
         tools=_tools_from_wire(wire.tools or []),
         response_format=output,
     )
-    return OllamaRequest(name, request, stream, num_ctx)
+    return OllamaRequest(name, request, stream, num_ctx, keep_alive=keep)
 
 
 def request_from_wire(body: JsonObject, *, model: str | None = None) -> WireRequest:

@@ -83,6 +83,11 @@ class ModelDescription(Protocol):
         ...
 
     @property
+    def expires_at(self) -> datetime | None:
+        """When it is unloaded if idle (None: never)."""
+        ...
+
+    @property
     def capabilities(self) -> Sequence[str]:
         """Among ``completion``, ``tools``, ``vision``, ``thinking``, ``embedding``."""
         ...
@@ -160,7 +165,8 @@ def ps_to_wire(models: Sequence[ModelDescription]) -> JsonObject:
         entry = _entry(m)
         del entry["modified_at"]
         size = m.memory_bytes if m.memory_bytes is not None else m.size
-        entry.update({"size": size, "expires_at": NEVER, "size_vram": m.gpu_bytes})
+        expires = NEVER if m.expires_at is None else _iso(m.expires_at)
+        entry.update({"size": size, "expires_at": expires, "size_vram": m.gpu_bytes})
         if m.backend:
             entry["backend"] = m.backend  # hearth's: Ollama's clients ignore it
         if m.context_length is not None:
