@@ -21,7 +21,7 @@ EXIT_INTERRUPTED = 130
 
 
 def build_app() -> typer.Typer:
-    from hearth.cli import agent, chat, embed, keys, logs, mcp, models, run, serve
+    from hearth.cli import agent, chat, embed, keys, logs, mcp, models, ps, run, serve
     from hearth.cli import config as config_commands
     from hearth.cli.metavars import use_plain_metavars
 
@@ -41,6 +41,7 @@ def build_app() -> typer.Typer:
     models.register(app)
     config_commands.register(app)
     serve.register(app)
+    ps.register(app)
     agent.register(app)
     logs.register(app)
     keys.register(app)

@@ -88,6 +88,22 @@ _MaxTextBytesOpt = Annotated[
     ]
 _NCtxOpt = Annotated[int | None, typer.Option(help="Context window of local models.")]
 _NThreadsOpt = Annotated[int | None, typer.Option(help="CPU threads for local models.")]
+_MaxLoadedOpt = Annotated[
+        int | None,
+        typer.Option(help="Local models loaded at once; the least recently used idle one is "
+                     "unloaded to make room. Default: as many as the memory budget holds."),
+    ]  # fmt: skip
+_MemoryBudgetOpt = Annotated[
+        str | None,
+        typer.Option(metavar="SIZE", help="Memory the loaded local models may take (8GiB, "
+                     "512MiB). Default: what the machine has available at start."),
+    ]  # fmt: skip
+_KeepAliveOpt = Annotated[
+        str | None,
+        typer.Option(metavar="DURATION", help="How long an idle local model stays loaded (5m, "
+                     "300, 0: unload after each request; -1, the default: for ever). A "
+                     "request's own keep_alive (Ollama's) wins."),
+    ]  # fmt: skip
 _LogLevelOpt = Annotated[str, typer.Option(help="debug, info, warning or error.")]
 _WebuiOpt = Annotated[
         bool, typer.Option("--webui/--no-webui", help="Serve the chat page at /.")
@@ -117,6 +133,9 @@ def serve(
     n_ctx: _NCtxOpt = None,
     n_threads: _NThreadsOpt = None,
     accelerator: AcceleratorOptions = NO_ACCELERATOR,
+    max_loaded_models: _MaxLoadedOpt = None,
+    memory_budget: _MemoryBudgetOpt = None,
+    keep_alive: _KeepAliveOpt = None,
     log_level: _LogLevelOpt = "info",
     webui: _WebuiOpt = True,
     store: _StoreOpt = None,
@@ -155,6 +174,7 @@ def serve(
         max_messages=max_messages,
         max_message_bytes=max_message_bytes,
         max_text_bytes=max_text_bytes,
+        **_residency(max_loaded_models, memory_budget, keep_alive),
     )
     if log_level.upper() not in _LOG_LEVELS:
         raise InvalidRequestError(f"--log-level must be one of {', '.join(_LOG_LEVELS).lower()}")
@@ -162,6 +182,28 @@ def serve(
         settings, config, bind_host,
         port if port is not None else config.server.port, uds, log_level,
     )  # fmt: skip
+
+
+def _residency(
+    max_loaded: int | None, budget: str | None, keep_alive: str | None
+) -> dict[str, object]:
+    """The server settings of --max-loaded-models, --memory-budget and --keep-alive."""
+    from hearth.server.residency import parse_memory
+    from hearth.wire.ollama.request_fields import Unset, keep_alive_seconds
+
+    values: dict[str, object] = {"max_loaded_models": max_loaded}
+    if budget is not None:
+        values["memory_budget"] = parse_memory(budget)
+    if keep_alive is not None:
+        try:
+            seconds = keep_alive_seconds(keep_alive)
+        except InvalidRequestError:
+            raise InvalidRequestError(
+                f"--keep-alive: expected a duration such as 5m, 300 (seconds), 0 or -1 (for "
+                f"ever), got {keep_alive!r}"
+            ) from None
+        values["keep_alive"] = None if isinstance(seconds, Unset) else seconds
+    return values
 
 
 def allowed_hosts(
