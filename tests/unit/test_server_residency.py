@@ -179,7 +179,7 @@ def test_ollamas_load_and_unload_requests(capsys: pytest.CaptureFixture[str]) ->
         assert loaded["done_reason"] == "load" and models["c"].loaded
         code, out, err = run_cli(["ps", "--url", url], capsys)
         rows = {line.split()[0]: line for line in out.splitlines()[1:] if line.strip()}
-        assert code == 0 and set(rows) == {"a", "c"} and "Forever" in rows["c"]
+        assert code == 0 and set(rows) == {"b", "c"} and "Forever" in rows["c"]  # a: LRU
         code, _, err = run_cli(["stop", "c", "--url", url], capsys)
         assert code == 0 and "stopped c" in err
         assert not models["c"].loaded
