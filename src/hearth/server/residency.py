@@ -188,6 +188,7 @@ class Residency:
                     if not served.loaded:
                         await self._make_room(served, deadline)
                         await self._load(served)
+                        await self._trim(served)
                     continue
             await self._wait(deadline, f"no room to load {served.id} in time")
 
@@ -212,6 +213,13 @@ class Residency:
             for victim in victims:
                 victim.resident.draining = False
             self._notify()
+
+    async def _trim(self, served: Served) -> None:
+        """Once ``served`` is loaded (and llama.cpp's figure for it is known, which may be more
+        than its file), unload idle others, least recently used first, until within budget."""
+        for victim in self._victims(served, self.estimate(served)):
+            if victim.resident.in_use == 0 and not victim.resident.draining:
+                await self.unload(victim, "make room")
 
     def _victims(self, served: Served, need: int) -> list[Served]:
         """The others to unload, least recently used (idle first) until ``need`` fits."""
@@ -282,6 +290,10 @@ class Residency:
             except Exception as exc:  # /ready reports it; requests for the model get it
                 served.load_error = f"{type(exc).__name__}: {exc}"
                 log.error("loading %s failed: %s", served.id, exc)
+                continue
+            if self.used_memory > self.memory_budget:  # loaded, it takes more than its file
+                await self.unload(served, "over budget")
+                continue
             if self.keep_alive is not None:
                 served.resident.expires_at = self.clock() + self.keep_alive
         self.preloaded = True
