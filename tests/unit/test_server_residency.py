@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import anyio
 import httpx
@@ -17,10 +18,11 @@ from tests.support.cli import run_cli
 from tests.support.served import served
 
 from hearth.backends.base import BackendBase, Capabilities
+from hearth.config import ConfigFileError, load_config
 from hearth.events import Done, StreamEvent, TextDelta, Usage
+from hearth.memory_sizes import parse_memory
 from hearth.request import ChatRequest
 from hearth.server import ServerSettings
-from hearth.server.residency import parse_memory
 from hearth.wire.ollama.request_fields import UNSET, keep_alive_seconds
 
 MIB = 2**20
@@ -216,3 +218,17 @@ def test_serve_flags_are_checked(capsys: pytest.CaptureFixture[str]) -> None:
     assert code == 1 and "--keep-alive: expected a duration such as 5m" in err
     code, _, err = run_cli(["serve", "--memory-budget", "big", "--port", "0"], capsys)
     assert code == 1 and "expected a size such as 8GiB" in err
+
+
+def test_server_config_sets_the_limits(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text('[server]\nmax_loaded_models = 2\nmemory_budget = "6GiB"\nkeep_alive = "5m"\n')
+    monkeypatch.setenv("HEARTH_CONFIG", str(path))
+    settings = ServerSettings.from_config(load_config(), ("a",))
+    assert (settings.max_loaded_models, settings.memory_budget) == (2, 6 * 2**30)
+    assert settings.keep_alive == 300
+    forever = ServerSettings.from_config(load_config(), ("a",), keep_alive=-1.0)
+    assert forever.keep_alive is None  # -1 on the command line: for ever, over the file's
+    path.write_text('[server]\nkeep_alive = "soon"\n')
+    with pytest.raises(ConfigFileError, match=r"server\.keep_alive must be a duration"):
+        load_config()

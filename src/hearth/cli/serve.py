@@ -188,10 +188,10 @@ def _residency(
     max_loaded: int | None, budget: str | None, keep_alive: str | None
 ) -> dict[str, object]:
     """The server settings of --max-loaded-models, --memory-budget and --keep-alive."""
-    from hearth.server.residency import parse_memory
+    from hearth.memory_sizes import parse_memory
     from hearth.wire.ollama.request_fields import Unset, keep_alive_seconds
 
-    values: dict[str, object] = {"max_loaded_models": max_loaded}
+    values: dict[str, object] = {"max_loaded_models": max_loaded}  # keep_alive -1: for ever
     if budget is not None:
         values["memory_budget"] = parse_memory(budget)
     if keep_alive is not None:
@@ -202,7 +202,7 @@ def _residency(
                 f"--keep-alive: expected a duration such as 5m, 300 (seconds), 0 or -1 (for "
                 f"ever), got {keep_alive!r}"
             ) from None
-        values["keep_alive"] = None if isinstance(seconds, Unset) else seconds
+        values["keep_alive"] = -1.0 if isinstance(seconds, Unset) or seconds is None else seconds
     return values
 
 

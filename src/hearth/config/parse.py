@@ -35,9 +35,11 @@ from hearth.config.schema import (
     ProviderConfig,
     ServerConfig,
 )
-from hearth.errors import ConfigurationError, HearthError
+from hearth.errors import ConfigurationError, HearthError, InvalidRequestError
+from hearth.memory_sizes import parse_memory
 from hearth.settings import GenerationSettings
 from hearth.wire.formats import FORMAT_NAMES, get_format
+from hearth.wire.ollama.request_fields import Unset, keep_alive_seconds
 
 TOP_KEYS = ("default_model", "aliases", "models", "providers", "server", "mcp")
 MODEL_KEYS = (
@@ -47,7 +49,10 @@ MODEL_KEYS = (
 PROVIDER_KEYS = (
     "type", "base_url", "api_key_env", "api_key", "raw_completion", "sampling", "max_tokens_field",
 )  # fmt: skip
-SERVER_KEYS = ("host", "port", "max_queue", "timeout", "api_key_env", "api_key")
+SERVER_KEYS = (
+    "host", "port", "max_queue", "timeout", "api_key_env", "api_key", "max_loaded_models",
+    "memory_budget", "keep_alive",
+)  # fmt: skip
 if TYPE_CHECKING:
     from hearth.mcp.spec import MCPServer
 
@@ -158,7 +163,34 @@ def _server(table: object) -> ServerConfig:
         timeout=defaults.timeout if timeout is None else timeout,
         api_key_env=fields.env_name("api_key_env"),
         api_key=fields.secret("api_key"),
+        max_loaded_models=fields.integer("max_loaded_models", 1),
+        memory_budget=_memory_budget(fields),
+        keep_alive=_keep_alive(fields),
     )
+
+
+def _memory_budget(fields: Fields) -> int | None:
+    value = fields.table.get("memory_budget")
+    if value is None:
+        return None
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return value
+    try:
+        return parse_memory(value) if isinstance(value, str) else parse_memory("")
+    except HearthError:
+        raise fields.fail("memory_budget", 'a size such as "8GiB" or "512MiB"', value) from None
+
+
+def _keep_alive(fields: Fields) -> float | None:
+    """Seconds (``keep_alive = "5m"``, ``300``); ``-1`` for ever (None)."""
+    value = fields.table.get("keep_alive")
+    try:
+        if isinstance(value, bool):
+            raise InvalidRequestError("not a duration")
+        seconds = keep_alive_seconds(value)
+    except HearthError:
+        raise fields.fail("keep_alive", 'a duration such as "5m", 300 or -1', value) from None
+    return None if isinstance(seconds, Unset) else seconds
 
 
 def _models(items: object, path: Path) -> tuple[CatalogEntry, ...]:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -28,7 +27,7 @@ from typing import TYPE_CHECKING
 import anyio
 import anyio.to_thread
 
-from hearth.errors import InvalidRequestError, ModelUnavailableError, OverloadedError
+from hearth.errors import ModelUnavailableError, OverloadedError
 
 if TYPE_CHECKING:
     from hearth.server.metrics import Metrics
@@ -64,20 +63,6 @@ def machine_memory() -> int:
         return int(os.sysconf("SC_PHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
     except (OSError, ValueError, AttributeError):  # pragma: no cover - not POSIX
         return 0
-
-
-_SIZE = re.compile(r"\s*(\d+(?:\.\d*)?)\s*([kmgt]?)(i?b?)\s*", re.I)
-_UNITS = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
-
-
-def parse_memory(text: str) -> int:
-    """``"8GiB"``, ``"512M"``, ``"1.5g"`` or a number of bytes, as bytes (binary units)."""
-    match = _SIZE.fullmatch(text)
-    if match is None or float(match[1]) <= 0:
-        raise InvalidRequestError(
-            f"memory budget: expected a size such as 8GiB, 512MiB or 1.5G, got {text!r}"
-        )
-    return int(float(match[1]) * _UNITS[match[2].lower()])
 
 
 def swappable(served: Served) -> bool:

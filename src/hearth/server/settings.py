@@ -50,7 +50,7 @@ class ServerSettings:
     * ``max_loaded_models``: local models in memory at once (None: as many as the budget
       holds); ``memory_budget``: bytes the loaded local models may take (None: the memory the
       machine has available when the server starts); ``keep_alive``: seconds an idle local
-      model stays loaded (None: for ever; a request's own keep_alive wins). Models load on
+      model stays loaded (None or negative: for ever; a request's own wins). Models load on
       their first request; the least recently used idle one is unloaded to make room.
     """
 
@@ -104,10 +104,8 @@ class ServerSettings:
             raise InvalidRequestError(
                 f"memory_budget must be a positive number of bytes, got {self.memory_budget}"
             )
-        if self.keep_alive is not None and self.keep_alive < 0:
-            raise InvalidRequestError(
-                f"keep_alive must be 0 or more seconds (None: for ever), got {self.keep_alive}"
-            )
+        if self.keep_alive is not None and self.keep_alive < 0:  # -1: for ever, as Ollama's
+            object.__setattr__(self, "keep_alive", None)
 
     def input_limits(self) -> InputLimits:
         """The server's own bounds on a request (None where it sets none)."""
@@ -131,6 +129,9 @@ class ServerSettings:
             "max_queue": server.max_queue,
             "timeout": server.timeout,
             "api_key": Secret(key) if key else None,
+            "max_loaded_models": server.max_loaded_models,
+            "memory_budget": server.memory_budget,
+            "keep_alive": server.keep_alive,
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]
