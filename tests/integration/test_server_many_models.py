@@ -109,3 +109,15 @@ def _budget_for_two() -> int:
             sizes[model] = int(ps[0]["size"])
     ordered = sorted(sizes.values())
     return ordered[1] + ordered[2] + ordered[0] // 2  # any two fit, the three do not
+
+
+def test_any_model_loads_a_catalogue_model_on_its_first_request() -> None:
+    settings = ServerSettings(
+        models=("local:smollm2",), any_model=True, max_loaded_models=1, timeout=120,
+        backend_options=OPTIONS,
+    )  # fmt: skip
+    with served(settings, load_timeout=300) as url, httpx.Client(base_url=url, timeout=120) as c:
+        answer = _ask(c, "gemma3-270m")
+        assert answer.status_code == 200, answer.text
+        assert _loaded(c) == {"local:gemma3-270m"}  # SmolLM2 made room
+        assert _ask(c, "not-a-model").status_code == 404

@@ -232,3 +232,26 @@ def test_server_config_sets_the_limits(tmp_path: Path, monkeypatch: pytest.Monke
     path.write_text('[server]\nkeep_alive = "soon"\n')
     with pytest.raises(ConfigFileError, match=r"server\.keep_alive must be a duration"):
         load_config()
+
+
+def test_any_model_serves_catalogue_names_on_demand_never_paths() -> None:
+    from hearth.config.schema import Config
+    from hearth.errors import ModelNotFoundError
+    from hearth.server import create_app
+
+    log: list[tuple[str, str]] = []
+    settings = ServerSettings(models=("a",), any_model=True)
+    app = create_app(
+        settings, config=Config(path=Path("/dev/null")), backends={"a": Swappable("a", 1, log)},
+        load=False,
+    )  # fmt: skip
+    router = app.state.hearth.router
+    made = router.get("gemma3-270m")
+    assert made.id == "local:gemma3-270m" and not made.loaded
+    assert made.admission.hold is not None  # loaded on its first request, within the limits
+    assert router.get("gemma3-base") is made  # an alias of the same catalogue entry
+    assert router.get("local:gemma3-270m") is made
+    for refused in ("/etc/hosts.gguf", "nonesuch", "openai:gpt-4o"):
+        with pytest.raises(ModelNotFoundError):
+            router.get(refused)
+    assert [s.id for s in router.served] == ["a", "local:gemma3-270m"]

@@ -104,6 +104,11 @@ _KeepAliveOpt = Annotated[
                      "300, 0: unload after each request; -1, the default: for ever). A "
                      "request's own keep_alive (Ollama's) wins."),
     ]  # fmt: skip
+_AnyModelOpt = Annotated[
+        bool,
+        typer.Option("--any-model", help="Also serve any catalogue or [[models]] model, or "
+                     "hf:ORG/REPO/FILE.gguf, that a request names (loaded on first request)."),
+    ]  # fmt: skip
 _LogLevelOpt = Annotated[str, typer.Option(help="debug, info, warning or error.")]
 _WebuiOpt = Annotated[
         bool, typer.Option("--webui/--no-webui", help="Serve the chat page at /.")
@@ -136,6 +141,7 @@ def serve(
     max_loaded_models: _MaxLoadedOpt = None,
     memory_budget: _MemoryBudgetOpt = None,
     keep_alive: _KeepAliveOpt = None,
+    any_model: _AnyModelOpt = False,
     log_level: _LogLevelOpt = "info",
     webui: _WebuiOpt = True,
     store: _StoreOpt = None,
@@ -174,6 +180,7 @@ def serve(
         max_messages=max_messages,
         max_message_bytes=max_message_bytes,
         max_text_bytes=max_text_bytes,
+        any_model=any_model,
         **_residency(max_loaded_models, memory_budget, keep_alive),
     )
     if log_level.upper() not in _LOG_LEVELS:

@@ -26,7 +26,7 @@ from hearth.server.handling import ServerState
 from hearth.server.metrics import Metrics
 from hearth.server.residency import Residency
 from hearth.server.response_keeper import ResponseKeeper
-from hearth.server.router import ModelRouter, build_router
+from hearth.server.router import ModelRouter, Served, build_router
 from hearth.server.settings import ServerSettings
 
 log = logging.getLogger("hearth.server")
@@ -57,8 +57,13 @@ def create_app(
         metrics=metrics,
     )
     metrics.watch_residency(lambda: len(residency.loaded()), lambda: residency.used_memory)
-    for served in router.served:
+
+    def swapped(served: Served) -> None:
         served.admission.hold = functools.partial(residency.hold, served)
+
+    for served in router.served:
+        swapped(served)
+    router.on_add = swapped
     state = ServerState(
         settings=settings, router=router, metrics=metrics, config=config, residency=residency
     )

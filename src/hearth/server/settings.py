@@ -52,6 +52,8 @@ class ServerSettings:
       machine has available when the server starts); ``keep_alive``: seconds an idle local
       model stays loaded (None or negative: for ever; a request's own wins). Models load on
       their first request; the least recently used idle one is unloaded to make room.
+    * ``any_model``: also serve, loaded on its first request, any local model a request names
+      by its catalogue or ``[[models]]`` name, or as ``hf:ORG/REPO/FILE.gguf`` (never a path).
     """
 
     models: tuple[str, ...]
@@ -74,6 +76,7 @@ class ServerSettings:
     max_loaded_models: int | None = None
     memory_budget: int | None = None
     keep_alive: float | None = None
+    any_model: bool = False
 
     def __post_init__(self) -> None:
         if not self.models:
