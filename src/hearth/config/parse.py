@@ -39,7 +39,6 @@ from hearth.errors import ConfigurationError, HearthError, InvalidRequestError
 from hearth.memory_sizes import parse_memory
 from hearth.settings import GenerationSettings
 from hearth.wire.formats import FORMAT_NAMES, get_format
-from hearth.wire.ollama.request_fields import Unset, keep_alive_seconds
 
 TOP_KEYS = ("default_model", "aliases", "models", "providers", "server", "mcp")
 MODEL_KEYS = (
@@ -183,6 +182,8 @@ def _memory_budget(fields: Fields) -> int | None:
 
 def _keep_alive(fields: Fields) -> float | None:
     """Seconds (``keep_alive = "5m"``, ``300``); ``-1`` for ever (None)."""
+    from hearth.wire.ollama.request_fields import Unset, keep_alive_seconds  # pydantic: lazily
+
     value = fields.table.get("keep_alive")
     try:
         if isinstance(value, bool):
