@@ -106,7 +106,7 @@ _KeepAliveOpt = Annotated[
     ]  # fmt: skip
 _AnyModelOpt = Annotated[
         bool,
-        typer.Option("--any-model", help="Also serve any catalogue or [[models]] model, or "
+        typer.Option("--any-model", help="Also serve any catalogue model or config file model, or "
                      "hf:ORG/REPO/FILE.gguf, that a request names (loaded on first request)."),
     ]  # fmt: skip
 _LogLevelOpt = Annotated[str, typer.Option(help="debug, info, warning or error.")]
