@@ -255,3 +255,13 @@ def test_any_model_serves_catalogue_names_on_demand_never_paths() -> None:
         with pytest.raises(ModelNotFoundError):
             router.get(refused)
     assert [s.id for s in router.served] == ["a", "local:gemma3-270m"]
+
+
+def test_ps_shows_where_a_model_runs() -> None:
+    from hearth.cli.ps import _processor
+
+    gpu = {"size": 100, "size_vram": 100, "backend": "CUDA", "layers_offloaded": 31, "layers": 31}
+    assert _processor(gpu) == "100% GPU (CUDA, 31/31 layers)"
+    split = {"size": 100, "size_vram": 40, "backend": "Vulkan", "layers_offloaded": 12}
+    assert _processor({**split, "layers": 31}) == "40% GPU/CPU (Vulkan, 12/31 layers)"
+    assert _processor({"size": 100, "size_vram": 0, "backend": "CPU"}) == "CPU"

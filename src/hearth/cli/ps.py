@@ -84,7 +84,11 @@ def _processor(model: JsonObject) -> str:
         return str(backend or "-")
     share = round(100 * vram / size)
     where = "CPU" if share == 0 else f"{share}% GPU" if share == 100 else f"{share}% GPU/CPU"
-    return f"{where} ({backend})" if backend and backend != "CPU" else where
+    offloaded, layers = model.get("layers_offloaded"), model.get("layers")
+    detail = [str(backend)] if backend and backend != "CPU" else []
+    if isinstance(offloaded, int) and isinstance(layers, int) and offloaded > 0:
+        detail.append(f"{offloaded}/{layers} layers")
+    return f"{where} ({', '.join(detail)})" if detail else where
 
 
 def _until(value: object) -> str:

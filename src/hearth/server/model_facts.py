@@ -51,6 +51,7 @@ class ModelFacts:
     memory_bytes: int | None = None
     gpu_bytes: int = 0
     backend: str = ""
+    layers: tuple[int, int] | None = None
     expires_at: datetime | None = None
 
 
@@ -85,6 +86,7 @@ def model_facts(served: Served, *, expires_in: float | None = None) -> ModelFact
         memory_bytes=memory,
         gpu_bytes=gpu,
         backend=where,
+        layers=_layers(caps),
         expires_at=None if expires_in is None else now + timedelta(seconds=expires_in),
     )
     if not isinstance(info, GGUFInfo):
@@ -116,8 +118,14 @@ def _local(base: ModelFacts, info: GGUFInfo, entry: CatalogEntry | None) -> Mode
         memory_bytes=base.memory_bytes,
         gpu_bytes=base.gpu_bytes,
         backend=base.backend,
+        layers=base.layers,
         expires_at=base.expires_at,
     )
+
+
+def _layers(caps: Capabilities) -> tuple[int, int] | None:
+    where = caps.placement
+    return None if where is None else (where.layers_offloaded, where.layers)
 
 
 def _placement(caps: Capabilities) -> tuple[int | None, int, str]:

@@ -83,6 +83,11 @@ class ModelDescription(Protocol):
         ...
 
     @property
+    def layers(self) -> tuple[int, int] | None:
+        """Layers offloaded to the GPU, of all (None: not known)."""
+        ...
+
+    @property
     def expires_at(self) -> datetime | None:
         """When it is unloaded if idle (None: never)."""
         ...
@@ -169,6 +174,8 @@ def ps_to_wire(models: Sequence[ModelDescription]) -> JsonObject:
         entry.update({"size": size, "expires_at": expires, "size_vram": m.gpu_bytes})
         if m.backend:
             entry["backend"] = m.backend  # hearth's: Ollama's clients ignore it
+        if m.layers is not None:
+            entry["layers_offloaded"], entry["layers"] = m.layers  # hearth's too
         if m.context_length is not None:
             entry["context_length"] = m.context_length
         out.append(entry)
