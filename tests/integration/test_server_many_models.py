@@ -121,3 +121,25 @@ def test_any_model_loads_a_catalogue_model_on_its_first_request() -> None:
         assert answer.status_code == 200, answer.text
         assert _loaded(c) == {"local:gemma3-270m"}  # SmolLM2 made room
         assert _ask(c, "not-a-model").status_code == 404
+
+
+def test_a_larger_num_ctx_reloads_once_when_the_server_allows_it() -> None:
+    settings = ServerSettings(
+        models=("local:smollm2",), grow_context=True, timeout=120, backend_options=OPTIONS
+    )
+    with served(settings, load_timeout=300) as url, httpx.Client(base_url=url, timeout=120) as c:
+
+        def generate(num_ctx: int) -> httpx.Response:
+            return c.post("/api/generate", json={
+                "model": "smollm2", "prompt": "Hi", "stream": False,
+                "options": {"num_ctx": num_ctx, "num_predict": 3},
+            })  # fmt: skip
+
+        assert generate(1024).status_code == 200
+        assert generate(512).status_code == 200  # within the loaded window: no reload
+        assert c.get("/api/ps").json()["models"][0]["context_length"] == 1024
+        too_big = generate(10**6)
+        metrics = c.get("/metrics").text
+    assert too_big.status_code == 400 and "trained on" in too_big.json()["error"]
+    assert 'hearth_model_loads_total{model="local:smollm2"} 2.0' in metrics  # start + once
+    assert 'hearth_model_unloads_total{model="local:smollm2",reason="resize"} 1.0' in metrics

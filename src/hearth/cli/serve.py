@@ -109,6 +109,11 @@ _AnyModelOpt = Annotated[
         typer.Option("--any-model", help="Also serve any catalogue model or config file model, or "
                      "hf:ORG/REPO/FILE.gguf, that a request names (loaded on first request)."),
     ]  # fmt: skip
+_GrowContextOpt = Annotated[
+        bool,
+        typer.Option("--grow-context", help="Reload a local model once with a larger window "
+                     "when a request's num_ctx needs it (default: such a request is a 400)."),
+    ]  # fmt: skip
 _LogLevelOpt = Annotated[str, typer.Option(help="debug, info, warning or error.")]
 _WebuiOpt = Annotated[
         bool, typer.Option("--webui/--no-webui", help="Serve the chat page at /.")
@@ -142,6 +147,7 @@ def serve(
     memory_budget: _MemoryBudgetOpt = None,
     keep_alive: _KeepAliveOpt = None,
     any_model: _AnyModelOpt = False,
+    grow_context: _GrowContextOpt = False,
     log_level: _LogLevelOpt = "info",
     webui: _WebuiOpt = True,
     store: _StoreOpt = None,
@@ -181,6 +187,7 @@ def serve(
         max_message_bytes=max_message_bytes,
         max_text_bytes=max_text_bytes,
         any_model=any_model,
+        grow_context=grow_context,
         **_residency(max_loaded_models, memory_budget, keep_alive),
     )
     if log_level.upper() not in _LOG_LEVELS:

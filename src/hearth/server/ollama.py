@@ -64,8 +64,8 @@ def _check_window(served: Served, parsed: OllamaRequest) -> None:
     if parsed.num_ctx is not None and parsed.num_ctx > window:
         raise InvalidRequestError(
             f"options.num_ctx: {parsed.num_ctx} is more than the context window {served.id} is "
-            f"served with ({window} tokens); the server sets it when it starts (--n-ctx), so "
-            f"ask for at most {window}"
+            f"served with ({window} tokens); the server sets it (--n-ctx, or --grow-context to "
+            f"reload a model with a larger one), so ask for at most {window}"
         )
     wanted = parsed.request.settings.max_tokens if parsed.request is not None else None
     if wanted is not None and wanted > window:
@@ -95,6 +95,8 @@ async def _answer(
     ex: Exchange, parsed: OllamaRequest, generate: bool
 ) -> Response | EventStreamResponse:
     served = _served(ex, parsed.model)
+    if parsed.num_ctx is not None and ex.state.settings.grow_context:
+        await ex.state.residency.grow(served, parsed.num_ctx, ex.deadline)
     _check_window(served, parsed)
     ex.model(served.id, parsed.request)  # a model that failed to load; the API's ranges
     if not isinstance(parsed.keep_alive, Unset):

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 import anyio
 import anyio.to_thread
 
-from hearth.errors import ModelUnavailableError, OverloadedError
+from hearth.errors import InvalidRequestError, ModelUnavailableError, OverloadedError
 
 if TYPE_CHECKING:
     from hearth.server.metrics import Metrics
@@ -250,6 +250,38 @@ class Residency:
             self.metrics.unloads.labels(served.id, reason).inc()
         log.info("unloaded %s (%s)", served.id, reason)
         self._notify()
+
+    async def grow(self, served: Served, n_ctx: int, deadline: float) -> None:
+        """Give ``served`` a window of at least ``n_ctx`` tokens: if it has a smaller one, it
+        is unloaded once its running requests finish (taking no new ones meanwhile) and loads
+        again, on its next request, with ``n_ctx``. Never shrinks a window."""
+        backend = served.backend
+        window = getattr(backend, "window", None)
+        resize = getattr(backend, "resize", None)
+        if not (swappable(served) and callable(window) and callable(resize)):
+            return
+        if await anyio.to_thread.run_sync(window) >= n_ctx:
+            return
+        trained = getattr(backend, "trained_context", None)
+        most = await anyio.to_thread.run_sync(trained) if callable(trained) else None
+        if isinstance(most, int) and n_ctx > most:
+            raise InvalidRequestError(
+                f"options.num_ctx: {n_ctx} is more than the {most} tokens {served.id} was "
+                f"trained on; ask for at most {most}"
+            )
+        async with self._load_lock():
+            if await anyio.to_thread.run_sync(window) >= n_ctx:
+                return
+            if served.loaded:
+                served.resident.draining = True
+                try:
+                    while served.resident.in_use > 0:
+                        await self._wait(deadline, f"{served.id} is busy: no time to resize it")
+                    await self.unload(served, "resize")
+                finally:
+                    served.resident.draining = False
+            await anyio.to_thread.run_sync(resize, n_ctx)
+            log.info("%s will load with a window of %d tokens", served.id, n_ctx)
 
     async def stop(self, served: Served) -> None:
         """``hearth stop`` / keep_alive 0 with no request: unload once its requests finish."""

@@ -54,6 +54,8 @@ class ServerSettings:
       their first request; the least recently used idle one is unloaded to make room.
     * ``any_model``: also serve, loaded on its first request, any local model a request names
       by its catalogue or ``[[models]]`` name, or as ``hf:ORG/REPO/FILE.gguf`` (never a path).
+    * ``grow_context``: a request whose ``num_ctx`` (Ollama's) is more than its local model's
+      window reloads the model once with that window (never smaller); off: it is a 400.
     """
 
     models: tuple[str, ...]
@@ -77,6 +79,7 @@ class ServerSettings:
     memory_budget: int | None = None
     keep_alive: float | None = None
     any_model: bool = False
+    grow_context: bool = False
 
     def __post_init__(self) -> None:
         if not self.models:

@@ -17,7 +17,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from hearth.accelerator import (
@@ -34,7 +34,7 @@ from hearth.backends.local.constraints import Constraint, ConstraintCompiler
 from hearth.backends.local.decision import SETTINGS as DECISION_SETTINGS
 from hearth.backends.local.decision import Decision, DecisionReader, with_usage
 from hearth.backends.local.embed import POOLING_CODES, LocalEmbedding, Pooling
-from hearth.backends.local.engine import DEFAULT_SLOTS, EngineConfig, LlamaEngine
+from hearth.backends.local.engine import DEFAULT_N_CTX, DEFAULT_SLOTS, EngineConfig, LlamaEngine
 from hearth.backends.local.grammars import output_grammar
 from hearth.backends.local.job import GenerationJob
 from hearth.backends.local.limits import longest_token_bytes
@@ -449,6 +449,33 @@ class LocalBackend(LocalEmbedding, BackendBase):
             if self._constraints is not None:
                 self._constraints.close()
                 self._constraints = None
+
+    def window(self) -> int:
+        """The context window the model has, or will have when it loads."""
+        if self._scheduler is not None:
+            return self._scheduler.engine.n_ctx
+        trained = self.trained_context()
+        if self.options.n_ctx is not None:
+            return self.options.n_ctx
+        return min(trained, DEFAULT_N_CTX) if trained else DEFAULT_N_CTX
+
+    def trained_context(self) -> int | None:
+        """The context the model was trained for (its GGUF header's), None if it does not say."""
+        info = self._info if self._info is not None else read_gguf(self.fetch())
+        return info.context_length
+
+    def resize(self, n_ctx: int) -> None:
+        """Load with a window of ``n_ctx`` tokens from now on; the model must be unloaded."""
+        trained = self.trained_context()
+        if trained is not None and n_ctx > trained:
+            raise InvalidRequestError(
+                f"num_ctx: {n_ctx} is more than the {trained} tokens {self.name} was trained on; "
+                f"ask for at most {trained}"
+            )
+        with self._lock:
+            if self._scheduler is not None:
+                raise InvalidRequestError(f"{self.name} is loaded: unload it before resizing")
+            self.options = replace(self.options, n_ctx=n_ctx)
 
     def memory_estimate(self) -> int:
         """Bytes the model takes once loaded: llama.cpp's figures when it is, else its file's
