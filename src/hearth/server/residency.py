@@ -225,7 +225,8 @@ class Residency:
     async def _load(self, served: Served) -> None:
         started = time.monotonic()
         load = getattr(served.backend, "load")  # noqa: B009 - swappable() checked it
-        await anyio.to_thread.run_sync(load)
+        with anyio.CancelScope(shield=True):  # the thread runs to its end: so does the record
+            await anyio.to_thread.run_sync(load)
         seconds = time.monotonic() - started
         served.loaded = True
         served.resident.memory = self.estimate(served)
@@ -241,9 +242,10 @@ class Residency:
         unload = getattr(served.backend, "unload")  # noqa: B009 - swappable() checked it
         served.resident.draining = True
         try:
-            await anyio.to_thread.run_sync(unload)
-            served.loaded = False
-            served.resident.expires_at = None
+            with anyio.CancelScope(shield=True):  # the thread runs to its end: so does the record
+                await anyio.to_thread.run_sync(unload)
+                served.loaded = False
+                served.resident.expires_at = None
         finally:
             served.resident.draining = False
         if self.metrics is not None:
