@@ -68,6 +68,7 @@ class SettingsOverrides(TypedDict, total=False):
     seed: int
     max_tokens: int
     stop: tuple[str, ...] | list[str] | str
+    parallel_tool_calls: bool
     thinking: bool
     thinking_budget: int
 

@@ -2,7 +2,8 @@
 
 A stream is zero or more :class:`TextDelta`, :class:`ThinkingDelta`, :class:`ToolCallEvent` and
 :class:`ImageEvent` in the order the model produced them, then exactly one :class:`Done`. Deltas
-are never empty (except one that only carries a signature) and never split a UTF-8 character.
+are never empty (except one that only carries a signature or ``meta``) and never split a UTF-8
+character.
 :func:`hearth.response.accumulate` folds a stream into a :class:`hearth.response.Response`.
 """
 
@@ -75,11 +76,15 @@ class TextDelta:
 
 @dataclass(frozen=True, slots=True)
 class ThinkingDelta:
-    """A piece of reasoning. A provider's signature arrives on a delta with ``text == ""``."""
+    """A piece of reasoning. A provider's signature arrives on a delta with ``text == ""``, and
+    so does ``meta`` that is not the provider's text (a local reasoning model's tool calls
+    written inside its thinking, :mod:`hearth.backends.local.thinkstream`); the ThinkingPart the
+    deltas accumulate into keeps it."""
 
     text: str
     signature: str | None = None
     redacted: bool = False
+    meta: Meta = None
     kind: Literal["thinking"] = field(default="thinking", repr=False)
 
 

@@ -9,7 +9,7 @@ not this module). A test keeps these names in step with the backends' own lists.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Literal, TypedDict
 
 if TYPE_CHECKING:
@@ -42,7 +42,10 @@ class ModelOptions(TypedDict, total=False):
       or a number); ``main_gpu``, ``split_mode`` (``none``, ``layer``, ``row``) and
       ``tensor_split`` (each GPU's share) for several GPUs; ``flash_attn`` (``auto``, ``on``,
       ``off``); ``offload_kqv`` (KV cache on the GPU); ``use_mmap``, ``use_mlock``;
-    * ``cache_type_k``, ``cache_type_v``: the KV cache's type (``f16``, ``q8_0``, ``q4_0`` …).
+    * ``cache_type_k``, ``cache_type_v``: the KV cache's type (``f16``, ``q8_0``, ``q4_0`` …);
+    * ``chat_template``: a Jinja chat template used instead of the model's own;
+      ``thinking_tags``: ``(open, close)`` tags the model thinks in (``()``: it does not reason);
+      ``thinking_budget_message``: text forced before the closing tag when the budget is spent.
 
     Remote models (``openai:…``, ``anthropic:…``, ``gemini:…``, ``ollama:…``, …):
 
@@ -76,6 +79,9 @@ class ModelOptions(TypedDict, total=False):
     use_mlock: bool | None
     cache_type_k: CacheType | None
     cache_type_v: CacheType | None
+    chat_template: str | None
+    thinking_tags: Sequence[str] | None
+    thinking_budget_message: str
     api_key: str
     base_url: str
     max_retries: int

@@ -73,6 +73,7 @@ class ResponseAccumulator:
         self._thinking: list[str] = []
         self._signature: str | None = None
         self._redacted = False
+        self._thinking_meta: Meta = None
         self.done: Done | None = None
 
     def add(self, event: StreamEvent) -> None:
@@ -92,6 +93,8 @@ class ResponseAccumulator:
             self._thinking.append(event.text)
             self._signature = event.signature or self._signature
             self._redacted = self._redacted or event.redacted
+            if event.meta:
+                self._thinking_meta = {**(self._thinking_meta or {}), **event.meta}
         elif isinstance(event, ToolCallEvent | ImageEvent):
             self._flush_text()
             self._flush_thinking()
@@ -106,7 +109,7 @@ class ResponseAccumulator:
         keeps of an answer that broke off."""
         parts = list(self._parts)
         if self._thinking or self._signature is not None:
-            parts.append(ThinkingPart("".join(self._thinking), self._signature, self._redacted))
+            parts.append(self._thinking_part())
         if self._text:
             parts.append(TextPart("".join(self._text), self._text_signature, self._text_meta))
         return Message("assistant", tuple(parts))
@@ -143,12 +146,15 @@ class ResponseAccumulator:
 
     def _flush_thinking(self) -> None:
         if self._thinking or self._signature is not None:
-            self._parts.append(
-                ThinkingPart("".join(self._thinking), self._signature, self._redacted)
-            )
+            self._parts.append(self._thinking_part())
             self._thinking.clear()
             self._signature = None
             self._redacted = False
+            self._thinking_meta = None
+
+    def _thinking_part(self) -> ThinkingPart:
+        text = "".join(self._thinking)
+        return ThinkingPart(text, self._signature, self._redacted, self._thinking_meta)
 
 
 def accumulate(events: Iterable[StreamEvent]) -> Response:

@@ -192,6 +192,12 @@ class GenerationSettings:
         default=(), high=MAX_STOP_SEQUENCES,
         wire=Wire("stop", "stop_sequences", "stopSequences", "stop"),
     )  # fmt: skip
+    parallel_tool_calls: bool | None = _row(
+        "Let the model call several tools in one reply (true) or at most one (false); by "
+        "default a remote API decides (OpenAI: several) and a local model makes one call a "
+        "reply, as llama-server does. Sent only with tools; Anthropic's form is mapped in code.",
+        wire=Wire(openai="parallel_tool_calls"),
+    )  # fmt: skip
     thinking: bool | None = _row(
         "Ask a reasoning model to think (true) or not (false) before answering; each wire "
         "format has its own form for it (mapped in code)."
@@ -199,7 +205,7 @@ class GenerationSettings:
     thinking_budget: int | None = _row(
         "The most tokens a reasoning model may spend thinking (mapped in code, inside each "
         "format's thinking field).",
-        low=0, high=MAX_TOKENS_LIMIT,
+        low=0, high=MAX_TOKENS_LIMIT, cli=("--thinking-budget",),
     )  # fmt: skip
 
     def __post_init__(self) -> None:

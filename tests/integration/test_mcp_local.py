@@ -66,12 +66,6 @@ def _hearth(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.mark.timeout(660)
-@pytest.mark.xfail(
-    strict=False,
-    reason="since the local tool-decision step merged, SmolLM2 under --tool-choice required "
-    "makes a second, failing convert_time call beside get_current_time and answers about the "
-    "error: a regression of this session's merge, left open in issue 18",
-)
 def test_hearth_agent_answers_with_the_time_the_mcp_tool_returned() -> None:
     done = _hearth("agent", "What time is it in Tokyo?", "--mcp", "mcp-server-time",
                    "--tool-choice", "required", "--no-save")  # fmt: skip

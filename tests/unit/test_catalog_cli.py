@@ -72,6 +72,7 @@ def test_info_on_a_path(
         "context_length": 128,
         "trained_context_length": 128,
         "chat_template": True,
+        "reasoning": None,
         "file_size": path.stat().st_size,
         "quantization": "Q4_0",
         "tensor_count": 3,
@@ -391,3 +392,9 @@ def test_info_shows_the_window_hearth_uses_and_what_the_entry_knows(
     assert (details["context_length"], details["trained_context_length"]) == (64, 128)
     assert (details["kind"], details["template"], details["license"]) == ("base", "gemma", "mit")
     assert details["capabilities"] == ["chat"] and details["parameters"] == 103
+    assert details["reasoning"] is None
+    thinker = CatalogEntry("x", PathSource(path), thinking_tags=("<think>", "</think>"))
+    assert (
+        info_json(read_gguf(path), thinker)["reasoning"]
+        == "<think> … </think> (off: an empty block)"
+    )

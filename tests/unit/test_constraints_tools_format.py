@@ -91,7 +91,7 @@ def _accepts(tokenizer: LLTokenizer, grammar: str, text: str) -> bool:
 def test_auto_with_a_format_constrains_to_calls_or_the_format(name: str) -> None:
     plan = _plan("auto", name=name)
     assert plan.parser == "hermes" and plan.template_tools == ()  # never the native path
-    assert plan.grammar == tools_or_answer_grammar(TOOLS, FORMAT)
+    assert plan.grammar == tools_or_answer_grammar(TOOLS, FORMAT, parallel=False)
     system = plan.messages[0].text
     assert "<tool_call>" in system and system.endswith("Be brief.")
     assert "without calling a function, your answer must be only JSON" in system
@@ -103,7 +103,7 @@ def test_auto_with_a_format_constrains_to_calls_or_the_format(name: str) -> None
 def test_required_or_named_with_a_format_constrains_to_calls_only(choice: str) -> None:
     plan = _plan(choice)
     assert plan.parser == "hermes"
-    assert plan.grammar == tools_grammar(TOOLS, choice)
+    assert plan.grammar == tools_grammar(TOOLS, choice, parallel=False)
     system = plan.messages[0].text
     assert "You must call" in system and json.dumps(ANSWER) in system
 

@@ -15,7 +15,7 @@ import pytest
 from hearth.client import SettingsOverrides
 from hearth.errors import InvalidRequestError
 from hearth.messages import JsonObject, Message
-from hearth.request import ChatRequest
+from hearth.request import ChatRequest, ToolSpec
 from hearth.settings import (
     FORMAT_COLUMNS,
     SETTINGS,
@@ -129,6 +129,8 @@ def _sample(setting: Setting) -> object:
     """A valid value of ``setting`` that is not its lower bound."""
     if setting.kind is tuple:
         return ("END",)
+    if setting.kind is bool:
+        return False
     assert setting.low is not None and setting.high is not None
     if setting.kind is int:
         return int(setting.low) + 1
@@ -153,7 +155,8 @@ CASES = [
 def test_each_wire_field_goes_out_and_comes_back(fmt: str, setting: Setting, key: str) -> None:
     value = _sample(setting)
     settings = GenerationSettings(**{setting.name: value})  # type: ignore[arg-type]
-    request = ChatRequest((Message.user("hi"),), settings)
+    tools = (ToolSpec("t", "", {"type": "object"}),)  # parallel_tool_calls goes only with tools
+    request = ChatRequest((Message.user("hi"),), settings, tools=tools)
     wire = get_format(fmt)
     body = wire.chat.request_to_wire(
         request, model="m", stream=False, options={"sampler_extensions": True}

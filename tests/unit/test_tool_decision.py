@@ -85,7 +85,7 @@ def test_a_call_is_constrained_to_the_tools_on_the_prompt_the_decision_was_asked
     request, plan = _plan(QUESTION)
     reply = decided(request, plan, call=True)
     assert reply.messages == plan.messages and reply.decision is None
-    assert reply.grammar == tools_grammar((ADD,), "required")
+    assert reply.grammar == tools_grammar((ADD,), "required", parallel=False)
     assert reply.parser == "hermes" and reply.tool_names == ("add",)
 
 

@@ -88,6 +88,7 @@ def test_documented_tool_conversation_decodes_for_the_server() -> None:
         stop=("\n\nHuman:",),
         thinking=True,
         thinking_budget=10000,
+        parallel_tool_calls=True,  # tool_choice.disable_parallel_tool_use: false
     )
     assert [t.name for t in req.tools] == ["get_weather", "get_time"]
     assert req.tools[0].description == "Get the current weather in a given location"

@@ -3,6 +3,7 @@
 A provider is, in order of precedence:
 
 1. ``local`` (and ``hf``, models in the Hugging Face cache): the in-process llama.cpp backend;
+   ``router``: ``router:NAME`` spreads calls over the members of ``[routers.NAME]``;
 2. a ``[providers.NAME]`` table in the user's config (an endpoint of type openai, anthropic,
    gemini or ollama with its own base_url and key variable; it may shadow a built-in row);
 3. a built-in endpoint row of :mod:`hearth.backends.endpoints` (``openai``, ``anthropic``,
@@ -34,10 +35,14 @@ ENTRY_POINT_GROUP = "hearth.backends"
 BUILTIN_PROVIDERS: dict[str, str] = {
     "local": "hearth.backends.local.backend:create_backend",
     "hf": "hearth.backends.local.backend:create_hf_backend",
+    "router": "hearth.backends.router:create_router",
 }
 CATALOG_PROVIDERS = frozenset({"local", "hf"})
 """The built-in providers whose factories also take ``catalog=``: the built-in models plus the
 config's ``[[models]]``."""
+CONFIG_PROVIDERS = frozenset({"router"})
+"""The built-in providers whose factories take the whole ``config=`` (``router:NAME`` reads its
+``[routers.NAME]`` table and builds its members from the config's providers)."""
 
 
 class BackendFactory(Protocol):
@@ -72,6 +77,8 @@ def factory_for(provider: str, config: Config) -> BackendFactory:
         factory: BackendFactory = getattr(importlib.import_module(module_name), attr)
         if provider in CATALOG_PROVIDERS:
             return partial(factory, catalog=config.catalog())
+        if provider in CONFIG_PROVIDERS:
+            return partial(factory, config=config)
         return factory
     configured = config.providers.get(provider)
     if configured is not None:

@@ -127,7 +127,11 @@ class CatalogEntry:
       (``hearth run --raw``); chat turns are a best effort. Its kind is "base";
     * ``license``: the model's licence, when known (else ``hearth info`` shows the file's);
     * ``accelerator``: how it loads (``gpu_layers``, ``flash_attn``, KV cache types …), under
-      the caller's own options.
+      the caller's own options;
+    * ``chat_template``: a Jinja chat template used instead of the file's own;
+    * ``thinking_tags``: ``(open, close)``, the tags the model thinks in (a reasoning model
+      whatever its template says); ``()``: not a reasoning model; None: the template (or the
+      ``thinking`` capability) tells (see :mod:`hearth.backends.local.reasoning`).
     """
 
     name: str
@@ -145,8 +149,17 @@ class CatalogEntry:
     base: bool = False
     license: str | None = None
     accelerator: AcceleratorOptions = field(default_factory=AcceleratorOptions)
+    chat_template: str | None = None
+    thinking_tags: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
+        tags = self.thinking_tags
+        if tags is not None and (len(tags) not in (0, 2) or (tags and tags[0] == tags[1])):
+            raise ConfigurationError(
+                f"model {self.name!r}: thinking_tags must be [] (not a reasoning model) or "
+                f'[open, close], two different tags such as ["<think>", "</think>"], got '
+                f"{list(tags)!r}"
+            )
         if self.sha256 is not None and not SHA256_RE.fullmatch(self.sha256):
             raise ConfigurationError(
                 f"model {self.name!r}: sha256 must be 64 lowercase hex digits, got {self.sha256!r}"

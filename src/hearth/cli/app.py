@@ -21,7 +21,7 @@ EXIT_INTERRUPTED = 130
 
 
 def build_app() -> typer.Typer:
-    from hearth.cli import agent, chat, embed, keys, logs, mcp, models, ps, run, serve
+    from hearth.cli import agent, batch, chat, embed, keys, logs, mcp, models, ps, run, serve
     from hearth.cli import config as config_commands
     from hearth.cli.metavars import use_plain_metavars
 
@@ -38,6 +38,7 @@ def build_app() -> typer.Typer:
     run.register(app)
     chat.register(app)
     embed.register(app)
+    batch.register(app)
     models.register(app)
     config_commands.register(app)
     serve.register(app)

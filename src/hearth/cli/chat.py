@@ -18,6 +18,7 @@ from hearth.cli.sampling import NO_SETTINGS, sampling_options
 from hearth.client import ChatStream, Model
 from hearth.conversation import Conversation
 from hearth.errors import InvalidRequestError
+from hearth.events import TextDelta, ThinkingDelta
 from hearth.response import Response
 from hearth.settings import GenerationSettings
 
@@ -107,10 +108,32 @@ def _log_http_requests() -> None:
     logger.setLevel(logging.INFO)
 
 
-def print_stream(stream: ChatStream, out: TextIO) -> Response:
-    for piece in stream.text_stream:
-        out.write(piece)
+_DIM, _RESET = "\x1b[2m", "\x1b[0m"
+
+
+def print_stream(stream: ChatStream, out: TextIO, *, thinking: bool = True) -> Response:
+    """Write the answer to ``out`` as it streams. A reasoning model's thinking goes before it,
+    dimmed, where ``out`` is a terminal; to stderr where it is not (so a piped answer stays
+    the answer alone); nowhere with ``thinking=False`` (``--no-thinking``)."""
+    thought = False
+    tty = out.isatty()
+    for event in stream:
+        if isinstance(event, ThinkingDelta) and event.text and thinking:
+            if tty:
+                out.write(f"{_DIM}{event.text}{_RESET}")
+            else:
+                sys.stderr.write(event.text)
+            thought = True
+        elif isinstance(event, TextDelta) and event.text:
+            if thought:  # the thinking ends: set the answer apart from it
+                (out if tty else sys.stderr).write("\n\n" if tty else "\n")
+                thought = False
+            out.write(event.text)
+        else:
+            continue
         out.flush()
+    if thought and not tty:
+        sys.stderr.write("\n")
     response = stream.response
     out.write("\n")
     out.flush()

@@ -61,6 +61,26 @@ def template_family(gguf: GGUFInfo, entry: CatalogEntry | None) -> str | None:
     return next((name for marker, name in TEMPLATE_MARKERS if marker in template), "custom")
 
 
+def reasoning(gguf: GGUFInfo, entry: CatalogEntry | None) -> str | None:
+    """How the model shows its thinking (its tags, or harmony's channels); None when it does
+    not reason. See :mod:`hearth.backends.local.reasoning`."""
+    from hearth.backends.local.reasoning import HARMONY, detect_thinking
+
+    source = entry.chat_template if entry is not None and entry.chat_template else None
+    syntax = detect_thinking(
+        source or gguf.chat_template,
+        f"{entry.name if entry else ''} {gguf.name or ''}",
+        tags=entry.thinking_tags if entry is not None else None,
+        capability=entry is not None and "thinking" in entry.capabilities,
+    )
+    if syntax is None:
+        return None
+    if syntax == HARMONY:
+        return "harmony channels (analysis, then final); cannot be switched off"
+    switch = "enable_thinking" if syntax.off_switch == "enable_thinking" else "an empty block"
+    return f"{syntax.open} … {syntax.close} (off: {switch})"
+
+
 def info_json(gguf: GGUFInfo, entry: CatalogEntry | None) -> dict[str, object]:
     """What ``hearth info`` shows, as plain JSON values. ``context_length`` is the window
     hearth uses (the catalogue's, when it sets one below what the file was trained for);
@@ -78,6 +98,7 @@ def info_json(gguf: GGUFInfo, entry: CatalogEntry | None) -> dict[str, object]:
         "capabilities": list(entry.capabilities) if entry is not None else None,
         "template": template_family(gguf, entry),
         "chat_template": gguf.chat_template is not None,
+        "reasoning": reasoning(gguf, entry),
         "license": license_ or (stated if isinstance(stated, str) else None),
         "context_length": _window(gguf, entry),
         "trained_context_length": gguf.context_length,

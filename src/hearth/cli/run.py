@@ -71,6 +71,15 @@ RawOpt = Annotated[
     ),
 ]
 
+NoThinkingOpt = Annotated[
+    bool,
+    typer.Option(
+        "--no-thinking",
+        help="Hide a reasoning model's thinking (shown dimmed before the answer; to stop the"
+        " model thinking: -o thinking false).",
+    ),
+]
+
 
 @dataclass(slots=True)
 class _Plan:
@@ -112,6 +121,7 @@ def run(
     ] = False,
     verbose: VerboseOpt = False,
     raw: RawOpt = False,
+    no_thinking: NoThinkingOpt = False,
 ) -> None:
     """Answer one prompt, streamed to stdout (with --raw: continue it as plain text)."""
     text = read_prompt(prompt, raw=raw)
@@ -134,7 +144,7 @@ def run(
         else:
             stream = m.stream(messages, settings, system=system_arg, response_format=plan.schema)
             with stream:
-                response = print_stream(stream, sys.stdout)
+                response = print_stream(stream, sys.stdout, thinking=not no_thinking)
         _log(plan, m, response)
 
 

@@ -29,6 +29,7 @@ from hearth.catalog.entries import (
 from hearth.catalog.hf_cache import make_hf_source, parse_hf_spec
 from hearth.config.fields import Fields, SchemaError, shown
 from hearth.config.lines import KeyPath, dotted
+from hearth.config.routers import parse_routers
 from hearth.config.schema import (
     DEFAULT_MODEL,
     Config,
@@ -40,10 +41,11 @@ from hearth.memory_sizes import parse_memory
 from hearth.settings import GenerationSettings
 from hearth.wire.formats import FORMAT_NAMES, get_format
 
-TOP_KEYS = ("default_model", "aliases", "models", "providers", "server", "mcp")
+TOP_KEYS = ("default_model", "aliases", "models", "providers", "server", "mcp", "routers")
 MODEL_KEYS = (
     "name", "aliases", "description", "hf", "revision", "path", "pypi", "filename", "sha256",
-    "size", "template", "context_length", "capabilities", "sampling", *OPTION_NAMES,
+    "size", "template", "context_length", "capabilities", "sampling", "chat_template",
+    "thinking_tags", *OPTION_NAMES,
 )  # fmt: skip
 PROVIDER_KEYS = (
     "type", "base_url", "api_key_env", "api_key", "raw_completion", "sampling", "max_tokens_field",
@@ -70,6 +72,7 @@ def parse_config(data: Mapping[str, object], path: Path) -> Config:
         providers=_providers(data.get("providers", {})),
         server=_server(data.get("server", {})),
         mcp_servers=_mcp(data["mcp"], path) if "mcp" in data else {},
+        routers=parse_routers(data.get("routers", {})),
     )
 
 
@@ -101,11 +104,11 @@ def _providers(table: object) -> dict[str, ProviderConfig]:
     providers: dict[str, ProviderConfig] = {}
     for name, body in table.items():
         at: KeyPath = ("providers", name)
-        if not PROVIDER_NAME.fullmatch(name) or name == "local":
+        if not PROVIDER_NAME.fullmatch(name) or name in ("local", "router"):
             raise SchemaError(
                 at,
                 f"provider name {name!r} must be lowercase letters, digits, '_' or '-' and not "
-                "'local' (it is written before the ':' of model strings)",
+                "'local' or 'router' (it is written before the ':' of model strings)",
             )
         fields = Fields(body, at, PROVIDER_KEYS)
         kind = fields.choice("type", FORMAT_NAMES, required=", ".join(FORMAT_NAMES))
@@ -249,9 +252,16 @@ def _entry(fields: Fields, path: Path) -> CatalogEntry:
             sampling=_sampling(fields),
             origin=str(path),
             accelerator=_accelerator(fields),
+            chat_template=fields.string("chat_template"),
+            thinking_tags=_thinking_tags(fields),
         )
     except ConfigurationError as exc:
         raise SchemaError(fields.path, str(exc)) from None
+
+
+def _thinking_tags(fields: Fields) -> tuple[str, ...] | None:
+    """``thinking_tags``: None when absent (the template tells), else ``[]`` or two tags."""
+    return fields.strings("thinking_tags") if "thinking_tags" in fields.table else None
 
 
 def _template(name: str | None) -> TemplateName | None:

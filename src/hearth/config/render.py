@@ -14,7 +14,7 @@ from collections.abc import Mapping
 
 from hearth._secret import MASK
 from hearth.catalog.entries import CatalogEntry, HFSource, PathSource
-from hearth.config.schema import Config, ProviderConfig, ServerConfig
+from hearth.config.schema import Config, ProviderConfig, RouterConfig, ServerConfig
 from hearth.settings import GenerationSettings
 
 _BARE = re.compile(r"[A-Za-z0-9_-]+")
@@ -47,6 +47,10 @@ def entry_fields(entry: CatalogEntry) -> dict[str, object]:
     }
     out.update({key: value for key, value in optional.items() if value is not None})
     out["capabilities"] = list(entry.capabilities)
+    if entry.thinking_tags is not None:
+        out["thinking_tags"] = list(entry.thinking_tags)
+    if entry.chat_template is not None:
+        out["chat_template"] = entry.chat_template
     sampling = _settings(entry.sampling)
     if sampling:
         out["sampling"] = sampling
@@ -110,6 +114,7 @@ def config_json(config: Config) -> dict[str, object]:
         | _residency_fields(server)
         | _key_fields(server),
         "mcp_servers": mcp,
+        "routers": {name: _router_fields(router) for name, router in config.routers.items()},
     }
 
 
@@ -122,6 +127,17 @@ def _residency_fields(server: ServerConfig) -> dict[str, object]:
         out["memory_budget"] = server.memory_budget
     if server.keep_alive is not None:
         out["keep_alive"] = server.keep_alive
+    return out
+
+
+def _router_fields(router: RouterConfig) -> dict[str, object]:
+    out: dict[str, object] = {
+        "members": list(router.members),
+        "cooldown": router.cooldown,
+        "affinity": router.affinity,
+    }
+    if router.timeout is not None:
+        out["timeout"] = router.timeout
     return out
 
 
@@ -180,4 +196,6 @@ def config_toml(config: Config) -> str:
     assert isinstance(mcp, dict)
     for name, fields in mcp.items():
         lines += _table(f"[mcp.servers.{toml_key(name)}]", fields)
+    for name, router in config.routers.items():
+        lines += _table(f"[routers.{toml_key(name)}]", _router_fields(router))
     return "\n".join(lines).rstrip() + "\n"

@@ -66,6 +66,25 @@ class ProviderConfig:
 
 
 @dataclass(frozen=True)
+class RouterConfig:
+    """A router from ``[routers.NAME]``: ``router:NAME`` spreads calls over ``members``.
+
+    ``members``: model strings (``gpu1:llama-3.1-8b``, ``openai:gpt-4o-mini``, an alias, even
+    ``local:smollm2``), each one replica the router may send a call to. ``cooldown``: seconds a
+    member that failed (connection error, timeout, 5xx, 429) sits out when its answer gave no
+    ``Retry-After``. ``affinity``: send a conversation back to the member that served its start
+    (a hash of its leading messages), so that member's prompt cache is reused. ``timeout``:
+    seconds each member may take to answer (None: the members' own default).
+    """
+
+    name: str
+    members: tuple[str, ...]
+    cooldown: float = 5.0
+    affinity: bool = True
+    timeout: float | None = None
+
+
+@dataclass(frozen=True)
 class ServerConfig:
     """Defaults for ``hearth serve`` from ``[server]``; command-line flags override them."""
 
@@ -96,6 +115,7 @@ class Config:
     * ``providers``: endpoint definitions (``[providers.NAME]``), by name;
     * ``server``: server defaults (``[server]``);
     * ``mcp_servers``: MCP servers (``[mcp.servers.NAME]``), by name;
+    * ``routers``: routers over several models (``[routers.NAME]``), by name;
     * ``overrides``: the environment variables that overrode values from the file.
     """
 
@@ -108,11 +128,13 @@ class Config:
     server: ServerConfig = field(default_factory=ServerConfig)
     overrides: tuple[str, ...] = ()
     mcp_servers: Mapping[str, MCPServer] = field(default_factory=dict)
+    routers: Mapping[str, RouterConfig] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "aliases", _frozen_map(self.aliases))
         object.__setattr__(self, "providers", _frozen_map(self.providers))
         object.__setattr__(self, "mcp_servers", _frozen_map(self.mcp_servers))
+        object.__setattr__(self, "routers", _frozen_map(self.routers))
 
     def alias_target(self, name: str) -> str | None:
         """The model string the alias ``name`` stands for (case-insensitive), else None."""

@@ -78,7 +78,7 @@ def _replay(answer: ChatResponse) -> list[StreamEvent]:
         if isinstance(part, TextPart):
             events.append(TextDelta(part.text, part.signature))
         elif isinstance(part, ThinkingPart):
-            events.append(ThinkingDelta(part.text, part.signature, part.redacted))
+            events.append(ThinkingDelta(part.text, part.signature, part.redacted, part.meta))
         elif isinstance(part, ToolCallPart):
             events.append(ToolCallEvent(part))
     events.append(Done(answer.stop_reason, answer.usage, answer.stop_sequence))

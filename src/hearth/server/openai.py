@@ -33,6 +33,7 @@ from hearth.wire.openai.inbound import completion_request_from_wire, include_usa
 from hearth.wire.openai.shapes import STOP_TO_FINISH, stop_string, usage_to_wire
 
 _TEMPLATE_FIELDS = ("chat_template", "chat_template_kwargs", "template")
+_TEMPLATE_SWITCHES = frozenset({"enable_thinking"})
 
 
 def _new_id(prefix: str) -> str:
@@ -40,7 +41,19 @@ def _new_id(prefix: str) -> str:
 
 
 def _refuse_templates(body: JsonObject) -> None:
+    """A template (or variables for one) is never taken from a request; the one exception is
+    ``chat_template_kwargs.enable_thinking``, the reasoning switch vLLM and llama-server take
+    there (read as ``thinking`` by the codec)."""
     for name in _TEMPLATE_FIELDS:
+        kwargs = body.get(name)
+        if name == "chat_template_kwargs" and isinstance(kwargs, dict) and kwargs:
+            others = sorted(set(kwargs) - _TEMPLATE_SWITCHES)
+            if not others:
+                continue
+            raise InvalidRequestError(
+                f"chat_template_kwargs.{others[0]}: hearth takes only enable_thinking (true or "
+                "false) from chat_template_kwargs; the model's own template is used"
+            )
         if name in body:
             raise InvalidRequestError(
                 f"{name}: hearth never takes a chat template from a request; the model's own "

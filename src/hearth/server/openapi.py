@@ -60,6 +60,21 @@ _OPENAI_MESSAGE = {
         "name": _STR,
         "tool_call_id": _STR,
         "tool_calls": {"type": "array", "items": _OBJ},
+        "reasoning_content": _STR,
+    },
+}
+_THINKING = {
+    "reasoning_effort": {"enum": ["none", "minimal", "low", "medium", "high"]},
+    "chat_template_kwargs": {
+        "type": "object",
+        "properties": {"enable_thinking": _BOOL},
+        "additionalProperties": False,
+        "description": "Only enable_thinking: a reasoning model thinks (true) or not (false).",
+    },
+    "thinking_budget": {
+        "type": "integer",
+        "minimum": 0,
+        "description": "The most tokens a reasoning model may spend thinking (hearth's field).",
     },
 }
 _SAMPLING = {
@@ -76,6 +91,7 @@ _CHAT = {
         "tool_choice": {"anyOf": [_STR, _OBJ]},
         "response_format": _OBJ,
         **_SAMPLING,
+        **_THINKING,
     },
 }
 _COMPLETION = {

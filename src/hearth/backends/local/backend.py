@@ -16,7 +16,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -38,9 +38,12 @@ from hearth.backends.local.engine import DEFAULT_N_CTX, DEFAULT_SLOTS, EngineCon
 from hearth.backends.local.grammars import output_grammar
 from hearth.backends.local.job import GenerationJob
 from hearth.backends.local.limits import longest_token_bytes
+from hearth.backends.local.reasoning import ThinkingSyntax, detect_thinking
 from hearth.backends.local.scheduler import DEFAULT_MAX_QUEUE, Scheduler
 from hearth.backends.local.shaping import OutputPlan, decided, plan_output
 from hearth.backends.local.templates import ChatTemplate, select_template
+from hearth.backends.local.thinking_setup import ThinkingSetup, check_request
+from hearth.backends.local.thinkstream import Transform
 from hearth.catalog.entries import Catalog, CatalogEntry
 from hearth.catalog.gguf_file import GGUFInfo, read_gguf
 from hearth.catalog.progress import NullProgress, Progress, default_progress
@@ -86,7 +89,14 @@ class LocalOptions:
     * ``gpu_layers``, ``main_gpu``, ``split_mode``, ``tensor_split``, ``flash_attn``,
       ``offload_kqv``, ``use_mmap``, ``use_mlock``, ``cache_type_k``, ``cache_type_v``: where
       the model and its KV cache go (:class:`hearth.accelerator.AcceleratorOptions`; None: the
-      catalogue entry's, else llama.cpp's default).
+      catalogue entry's, else llama.cpp's default);
+    * ``chat_template``: a Jinja chat template used instead of the model's own (over the
+      catalogue entry's ``chat_template``);
+    * ``thinking_tags``: ``(open, close)``, the tags the model thinks in, whatever its template
+      says; ``()``: it does not reason (see :mod:`hearth.backends.local.reasoning`);
+    * ``thinking_budget_message``: text forced before the closing tag when a request's
+      ``thinking_budget`` is spent (default none: the tag alone), e.g. "\n\nTime is up; I
+      answer now.\n".
     """
 
     n_ctx: int | None = None
@@ -102,6 +112,9 @@ class LocalOptions:
     sha256: str | None = None
     pooling: Pooling | None = None
     embed_prefixes: Mapping[str, str] | None = None
+    chat_template: str | None = None
+    thinking_tags: Sequence[str] | None = None
+    thinking_budget_message: str = ""
     gpu_layers: GpuLayers | None = None
     main_gpu: int | None = None
     split_mode: SplitMode | None = None
@@ -124,6 +137,16 @@ class LocalOptions:
 
     def __post_init__(self) -> None:
         self.accelerator()
+        if self.thinking_tags is not None:
+            tags = tuple(self.thinking_tags)
+            if len(tags) not in (0, 2) or (tags and (not all(tags) or tags[0] == tags[1])):
+                raise InvalidRequestError(
+                    "thinking_tags must be () (not a reasoning model) or (open, close), two "
+                    f"different non-empty tags such as ('<think>', '</think>'), got {tags!r}"
+                )
+            object.__setattr__(self, "thinking_tags", tags)
+        if self.chat_template is not None and not self.chat_template.strip():
+            raise InvalidRequestError("chat_template is empty; give the Jinja template's text")
         if self.max_queue < 1:
             raise InvalidRequestError(f"max_queue must be at least 1, got {self.max_queue}")
         if self.prefix_cache is not None and self.prefix_cache < 0:
@@ -163,6 +186,7 @@ class LocalBackend(LocalEmbedding, BackendBase):
         self._constraints: ConstraintCompiler | None = None
         self._closed = False
         self._limits: InputLimits | None = None
+        self._thinking: ThinkingSetup | None = None
 
     @property
     def name(self) -> str:
@@ -226,12 +250,16 @@ class LocalBackend(LocalEmbedding, BackendBase):
             )
             entry = self._ref.entry
             self._template = select_template(
-                gguf_template=info.chat_template,
+                gguf_template=self._template_source(info),
                 architecture=info.architecture,
                 family=entry.template if entry is not None else None,
                 bos_token=engine.bos_text,
                 eos_token=engine.eos_text,
             )
+            syntax = self._thinking_syntax(info)
+            if syntax is not None:
+                message = self.options.thinking_budget_message
+                self._thinking = ThinkingSetup.for_engine(syntax, engine, message)
             self._info = info
             self._limits = InputLimits.for_window(
                 engine.n_ctx, longest_token_bytes(engine), self.name
@@ -240,6 +268,33 @@ class LocalBackend(LocalEmbedding, BackendBase):
             self._scheduler = Scheduler(
                 engine, max_queue=self.options.max_queue, prefix_cache=self.options.prefix_cache
             )
+
+    def _template_source(self, info: GGUFInfo) -> str | None:
+        """The Jinja chat template: the ``chat_template`` option, else the catalogue entry's,
+        else the file's."""
+        if self.options.chat_template is not None:
+            return self.options.chat_template
+        entry = self._ref.entry
+        if entry is not None and entry.chat_template is not None:
+            return entry.chat_template
+        return info.chat_template
+
+    def _thinking_syntax(self, info: GGUFInfo) -> ThinkingSyntax | None:
+        """How the model thinks (None: it does not); see :mod:`~hearth.backends.local.reasoning`."""
+        entry = self._ref.entry
+        return detect_thinking(
+            self._template_source(info),
+            f"{self._spec} {info.name or ''}",
+            tags=self._tags(),
+            capability=entry is not None and "thinking" in entry.capabilities,
+        )
+
+    def _tags(self) -> tuple[str, ...] | None:
+        """The ``thinking_tags`` override: the option's, else the catalogue entry's."""
+        if self.options.thinking_tags is not None:
+            return tuple(self.options.thinking_tags)
+        entry = self._ref.entry
+        return entry.thinking_tags if entry is not None else None
 
     def fetch(self, progress: Progress | None = None) -> Path:
         """The model's verified file, pulled into the store first if it is a catalogue model
@@ -295,7 +350,18 @@ class LocalBackend(LocalEmbedding, BackendBase):
             accelerator=where.accelerator if where is not None else "cpu",
             raw_completion=True,
             placement=where,
+            thinking=self._reasons(),
         )
+
+    def _reasons(self) -> bool:
+        """Whether the model reasons: known once loaded; before, what its entry says."""
+        if self._info is not None:
+            return self._thinking is not None
+        entry = self._ref.entry
+        source = self.options.chat_template or (entry.chat_template if entry else None)
+        capability = entry is not None and "thinking" in entry.capabilities
+        syntax = detect_thinking(source, self._spec, tags=self._tags(), capability=capability)
+        return syntax is not None
 
     def input_limits(self) -> InputLimits | None:
         """What the context window could ever hold, once the model is loaded (else None)."""
@@ -312,14 +378,11 @@ class LocalBackend(LocalEmbedding, BackendBase):
     def _plan(self, request: ChatRequest) -> OutputPlan:
         """Tools and response_format: prompt changes, grammar and tool-call parser."""
         self._running()
-        if request.settings.thinking:
-            raise UnsupportedFeatureError(
-                f"{self.name} is not a reasoning model; call it without thinking=True"
-            )
+        check_request(self._thinking.syntax if self._thinking else None, request, self.name)
         assert self._info is not None and self._template is not None
         return plan_output(
             request,
-            template_source=self._info.chat_template,
+            template_source=self._template_source(self._info),
             model_name=self.name,
             template_family=self._template.tool_family,
         )
@@ -340,9 +403,17 @@ class LocalBackend(LocalEmbedding, BackendBase):
             return self.raw_tokens(request.prompt)
         engine = self._running().engine
         assert self._template is not None
+        thinking = self._thinking
         text = self._template.render(
-            plan.messages, add_generation_prompt=True, tools=plan.template_tools
+            plan.messages,
+            add_generation_prompt=True,
+            tools=plan.template_tools,
+            context=thinking.syntax.template_context(request.settings.thinking)
+            if thinking
+            else None,
         )
+        if thinking is not None:
+            text = thinking.prompt(text, request, self.name)
         has_bos = bool(engine.bos_text) and text.startswith(engine.bos_text)
         return engine.tokenize(text, add_special=engine.add_bos and not has_bos)
 
@@ -377,7 +448,23 @@ class LocalBackend(LocalEmbedding, BackendBase):
         entry = self._ref.entry
         defaults = entry.sampling if entry is not None else GenerationSettings()
         settings = defaults.merged(request.settings)
-        return self._new_job(tokens, settings, channel, constraint, raw=request.raw), plan
+        thinking = self._thinking
+        if thinking is None or not thinking.active(request):
+            return self._new_job(tokens, settings, channel, constraint, raw=request.raw), plan
+        gate = thinking.gate(settings, constraint, self.engine)
+        job = self._new_job(tokens, settings, channel, gate, shown=thinking.shown)
+        return job, plan
+
+    def _events(self, request: ChatRequest, plan: OutputPlan, used: Usage) -> Transform | None:
+        """The transform of ``request``'s events: thinking split out, tool calls parsed, the
+        decision step's usage added."""
+        transform: Transform | None = plan.events()
+        thinking = self._thinking
+        if thinking is not None and thinking.active(request):
+            assert self._template is not None
+            family = plan.parser or self._template.tool_family
+            transform = thinking.events(request, transform, family)
+        return with_usage(used, transform) if used.total_tokens else transform
 
     def _new_job(
         self,
@@ -387,14 +474,19 @@ class LocalBackend(LocalEmbedding, BackendBase):
         constraint: Constraint | None,
         *,
         raw: bool = False,
+        shown: Mapping[int, bytes] | None = None,
     ) -> GenerationJob:
         assert self._template is not None
         timeout = self.options.timeout
+        hidden = () if raw else self._template.stop_strings
+        if self._thinking is not None:  # harmony's thinking ends in an end-of-turn marker
+            hidden = tuple(h for h in hidden if h not in self._thinking.syntax.markers)
         return GenerationJob(
             prompt=tokens,
             settings=settings,
             channel=channel,
-            hidden_stop=() if raw else self._template.stop_strings,
+            shown=shown or {},
+            hidden_stop=hidden,
             deadline=None if timeout is None else time.monotonic() + timeout,
             model_name=self.name,
             gguf_name=self._info.name if self._info is not None else None,
@@ -407,8 +499,13 @@ class LocalBackend(LocalEmbedding, BackendBase):
         assert self._constraints is not None
         regex = OutputFormat("regex", grammar=decision.regex)
         constraint = self._constraints.compile(output_grammar(regex), "decision step")
-        tokens = self._tokens(ChatRequest(decision.messages), OutputPlan(decision.messages))
+        quiet = GenerationSettings(thinking=False if self._can_stop_thinking() else None)
+        asked = ChatRequest(decision.messages, settings=quiet)
+        tokens = self._tokens(asked, OutputPlan(decision.messages))
         return self._new_job(tokens, DECISION_SETTINGS, channel, constraint)
+
+    def _can_stop_thinking(self) -> bool:
+        return self._thinking is not None and self._thinking.syntax.off_switch is not None
 
     def _decide(self, request: ChatRequest, plan: OutputPlan) -> tuple[OutputPlan, Usage]:
         """Run ``plan``'s decision step, if it has one; the reply's plan and the step's usage."""
@@ -431,8 +528,7 @@ class LocalBackend(LocalEmbedding, BackendBase):
         plan, used = self._decide(request, self._plan(request))
         job, plan = self._job(request, channel, plan)
         self._running().submit(job, wait=self.options.queue_timeout)
-        transform = with_usage(used, plan.events()) if used.total_tokens else plan.events()
-        return _EventStream(job, channel, transform)
+        return _EventStream(job, channel, self._events(request, plan, used))
 
     def astream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
         return _async_events(self, request)
@@ -555,7 +651,7 @@ async def _async_events(backend: LocalBackend, request: ChatRequest) -> AsyncIte
     job, plan = await anyio.to_thread.run_sync(
         backend._job, request, channel, planned, abandon_on_cancel=True
     )
-    transform = with_usage(used, plan.events()) if used.total_tokens else plan.events()
+    transform = backend._events(request, plan, used)
     scheduler, wait = backend._running(), backend.options.queue_timeout
     try:  # a job queued after its caller left is cancelled too
         if wait > 0:  # waiting for a place blocks: not on the event loop

@@ -293,16 +293,18 @@ def tool_call_schema(tools: Sequence[ToolSpec]) -> JsonObject:
     return {"anyOf": branches, "x-guidance": JSON_OPTIONS}
 
 
-def tools_grammar(tools: Sequence[ToolSpec], choice: ToolChoice) -> str:
+def tools_grammar(tools: Sequence[ToolSpec], choice: ToolChoice, *, parallel: bool = True) -> str:
     """The llguidance grammar for calling ``tools`` under ``choice`` (not ``none``):
 
     * ``auto``: free text that never contains ``<tool_call>``, or one or more calls;
     * ``required``: one or more calls to any of the tools;
     * a tool's name: one or more calls to that tool.
+
+    Without ``parallel`` (``parallel_tool_calls=False``), "one or more calls" is exactly one.
     """
     from llguidance import LLMatcher
 
-    rules, _ = _call_rules(tools, choice)
+    rules, _ = _call_rules(tools, choice, parallel=parallel)
     start = "TEXT | calls" if choice == "auto" else "calls"
     return LLMatcher.grammar_from_lark("\n".join((f"start: {start}", *rules, _TEXT)))
 
@@ -318,12 +320,14 @@ def text_grammar() -> str:
     return LLMatcher.grammar_from_lark(f"start: TEXT\n{_TEXT}")
 
 
-def tools_or_answer_grammar(tools: Sequence[ToolSpec], fmt: OutputFormat) -> str:
+def tools_or_answer_grammar(
+    tools: Sequence[ToolSpec], fmt: OutputFormat, *, parallel: bool = True
+) -> str:
     """The llguidance grammar for ``tool_choice="auto"`` with a ``response_format``: one or more
     calls to ``tools`` (as :func:`tools_grammar`), or an answer that matches ``fmt`` (as
     :func:`output_grammar`), never free text. The format's grammar is nested under the name
     ``answer``; the bounds apply to each part and to the two together."""
-    rules, schema = _call_rules(tools, "auto")
+    rules, schema = _call_rules(tools, "auto", parallel=parallel)
     answer = _named(output_grammar(fmt), "answer")
     what = "tool list and response_format together"
     size, alternations = _format_bounds(fmt)
@@ -333,9 +337,12 @@ def tools_or_answer_grammar(tools: Sequence[ToolSpec], fmt: OutputFormat) -> str
     return json.dumps({"grammars": [{"name": "tools", "lark_grammar": lark}, answer]})
 
 
-def _call_rules(tools: Sequence[ToolSpec], choice: ToolChoice) -> tuple[list[str], JsonObject]:
-    """The Lark rules ``calls`` and ``call`` for ``tools`` under ``choice``, after the bounds
-    checks, and the JSON schema of one call."""
+def _call_rules(
+    tools: Sequence[ToolSpec], choice: ToolChoice, *, parallel: bool
+) -> tuple[list[str], JsonObject]:
+    """The Lark rules ``calls`` (one or more calls; exactly one without ``parallel``) and
+    ``call`` for ``tools`` under ``choice``, after the bounds checks, and the JSON schema of one
+    call."""
     if choice == "none" or not tools:
         raise ValueError("a tool grammar needs tools and a tool_choice other than 'none'")
     chosen = tools if choice in ("auto", "required") else [t for t in tools if t.name == choice]
@@ -346,7 +353,7 @@ def _call_rules(tools: Sequence[ToolSpec], choice: ToolChoice) -> tuple[list[str
     for pattern in schema_patterns(schema):
         check_expansion(pattern, "tool list's pattern", literals=False)
     rules = [
-        'calls: call ("\\n" call)*',
+        'calls: call ("\\n" call)*' if parallel else "calls: call",
         f"call: {json.dumps(TOOL_CALL_OPEN)} %json {body} {json.dumps(TOOL_CALL_CLOSE)}",
     ]
     return rules, schema

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from hearth.backends.local.channel import Channel
 from hearth.backends.local.textstream import TextStream
+from hearth.backends.local.thinking_budget import ThinkingGate
 from hearth.errors import RequestTimeoutError
 from hearth.events import Done, StopReason, TextDelta, Usage
 from hearth.settings import GenerationSettings
@@ -38,6 +40,9 @@ class GenerationJob:
     gguf_name: str | None = None  # the file's general.name, reported beside model_name
     constraint: Constraint | None = None
     """Grammar hook (contract D): masks the logits before each sample, accepts the token after."""
+    shown: Mapping[int, bytes] = field(default_factory=dict)
+    """Control tokens whose text the output shows (a reasoning model's thinking markers where
+    they are control tokens, which llama.cpp renders as nothing)."""
     cancelled: threading.Event = field(default_factory=threading.Event)
 
     def cancel(self) -> None:
@@ -101,7 +106,8 @@ class Sequence:
         self.produced += 1
         if engine.is_eog(token):
             return "end_turn"
-        delta = self.text.feed(engine.piece(token))
+        shown = job.shown.get(token)
+        delta = self.text.feed(engine.piece(token) if shown is None else shown)
         if delta:
             job.channel.put(TextDelta(delta))
         if self.text.stopped:
@@ -131,7 +137,11 @@ class Sequence:
         tail = "" if text.stopped else text.finish()
         if tail:
             self.job.channel.put(TextDelta(tail))
-        usage = Usage(len(self.job.prompt), self.produced, cached_tokens=self.cached)
+        gate = self.constraint
+        thinking = gate.thinking_tokens if isinstance(gate, ThinkingGate) else 0
+        usage = Usage(
+            len(self.job.prompt), self.produced, cached_tokens=self.cached, thinking_tokens=thinking
+        )
         self.job.channel.put(
             Done(
                 reason,

@@ -67,6 +67,9 @@ class OutputPlan:
     decision: Decision | None = None
     """Under ``auto`` on the constrained path without a format: the question to ask before
     the reply (see :func:`decided`); the plan's own grammar is then None."""
+    single_call: bool = False
+    """Keep only the first call the model writes (``parallel_tool_calls=False`` on the native
+    path, where no grammar bounds the calls)."""
 
     @property
     def calls_or_answer(self) -> bool:
@@ -76,7 +79,9 @@ class OutputPlan:
         """The tool-call parser for this plan's events, if tools were offered."""
         if self.parser is None:
             return None
-        return ToolEvents(self.parser, self.tool_names, call_prefix=self.call_prefix)
+        return ToolEvents(
+            self.parser, self.tool_names, call_prefix=self.call_prefix, single=self.single_call
+        )
 
 
 def plan_output(
@@ -99,22 +104,28 @@ def plan_output(
     family = detect_family(template_source, model_name)
     if fmt is None and family is not None and template_family is not None and choice == "auto":
         return OutputPlan(
-            request.messages, parser=template_family, tool_names=names, template_tools=tools
+            request.messages,
+            parser=template_family,
+            tool_names=names,
+            template_tools=tools,
+            single_call=request.settings.parallel_tool_calls is False,
         )
     if fmt is None and choice == "auto":
-        prompted = with_tool_prompt(request.messages, tool_prompt(tools, choice))
+        prompt = tool_prompt(tools, choice, parallel=parallel_calls(request))
+        prompted = with_tool_prompt(request.messages, prompt)
         return OutputPlan(
             prompted, parser="hermes", tool_names=names, decision=decision_for(prompted)
         )
     prefix = ""
+    parallel = parallel_calls(request)
     if fmt is not None and choice == "auto":
-        grammar = tools_or_answer_grammar(tools, fmt)
+        grammar = tools_or_answer_grammar(tools, fmt, parallel=parallel)
         what = f"tool list and {fmt.kind} response_format"
         prefix = _call_prefix(fmt)
     else:
-        grammar, what = tools_grammar(tools, choice), "tool list"
+        grammar, what = tools_grammar(tools, choice, parallel=parallel), "tool list"
     return OutputPlan(
-        with_tool_prompt(request.messages, tool_prompt(tools, choice, fmt)),
+        with_tool_prompt(request.messages, tool_prompt(tools, choice, fmt, parallel=parallel)),
         grammar,
         what,
         parser="hermes",
@@ -129,7 +140,7 @@ def decided(request: ChatRequest, plan: OutputPlan, *, call: bool) -> OutputPlan
     tokens are reused), or an answer in words with the tools hidden that never writes a
     ``<tool_call>``, the tool exchanges shown as text (:func:`answer_messages`)."""
     if call:
-        grammar = tools_grammar(request.tools, "required")
+        grammar = tools_grammar(request.tools, "required", parallel=parallel_calls(request))
         return replace(plan, grammar=grammar, what="tool list", decision=None)
     return OutputPlan(answer_messages(request.messages), text_grammar(), "answer in words")
 
@@ -141,9 +152,23 @@ def _call_prefix(fmt: OutputFormat) -> str:
     return "<" if fmt.kind in ("json", "json_schema") else _CALL_MARKER
 
 
-def tool_prompt(tools: Sequence[ToolSpec], choice: str, fmt: OutputFormat | None = None) -> str:
+def parallel_calls(request: ChatRequest) -> bool:
+    """Whether a constrained reply may hold several calls: only when the request asks for
+    ``parallel_tool_calls=True``. A local model that was never trained on a tool syntax makes
+    one call a reply by default (as llama-server does): left free, SmolLM2 follows a good call
+    with made-up ones; the agent loop's next round makes the next call."""
+    return request.settings.parallel_tool_calls is True
+
+
+def tool_prompt(
+    tools: Sequence[ToolSpec],
+    choice: str,
+    fmt: OutputFormat | None = None,
+    *,
+    parallel: bool = True,
+) -> str:
     """The Hermes tool prompt, plus what ``choice`` (and ``fmt``, the shape of an answer
-    without a call) asks of the model."""
+    without a call) asks of the model; ``parallel``: whether a reply may hold several calls."""
     if choice == "auto":
         if fmt is None:
             rule = "Call a function when it helps; otherwise answer in plain text."
@@ -154,7 +179,7 @@ def tool_prompt(tools: Sequence[ToolSpec], choice: str, fmt: OutputFormat | None
             )
         return f"{hermes_tool_prompt(tools)}\n\n{rule}"
     if choice == "required":
-        rule = "You must call one or more of the functions."
+        rule = f"You must call {'one or more' if parallel else 'one'} of the functions."
     else:
         rule = f"You must call the function {choice}."
     if fmt is not None:
@@ -182,10 +207,16 @@ class ToolEvents:
     a JSON answer, which never does), else the answer (a regex answer such as ``<tool``)."""
 
     def __init__(
-        self, family: ToolFamily, tool_names: Sequence[str], *, call_prefix: str = ""
+        self,
+        family: ToolFamily,
+        tool_names: Sequence[str],
+        *,
+        call_prefix: str = "",
+        single: bool = False,
     ) -> None:
         self._parser = ToolCallParser(family, tool_names)
         self._called = False
+        self._single = single
         self._prefix = call_prefix
         self._undecided = bool(call_prefix)
         self._answer = False
@@ -229,6 +260,11 @@ class ToolEvents:
         return self._note(self._parser.finish())
 
     def _note(self, events: list[StreamEvent]) -> list[StreamEvent]:
-        if any(isinstance(e, ToolCallEvent) for e in events):
-            self._called = True
-        return events
+        kept: list[StreamEvent] = []
+        for event in events:
+            if isinstance(event, ToolCallEvent):
+                if self._single and self._called:
+                    continue  # parallel_tool_calls=False: the first call only
+                self._called = True
+            kept.append(event)
+        return kept

@@ -18,8 +18,11 @@ How the parts of :class:`hearth.messages.Message` are rendered, by every templat
 
 * :class:`~hearth.messages.ImagePart` raises :class:`~hearth.errors.UnsupportedFeatureError`:
   no local model has vision support yet.
-* :class:`~hearth.messages.ThinkingPart` is dropped: models are trained without earlier turns'
-  reasoning in the prompt.
+* :class:`~hearth.messages.ThinkingPart` is dropped by the built-in templates: models are
+  trained without earlier turns' reasoning in the prompt. A Jinja template gets it as the
+  assistant message's ``reasoning_content`` (as from Hugging Face), so the model's own template
+  decides (Qwen3's keeps the reasoning of the turns after the last user message, its tool
+  calling steps, and drops the rest).
 * Tool calls: Hermes ``<tool_call>`` JSON blocks for ChatML, ````tool_code```` blocks for Gemma,
   OpenAI-style ``tool_calls`` dicts for Jinja templates. Tool results: ChatML ``tool`` turns,
   Gemma user turns with ````tool_output```` blocks, ``role: "tool"`` dicts for Jinja templates.
@@ -50,7 +53,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, Literal, NoReturn, Protocol
 
@@ -83,6 +86,7 @@ from hearth.messages import (
     JsonValue,
     Message,
     TextPart,
+    ThinkingPart,
     ToolCallPart,
     ToolResultPart,
 )
@@ -128,9 +132,11 @@ class ChatTemplate(Protocol):
         *,
         add_generation_prompt: bool = True,
         tools: Sequence[ToolSpec] = (),
+        context: Mapping[str, Any] | None = None,
     ) -> str:
         """The prompt text; ``add_generation_prompt`` appends the opening of the model's turn;
-        ``tools`` are described to the model in its family's words."""
+        ``tools`` are described to the model in its family's words; ``context``: extra
+        variables for a Jinja template (``enable_thinking``), ignored by the built-in ones."""
         ...
 
 
@@ -235,6 +241,7 @@ class ChatMLTemplate:
         *,
         add_generation_prompt: bool = True,
         tools: Sequence[ToolSpec] = (),
+        context: Mapping[str, Any] | None = None,
     ) -> str:
         turns = [t for i, m in enumerate(messages) for t in _chatml_turns(i, m)]
         if tools:
@@ -344,6 +351,7 @@ class GemmaTemplate:
         *,
         add_generation_prompt: bool = True,
         tools: Sequence[ToolSpec] = (),
+        context: Mapping[str, Any] | None = None,
     ) -> str:
         out = [self.bos_token]
         for role, text in _gemma_turns(messages, tools):
@@ -432,6 +440,11 @@ def hf_messages(messages: Sequence[Message], *, inline_calls: bool = False) -> l
         segments = _segments(index, message)
         if message.role == "assistant":
             out.append(_hf_assistant(segments, names, inline_calls=inline_calls))
+            thinking = "".join(
+                p.text for p in message.parts if isinstance(p, ThinkingPart) and not p.redacted
+            )
+            if thinking:  # the template decides: Qwen3's keeps it after the last user turn
+                out[-1]["reasoning_content"] = thinking
         elif message.role == "system":
             out.append({"role": "system", "content": _texts(segments)})
         else:
@@ -565,6 +578,7 @@ class JinjaChatTemplate:
         *,
         add_generation_prompt: bool = True,
         tools: Sequence[ToolSpec] = (),
+        context: Mapping[str, Any] | None = None,
     ) -> str:
         if self._gemma is not None and (tools or _needs_builtin_gemma(messages)):
             return self._gemma.render(
@@ -578,7 +592,8 @@ class JinjaChatTemplate:
         if tools and not self._uses_tools:
             prompt = llama3_tool_prompt if self.tool_family == "llama3" else hermes_tool_prompt
             _add_system(hf, prompt(tools))
-        context: dict[str, Any] = {
+        variables: dict[str, Any] = {
+            **(context or {}),
             "messages": hf,
             "bos_token": self.bos_token,
             "eos_token": self.eos_token,
@@ -587,7 +602,7 @@ class JinjaChatTemplate:
             "documents": None,
         }
         try:
-            return self._render_bounded(context)
+            return self._render_bounded(variables)
         except TemplateError as exc:
             if exc.line is not None:
                 raise

@@ -107,7 +107,11 @@ def _messages_to_wire(messages: tuple[Message, ...]) -> list[JsonValue]:
     return out
 
 
-def _tools_to_wire(tools: tuple[ToolSpec, ...], choice: ToolChoice) -> JsonObject:
+def _tools_to_wire(
+    tools: tuple[ToolSpec, ...], choice: ToolChoice, parallel: bool | None
+) -> JsonObject:
+    """``tools`` and ``tool_choice``; ``parallel_tool_calls=False`` is the choice's
+    ``disable_parallel_tool_use`` (a choice of ``none`` has no such field)."""
     if not tools:
         return {}
     specs: list[JsonValue] = []
@@ -120,6 +124,8 @@ def _tools_to_wire(tools: tuple[ToolSpec, ...], choice: ToolChoice) -> JsonObjec
     wire_choice: JsonObject = (
         {"type": _CHOICE[choice]} if choice in _CHOICE else {"type": "tool", "name": choice}
     )
+    if parallel is not None and choice != "none":
+        wire_choice["disable_parallel_tool_use"] = not parallel
     return {"tools": specs, "tool_choice": wire_choice}
 
 
@@ -158,7 +164,9 @@ def request_to_wire(request: ChatRequest, *, model: str, stream: bool) -> JsonOb
     if system is not None:
         body["system"] = system
     body["messages"] = _messages_to_wire(conversation)
-    body.update(_tools_to_wire(request.tools, request.tool_choice))
+    body.update(
+        _tools_to_wire(request.tools, request.tool_choice, request.settings.parallel_tool_calls)
+    )
     if request.response_format is not None:
         _add_output_tool(body, request)
     body.update(_settings_to_wire(request.settings))

@@ -342,7 +342,18 @@ def _settings(body: JsonObject) -> GenerationSettings:
         stop=tuple(_string(s, f"stop_sequences[{i}]") for i, s in enumerate(stop)),
         thinking=thinking,
         thinking_budget=budget,
+        parallel_tool_calls=_parallel(body.get("tool_choice")),
     )
+
+
+def _parallel(choice: JsonValue) -> bool | None:
+    """``tool_choice.disable_parallel_tool_use`` as ``parallel_tool_calls`` (None: unset)."""
+    if not isinstance(choice, dict) or choice.get("disable_parallel_tool_use") is None:
+        return None
+    value = choice["disable_parallel_tool_use"]
+    if not isinstance(value, bool):
+        _fail("tool_choice.disable_parallel_tool_use", f"must be true or false, got {value!r}")
+    return not value
 
 
 # ------------------------------------------------------------------------- structured output

@@ -22,9 +22,13 @@ What maps where:
   ``json_object`` (:func:`hearth.wire.openai.output.openai_response_format`); grammars are
   refused.
 * dropped outbound, because Chat Completions has no place for them: ThinkingParts of earlier
-  turns, signatures and ``meta`` on text parts, ToolResultPart ``is_error``, ``thinking`` and
-  ``thinking_budget``. Inbound, ``reasoning_effort`` sets ``thinking`` (``none``/``minimal`` →
-  False) and an assistant ``reasoning_content`` becomes a ThinkingPart.
+  turns, signatures and ``meta`` on text parts, ToolResultPart ``is_error``, and (except with
+  ``sampler_extensions``, where they go as ``chat_template_kwargs.enable_thinking`` and
+  ``thinking_budget``) ``thinking`` and ``thinking_budget``. Inbound, ``reasoning_effort``
+  sets ``thinking`` (``none``/``minimal`` → False), ``chat_template_kwargs.enable_thinking``
+  (vLLM's, SGLang's and llama-server's switch) overrides it, ``thinking_budget`` (hearth's
+  extension) sets the budget, and an assistant ``reasoning_content`` (or ``reasoning``, as vLLM
+  and OpenRouter name it) becomes a ThinkingPart.
 * responses: ``reasoning_content`` / ``reasoning`` (llama-server, vLLM, DeepSeek, OpenRouter) →
   ThinkingPart; usage with ``cached_tokens`` and ``reasoning_tokens``; ``finish_reason`` ``stop``
   → end_turn (``stop`` with tool calls → tool_use), ``length`` → max_tokens, ``tool_calls`` /
@@ -112,10 +116,26 @@ def request_to_wire(
             request.settings, max_tokens_field, sampler_extensions, repeat_penalty_field
         )
     )
+    if not request.tools:  # OpenAI refuses parallel_tool_calls without tools
+        body.pop("parallel_tool_calls", None)
+    if sampler_extensions:
+        body.update(_thinking_to_wire(request.settings))
     if stream:
         body["stream"] = True
         body["stream_options"] = {"include_usage": True}
     return body
+
+
+def _thinking_to_wire(s: GenerationSettings) -> JsonObject:
+    """The thinking switch and budget for servers that run templates (llama-server, vLLM,
+    SGLang, hearth): ``chat_template_kwargs.enable_thinking``, and hearth's ``thinking_budget``
+    (which the others ignore)."""
+    out: JsonObject = {}
+    if s.thinking is not None:
+        out["chat_template_kwargs"] = {"enable_thinking": s.thinking}
+    if s.thinking_budget is not None:
+        out["thinking_budget"] = s.thinking_budget
+    return out
 
 
 def _message_to_wire(message: Message) -> list[JsonValue]:

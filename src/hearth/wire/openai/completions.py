@@ -88,6 +88,7 @@ def request_to_wire(
     body.update(
         settings_to_wire(request.settings, "max_tokens", sampler_extensions, repeat_penalty_field)
     )
+    body.pop("parallel_tool_calls", None)  # a raw completion has no tools
     if stream:
         body["stream"] = True
         body["stream_options"] = {"include_usage": True}

@@ -228,11 +228,27 @@ def _settings(body: JsonObject) -> GenerationSettings:
     for setting, key in wire_fields("openai"):
         if setting.kind in (int, float):
             values[setting.name] = _number_field(body, (key, *setting.wire.openai_aliases), setting)
+        elif setting.kind is bool:
+            values[setting.name] = _get(body, key, "", lambda v: isinstance(v, bool), "a boolean")
+    thinking = _EFFORT_THINKING[effort] if effort is not None else None
     return GenerationSettings(
         **values,  # type: ignore[arg-type]
         stop=stops,
-        thinking=_EFFORT_THINKING[effort] if effort is not None else None,
+        thinking=_template_switch(body, thinking),
+        thinking_budget=_int(body, "thinking_budget"),
     )
+
+
+def _template_switch(body: JsonObject, thinking: bool | None) -> bool | None:
+    """``chat_template_kwargs.enable_thinking`` (vLLM's, SGLang's and llama-server's switch),
+    over ``reasoning_effort``'s."""
+    kwargs = _obj(body, "chat_template_kwargs", "")
+    if kwargs is None or "enable_thinking" not in kwargs:
+        return thinking
+    value = kwargs["enable_thinking"]
+    if not isinstance(value, bool):
+        raise _bad("chat_template_kwargs.enable_thinking", "true or false", value)
+    return value
 
 
 def _number_field(body: JsonObject, keys: tuple[str, ...], setting: Setting) -> float | None:

@@ -170,7 +170,7 @@ def _image(part: JsonObject, where: str) -> ImagePart:
 
 def _assistant(item: JsonObject, path: str) -> tuple[Part, ...]:
     parts: list[Part] = []
-    reasoning = _str(item, "reasoning_content", path)
+    reasoning = _str(item, "reasoning_content", path) or _str(item, "reasoning", path)
     if reasoning:
         parts.append(ThinkingPart(reasoning))
     content = item.get("content")

@@ -119,7 +119,7 @@ def parse(body: JsonObject) -> ResponsesCall:
     if previous is not None and not previous.strip():
         raise InvalidRequestError("previous_response_id: must not be empty")
     instructions = checks.string(body, "instructions")
-    settings = _settings(body)
+    settings = replace(_settings(body), parallel_tool_calls=parallel)
     call = ResponsesCall(
         model=model,
         input=tuple(reader.messages),
