@@ -10,6 +10,7 @@ how to install a GPU build, and the model loads on the CPU; ``auto`` quietly mea
 from __future__ import annotations
 
 import ctypes
+import functools
 import warnings
 from dataclasses import dataclass
 from typing import Any
@@ -105,17 +106,12 @@ def _text(raw: object) -> str:
     return raw.decode("utf-8", errors="replace") if isinstance(raw, bytes) else str(raw or "")
 
 
-_GGML: list[Any] = []
-
-
+@functools.cache
 def _ggml() -> Any | None:
     """ggml's shared library with the device functions declared (None if it cannot be found)."""
-    if _GGML:
-        return _GGML[0]
     try:
         from llama_cpp._ggml import libggml
     except (ImportError, OSError):  # pragma: no cover - every wheel ships it
-        _GGML.append(None)
         return None
     p, size = ctypes.c_void_p, ctypes.c_size_t
     for name, args, res in (
@@ -130,7 +126,6 @@ def _ggml() -> Any | None:
     ):
         fn = getattr(libggml, name)
         fn.argtypes, fn.restype = args, res
-    _GGML.append(libggml)
     return libggml
 
 
