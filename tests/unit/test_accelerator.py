@@ -158,7 +158,7 @@ def test_config_models_take_accelerator_options(
         ('gpu_layers = "lots"', r"models\[0\]\.gpu_layers: gpu_layers must be auto, all or a"),
         ("use_mmap = 1", r"models\[0\]\.use_mmap must be true or false"),
         ('cache_type_v = "q4_0"\nflash_attn = "off"', "needs flash attention"),
-        ('gpu_layer = 3', "did you mean 'gpu_layers'"),
+        ("gpu_layer = 3", "did you mean 'gpu_layers'"),
     ],
 )
 def test_bad_config_options_name_the_key(
