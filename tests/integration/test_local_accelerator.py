@@ -19,6 +19,8 @@ from hearth.backends.local.offload import (
     gpu_offload_supported,
     model_params,
 )
+from hearth.catalog.gguf_file import read_gguf
+from hearth.cli.model_info import kv_bytes_per_token
 
 pytestmark = pytest.mark.integration
 
@@ -120,6 +122,13 @@ def test_kv_cache_types_give_the_expected_sizes(by_type: dict[str, hearth.Model]
         expected = elements // 32 * BLOCK_BYTES[kind]
         assert abs(where.kv_bytes - expected) <= 0.01 * 2**20, kind  # llama.cpp logs 0.01 MiB
     assert by_type["q8_0"].capabilities().placement.flash_attn  # type: ignore[union-attr]
+
+
+def test_hearth_infos_kv_estimate_is_llama_cpps_figure(by_type: dict[str, hearth.Model]) -> None:
+    engine = _engine(by_type["f16"])
+    per_token = kv_bytes_per_token(read_gguf(engine.path))
+    assert per_token is not None
+    assert abs(per_token * N_CTX - engine.placement.kv_bytes) <= 0.01 * 2**20
 
 
 def _sequence_state(m: hearth.Model, tokens: int) -> int:

@@ -78,6 +78,7 @@ def test_info_on_a_path(
         "tensor_count": 3,
         "gguf_version": 3,
         "layers": None,  # the tiny file has no block_count
+        "kv_bytes_per_token": None,  # nor attention heads
         "backend": build_backends(),  # what this llama.cpp build runs on
     }
     code, out, _ = run(["info", str(path)], capsys)
