@@ -19,13 +19,33 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
+# A GPU build of llama.cpp where the machine has an NVIDIA GPU and the CUDA toolkit: nvcc on the
+# PATH and `nvidia-smi -L` listing a GPU (a toolkit alone, on a machine without a GPU or its
+# driver, would make a build that cannot load). Set CMAKE_ARGS yourself for another backend
+# (make CMAKE_ARGS=-DGGML_VULKAN=on, -DGGML_HIP=on); Metal is on by default on Apple silicon.
+# Otherwise, or with `make CMAKE_ARGS=`: the CPU build.
+LLAMA_PIN := $(shell grep -o 'llama-cpp-python==[0-9.]*' pyproject.toml)
+ifeq ($(origin CMAKE_ARGS),undefined)
+  ifneq ($(shell command -v nvcc >/dev/null 2>&1 && nvidia-smi -L 2>/dev/null | grep -q '^GPU' && echo cuda),)
+    CMAKE_ARGS := -DGGML_CUDA=on
+  endif
+endif
+
 # llama-cpp-python compiles from source the first time (~7-12 min); pip caches the wheel after.
-# The note is printed only when neither the venv nor pip's cache has it.
+# The note is printed only when neither the venv nor pip's cache has it. A GPU build (above) is
+# compiled again outside pip's cache (whose wheel may be the CPU build), once per CMAKE_ARGS.
 $(VENV)/.installed-run: pyproject.toml | $(BIN)/python
 	@$(BIN)/python -c "import llama_cpp" 2>/dev/null \
 	  || $(BIN)/python -m pip cache list 'llama_cpp_python*' 2>/dev/null | grep -q '\.whl' \
 	  || echo "building llama-cpp-python from source (7–12 minutes the first time)…"
 	$(BIN)/python -m pip install --quiet -e .
+ifneq ($(strip $(CMAKE_ARGS)),)
+	@test "$$(cat $(VENV)/.llama-cmake-args 2>/dev/null)" = "$(CMAKE_ARGS)" || { \
+	  echo "building llama-cpp-python with CMAKE_ARGS=$(CMAKE_ARGS) (10-30 minutes)…" \
+	  && CMAKE_ARGS="$(CMAKE_ARGS)" $(BIN)/python -m pip install --quiet --force-reinstall \
+	       --no-deps --no-cache-dir "$(LLAMA_PIN)" \
+	  && echo "$(CMAKE_ARGS)" > $(VENV)/.llama-cmake-args; }
+endif
 	touch $@
 
 $(VENV)/.installed-dev: pyproject.toml $(VENV)/.installed-run

@@ -155,8 +155,9 @@ class HearthSide:
 
     name = "hearth"
 
-    def __init__(self, path: Path, threads: int) -> None:
-        self.model = hearth.model(f"local:{path}", n_threads=threads)
+    def __init__(self, path: Path, threads: int, gpu_layers: int = 0) -> None:
+        layers = "all" if gpu_layers < 0 else gpu_layers
+        self.model = hearth.model(f"local:{path}", n_threads=threads, gpu_layers=layers)
         backend = self.model.backend
         assert isinstance(backend, LocalBackend)
         backend.load()
@@ -190,12 +191,20 @@ class LlamaCppSide:
     name = "llama-cpp-python"
 
     def __init__(
-        self, path: Path, threads: int, n_ctx: int, prompt_text: str, *, flash_attn: bool
+        self,
+        path: Path,
+        threads: int,
+        n_ctx: int,
+        prompt_text: str,
+        *,
+        flash_attn: bool,
+        gpu_layers: int = 0,
     ) -> None:
         from llama_cpp import Llama
 
         self.llm: Any = Llama(
             str(path),
+            n_gpu_layers=gpu_layers,
             n_threads=threads,
             n_threads_batch=threads,
             n_ctx=n_ctx,
@@ -256,12 +265,15 @@ class NativeSide:
     it sees the same drift of the machine as the two Python sides. ``-d depth`` puts the prompt's
     worth of tokens in the KV cache first, so it decodes at the same positions as they do."""
 
-    def __init__(self, tool: str, path: Path, threads: int, n_gen: int, depth: int) -> None:
+    def __init__(
+        self, tool: str, path: Path, threads: int, n_gen: int, depth: int, gpu_layers: int = 0
+    ) -> None:
         self.tool = tool
         self.n_gen = n_gen
         self.depth = depth
         self.cmd = [tool, "-m", str(path), "-t", str(threads), "-p", "0", "-n", str(n_gen)]
         self.cmd += ["-d", str(depth), "-r", "1", "-o", "json"]
+        self.cmd += ["-ngl", str(999 if gpu_layers < 0 else gpu_layers)]
         self.build = "?"
         self.runs: list[float] = []
         self.others: list[float | None] = []
@@ -290,13 +302,15 @@ class SideSpec:
     n_ctx: int = 0  # llama-cpp-python: hearth's context size
     prompt_text: str = ""  # llama-cpp-python: the prompt hearth's template rendered
     flash_attn: bool = True
+    gpu_layers: int = 0  # -1: every layer
 
     def build(self) -> HearthSide | LlamaCppSide:
         if self.kind == "hearth":
-            return HearthSide(self.path, self.threads)
+            return HearthSide(self.path, self.threads, self.gpu_layers)
         return LlamaCppSide(
-            self.path, self.threads, self.n_ctx, self.prompt_text, flash_attn=self.flash_attn
-        )
+            self.path, self.threads, self.n_ctx, self.prompt_text, flash_attn=self.flash_attn,
+            gpu_layers=self.gpu_layers,
+        )  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -559,6 +573,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "llama.cpp default 'auto' enables it on CPU, so both sides compute the same tokens; "
         "'off' is llama-cpp-python's own default",
     )
+    parser.add_argument(
+        "--gpu-layers", type=int, default=0,
+        help="layers offloaded to the GPU on every side (-1: all; needs a GPU build)",
+    )  # fmt: skip
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     args = parser.parse_args(argv)
     if args.runs < 1 or args.tokens < 2 or args.threads < 1:
@@ -577,11 +595,11 @@ def run_benchmark(
     sampling = Sampling()
     flash_attn = args.llama_cpp_python_fa == "on"
     log(f"loading {path.name} in two processes ({args.threads} threads each)…")
-    ours = RemoteSide("hearth", SideSpec("hearth", path, args.threads))
+    ours = RemoteSide("hearth", SideSpec("hearth", path, args.threads, gpu_layers=args.gpu_layers))
     try:
         spec = SideSpec(
             "llama-cpp-python", path, args.threads, ours.info.n_ctx, ours.info.prompt_text,
-            flash_attn,
+            flash_attn, args.gpu_layers,
         )  # fmt: skip
         peer = RemoteSide("llama-cpp-python", spec)
     except BaseException:
@@ -589,7 +607,9 @@ def run_benchmark(
         raise
     tool = args.llama_bench or shutil.which("llama-bench")
     depth = len(ours.info.prompt_tokens)
-    native = NativeSide(tool, path, args.threads, args.tokens, depth) if tool else None
+    native = (
+        NativeSide(tool, path, args.threads, args.tokens, depth, args.gpu_layers) if tool else None
+    )
     try:
         if peer.info.prompt_tokens != ours.info.prompt_tokens:
             raise SystemExit("the two sides tokenize the prompt differently: comparison void")

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     import httpx
 
     from hearth._http import Timeouts
+    from hearth.accelerator import CacheType, FlashAttn, GpuLayers, SplitMode
 
 
 class ModelOptions(TypedDict, total=False):
@@ -37,6 +38,11 @@ class ModelOptions(TypedDict, total=False):
     * ``sha256``: the file's expected SHA-256, checked before it is loaded;
     * ``pooling``: how embeddings pool (``mean``, ``cls`` or ``last``); ``embed_prefixes``: task
       name → text put before each input to embed;
+    * ``gpu_layers``: layers offloaded to the GPU (``"auto"``, the default: what fits; ``"all"``;
+      or a number); ``main_gpu``, ``split_mode`` (``none``, ``layer``, ``row``) and
+      ``tensor_split`` (each GPU's share) for several GPUs; ``flash_attn`` (``auto``, ``on``,
+      ``off``); ``offload_kqv`` (KV cache on the GPU); ``use_mmap``, ``use_mlock``;
+    * ``cache_type_k``, ``cache_type_v``: the KV cache's type (``f16``, ``q8_0``, ``q4_0`` …);
     * ``chat_template``: a Jinja chat template used instead of the model's own;
       ``thinking_tags``: ``(open, close)`` tags the model thinks in (``()``: it does not reason);
       ``thinking_budget_message``: text forced before the closing tag when the budget is spent.
@@ -63,6 +69,16 @@ class ModelOptions(TypedDict, total=False):
     sha256: str | None
     pooling: Literal["mean", "cls", "last"] | None
     embed_prefixes: Mapping[str, str] | None
+    gpu_layers: GpuLayers | None
+    main_gpu: int | None
+    split_mode: SplitMode | None
+    tensor_split: tuple[float, ...] | None
+    flash_attn: FlashAttn | None
+    offload_kqv: bool | None
+    use_mmap: bool | None
+    use_mlock: bool | None
+    cache_type_k: CacheType | None
+    cache_type_v: CacheType | None
     chat_template: str | None
     thinking_tags: Sequence[str] | None
     thinking_budget_message: str

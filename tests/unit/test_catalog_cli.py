@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from tests.support.cli import run_cli as run
 
+from hearth.backends.local.offload import build_backends
 from hearth.catalog import checksum, entries, pypi
 from hearth.catalog.entries import CatalogEntry, PyPIFile, PyPISource
 from hearth.cli.models import human_size
@@ -76,6 +77,9 @@ def test_info_on_a_path(
         "quantization": "Q4_0",
         "tensor_count": 3,
         "gguf_version": 3,
+        "layers": None,  # the tiny file has no block_count
+        "kv_bytes_per_token": None,  # nor attention heads
+        "backend": build_backends(),  # what this llama.cpp build runs on
     }
     code, out, _ = run(["info", str(path)], capsys)
     assert code == 0

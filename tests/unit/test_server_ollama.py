@@ -170,7 +170,7 @@ def test_chat_images_reach_the_backend() -> None:
     assert image.media_type == "image/png"
 
 
-def test_an_empty_chat_loads_the_model_and_unloading_is_refused() -> None:
+def test_an_empty_chat_loads_the_model_and_keep_alive_0_unloads() -> None:
     c, fake = make()
     with c:
         load = c.post("/api/chat", json={"model": "fake", "messages": []})
@@ -178,7 +178,8 @@ def test_an_empty_chat_loads_the_model_and_unloading_is_refused() -> None:
         unload = c.post("/api/chat", json={"model": "fake", "messages": [], "keep_alive": 0})
     assert load.status_code == 200 and load.json()["done_reason"] == "load"
     assert load_generate.json()["response"] == "" and load_generate.json()["done"] is True
-    assert unload.status_code == 400 and "cannot unload" in unload.json()["error"]
+    # a model the server does not swap (remote, a test double) has nothing to free
+    assert unload.status_code == 200 and unload.json()["done_reason"] == "unload"
     assert fake.requests == []
 
 

@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, Protocol, TypeAlias, runtime_checkable
 
+from hearth.accelerator import Placement
 from hearth.embeddings import Embeddings
 from hearth.errors import UnsupportedFeatureError
 from hearth.events import StreamEvent
@@ -21,6 +22,9 @@ Accelerator: TypeAlias = Literal["cpu", "gpu", "remote"]
 @dataclass(frozen=True, slots=True)
 class Capabilities:
     """What a backend can do. ``context_length`` is None when the backend does not say.
+
+    ``placement``: for a loaded local model, where llama.cpp put it (backend such as CPU or
+    CUDA, layers offloaded, memory of its weights and KV cache); None otherwise.
 
     ``raw_completion``: it takes a raw-prompt request (:attr:`ChatRequest.prompt`: the text is
     continued as it is, with no chat template). Local text-generation models do, and so do
@@ -45,6 +49,7 @@ class Capabilities:
     accelerator: Accelerator = "cpu"
     raw_completion: bool = False
     choices: int = 1
+    placement: Placement | None = None
 
 
 def raw_completion_unsupported(

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Literal
 
+from hearth.accelerator import AcceleratorOptions
 from hearth.errors import ConfigurationError, ModelNotFoundError
 from hearth.settings import GenerationSettings
 
@@ -125,6 +126,8 @@ class CatalogEntry:
     * ``base``: a base (pretrained, not instruction-tuned) model: it continues text best
       (``hearth run --raw``); chat turns are a best effort. Its kind is "base";
     * ``license``: the model's licence, when known (else ``hearth info`` shows the file's);
+    * ``accelerator``: how it loads (``gpu_layers``, ``flash_attn``, KV cache types …), under
+      the caller's own options;
     * ``chat_template``: a Jinja chat template used instead of the file's own;
     * ``thinking_tags``: ``(open, close)``, the tags the model thinks in (a reasoning model
       whatever its template says); ``()``: not a reasoning model; None: the template (or the
@@ -145,6 +148,7 @@ class CatalogEntry:
     convert: Conversion | None = None
     base: bool = False
     license: str | None = None
+    accelerator: AcceleratorOptions = field(default_factory=AcceleratorOptions)
     chat_template: str | None = None
     thinking_tags: tuple[str, ...] | None = None
 

@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Annotated, TextIO
 import typer
 
 from hearth._text import escape_controls
+from hearth.accelerator import AcceleratorOptions
+from hearth.cli.accelerator_flags import NO_ACCELERATOR, accelerator_flags
 from hearth.cli.chat import ModelOpt, SystemOpt, VerboseOpt
 from hearth.cli.mcp import McpConfigOpt, McpOpt
 from hearth.cli.sampling import NO_SETTINGS, sampling_options
@@ -77,6 +79,7 @@ OutputRetriesOpt = Annotated[
 
 
 @sampling_options
+@accelerator_flags
 def agent(
     task: Annotated[str, typer.Argument(help="What the agent should do.")],
     tools: ToolsOpt = None,
@@ -88,6 +91,7 @@ def agent(
     model: ModelOpt = None,
     system: SystemOpt = None,
     settings: GenerationSettings = NO_SETTINGS,
+    accelerator: AcceleratorOptions = NO_ACCELERATOR,
     save: SaveOpt = True,
     output_schema: OutputSchemaOpt = None,
     output_retries: OutputRetriesOpt = 1,
@@ -112,7 +116,7 @@ def agent(
     with contextlib.ExitStack() as stack:
         # MCP servers start (and fail, with one clear line) before the model loads
         servers = stack.enter_context(started_servers(mcp, mcp_config))
-        m = stack.enter_context(open_model(model, verbose))
+        m = stack.enter_context(open_model(model, verbose, accelerator))
         runner = Agent(
             m,
             toolset,

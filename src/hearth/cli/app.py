@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Annotated
+import warnings
+from typing import Annotated, TextIO
 
 import typer
 
@@ -20,7 +21,7 @@ EXIT_INTERRUPTED = 130
 
 
 def build_app() -> typer.Typer:
-    from hearth.cli import agent, batch, chat, embed, keys, logs, mcp, models, run, serve
+    from hearth.cli import agent, batch, chat, embed, keys, logs, mcp, models, ps, run, serve
     from hearth.cli import config as config_commands
     from hearth.cli.metavars import use_plain_metavars
 
@@ -41,6 +42,7 @@ def build_app() -> typer.Typer:
     models.register(app)
     config_commands.register(app)
     serve.register(app)
+    ps.register(app)
     agent.register(app)
     logs.register(app)
     keys.register(app)
@@ -76,6 +78,7 @@ def main(argv: list[str] | None = None) -> None:
     from hearth.cli.options import pair_options
 
     app = build_app()
+    warnings.showwarning = _show_warning
     try:
         app(args=pair_options(sys.argv[1:] if argv is None else argv), prog_name="hearth")
     except HearthError as exc:
@@ -86,6 +89,19 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         sys.stderr.write("\ninterrupted\n")
         sys.exit(EXIT_INTERRUPTED)
+
+
+def _show_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: TextIO | None = None,
+    line: str | None = None,
+) -> None:
+    """A warning as one line on stderr (``warning: …``), with no file and line."""
+    sys.stderr.write(f"warning: {message}\n")
+    sys.stderr.flush()
 
 
 def print_error(message: str) -> None:

@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Annotated, TextIO
 
 import typer
 
+from hearth.accelerator import AcceleratorOptions
+from hearth.cli.accelerator_flags import NO_ACCELERATOR, accelerator_flags
 from hearth.cli.repl import HELP_TEXT
 from hearth.cli.sampling import NO_SETTINGS, sampling_options
 from hearth.client import ChatStream, Model
@@ -45,13 +47,23 @@ def register(app: typer.Typer) -> None:
     app.command("chat")(chat)
 
 
-def open_model(spec: str | None, verbose: bool) -> Model:
+def open_model(
+    spec: str | None, verbose: bool, accelerator: AcceleratorOptions = NO_ACCELERATOR
+) -> Model:
     """Build the model and load it behind a spinner (a pull shows its own progress bar)."""
     import hearth
     from hearth.cli.ui import status
 
     options: dict[str, object] = {}
-    if verbose and _is_local(spec):
+    local = _is_local(spec)
+    if accelerator.given() and not local:
+        flags = ", ".join("--" + name.replace("_", "-") for name in accelerator.given())
+        raise InvalidRequestError(
+            f"{flags}: GPU and KV cache options apply to local models (local:…, hf:…, a .gguf "
+            "path); leave them out for a remote model"
+        )
+    options.update(accelerator.given())
+    if verbose and local:
         options["verbose"] = True  # llama.cpp's log; a remote backend has no such option
     elif verbose:
         _log_http_requests()
@@ -197,10 +209,12 @@ def _resume(
 
 
 @sampling_options
+@accelerator_flags
 def chat(
     model: ModelOpt = None,
     system: SystemOpt = None,
     settings: GenerationSettings = NO_SETTINGS,
+    accelerator: AcceleratorOptions = NO_ACCELERATOR,
     verbose: VerboseOpt = False,
     conversation: Annotated[
         str | None, typer.Argument(help="With --continue: the conversation id (or a prefix of it).")
@@ -233,7 +247,7 @@ def chat(
         assert saver.store is not None
         stored = find_conversation(saver.store, conversation or LATEST)
         model = model or stored.info.model  # the conversation's own model, unless -m
-    with open_model(model, verbose) as m:
+    with open_model(model, verbose, accelerator) as m:
         conv = Conversation(m, system=system, settings=settings)
         if stored is not None:
             _resume(conv, saver, stored, system)

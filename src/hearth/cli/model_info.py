@@ -115,3 +115,26 @@ def _window(gguf: GGUFInfo, entry: CatalogEntry | None) -> int | None:
     if wanted is None or trained is None:
         return trained if wanted is None else wanted
     return min(wanted, trained)
+
+
+def kv_bytes_per_token(gguf: GGUFInfo) -> int | None:
+    """Bytes of f16 KV cache one token takes in every layer (K and V), from the header: layers
+    x KV heads x (key + value head size) x 2; None when the header does not say. A quantized
+    cache takes a fraction of it (q8_0: 34/64, q4_0: 18/64)."""
+    arch = gguf.architecture or ""
+    meta = gguf.metadata
+
+    def number(key: str) -> int | None:
+        value = meta.get(f"{arch}.{key}")
+        if isinstance(value, list):  # per-layer counts: the largest
+            value = max((v for v in value if isinstance(v, int)), default=None)
+        return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+    layers, heads = number("block_count"), number("attention.head_count")
+    kv_heads = number("attention.head_count_kv") or heads
+    width = number("embedding_length")
+    head = width // heads if width and heads else None
+    key, value = number("attention.key_length") or head, number("attention.value_length") or head
+    if not (layers and kv_heads and key and value):
+        return None
+    return layers * kv_heads * (key + value) * 2

@@ -186,9 +186,17 @@ def info(model: NameArg, as_json: JsonOpt = False) -> None:
         path = found
         if ref.entry.convert is not None:  # the GGUF conversion hearth runs (made if missing)
             path = ctx.store.ensure(ref.entry)
-    from hearth.cli.model_info import info_json
+    from hearth.backends.local.offload import build_backends
+    from hearth.cli.model_info import info_json, kv_bytes_per_token
 
-    details = info_json(read_gguf(path), ref.entry)
+    gguf = read_gguf(path)
+    details = info_json(gguf, ref.entry)
+    blocks = gguf.metadata.get(f"{gguf.architecture or ''}.block_count")
+    details["layers"] = blocks + 1 if isinstance(blocks, int) else None  # llama.cpp's count
+    details["kv_bytes_per_token"] = kv_bytes_per_token(gguf)  # f16; q8_0 34/64, q4_0 18/64
+    details["backend"] = build_backends()
+    if ref.entry is not None and ref.entry.accelerator.given():
+        details["load_options"] = {k: _plain(v) for k, v in ref.entry.accelerator.given().items()}
     if as_json:
         _print_json(details)
         return
@@ -202,6 +210,10 @@ def info(model: NameArg, as_json: JsonOpt = False) -> None:
         shown = _shown(key, value)
         table.add_row(key.replace("_", " "), "-" if shown is None else str(shown))
     Console(highlight=False).print(table)
+
+
+def _plain(value: object) -> object:
+    return list(value) if isinstance(value, tuple) else value
 
 
 def _not_here(entry: CatalogEntry, store: ModelStore) -> str:
@@ -221,6 +233,8 @@ def _not_here(entry: CatalogEntry, store: ModelStore) -> str:
 def _shown(key: str, value: object) -> object:
     if key == "file_size" and isinstance(value, int):
         return human_size(value)
+    if key == "kv_bytes_per_token" and isinstance(value, int):
+        return f"{human_size(value)} per token (f16; q8_0 about half, q4_0 about a quarter)"
     if key == "parameters" and isinstance(value, int):
         from hearth.cli.model_info import human_count
 

@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from hearth.accelerator import AcceleratorOptions
+from hearth.cli.accelerator_flags import NO_ACCELERATOR, accelerator_flags
 from hearth.cli.chat import (
     ModelOpt,
     SystemOpt,
@@ -93,6 +95,7 @@ class _Plan:
 
 
 @sampling_options
+@accelerator_flags
 def run(
     prompt: Annotated[
         str | None,
@@ -104,6 +107,7 @@ def run(
     model: ModelOpt = None,
     system: SystemOpt = None,
     settings: GenerationSettings = NO_SETTINGS,
+    accelerator: AcceleratorOptions = NO_ACCELERATOR,
     schema: SchemaOpt = None,
     attach: AttachOpt = None,
     resume: ContinueOpt = False,
@@ -123,10 +127,10 @@ def run(
     text = read_prompt(prompt, raw=raw)
     if raw:
         _check_raw(system, schema, attach, resume or cid is not None)
-        _run_raw(text, model, settings, as_json=as_json, verbose=verbose, log=log)
+        _run_raw(text, model, settings, accelerator, as_json=as_json, verbose=verbose, log=log)
         return
     plan = _plan(text, model, system, schema, attach or [], resume, cid, log)
-    with open_model(plan.model, verbose) as m:
+    with open_model(plan.model, verbose, accelerator) as m:
         if plan.user.images and not m.capabilities().vision:
             raise InvalidRequestError(
                 f"{m.name} does not take images; attach them to a vision model (-m)"
@@ -245,12 +249,13 @@ def _run_raw(
     text: str,
     model: str | None,
     settings: GenerationSettings,
+    accelerator: AcceleratorOptions,
     *,
     as_json: bool,
     verbose: bool,
     log: bool,
 ) -> None:
-    with open_model(model, verbose) as m:
+    with open_model(model, verbose, accelerator) as m:
         if as_json:
             response = m.complete(text, settings)
             sys.stdout.write(json.dumps(response_json(response), ensure_ascii=False) + "\n")

@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from hearth._secret import Secret
+from hearth.accelerator import AcceleratorOptions
+from hearth.cli.accelerator_flags import NO_ACCELERATOR, accelerator_flags
 from hearth.errors import InvalidRequestError
 
 if TYPE_CHECKING:
@@ -86,6 +88,32 @@ _MaxTextBytesOpt = Annotated[
     ]
 _NCtxOpt = Annotated[int | None, typer.Option(help="Context window of local models.")]
 _NThreadsOpt = Annotated[int | None, typer.Option(help="CPU threads for local models.")]
+_MaxLoadedOpt = Annotated[
+        int | None,
+        typer.Option(help="Local models loaded at once; the least recently used idle one is "
+                     "unloaded to make room. Default: as many as the memory budget holds."),
+    ]  # fmt: skip
+_MemoryBudgetOpt = Annotated[
+        str | None,
+        typer.Option(metavar="SIZE", help="Memory the loaded local models may take (8GiB, "
+                     "512MiB). Default: what the machine has available at start."),
+    ]  # fmt: skip
+_KeepAliveOpt = Annotated[
+        str | None,
+        typer.Option(metavar="DURATION", help="How long an idle local model stays loaded (5m, "
+                     "300, 0: unload after each request; -1, the default: for ever). A "
+                     "request's own keep_alive (Ollama's) wins."),
+    ]  # fmt: skip
+_AnyModelOpt = Annotated[
+        bool,
+        typer.Option("--any-model", help="Also serve any catalogue model or config file model, or "
+                     "hf:ORG/REPO/FILE.gguf, that a request names (loaded on first request)."),
+    ]  # fmt: skip
+_GrowContextOpt = Annotated[
+        bool,
+        typer.Option("--grow-context", help="Reload a local model once with a larger window "
+                     "when a request's num_ctx needs it (default: such a request is a 400)."),
+    ]  # fmt: skip
 _LogLevelOpt = Annotated[str, typer.Option(help="debug, info, warning or error.")]
 _WebuiOpt = Annotated[
         bool, typer.Option("--webui/--no-webui", help="Serve the chat page at /.")
@@ -96,6 +124,7 @@ _StoreOpt = Annotated[
     ]
 
 
+@accelerator_flags
 def serve(
     model: _ModelOpt = None,
     host: _HostOpt = None,
@@ -113,6 +142,12 @@ def serve(
     max_text_bytes: _MaxTextBytesOpt = None,
     n_ctx: _NCtxOpt = None,
     n_threads: _NThreadsOpt = None,
+    accelerator: AcceleratorOptions = NO_ACCELERATOR,
+    max_loaded_models: _MaxLoadedOpt = None,
+    memory_budget: _MemoryBudgetOpt = None,
+    keep_alive: _KeepAliveOpt = None,
+    any_model: _AnyModelOpt = False,
+    grow_context: _GrowContextOpt = False,
     log_level: _LogLevelOpt = "info",
     webui: _WebuiOpt = True,
     store: _StoreOpt = None,
@@ -133,6 +168,7 @@ def serve(
         backend_options["n_ctx"] = n_ctx
     if n_threads is not None:
         backend_options["n_threads"] = n_threads
+    backend_options.update(accelerator.given())
     bind_host = host or config.server.host
     settings = ServerSettings.from_config(
         config,
@@ -150,6 +186,9 @@ def serve(
         max_messages=max_messages,
         max_message_bytes=max_message_bytes,
         max_text_bytes=max_text_bytes,
+        any_model=any_model,
+        grow_context=grow_context,
+        **_residency(max_loaded_models, memory_budget, keep_alive),
     )
     if log_level.upper() not in _LOG_LEVELS:
         raise InvalidRequestError(f"--log-level must be one of {', '.join(_LOG_LEVELS).lower()}")
@@ -157,6 +196,28 @@ def serve(
         settings, config, bind_host,
         port if port is not None else config.server.port, uds, log_level,
     )  # fmt: skip
+
+
+def _residency(
+    max_loaded: int | None, budget: str | None, keep_alive: str | None
+) -> dict[str, object]:
+    """The server settings of --max-loaded-models, --memory-budget and --keep-alive."""
+    from hearth.memory_sizes import parse_memory
+    from hearth.wire.ollama.request_fields import Unset, keep_alive_seconds
+
+    values: dict[str, object] = {"max_loaded_models": max_loaded}  # keep_alive -1: for ever
+    if budget is not None:
+        values["memory_budget"] = parse_memory(budget)
+    if keep_alive is not None:
+        try:
+            seconds = keep_alive_seconds(keep_alive)
+        except InvalidRequestError:
+            raise InvalidRequestError(
+                f"--keep-alive: expected a duration such as 5m, 300 (seconds), 0 or -1 (for "
+                f"ever), got {keep_alive!r}"
+            ) from None
+        values["keep_alive"] = -1.0 if isinstance(seconds, Unset) or seconds is None else seconds
+    return values
 
 
 def allowed_hosts(

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from hearth.accelerator import OPTION_NAMES, AcceleratorOptions
 from hearth.catalog.entries import (
     CAPABILITIES,
     NAME_RE,
@@ -35,7 +36,8 @@ from hearth.config.schema import (
     ProviderConfig,
     ServerConfig,
 )
-from hearth.errors import ConfigurationError, HearthError
+from hearth.errors import ConfigurationError, HearthError, InvalidRequestError
+from hearth.memory_sizes import parse_memory
 from hearth.settings import GenerationSettings
 from hearth.wire.formats import FORMAT_NAMES, get_format
 
@@ -43,12 +45,15 @@ TOP_KEYS = ("default_model", "aliases", "models", "providers", "server", "mcp", 
 MODEL_KEYS = (
     "name", "aliases", "description", "hf", "revision", "path", "pypi", "filename", "sha256",
     "size", "template", "context_length", "capabilities", "sampling", "chat_template",
-    "thinking_tags",
+    "thinking_tags", *OPTION_NAMES,
 )  # fmt: skip
 PROVIDER_KEYS = (
     "type", "base_url", "api_key_env", "api_key", "raw_completion", "sampling", "max_tokens_field",
 )  # fmt: skip
-SERVER_KEYS = ("host", "port", "max_queue", "timeout", "api_key_env", "api_key")
+SERVER_KEYS = (
+    "host", "port", "max_queue", "timeout", "api_key_env", "api_key", "max_loaded_models",
+    "memory_budget", "keep_alive",
+)  # fmt: skip
 if TYPE_CHECKING:
     from hearth.mcp.spec import MCPServer
 
@@ -160,7 +165,36 @@ def _server(table: object) -> ServerConfig:
         timeout=defaults.timeout if timeout is None else timeout,
         api_key_env=fields.env_name("api_key_env"),
         api_key=fields.secret("api_key"),
+        max_loaded_models=fields.integer("max_loaded_models", 1),
+        memory_budget=_memory_budget(fields),
+        keep_alive=_keep_alive(fields),
     )
+
+
+def _memory_budget(fields: Fields) -> int | None:
+    value = fields.table.get("memory_budget")
+    if value is None:
+        return None
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return value
+    try:
+        return parse_memory(value) if isinstance(value, str) else parse_memory("")
+    except HearthError:
+        raise fields.fail("memory_budget", 'a size such as "8GiB" or "512MiB"', value) from None
+
+
+def _keep_alive(fields: Fields) -> float | None:
+    """Seconds (``keep_alive = "5m"``, ``300``); ``-1`` for ever (None)."""
+    from hearth.wire.ollama.request_fields import Unset, keep_alive_seconds  # pydantic: lazily
+
+    value = fields.table.get("keep_alive")
+    try:
+        if isinstance(value, bool):
+            raise InvalidRequestError("not a duration")
+        seconds = keep_alive_seconds(value)
+    except HearthError:
+        raise fields.fail("keep_alive", 'a duration such as "5m", 300 or -1', value) from None
+    return None if isinstance(seconds, Unset) else seconds
 
 
 def _models(items: object, path: Path) -> tuple[CatalogEntry, ...]:
@@ -217,6 +251,7 @@ def _entry(fields: Fields, path: Path) -> CatalogEntry:
             capabilities=tuple(c for c in CAPABILITIES if c in capabilities),
             sampling=_sampling(fields),
             origin=str(path),
+            accelerator=_accelerator(fields),
             chat_template=fields.string("chat_template"),
             thinking_tags=_thinking_tags(fields),
         )
@@ -294,3 +329,23 @@ def _sampling(fields: Fields) -> GenerationSettings:
         raise SchemaError(
             fields.at("sampling"), f"{dotted(fields.at('sampling'))}: {exc}"
         ) from None
+
+
+def _accelerator(fields: Fields) -> AcceleratorOptions:
+    """The entry's accelerator options (``gpu_layers = "all"``, ``cache_type_k = "q8_0"`` …)."""
+    given = {key: fields.table[key] for key in OPTION_NAMES if key in fields.table}
+    for key in ("offload_kqv", "use_mmap", "use_mlock"):
+        fields.boolean(key)
+    if "main_gpu" in given:
+        fields.integer("main_gpu", 0)
+    if isinstance(given.get("tensor_split"), list):
+        given["tensor_split"] = tuple(given["tensor_split"])  # type: ignore[arg-type]
+    for key, value in given.items():
+        try:
+            AcceleratorOptions(**{key: value})  # type: ignore[arg-type]
+        except HearthError as exc:
+            raise SchemaError(fields.at(key), f"{dotted(fields.at(key))}: {exc}") from None
+    try:
+        return AcceleratorOptions(**given)  # type: ignore[arg-type]
+    except HearthError as exc:
+        raise SchemaError(fields.path, f"{dotted(fields.path)}: {exc}") from None

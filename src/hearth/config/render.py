@@ -54,6 +54,8 @@ def entry_fields(entry: CatalogEntry) -> dict[str, object]:
     sampling = _settings(entry.sampling)
     if sampling:
         out["sampling"] = sampling
+    for key, value in entry.accelerator.given().items():
+        out[key] = list(value) if isinstance(value, tuple) else value
     return out
 
 
@@ -109,10 +111,23 @@ def config_json(config: Config) -> dict[str, object]:
             "max_queue": server.max_queue,
             "timeout": server.timeout,
         }
+        | _residency_fields(server)
         | _key_fields(server),
         "mcp_servers": mcp,
         "routers": {name: _router_fields(router) for name, router in config.routers.items()},
     }
+
+
+def _residency_fields(server: ServerConfig) -> dict[str, object]:
+    """``[server]``'s model limits, where set (keep_alive -1: for ever, said explicitly)."""
+    out: dict[str, object] = {}
+    if server.max_loaded_models is not None:
+        out["max_loaded_models"] = server.max_loaded_models
+    if server.memory_budget is not None:
+        out["memory_budget"] = server.memory_budget
+    if server.keep_alive is not None:
+        out["keep_alive"] = server.keep_alive
+    return out
 
 
 def _router_fields(router: RouterConfig) -> dict[str, object]:

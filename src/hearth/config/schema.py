@@ -94,6 +94,10 @@ class ServerConfig:
     timeout: float = 600.0
     api_key_env: str | None = None
     api_key: Secret | None = None
+    max_loaded_models: int | None = None
+    memory_budget: int | None = None
+    keep_alive: float | None = None
+    """Seconds an idle local model stays loaded (None: for ever)."""
 
     def resolve_api_key(self) -> str | None:
         """The key clients must send: ``$api_key_env`` if set, else the inline key, else None."""

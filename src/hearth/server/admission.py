@@ -10,18 +10,26 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 import anyio
 
 from hearth.errors import OverloadedError, RequestTimeoutError
 
+Hold = Callable[[float, "float | bool | None"], AbstractAsyncContextManager[None]]
+"""What a slot holds besides itself: the model loaded (``Residency.hold``), given the deadline
+and the request's keep_alive."""
+
 
 class Admission:
-    """The slots and the waiting line of one model."""
+    """The slots and the waiting line of one model. ``hold``: entered once a slot is taken,
+    for as long as it is held (the server keeps the model loaded under it)."""
 
-    def __init__(self, *, parallel: int, max_queue: int, retry_after: float = 1.0) -> None:
+    def __init__(
+        self, *, parallel: int, max_queue: int, retry_after: float = 1.0, hold: Hold | None = None
+    ) -> None:
+        self.hold = hold
         self.parallel = parallel
         self.max_queue = max_queue
         self.retry_after = retry_after
@@ -35,9 +43,12 @@ class Admission:
         return self._slots
 
     @asynccontextmanager
-    async def slot(self, deadline: float) -> AsyncIterator[None]:
+    async def slot(
+        self, deadline: float, keep_alive: float | bool | None = True
+    ) -> AsyncIterator[None]:
         """Hold one slot for the block. Raises OverloadedError when the line is full and
-        RequestTimeoutError when ``deadline`` (a ``time.monotonic()`` value) passes first."""
+        RequestTimeoutError when ``deadline`` (a ``time.monotonic()`` value) passes first.
+        ``keep_alive``: how long the model stays loaded after (True: the server's default)."""
         slots = self._semaphore()
         if self.active + self.waiting >= self.parallel + self.max_queue:
             raise OverloadedError(
@@ -57,7 +68,11 @@ class Admission:
             self.waiting -= 1
         self.active += 1
         try:
-            yield
+            if self.hold is None:
+                yield
+            else:
+                async with self.hold(deadline, keep_alive):
+                    yield
         finally:
             self.active -= 1
             slots.release()

@@ -3,6 +3,7 @@ nothing is kept in module globals, so two apps in one process never share anythi
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
@@ -23,8 +24,9 @@ from hearth.server.access_log import AccessLog
 from hearth.server.guard import RequestGuard
 from hearth.server.handling import ServerState
 from hearth.server.metrics import Metrics
+from hearth.server.residency import Residency
 from hearth.server.response_keeper import ResponseKeeper
-from hearth.server.router import ModelRouter, build_router
+from hearth.server.router import ModelRouter, Served, build_router
 from hearth.server.settings import ServerSettings
 
 log = logging.getLogger("hearth.server")
@@ -47,7 +49,24 @@ def create_app(
         config = load_config()
     router = build_router(settings, config, backends)
     metrics = Metrics(lambda: router.queue_depth, lambda: router.active)
-    state = ServerState(settings=settings, router=router, metrics=metrics, config=config)
+    residency = Residency(
+        router.served,
+        max_loaded=settings.max_loaded_models,
+        memory_budget=settings.memory_budget,
+        keep_alive=settings.keep_alive,
+        metrics=metrics,
+    )
+    metrics.watch_residency(lambda: len(residency.loaded()), lambda: residency.used_memory)
+
+    def swapped(served: Served) -> None:
+        served.admission.hold = functools.partial(residency.hold, served)
+
+    for served in router.served:
+        swapped(served)
+    router.on_add = swapped
+    state = ServerState(
+        settings=settings, router=router, metrics=metrics, config=config, residency=residency
+    )
     keeper = ResponseKeeper(settings.responses_store)
     middleware = [Middleware(AccessLog)]
     if settings.cors_origins:
@@ -113,7 +132,8 @@ def _lifespan(  # type: ignore[no-untyped-def]
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async with anyio.create_task_group() as group, keeper.running():
             if load:
-                group.start_soon(_load, router)
+                group.start_soon(_load, router, state.residency)
+            group.start_soon(state.residency.reap)
             try:
                 yield
             finally:
@@ -127,8 +147,9 @@ def _lifespan(  # type: ignore[no-untyped-def]
     return lifespan
 
 
-async def _load(router: ModelRouter) -> None:
+async def _load(router: ModelRouter, residency: Residency) -> None:
     try:
         await anyio.to_thread.run_sync(router.load, abandon_on_cancel=True)
     except Exception as exc:  # /ready reports it; requests for the model get the error
         log.error("loading failed: %s", exc)
+    await residency.preload()

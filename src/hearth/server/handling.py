@@ -49,6 +49,7 @@ from hearth.server.body import (
     read_body,
 )
 from hearth.server.metrics import Metrics
+from hearth.server.residency import Residency
 from hearth.server.router import ModelRouter, Served
 from hearth.server.settings import ServerSettings
 from hearth.server.sse import EventStreamResponse, framing, wait_for_disconnect
@@ -78,6 +79,8 @@ class ServerState:
     """Set when the server begins to shut down (:mod:`hearth.server.running`)."""
     parsers: ParsePool = field(default_factory=ParsePool)
     """The threads that decode and parse large bodies (closed with the app)."""
+    residency: Residency = field(default_factory=lambda: Residency([]))
+    """Which local models are loaded (:mod:`hearth.server.residency`)."""
 
 
 class ClientGoneError(Exception):
@@ -182,6 +185,9 @@ class Exchange:
         self.started = time.monotonic()
         self.deadline = self.started + self.state.settings.timeout
         self.body_size = 0
+        self.keep_alive: float | bool | None = True
+        """How long the model stays loaded after this request (Ollama's keep_alive; True: the
+        server's default)."""
 
     async def json(self) -> JsonObject:
         """The body as a JSON object (see :mod:`hearth.server.body`): 415 when not declared as
@@ -309,7 +315,7 @@ class Exchange:
         """The whole answer; cancelled (and the engine freed) if the client goes."""
 
         async def work() -> ChatResponse:
-            async with served.admission.slot(self.deadline):
+            async with served.admission.slot(self.deadline, self.keep_alive):
                 return await self._collect(served, request)
 
         return await self.guarded(work)
@@ -339,7 +345,7 @@ class Exchange:
         stack = AsyncExitStack()
 
         async def open_stream() -> tuple[AsyncIterator[StreamEvent], StreamEvent]:
-            await stack.enter_async_context(served.admission.slot(self.deadline))
+            await stack.enter_async_context(served.admission.slot(self.deadline, self.keep_alive))
             events = served.backend.astream(request)
             stack.push_async_callback(_aclose, events)
             return events, await self._next(events, 0)

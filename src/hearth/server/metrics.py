@@ -51,5 +51,24 @@ class Metrics:
             ["model"], buckets=_LATENCY_BUCKETS, registry=r,
         )  # fmt: skip
 
+        self.loads = Counter("hearth_model_loads", "Models loaded.", ["model"], registry=r)
+        self.unloads = Counter(
+            "hearth_model_unloads", "Models unloaded, by reason (expired, make room, "
+            "keep_alive, stop).", ["model", "reason"], registry=r,
+        )  # fmt: skip
+        self.load_seconds = Histogram(
+            "hearth_model_load_seconds", "Seconds to load a model.", ["model"],
+            buckets=_LATENCY_BUCKETS, registry=r,
+        )  # fmt: skip
+
+    def watch_residency(self, loaded: Callable[[], float], memory: Callable[[], float]) -> None:
+        """Gauges of the loaded models and their memory, read when scraped."""
+        r = self.registry
+        Gauge("hearth_loaded_models", "Local models in memory.", registry=r).set_function(loaded)
+        Gauge(
+            "hearth_loaded_model_bytes", "Memory of the loaded local models (llama.cpp's "
+            "figures: weights and KV cache).", registry=r,
+        ).set_function(memory)  # fmt: skip
+
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from math import prod
 from pathlib import Path
 
@@ -48,6 +48,11 @@ class ModelFacts:
     metadata: Mapping[str, JsonValue] = field(default_factory=dict)
     source: str = ""
     loaded: bool = False
+    memory_bytes: int | None = None
+    gpu_bytes: int = 0
+    backend: str = ""
+    layers: tuple[int, int] | None = None
+    expires_at: datetime | None = None
 
 
 def capability_names(caps: Capabilities) -> tuple[str, ...]:
@@ -62,11 +67,14 @@ def capability_names(caps: Capabilities) -> tuple[str, ...]:
     return tuple(names)
 
 
-def model_facts(served: Served) -> ModelFacts:
-    """The facts of ``served``: from its GGUF header and entry when its backend has them."""
+def model_facts(served: Served, *, expires_in: float | None = None) -> ModelFacts:
+    """The facts of ``served``: from its GGUF header and entry when its backend has them.
+    ``expires_in``: seconds until it is unloaded when idle (None: never)."""
     backend = served.backend
     caps = backend.capabilities()
     info = getattr(backend, "info", None)
+    memory, gpu, where = _placement(caps)
+    now = datetime.now(UTC)
     base = ModelFacts(
         name=served.id,
         modified_at=datetime.fromtimestamp(served.created, UTC),
@@ -75,6 +83,11 @@ def model_facts(served: Served) -> ModelFacts:
         capabilities=capability_names(caps),
         source=backend.name,
         loaded=served.loaded,
+        memory_bytes=memory,
+        gpu_bytes=gpu,
+        backend=where,
+        layers=_layers(caps),
+        expires_at=None if expires_in is None else now + timedelta(seconds=expires_in),
     )
     if not isinstance(info, GGUFInfo):
         return base
@@ -102,7 +115,26 @@ def _local(base: ModelFacts, info: GGUFInfo, entry: CatalogEntry | None) -> Mode
         metadata={k: _json(v) for k, v in info.metadata.items()},
         source=str(info.path),
         loaded=base.loaded,
+        memory_bytes=base.memory_bytes,
+        gpu_bytes=base.gpu_bytes,
+        backend=base.backend,
+        layers=base.layers,
+        expires_at=base.expires_at,
     )
+
+
+def _layers(caps: Capabilities) -> tuple[int, int] | None:
+    where = caps.placement
+    return None if where is None else (where.layers_offloaded, where.layers)
+
+
+def _placement(caps: Capabilities) -> tuple[int | None, int, str]:
+    """A loaded local model's memory, the part of it on the GPU, and its backend, by
+    llama.cpp's figures (None, 0, "" for another model)."""
+    where = caps.placement
+    if where is None:
+        return None, 0, ""
+    return where.memory_bytes, where.gpu_bytes, where.backend
 
 
 def _digest(path: Path, entry: CatalogEntry | None, size: int, mtime_ns: int) -> str:

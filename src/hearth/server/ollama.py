@@ -6,9 +6,10 @@ Ollama's status codes.
 
 A model name with Ollama's ``:latest`` tag reaches the served model without it. ``num_ctx``
 may ask for at most the window the model is served with. An empty chat or prompt is Ollama's
-"load the model" request: the served models are loaded already, so it is answered at once
-(``done_reason: "load"``); with ``keep_alive`` 0 ("unload") it is refused, since the server
-keeps its models loaded for its whole life.
+"load the model" request: it loads the model (``done_reason: "load"``); with ``keep_alive`` 0
+it unloads it once its running requests finish (``done_reason: "unload"``, what ``ollama stop``
+and ``hearth stop`` send). A request's ``keep_alive`` says how long its model stays loaded after
+it (:mod:`hearth.server.residency`).
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from hearth.wire.ollama import FORMAT, embed, models, stream
 from hearth.wire.ollama.errors import error_to_wire
 from hearth.wire.ollama.generate import generate_from_wire
 from hearth.wire.ollama.inbound import chat_from_wire
-from hearth.wire.ollama.request_fields import OllamaRequest
+from hearth.wire.ollama.request_fields import OllamaRequest, Unset
 
 _TAG = ":latest"
 LIVENESS = "Ollama is running"
@@ -63,8 +64,8 @@ def _check_window(served: Served, parsed: OllamaRequest) -> None:
     if parsed.num_ctx is not None and parsed.num_ctx > window:
         raise InvalidRequestError(
             f"options.num_ctx: {parsed.num_ctx} is more than the context window {served.id} is "
-            f"served with ({window} tokens); the server sets it when it starts (--n-ctx), so "
-            f"ask for at most {window}"
+            f"served with ({window} tokens); the server sets it (--n-ctx, or --grow-context to "
+            f"reload a model with a larger one), so ask for at most {window}"
         )
     wanted = parsed.request.settings.max_tokens if parsed.request is not None else None
     if wanted is not None and wanted > window:
@@ -74,27 +75,35 @@ def _check_window(served: Served, parsed: OllamaRequest) -> None:
         )
 
 
-def _loaded(parsed: OllamaRequest, served: Served, generate: bool) -> Response:
-    """The answer to an empty request: Ollama's "load the model" (it is loaded already)."""
+async def _loaded(
+    ex: Exchange, parsed: OllamaRequest, served: Served, generate: bool
+) -> Response:
+    """The answer to an empty request: Ollama's "load the model", or with ``keep_alive`` 0
+    its "unload the model"."""
     if parsed.unload:
-        raise InvalidRequestError(
-            f"keep_alive: hearth serve keeps {served.id} loaded while it runs and cannot unload "
-            "it; stop the server to free its memory"
-        )
+        await ex.state.residency.stop(served)
+    else:
+        async with served.admission.slot(ex.deadline, ex.keep_alive):
+            pass  # holding it loads it; releasing it starts its keep_alive
     body: JsonObject = {"model": parsed.model, "created_at": stream.timestamp()}
     body.update({"response": ""} if generate else {"message": {"role": "assistant", "content": ""}})
-    return JSONResponse({**body, "done_reason": "load", "done": True})
+    reason = "unload" if parsed.unload else "load"
+    return JSONResponse({**body, "done_reason": reason, "done": True})
 
 
 async def _answer(
     ex: Exchange, parsed: OllamaRequest, generate: bool
 ) -> Response | EventStreamResponse:
     served = _served(ex, parsed.model)
+    if parsed.num_ctx is not None and ex.state.settings.grow_context:
+        await ex.state.residency.grow(served, parsed.num_ctx, ex.deadline)
     _check_window(served, parsed)
     ex.model(served.id, parsed.request)  # a model that failed to load; the API's ranges
+    if not isinstance(parsed.keep_alive, Unset):
+        ex.keep_alive = parsed.keep_alive
     request = parsed.request
     if request is None:
-        return _loaded(parsed, served, generate)
+        return await _loaded(ex, parsed, served, generate)
     if request.raw and not served.backend.capabilities().raw_completion:
         raise raw_completion_unsupported(
             served.id, "leave raw out: the prompt then goes through the model's own template"
@@ -154,7 +163,12 @@ async def _tags(ex: Exchange) -> Response:
 
 
 async def _ps(ex: Exchange) -> Response:
-    loaded = [model_facts(s) for s in ex.state.router.served if s.loaded]
+    residency = ex.state.residency
+    loaded = [
+        model_facts(s, expires_in=residency.expires_in(s))
+        for s in ex.state.router.served
+        if s.loaded
+    ]
     return JSONResponse(models.ps_to_wire(loaded))
 
 

@@ -10,6 +10,8 @@ from starlette.routing import BaseRoute, Route
 from hearth.server.handling import ServerState, check_key, error_response
 from hearth.server.metrics import CONTENT_TYPE
 from hearth.server.openapi import openapi_schema
+from hearth.server.residency import swappable
+from hearth.server.router import Served
 from hearth.wire.openai.errors import error_to_wire
 
 
@@ -23,12 +25,20 @@ async def health(request: Request) -> Response:
 
 
 async def ready(request: Request) -> Response:
-    served = _state(request).router.served
-    models = {
-        s.id: ("ready" if s.loaded else "failed" if s.load_error else "loading") for s in served
-    }
+    state = _state(request)
+    served = state.router.served
+    on_demand = state.residency.preloaded  # models left unloaded then load on first request
+
+    def status(s: Served) -> str:
+        if s.loaded:
+            return "ready"
+        if s.load_error:
+            return "failed"
+        return "unloaded" if on_demand and swappable(s) else "loading"
+
+    models = {s.id: status(s) for s in served}
     errors = {s.id: s.load_error for s in served if s.load_error}
-    ok = all(s.loaded for s in served)
+    ok = all(v in ("ready", "unloaded") for v in models.values())
     body: dict[str, object] = {"status": "ready" if ok else "not ready", "models": models}
     if errors:
         body["errors"] = errors

@@ -47,6 +47,15 @@ class ServerSettings:
       may hold (messages; bytes of text in one message; in the whole request), checked before
       anything else works on it. None: only each model's own (a local model refuses what its
       context window could never hold).
+    * ``max_loaded_models``: local models in memory at once (None: as many as the budget
+      holds); ``memory_budget``: bytes the loaded local models may take (None: the memory the
+      machine has available when the server starts); ``keep_alive``: seconds an idle local
+      model stays loaded (None or negative: for ever; a request's own wins). Models load on
+      their first request; the least recently used idle one is unloaded to make room.
+    * ``any_model``: also serve, loaded on its first request, any local model a request names
+      by its catalogue or ``[[models]]`` name, or as ``hf:ORG/REPO/FILE.gguf`` (never a path).
+    * ``grow_context``: a request whose ``num_ctx`` (Ollama's) is more than its local model's
+      window reloads the model once with that window (never smaller); off: it is a 400.
     """
 
     models: tuple[str, ...]
@@ -66,6 +75,11 @@ class ServerSettings:
     max_messages: int | None = None
     max_message_bytes: int | None = None
     max_text_bytes: int | None = None
+    max_loaded_models: int | None = None
+    memory_budget: int | None = None
+    keep_alive: float | None = None
+    any_model: bool = False
+    grow_context: bool = False
 
     def __post_init__(self) -> None:
         if not self.models:
@@ -88,6 +102,16 @@ class ServerSettings:
                 "name (or '*' for any)"
             )
         self.input_limits()  # each bound must be at least 1
+        if self.max_loaded_models is not None and self.max_loaded_models < 1:
+            raise InvalidRequestError(
+                f"max_loaded_models must be at least 1, got {self.max_loaded_models}"
+            )
+        if self.memory_budget is not None and self.memory_budget < 1:
+            raise InvalidRequestError(
+                f"memory_budget must be a positive number of bytes, got {self.memory_budget}"
+            )
+        if self.keep_alive is not None and self.keep_alive < 0:  # -1: for ever, as Ollama's
+            object.__setattr__(self, "keep_alive", None)
 
     def input_limits(self) -> InputLimits:
         """The server's own bounds on a request (None where it sets none)."""
@@ -111,6 +135,9 @@ class ServerSettings:
             "max_queue": server.max_queue,
             "timeout": server.timeout,
             "api_key": Secret(key) if key else None,
+            "max_loaded_models": server.max_loaded_models,
+            "memory_budget": server.memory_budget,
+            "keep_alive": server.keep_alive,
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]

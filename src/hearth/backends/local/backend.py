@@ -17,16 +17,24 @@ import threading
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
+from hearth.accelerator import (
+    AcceleratorOptions,
+    CacheType,
+    FlashAttn,
+    GpuLayers,
+    Placement,
+    SplitMode,
+)
 from hearth.backends.base import BackendBase, Capabilities
 from hearth.backends.local.channel import AsyncChannel, Channel, SyncChannel
 from hearth.backends.local.constraints import Constraint, ConstraintCompiler
 from hearth.backends.local.decision import SETTINGS as DECISION_SETTINGS
 from hearth.backends.local.decision import Decision, DecisionReader, with_usage
 from hearth.backends.local.embed import POOLING_CODES, LocalEmbedding, Pooling
-from hearth.backends.local.engine import DEFAULT_SLOTS, EngineConfig, LlamaEngine
+from hearth.backends.local.engine import DEFAULT_N_CTX, DEFAULT_SLOTS, EngineConfig, LlamaEngine
 from hearth.backends.local.grammars import output_grammar
 from hearth.backends.local.job import GenerationJob
 from hearth.backends.local.limits import longest_token_bytes
@@ -79,6 +87,10 @@ class LocalOptions:
     * ``pooling``: how embeddings pool (``mean``, ``cls`` or ``last``; default: the file's);
     * ``embed_prefixes``: task name → text put before each input to embed, replacing the
       model family's (see :mod:`hearth.embeddings`);
+    * ``gpu_layers``, ``main_gpu``, ``split_mode``, ``tensor_split``, ``flash_attn``,
+      ``offload_kqv``, ``use_mmap``, ``use_mlock``, ``cache_type_k``, ``cache_type_v``: where
+      the model and its KV cache go (:class:`hearth.accelerator.AcceleratorOptions`; None: the
+      catalogue entry's, else llama.cpp's default);
     * ``chat_template``: a Jinja chat template used instead of the model's own (over the
       catalogue entry's ``chat_template``);
     * ``thinking_tags``: ``(open, close)``, the tags the model thinks in, whatever its template
@@ -104,8 +116,28 @@ class LocalOptions:
     chat_template: str | None = None
     thinking_tags: Sequence[str] | None = None
     thinking_budget_message: str = ""
+    gpu_layers: GpuLayers | None = None
+    main_gpu: int | None = None
+    split_mode: SplitMode | None = None
+    tensor_split: tuple[float, ...] | None = None
+    flash_attn: FlashAttn | None = None
+    offload_kqv: bool | None = None
+    use_mmap: bool | None = None
+    use_mlock: bool | None = None
+    cache_type_k: CacheType | None = None
+    cache_type_v: CacheType | None = None
+
+    def accelerator(self) -> AcceleratorOptions:
+        """The accelerator options given (checked: a bad one is an InvalidRequestError)."""
+        return AcceleratorOptions(
+            gpu_layers=self.gpu_layers, main_gpu=self.main_gpu, split_mode=self.split_mode,
+            tensor_split=self.tensor_split, flash_attn=self.flash_attn,
+            offload_kqv=self.offload_kqv, use_mmap=self.use_mmap, use_mlock=self.use_mlock,
+            cache_type_k=self.cache_type_k, cache_type_v=self.cache_type_v,
+        )  # fmt: skip
 
     def __post_init__(self) -> None:
+        self.accelerator()
         if self.thinking_tags is not None:
             tags = tuple(self.thinking_tags)
             if len(tags) not in (0, 2) or (tags and (not all(tags) or tags[0] == tags[1])):
@@ -175,6 +207,17 @@ class LocalBackend(LocalEmbedding, BackendBase):
         """The model's catalogue entry (None for a bare path)."""
         return self._ref.entry
 
+    def accelerator_options(self) -> AcceleratorOptions:
+        """The options given to this backend over its catalogue entry's."""
+        entry = self._ref.entry
+        base = entry.accelerator if entry is not None else AcceleratorOptions()
+        return self.options.accelerator().over(base)
+
+    @property
+    def placement(self) -> Placement | None:
+        """Where the loaded model is (backend, layers offloaded, memory); None until loaded."""
+        return self._scheduler.engine.placement if self._scheduler is not None else None
+
     @property
     def info(self) -> GGUFInfo | None:
         """The loaded GGUF file's header (for a converted model, the conversion's); None until
@@ -203,6 +246,7 @@ class LocalBackend(LocalEmbedding, BackendBase):
                     n_batch=self.options.n_batch,
                     slots=self.options.slots,
                     verbose=self.options.verbose,
+                    accelerator=self.accelerator_options(),
                 ),
             )
             entry = self._ref.entry
@@ -298,14 +342,16 @@ class LocalBackend(LocalEmbedding, BackendBase):
         embedding_only = self._info is not None and self._embedding_only(self._info)
         if (entry is not None and entry.kind == "embedding") or embedding_only:
             return Capabilities(streaming=False, embeddings=True, accelerator="cpu")
+        where = self.placement
         return Capabilities(
             streaming=True,
             tools=True,
             structured_output=True,
             embeddings=True,
             context_length=n_ctx,
-            accelerator="cpu",
+            accelerator=where.accelerator if where is not None else "cpu",
             raw_completion=True,
+            placement=where,
             thinking=self._reasons(),
             choices=engine.slots if engine is not None else self.options.slots,
         )
@@ -554,6 +600,57 @@ class LocalBackend(LocalEmbedding, BackendBase):
 
     def astream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
         return _async_events(self, request)
+
+    def unload(self) -> None:
+        """Free the model's memory; the next request (or :meth:`load`) loads it again. Requests
+        still running on it fail, so the caller unloads only an idle model (``hearth serve``
+        does: see ``hearth.server.residency``)."""
+        self.close_embedder()
+        with self._lock:
+            if self._scheduler is not None:
+                self._scheduler.close()
+                self._scheduler = None
+            if self._constraints is not None:
+                self._constraints.close()
+                self._constraints = None
+
+    def window(self) -> int:
+        """The context window the model has, or will have when it loads."""
+        if self._scheduler is not None:
+            return self._scheduler.engine.n_ctx
+        trained = self.trained_context()
+        if self.options.n_ctx is not None:
+            return self.options.n_ctx
+        return min(trained, DEFAULT_N_CTX) if trained else DEFAULT_N_CTX
+
+    def trained_context(self) -> int | None:
+        """The context the model was trained for (its GGUF header's), None if it does not say."""
+        info = self._info if self._info is not None else read_gguf(self.fetch())
+        return info.context_length
+
+    def resize(self, n_ctx: int) -> None:
+        """Load with a window of ``n_ctx`` tokens from now on; the model must be unloaded."""
+        trained = self.trained_context()
+        if trained is not None and n_ctx > trained:
+            raise InvalidRequestError(
+                f"num_ctx: {n_ctx} is more than the {trained} tokens {self.name} was trained on; "
+                f"ask for at most {trained}"
+            )
+        with self._lock:
+            if self._scheduler is not None:
+                raise InvalidRequestError(f"{self.name} is loaded: unload it before resizing")
+            self.options = replace(self.options, n_ctx=n_ctx)
+
+    def memory_estimate(self) -> int:
+        """Bytes the model takes once loaded: llama.cpp's figures when it is, else its file's
+        size (the weights; the KV cache comes on top)."""
+        where = self.placement
+        if where is not None:
+            return where.memory_bytes
+        path = self._ref.path
+        if self._ref.entry is not None and self._ref.entry.size is not None:
+            return self._ref.entry.size
+        return path.stat().st_size if path.is_file() else 0
 
     def close(self) -> None:
         """Free the model; using it afterwards raises ModelClosedError (it is not reloaded)."""

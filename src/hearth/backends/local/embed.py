@@ -32,13 +32,15 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 import llama_cpp.llama_cpp as lib
 
-from hearth.backends.local.engine import EngineError, _LlamaLog, default_threads
+from hearth.accelerator import AcceleratorOptions
+from hearth.backends.local import offload
+from hearth.backends.local.engine import EngineError, _LlamaLog, block_count, default_threads
 from hearth.catalog.gguf_file import GGUFInfo, read_gguf
 from hearth.embeddings import (
     Embeddings,
@@ -80,7 +82,9 @@ class EmbedConfig:
     * ``pooling``: ``mean``, ``cls`` or ``last``; None reads the model's;
     * ``prefixes``: task name → text put before each input, replacing the model family's
       (EmbeddingGemma's ``task: search result | query: `` …);
-    * ``verbose``: show llama.cpp's log on stderr.
+    * ``verbose``: show llama.cpp's log on stderr;
+    * ``accelerator``: GPU offload (``gpu_layers`` …), ``flash_attn``, ``offload_kqv``, mmap and
+      mlock (the KV cache types do not apply: embedding keeps no cache between inputs).
     """
 
     n_ctx: int | None = None
@@ -91,6 +95,7 @@ class EmbedConfig:
     pooling: Pooling | None = None
     prefixes: Mapping[str, str] | None = None
     verbose: bool = False
+    accelerator: AcceleratorOptions = field(default_factory=AcceleratorOptions)
 
     def __post_init__(self) -> None:
         if self.n_ctx is not None and self.n_ctx < 8:
@@ -184,9 +189,9 @@ class LocalEmbedder:
     # -- loading -------------------------------------------------------------------------------
 
     def _load(self, path: Path) -> Any:
-        params = lib.llama_model_default_params()
-        params.n_gpu_layers = 0
-        model = lib.llama_model_load_from_file(str(path).encode(), params)
+        n_layer = block_count(path) if offload.gpu_offload_supported() else 0
+        params = offload.model_params(self.config.accelerator, n_layer, path.stat().st_size)
+        model = lib.llama_model_load_from_file(str(path).encode(), params.native)
         if not model:
             detail = self._log.last_error() or "llama.cpp could not load it"
             raise ModelLoadError(f"failed to load {path} for embedding: {detail}")
@@ -219,6 +224,11 @@ class LocalEmbedder:
         params.n_threads = self.threads
         params.n_threads_batch = self.threads
         params.no_perf = True
+        accel = self.config.accelerator
+        if accel.flash_attn is not None:
+            params.flash_attn_type = offload.FLASH_CODES[accel.flash_attn]
+        if accel.offload_kqv is not None:
+            params.offload_kqv = accel.offload_kqv
         ctx = lib.llama_init_from_model(self._model, params)
         if not ctx:
             detail = self._log.last_error() or "out of memory?"
@@ -417,6 +427,7 @@ class LocalEmbedding:
                     pooling=getattr(options, "pooling", None),
                     prefixes=getattr(options, "embed_prefixes", None),
                     verbose=options.verbose,
+                    accelerator=backend.accelerator_options(),
                 )
                 self._embedder = LocalEmbedder(
                     backend.fetch(),

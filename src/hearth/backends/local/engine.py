@@ -23,13 +23,18 @@ import ctypes
 import os
 import threading
 from collections import deque
-from dataclasses import dataclass
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import llama_cpp.llama_cpp as lib
 
+from hearth.accelerator import AcceleratorOptions, Placement
+from hearth.backends.local import offload
 from hearth.backends.local.batch import TokenBatch
+from hearth.backends.local.load_report import read_load_log
 from hearth.backends.local.sampler import Sampler
 from hearth.errors import HearthError, InvalidRequestError, ModelLoadError
 from hearth.settings import GenerationSettings
@@ -47,13 +52,15 @@ class EngineError(HearthError):
 @dataclass(frozen=True, slots=True)
 class EngineConfig:
     """How to load a model. ``n_ctx=None`` uses min(trained length, 8192). ``slots`` is how many
-    sequences the context holds at once (running requests plus cached prefixes)."""
+    sequences the context holds at once (running requests plus cached prefixes).
+    ``accelerator``: GPU offload, flash attention and KV cache types."""
 
     n_ctx: int | None = None
     n_threads: int | None = None
     n_batch: int = DEFAULT_N_BATCH
     slots: int = DEFAULT_SLOTS
     verbose: bool = False
+    accelerator: AcceleratorOptions = field(default_factory=AcceleratorOptions)
 
     def __post_init__(self) -> None:
         if self.n_ctx is not None and self.n_ctx < 16:
@@ -79,16 +86,27 @@ def default_threads() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+def block_count(path: Path) -> int:
+    """The model's layer count from its GGUF header (0 when it does not say)."""
+    from hearth.catalog.gguf_file import read_gguf
+
+    info = read_gguf(path)
+    count = info.metadata.get(f"{info.architecture or ''}.block_count")
+    return count if isinstance(count, int) else 0
+
+
 class _LlamaLog:
     """Routes llama.cpp's log lines: kept in a small ring (to explain load failures), and printed
     to stderr only when verbose. llama.cpp's logger is process-wide, so there is one of these."""
 
     _lock = threading.Lock()
+    _load_lock = threading.Lock()
     _instance: _LlamaLog | None = None
 
     def __init__(self) -> None:
         self.verbose = False
         self.recent: deque[str] = deque(maxlen=32)
+        self._captured: list[str] | None = None
         self._callback = lib.llama_log_callback(self._on_log)
         lib.llama_log_set(self._callback, ctypes.c_void_p(0))
 
@@ -105,8 +123,23 @@ class _LlamaLog:
         line = text.decode("utf-8", errors="replace")
         if line.strip():
             self.recent.append(line.rstrip())
+            captured = self._captured
+            if captured is not None:
+                captured.append(line.rstrip())
         if self.verbose:
             os.write(2, text)
+
+    @contextmanager
+    def capture(self) -> Iterator[list[str]]:
+        """The lines llama.cpp logs inside the block (its figures on a load: layers offloaded,
+        buffer sizes). One load at a time is captured, so loads in other threads wait."""
+        with self._load_lock:
+            lines: list[str] = []
+            self._captured = lines
+            try:
+                yield lines
+            finally:
+                self._captured = None
 
     def last_error(self) -> str:
         for line in reversed(self.recent):
@@ -122,13 +155,17 @@ class LlamaEngine:
         self.path = path
         self.config = config
         self._log = _LlamaLog.install(config.verbose)
-        self._model = self._load_model(path)
-        self._vocab = lib.llama_model_get_vocab(self._model)
-        self.n_ctx_train = int(lib.llama_model_n_ctx_train(self._model))
-        self.n_ctx = self._context_size(config.n_ctx)
-        self.n_threads = config.n_threads or default_threads()
-        self.slots = config.slots
-        self._ctx = self._new_context()
+        with self._log.capture() as lines:
+            self._model = self._load_model(path)
+            self._vocab = lib.llama_model_get_vocab(self._model)
+            self.n_ctx_train = int(lib.llama_model_n_ctx_train(self._model))
+            self.n_ctx = self._context_size(config.n_ctx)
+            self.n_threads = config.n_threads or default_threads()
+            self.slots = config.slots
+            self._ctx = self._new_context()
+        self.placement: Placement = offload.placement(
+            self._model, read_load_log(lines), config.accelerator
+        )
         self._memory = lib.llama_get_memory(self._ctx)
         self.n_batch = int(lib.llama_n_batch(self._ctx))
         self._tokenize_lock = threading.Lock()
@@ -143,9 +180,9 @@ class LlamaEngine:
     # -- loading -------------------------------------------------------------------------------
 
     def _load_model(self, path: Path) -> Any:
-        params = lib.llama_model_default_params()
-        params.n_gpu_layers = 0
-        model = lib.llama_model_load_from_file(str(path).encode(), params)
+        n_layer = block_count(path) if offload.gpu_offload_supported() else 0
+        params = offload.model_params(self.config.accelerator, n_layer, path.stat().st_size)
+        model = lib.llama_model_load_from_file(str(path).encode(), params.native)
         if not model:
             detail = self._log.last_error() or "llama.cpp could not load it"
             raise ModelLoadError(f"failed to load {path}: {detail}")
@@ -171,6 +208,7 @@ class LlamaEngine:
         params.n_threads = self.n_threads
         params.n_threads_batch = self.n_threads
         params.no_perf = True
+        offload.apply_context(params, self.config.accelerator)
         ctx = lib.llama_init_from_model(self._model, params)
         if not ctx:
             lib.llama_model_free(self._model)

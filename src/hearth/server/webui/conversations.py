@@ -43,6 +43,7 @@ from hearth.server.handling import (
     error_response,
     escape_log,
 )
+from hearth.server.residency import swappable
 from hearth.store import (
     ConversationInfo,
     ConversationNotFoundError,
@@ -176,9 +177,12 @@ def _title(body: JsonObject, messages: list[Message]) -> str:
 async def _models(request: Request) -> Response:
     state: ServerState = request.app.state.hearth
     data: list[JsonValue] = []
+    on_demand = state.residency.preloaded  # the models left unloaded load on first request
     for served in state.router.served:
         caps = served.backend.capabilities()
         status = "ready" if served.loaded else "failed" if served.load_error else "loading"
+        if status == "loading" and on_demand and swappable(served):
+            status = "unloaded"  # shown as is; the first message loads it
         data.append({
             "id": served.id, "status": status, "chat": caps.streaming, "vision": caps.vision,
             "tools": caps.tools, "thinking": caps.thinking, "context_length": caps.context_length,

@@ -35,6 +35,7 @@ from hearth.wire.ollama.request_fields import (
     image_from_wire,
     invalid,
     keep_alive_is_zero,
+    keep_alive_seconds,
     logprobs_from_wire,
     num_ctx_from_wire,
     settings_from_wire,
@@ -107,6 +108,7 @@ def chat_from_wire(body: JsonObject, *, model: str | None = None) -> OllamaReque
     if not name:
         raise InvalidRequestError("model: required; name the model to chat with")
     unload = keep_alive_is_zero(wire.keep_alive)
+    keep = keep_alive_seconds(wire.keep_alive)
     settings = logprobs_from_wire(
         settings_from_wire(wire.options, wire.think), wire.logprobs, wire.top_logprobs
     )
@@ -114,14 +116,14 @@ def chat_from_wire(body: JsonObject, *, model: str | None = None) -> OllamaReque
     stream = True if wire.stream is None else wire.stream  # Ollama streams unless told not to
     num_ctx = num_ctx_from_wire(wire.options)
     if not wire.messages:
-        return OllamaRequest(name, None, stream, num_ctx, unload=unload)
+        return OllamaRequest(name, None, stream, num_ctx, unload=unload, keep_alive=keep)
     request = ChatRequest(
         messages=_HistoryReader().read(wire.messages),
         settings=settings,
         tools=_tools_from_wire(wire.tools or []),
         response_format=output,
     )
-    return OllamaRequest(name, request, stream, num_ctx)
+    return OllamaRequest(name, request, stream, num_ctx, keep_alive=keep)
 
 
 def request_from_wire(body: JsonObject, *, model: str | None = None) -> WireRequest:

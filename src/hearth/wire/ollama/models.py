@@ -68,6 +68,31 @@ class ModelDescription(Protocol):
         ...
 
     @property
+    def memory_bytes(self) -> int | None:
+        """Memory the loaded model takes (weights and KV cache; None: not known)."""
+        ...
+
+    @property
+    def gpu_bytes(self) -> int:
+        """The part of it in GPU memory."""
+        ...
+
+    @property
+    def backend(self) -> str:
+        """Where it runs (``CPU``, ``CUDA``, ``Metal`` …; empty: not known)."""
+        ...
+
+    @property
+    def layers(self) -> tuple[int, int] | None:
+        """Layers offloaded to the GPU, of all (None: not known)."""
+        ...
+
+    @property
+    def expires_at(self) -> datetime | None:
+        """When it is unloaded if idle (None: never)."""
+        ...
+
+    @property
     def capabilities(self) -> Sequence[str]:
         """Among ``completion``, ``tools``, ``vision``, ``thinking``, ``embedding``."""
         ...
@@ -144,7 +169,13 @@ def ps_to_wire(models: Sequence[ModelDescription]) -> JsonObject:
     for m in models:
         entry = _entry(m)
         del entry["modified_at"]
-        entry.update({"expires_at": NEVER, "size_vram": 0})
+        size = m.memory_bytes if m.memory_bytes is not None else m.size
+        expires = NEVER if m.expires_at is None else _iso(m.expires_at)
+        entry.update({"size": size, "expires_at": expires, "size_vram": m.gpu_bytes})
+        if m.backend:
+            entry["backend"] = m.backend  # hearth's: Ollama's clients ignore it
+        if m.layers is not None:
+            entry["layers_offloaded"], entry["layers"] = m.layers  # hearth's too
         if m.context_length is not None:
             entry["context_length"] = m.context_length
         out.append(entry)

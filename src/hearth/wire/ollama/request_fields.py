@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import enum
 import re
 from dataclasses import dataclass, replace
 from typing import Any, cast
@@ -51,6 +52,16 @@ _SECONDS = re.compile(rf"-?{_NUMBER}")
 _DURATION = re.compile(rf"-?({_NUMBER}(?:ns|us|µs|ms|s|m|h))+")
 
 
+class Unset(enum.Enum):
+    """``keep_alive`` not given: the server's own default applies."""
+
+    UNSET = "unset"
+
+
+UNSET = Unset.UNSET
+_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
 @dataclass(frozen=True, slots=True)
 class OllamaRequest:
     """An inbound ``/api/chat`` or ``/api/generate`` body: the model, the ChatRequest (None for
@@ -63,6 +74,9 @@ class OllamaRequest:
     num_ctx: int | None = None
     unload: bool = False
     """An empty request with ``keep_alive`` 0: Ollama's "unload the model"."""
+    keep_alive: float | Unset | None = UNSET
+    """Seconds the model stays loaded after this request (None: for ever; UNSET: the
+    server's default)."""
 
 
 class InboundOptions(WireOptions):
@@ -189,6 +203,25 @@ def keep_alive_is_zero(value: object) -> bool:
     raise InvalidRequestError(
         f'keep_alive: expected a number of seconds or a duration such as "5m"; got {value!r}'
     )
+
+
+def keep_alive_seconds(value: object) -> float | Unset | None:
+    """Ollama's ``keep_alive`` in seconds: a number of seconds or a Go duration (``"5m"``,
+    ``"1h30m"``); negative means for ever (None); absent is UNSET. Refuses a malformed one."""
+    if value is None:
+        return UNSET
+    keep_alive_is_zero(value)  # the same checks and message
+    if isinstance(value, int | float):
+        seconds = float(value)
+    else:
+        text = str(value).strip()
+        if _SECONDS.fullmatch(text):
+            seconds = float(text)
+        else:
+            sign = -1.0 if text.startswith("-") else 1.0
+            parts = re.findall(rf"{_NUMBER}(ns|us|µs|ms|s|m|h)", text)
+            seconds = sign * sum(float(n) * _UNITS[unit] for n, unit in parts)
+    return None if seconds < 0 else seconds
 
 
 _MAGIC: tuple[tuple[bytes, str], ...] = (
