@@ -126,6 +126,8 @@ def test_chat_completions_and_embeddings_come_back_in_openai_shapes(tmp_path: Pa
                     "body": {"model": "test:shout", "prompt": "once upon", "max_tokens": 4}}),
         json.dumps({"custom_id": "c", "method": "POST", "url": "/v1/embeddings",
                     "body": {"model": "test:shout", "input": ["ab", "abcd"]}}),
+        json.dumps({"custom_id": "d", "method": "POST", "url": "/v1/completions",
+                    "body": {"model": "test:shout", "prompt": "the end", "echo": True}}),
     ]  # fmt: skip
     progress, out = run(tmp_path, lines, Shouter())
     chat = out["a"]
@@ -142,7 +144,9 @@ def test_chat_completions_and_embeddings_come_back_in_openai_shapes(tmp_path: Pa
     assert completion["choices"][0]["text"] == "ONCE UPON"  # type: ignore[index]
     embedding = body_of(out["c"])
     assert [d["embedding"] for d in embedding["data"]] == [[2.0, 1.0], [4.0, 1.0]]  # type: ignore[index, union-attr]
-    assert (progress.done, progress.failed, progress.tokens) == (3, 0, 2 + 2 + 2)
+    echoed = body_of(out["d"])  # as /v1/completions answers it: the prompt first
+    assert echoed["choices"][0]["text"] == "the endTHE END"  # type: ignore[index]
+    assert (progress.done, progress.failed, progress.tokens) == (4, 0, 2 + 2 + 2 + 2)
 
 
 def test_bad_lines_get_error_lines_not_a_crash(tmp_path: Path) -> None:
