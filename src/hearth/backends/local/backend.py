@@ -727,7 +727,7 @@ async def _async_events(backend: LocalBackend, request: ChatRequest) -> AsyncIte
         else:
             scheduler.submit(job)
         while True:
-            item = await channel.get()
+            item = await channel.get_merged()  # a backlog of tokens leaves as one delta
             if isinstance(item, BaseException):
                 raise item
             for event in transform(item) if transform else (item,):

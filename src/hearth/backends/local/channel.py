@@ -3,6 +3,14 @@
 The worker calls :meth:`Channel.put` with a stream event or an exception; the consumer reads them
 in order. Both channels are unbounded, but a request never produces more than ``max_tokens + 1``
 items, so memory stays bounded by the request itself.
+
+:class:`AsyncChannel` wakes its event loop at most once per batch of items: a ``put`` while an
+earlier wake-up is still on its way to the loop only appends. A consumer that keeps up is woken
+for every token, as soon as it is sampled; one that falls behind (a slow client, a busy loop)
+finds every token that arrived meanwhile at once and pays one thread hop for all of them, not
+one each (``call_soon_threadsafe`` writes to the loop's self-pipe each time it is called).
+:meth:`AsyncChannel.get_merged` goes one step further for such a consumer: the text deltas
+waiting in a row come out as one delta, so a server writes one frame for them, not one each.
 """
 
 from __future__ import annotations
@@ -10,9 +18,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import queue
-from typing import Protocol
+import threading
+from collections import deque
+from typing import Protocol, TypeGuard
 
-from hearth.events import StreamEvent
+from hearth.events import StreamEvent, TextDelta
 
 Item = StreamEvent | BaseException
 
@@ -39,12 +49,59 @@ class AsyncChannel:
 
     def __init__(self) -> None:
         self._loop = asyncio.get_running_loop()
-        self._queue: asyncio.Queue[Item] = asyncio.Queue()
+        self._items: deque[Item] = deque()
+        self._lock = threading.Lock()
+        self._wake_pending = False  # a _wake is scheduled on the loop and has not run yet
+        self._waiter: asyncio.Future[None] | None = None
 
     def put(self, item: Item) -> None:
+        with self._lock:
+            self._items.append(item)
+            if self._wake_pending:  # the wake-up on its way will find this item too
+                return
+            self._wake_pending = True
         # A closed loop means the consumer is gone and nobody is listening any more.
         with contextlib.suppress(RuntimeError):
-            self._loop.call_soon_threadsafe(self._queue.put_nowait, item)
+            self._loop.call_soon_threadsafe(self._wake)
+
+    def _wake(self) -> None:
+        with self._lock:
+            self._wake_pending = False
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    @property
+    def ready(self) -> int:
+        """Items that :meth:`get` returns without waiting."""
+        return len(self._items)
 
     async def get(self) -> Item:
-        return await self._queue.get()
+        while True:
+            with self._lock:
+                if self._items:
+                    return self._items.popleft()
+            self._waiter = self._loop.create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+
+    async def get_merged(self) -> Item:
+        """The next item; if it is plain text, with the plain text deltas already waiting right
+        behind it joined on (no waiting for more: a consumer that keeps up gets each token
+        alone, one that fell behind gets what it missed in one piece)."""
+        item = await self.get()
+        if not (self._items and _plain_text(item)):
+            return item
+        parts = [item.text]
+        with self._lock:
+            while self._items and _plain_text(following := self._items[0]):
+                self._items.popleft()
+                parts.append(following.text)
+        return TextDelta("".join(parts)) if len(parts) > 1 else item
+
+
+def _plain_text(item: Item) -> TypeGuard[TextDelta]:
+    """A text delta that carries nothing but its text (no signature, no provider fields)."""
+    return type(item) is TextDelta and item == TextDelta(item.text)
