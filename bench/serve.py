@@ -44,35 +44,24 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import math
 import os
+import shutil
 import socket
 import statistics
 import subprocess
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 import httpx
+from streamstats import HEADER, LevelStats, Stream, process_cpu, ratio_row, row
 
 PROMPT = (
     "Write a long, detailed story about a young girl who finds a secret door in her "
     "grandmother's house and the magical world behind it."
 )
-
-
-@dataclass(frozen=True)
-class Level:
-    server: str
-    clients: int
-    requests: int
-    tokens: int
-    seconds: float
-    tok_per_s: float
-    ttft_median: float
-    errors: int
 
 
 def _free_port() -> int:
@@ -92,6 +81,26 @@ def _model_path() -> Path:
     return ref.path
 
 
+TOPICS = [
+    "a lighthouse", "a dragon", "the sea", "a robot", "a garden", "a city", "a river",
+    "a mountain", "a violin", "a train", "a fox", "a library", "the moon", "a baker", "a storm",
+    "a desert",
+]  # fmt: skip
+
+
+def _prompt(i: int) -> str:
+    """Request ``i``'s prompt: distinct for every request, so no server reuses a cached one."""
+    return f"Write a long, detailed story about {TOPICS[i % len(TOPICS)]} (story number {i})."
+
+
+def _find_llama_server(given: str | None) -> Path | None:
+    if given:
+        path = Path(given)
+        return path if path.is_file() and os.access(path, os.X_OK) else None
+    found = shutil.which("llama-server")
+    return Path(found) if found else None
+
+
 def _start(server: str, path: Path, port: int, args: argparse.Namespace) -> subprocess.Popen[bytes]:
     bin_dir = Path(sys.executable).parent
     if server == "hearth":
@@ -100,6 +109,14 @@ def _start(server: str, path: Path, port: int, args: argparse.Namespace) -> subp
             "--n-threads", str(args.threads), "--n-ctx", str(args.n_ctx), "--max-queue", "64",
             "--log-level", "warning",
         ] + (["--parallel", str(args.parallel)] if args.parallel else [])  # fmt: skip
+    elif server == "llama-server":
+        # The GGUF's own chat template (--jinja), as hearth renders SmolLM2's; 8 slots sharing
+        # n_ctx cells, as hearth's engine has by default.
+        cmd = [
+            str(args.llama_server_path), "-m", str(path), "--port", str(port), "--host",
+            "127.0.0.1", "-t", str(args.threads), "-tb", str(args.threads), "-np", "8",
+            "-c", str(args.n_ctx), "--jinja", "--no-webui",
+        ]  # fmt: skip
     else:
         cmd = [
             sys.executable, "-m", "llama_cpp.server", "--model", str(path), "--port", str(port),
@@ -110,10 +127,12 @@ def _start(server: str, path: Path, port: int, args: argparse.Namespace) -> subp
     return subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
-def _wait_ready(base: str, model: str, timeout: float = 180) -> None:
+def _wait_ready(base: str, model: str, proc: subprocess.Popen[bytes], timeout: float = 180) -> None:
     deadline = time.monotonic() + timeout
     body = {"model": model, "messages": [{"role": "user", "content": "hi"}], "max_tokens": 1}
     while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"the server exited with code {proc.returncode}: {proc.args}")
         try:
             if httpx.post(f"{base}/v1/chat/completions", json=body, timeout=30).status_code == 200:
                 return
@@ -123,16 +142,14 @@ def _wait_ready(base: str, model: str, timeout: float = 180) -> None:
     raise RuntimeError(f"{base} did not become ready in {timeout:g} s")
 
 
-async def _one(client: httpx.AsyncClient, model: str, tokens: int) -> tuple[int, float]:
+async def _one(client: httpx.AsyncClient, model: str, tokens: int, i: int) -> Stream:
     body = {
-        "model": model, "stream": True, "max_tokens": tokens, "temperature": 0, "seed": 1,
-        "messages": [{"role": "user", "content": PROMPT}],
+        "model": model, "stream": True, "max_tokens": tokens, "temperature": 0, "seed": i,
+        "messages": [{"role": "user", "content": _prompt(i)}],
         "stream_options": {"include_usage": True},
     }  # fmt: skip
-    started = time.perf_counter()
-    first: float | None = None
+    stream = Stream()
     chunks = 0
-    usage: int | None = None
     async with client.stream("POST", "/v1/chat/completions", json=body) as r:
         if r.status_code != 200:
             raise RuntimeError(f"HTTP {r.status_code}")
@@ -141,52 +158,48 @@ async def _one(client: httpx.AsyncClient, model: str, tokens: int) -> tuple[int,
                 continue
             data = json.loads(line[6:])
             if data.get("usage"):
-                usage = data["usage"].get("completion_tokens")
+                stream.tokens = int(data["usage"].get("completion_tokens") or 0)
             for choice in data.get("choices") or []:
                 if (choice.get("delta") or {}).get("content"):
                     chunks += 1
-                    if first is None:
-                        first = time.perf_counter() - started
-    return (usage if usage else chunks), (first if first is not None else float("nan"))
+                    stream.piece()
+    stream.tokens = stream.tokens or chunks  # a server without a usage chunk: count pieces
+    return stream
 
 
-async def _level(base: str, model: str, clients: int, requests: int, tokens: int) -> Level:
-    results: list[tuple[int, float]] = []
+async def _level(
+    side: str, base: str, model: str, clients: int, args: argparse.Namespace, pid: int
+) -> LevelStats:
+    streams: list[Stream] = []
     errors = 0
+    counter = iter(range(10**9))
 
     async def client_loop() -> None:
         nonlocal errors
         async with httpx.AsyncClient(base_url=base, timeout=600) as client:
-            for _ in range(requests):
+            for _ in range(args.requests):
                 try:
-                    results.append(await _one(client, model, tokens))
+                    streams.append(await _one(client, model, args.tokens, next(counter)))
                 except (RuntimeError, httpx.HTTPError):
                     errors += 1
 
+    cpu = process_cpu(pid)
     started = time.perf_counter()
     await asyncio.gather(*[client_loop() for _ in range(clients)])
     seconds = time.perf_counter() - started
-    total = sum(n for n, _ in results)
-    ttfts = [t for _, t in results if not math.isnan(t)]
-    return Level(
-        "", clients, requests * clients, total, seconds, total / seconds,
-        statistics.median(ttfts) if ttfts else float("nan"), errors,
-    )  # fmt: skip
+    return LevelStats.of(side, clients, streams, seconds, process_cpu(pid) - cpu, errors)
 
 
-def _run_server(server: str, path: Path, args: argparse.Namespace) -> list[Level]:
+def _run_server(server: str, path: Path, args: argparse.Namespace) -> list[LevelStats]:
     port = _free_port()
     proc = _start(server, path, port, args)
     base = f"http://127.0.0.1:{port}"
     model = f"local:{path}" if server == "hearth" else str(path)
     try:
-        _wait_ready(base, model)
-        asyncio.run(_level(base, model, 1, 1, 4))  # warm-up: first-request costs out of the way
-        levels = []
-        for n in args.clients:
-            level = asyncio.run(_level(base, model, n, args.requests, args.tokens))
-            levels.append(Level(server, *list(asdict(level).values())[1:]))
-        return levels
+        _wait_ready(base, model, proc)
+        warm = argparse.Namespace(**{**vars(args), "requests": 1, "tokens": 4})
+        asyncio.run(_level(server, base, model, 1, warm, proc.pid))  # first-request costs
+        return [asyncio.run(_level(server, base, model, n, args, proc.pid)) for n in args.clients]
     finally:
         proc.terminate()
         try:
@@ -320,6 +333,8 @@ def _routes(calls: int) -> None:
 
 def _p90(xs: list[float]) -> float:
     return statistics.quantiles(xs, n=10)[-1]
+
+
 class _Canned:
     """A backend that answers every request with ``tokens`` deltas at once (no model)."""
 
@@ -428,11 +443,18 @@ def _report_overhead(client: httpx.Client, calls: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--clients", default="1,4,8", type=lambda s: [int(x) for x in s.split(",")])
+    parser.add_argument(
+        "--clients", default="1,4,8,16", type=lambda s: [int(x) for x in s.split(",")]
+    )
+    parser.add_argument(
+        "--reference", default="llama-server", choices=["llama-server", "llama-cpp-python"],
+        help="the peer server measured in the same run",
+    )  # fmt: skip
+    parser.add_argument("--llama-server", help="llama.cpp's llama-server (default: on PATH)")
     parser.add_argument("--requests", type=int, default=2, help="requests per client")
-    parser.add_argument("--tokens", type=int, default=64, help="max_tokens per request")
+    parser.add_argument("--tokens", type=int, default=96, help="max_tokens per request")
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--n-ctx", type=int, default=2048)
+    parser.add_argument("--n-ctx", type=int, default=8192)
     parser.add_argument(
         "--parallel", type=int, default=None, help="hearth serve --parallel (default: its own)"
     )
@@ -458,20 +480,26 @@ def main() -> None:
         overhead(args)
         return
     path = _model_path()
-    hearth = _run_server("hearth", path, args)
-    peer = _run_server("llama-cpp-python", path, args)
+    reference = args.reference
+    if reference == "llama-server":
+        args.llama_server_path = _find_llama_server(args.llama_server)
+        if args.llama_server_path is None:
+            print(f"llama-server not found ({args.llama_server or 'PATH'}): the reference was "
+                  "NOT measured")  # fmt: skip
+    ours = _run_server("hearth", path, args)
+    measured = reference != "llama-server" or args.llama_server_path is not None
+    theirs = _run_server(reference, path, args) if measured else []
     if args.json:
-        print(json.dumps([asdict(x) for x in hearth + peer], indent=2))
+        print(json.dumps([asdict(x) for x in ours + theirs], indent=2))
         return
-    print(f"model {path.name}, {args.threads} threads, n_ctx {args.n_ctx}, "
-          f"{args.requests} requests/client, max_tokens {args.tokens}")  # fmt: skip
-    print(f"{'clients':>7} {'server':>17} {'tok/s':>8} {'TTFT ms':>8} {'tokens':>7} {'errors':>6}")
-    for h, p in zip(hearth, peer, strict=True):
-        for x in (h, p):
-            print(f"{x.clients:>7} {x.server:>17} {x.tok_per_s:>8.1f} {x.ttft_median * 1000:>8.0f}"
-                  f" {x.tokens:>7} {x.errors:>6}")  # fmt: skip
-        print(f"{'':>7} {'ratio h/peer':>17} {h.tok_per_s / p.tok_per_s:>8.2f} "
-              f"{h.ttft_median / p.ttft_median:>8.2f}")  # fmt: skip
+    print(f"model {path.name}, {args.threads} threads, n_ctx {args.n_ctx}, {args.requests} "
+          f"requests/client, max_tokens {args.tokens}, reference {reference}")  # fmt: skip
+    print(HEADER)
+    for i, h in enumerate(ours):
+        print(row(h))
+        if theirs:
+            print(row(theirs[i]))
+            print(ratio_row(h, theirs[i]))
 
 
 if __name__ == "__main__":
