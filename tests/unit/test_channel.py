@@ -6,7 +6,7 @@ import asyncio
 import threading
 from typing import Any
 
-from hearth.backends.local.channel import AsyncChannel, SyncChannel
+from hearth.backends.local.channel import AsyncChannel, LoopWaker, SyncChannel
 from hearth.events import Done, TextDelta, Usage
 
 
@@ -76,7 +76,7 @@ def test_async_channel_hands_a_backlog_over_with_one_wakeup() -> None:
     async def main() -> tuple[int, int, list[object]]:
         channel = AsyncChannel()
         counting = _CountingLoop(asyncio.get_running_loop())
-        channel._loop = counting  # type: ignore[assignment]
+        channel._waker.loop = counting  # type: ignore[assignment]
         items = _deltas(40)
         producer = threading.Thread(target=lambda: [channel.put(i) for i in items])
         producer.start()
@@ -132,3 +132,51 @@ def test_get_merged_gives_each_token_alone_to_a_consumer_that_keeps_up() -> None
         return got
 
     assert asyncio.run(main()) == [TextDelta("0"), TextDelta("1"), TextDelta("2")]
+
+
+def test_channels_sharing_a_waker_wake_the_loop_once_per_step() -> None:
+    """The worker puts a token in every running stream's channel in one step: the loop is
+    woken once for all of them, and each consumer still gets exactly its own items."""
+
+    async def main() -> tuple[int, list[list[object]]]:
+        loop = asyncio.get_running_loop()
+        waker = LoopWaker(loop)
+        channels = [AsyncChannel(waker) for _ in range(8)]
+        assert all(c.waker is waker for c in channels)
+        counting = _CountingLoop(loop)
+        waker.loop = counting  # type: ignore[assignment]
+        consumers = [asyncio.ensure_future(c.get()) for c in channels]
+        await asyncio.sleep(0)  # every consumer waits
+
+        def step(n: int) -> None:
+            for i, channel in enumerate(channels):
+                channel.put(TextDelta(f"{i}:{n}"))
+
+        producer = threading.Thread(target=step, args=(0,))
+        producer.start()
+        producer.join()  # the whole step lands before the loop runs again
+        first = [await asyncio.wait_for(c, 5) for c in consumers]
+        wakeups = counting.wakeups
+        step(1)  # from the loop's own thread this time, then read
+        second = [await c.get() for c in channels]
+        return wakeups, [first, second]
+
+    wakeups, (first, second) = asyncio.run(main())
+    assert wakeups == 1
+    assert first == [TextDelta(f"{i}:0") for i in range(8)]
+    assert second == [TextDelta(f"{i}:1") for i in range(8)]
+
+
+def test_a_waker_of_another_loop_is_not_shared() -> None:
+    async def make_waker() -> LoopWaker:
+        return LoopWaker(asyncio.get_running_loop())
+
+    old = asyncio.run(make_waker())
+
+    async def main() -> object:
+        channel = AsyncChannel(old)
+        assert channel.waker is not old  # it would wake a loop nobody runs
+        threading.Thread(target=channel.put, args=(TextDelta("x"),)).start()
+        return await asyncio.wait_for(channel.get(), 5)
+
+    assert asyncio.run(main()) == TextDelta("x")

@@ -9,6 +9,8 @@ earlier wake-up is still on its way to the loop only appends. A consumer that ke
 for every token, as soon as it is sampled; one that falls behind (a slow client, a busy loop)
 finds every token that arrived meanwhile at once and pays one thread hop for all of them, not
 one each (``call_soon_threadsafe`` writes to the loop's self-pipe each time it is called).
+Channels may share a :class:`LoopWaker`: the worker then wakes the loop once for all the
+sequences it sampled in one step, not once per sequence.
 :meth:`AsyncChannel.get_merged` goes one step further for such a consumer: the text deltas
 waiting in a row come out as one delta, so a server writes one frame for them, not one each.
 """
@@ -16,10 +18,10 @@ waiting in a row come out as one delta, so a server writes one frame for them, n
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import queue
 import threading
 from collections import deque
+from collections.abc import Callable
 from typing import Protocol, TypeGuard
 
 from hearth.events import StreamEvent, TextDelta
@@ -44,11 +46,43 @@ class SyncChannel:
         return self._queue.get()
 
 
-class AsyncChannel:
-    """For a consumer on an asyncio event loop; ``put`` may be called from any thread."""
+class LoopWaker:
+    """Runs callbacks on ``loop`` for other threads: one ``call_soon_threadsafe`` (one write
+    to the loop's self-pipe) for every callback asked for before the loop got to the first."""
 
-    def __init__(self) -> None:
-        self._loop = asyncio.get_running_loop()
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self._lock = threading.Lock()
+        self._due: list[Callable[[], None]] = []
+
+    def wake(self, callback: Callable[[], None]) -> None:
+        with self._lock:
+            self._due.append(callback)
+            if len(self._due) > 1:  # the loop is already due to run them
+                return
+        try:
+            self.loop.call_soon_threadsafe(self._run)
+        except RuntimeError:  # a closed loop: the consumers are gone, nobody is listening
+            with self._lock:
+                self._due.clear()
+
+    def _run(self) -> None:
+        with self._lock:
+            due, self._due = self._due, []
+        for callback in due:
+            callback()
+
+
+class AsyncChannel:
+    """For a consumer on an asyncio event loop; ``put`` may be called from any thread.
+    ``waker``: shared with the other channels of the running loop (None: one of its own)."""
+
+    def __init__(self, waker: LoopWaker | None = None) -> None:
+        loop = asyncio.get_running_loop()
+        if waker is None or waker.loop is not loop:
+            waker = LoopWaker(loop)
+        self._loop = loop
+        self._waker = waker
         self._items: deque[Item] = deque()
         self._lock = threading.Lock()
         self._wake_pending = False  # a _wake is scheduled on the loop and has not run yet
@@ -60,9 +94,7 @@ class AsyncChannel:
             if self._wake_pending:  # the wake-up on its way will find this item too
                 return
             self._wake_pending = True
-        # A closed loop means the consumer is gone and nobody is listening any more.
-        with contextlib.suppress(RuntimeError):
-            self._loop.call_soon_threadsafe(self._wake)
+        self._waker.wake(self._wake)
 
     def _wake(self) -> None:
         with self._lock:
@@ -70,6 +102,10 @@ class AsyncChannel:
         waiter = self._waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
+
+    @property
+    def waker(self) -> LoopWaker:
+        return self._waker
 
     @property
     def ready(self) -> int:
