@@ -1,25 +1,26 @@
-"""Serving throughput: ``hearth serve`` against llama-cpp-python's own server, in one run; and,
-with ``--routes``, the per-request overhead of Ollama's ``/api/chat`` against OpenAI's
-``/v1/chat/completions`` on the same server.
+"""Serving throughput: ``hearth serve`` against llama.cpp's ``llama-server`` (or, with
+``--reference llama-cpp-python``, llama-cpp-python's server), in one run; and, with ``--routes``,
+the per-request overhead of Ollama's ``/api/chat`` against OpenAI's ``/v1/chat/completions`` on
+the same server.
 
-    .venv/bin/python bench/serve.py [--clients 1,4,8] [--requests 2] [--tokens 64]
-                                    [--threads 2] [--n-ctx 2048] [--json]
+    .venv/bin/python bench/serve.py [--clients 1,4,8,16] [--requests 2] [--tokens 96]
+                                    [--threads 2] [--n-ctx 8192] [--llama-server PATH] [--json]
     .venv/bin/python bench/serve.py --routes [--calls 500]
     .venv/bin/python bench/serve.py --overhead [--calls 300] [--tokens 64]
 
 Both servers run as subprocesses on loopback, load the same GGUF file (SmolLM2 from hearth's
-store) with the same thread count and context size, and get the same OpenAI
-``/v1/chat/completions`` streaming requests (same prompt, ``max_tokens``, temperature 0, seed).
-llama-cpp-python's server runs with ``--interrupt_requests False``: by default a new request
-interrupts the stream in flight, which would make its figures meaningless under concurrency.
+store) with the same thread count, context size and chat template (the GGUF's own: hearth's for
+a model given by path, llama-server's ``--jinja``), and get OpenAI ``/v1/chat/completions``
+streaming requests with ``max_tokens``, temperature 0 and a prompt of their own (no request's
+prompt is another's, so no server wins by reusing a cached one). llama-server runs with ``-np 8``
+(hearth's engine has 8 slots); llama-cpp-python's server with ``--interrupt_requests False``
+(by default a new request interrupts the stream in flight).
 
 After one warm-up request, at each concurrency level N, N clients each send ``--requests``
-streaming requests one after another. Reported per level and server:
-
-* aggregate output tok/s: output tokens of every request / wall time of the level (tokens from the
-  usage chunk when the server sends one, else the number of content chunks);
-* TTFT: median time from sending a request to its first content chunk (queueing included);
-* the ratio hearth / llama-cpp-python for both (tok/s: higher is better; TTFT: lower is better).
+streaming requests one after another. Reported per level and server (bench/streamstats.py):
+aggregate output tok/s (tokens from each server's usage chunk), time to first token p50 and p95
+(queueing included), the p95 gap between two pieces of text of one stream, CPU-seconds per
+generated token of the server process, and the ratios hearth / reference.
 
 ``--routes``: one ``hearth serve`` app (uvicorn, in a child process so it does not share the
 client's GIL) serves a scripted backend that answers every request with the same 16 text pieces
