@@ -6,7 +6,7 @@ import asyncio
 import threading
 from typing import Any
 
-from hearth.backends.local.channel import AsyncChannel, LoopWaker, SyncChannel
+from hearth.backends.local.channel import AsyncChannel, LoopWaker, SyncChannel, held_wakeups
 from hearth.events import Done, TextDelta, Usage
 
 
@@ -180,3 +180,36 @@ def test_a_waker_of_another_loop_is_not_shared() -> None:
         return await asyncio.wait_for(channel.get(), 5)
 
     assert asyncio.run(main()) == TextDelta("x")
+
+
+def test_held_wakeups_wake_each_loop_once_when_the_step_ends() -> None:
+    """The worker samples every sequence of a step inside held_wakeups: nothing wakes the loop
+    before the step ends (the loop cannot take the GIL between two samples), then one wake-up
+    delivers every stream's token, in order."""
+
+    async def main() -> tuple[int, int, list[object]]:
+        loop = asyncio.get_running_loop()
+        waker = LoopWaker(loop)
+        channels = [AsyncChannel(waker) for _ in range(4)]
+        counting = _CountingLoop(loop)
+        waker.loop = counting  # type: ignore[assignment]
+        during: list[int] = []
+
+        def step() -> None:
+            with held_wakeups():
+                for i, channel in enumerate(channels):
+                    channel.put(TextDelta(str(i)))
+                    with held_wakeups():  # nested: part of the outer one
+                        channel.put(TextDelta(f"{i}b"))
+                during.append(counting.wakeups)
+
+        worker = threading.Thread(target=step)
+        worker.start()
+        got = [await asyncio.wait_for(c.get_merged(), 5) for c in channels]
+        await asyncio.to_thread(worker.join)
+        return during[0], counting.wakeups, got
+
+    during, after, got = asyncio.run(main())
+    assert during == 0
+    assert after == 1
+    assert got == [TextDelta(f"{i}{i}b") for i in range(4)]

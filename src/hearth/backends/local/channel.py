@@ -9,8 +9,10 @@ earlier wake-up is still on its way to the loop only appends. A consumer that ke
 for every token, as soon as it is sampled; one that falls behind (a slow client, a busy loop)
 finds every token that arrived meanwhile at once and pays one thread hop for all of them, not
 one each (``call_soon_threadsafe`` writes to the loop's self-pipe each time it is called).
-Channels may share a :class:`LoopWaker`: the worker then wakes the loop once for all the
-sequences it sampled in one step, not once per sequence.
+Channels may share a :class:`LoopWaker`, and the worker holds the wake-ups of each decode step
+(:func:`held_wakeups`) until it has sampled every sequence: the loop is then woken once per step,
+not once per sequence, and it never takes the GIL between two sequences' samples (every ctypes
+call releases it), which would leave the worker waiting for it.
 :meth:`AsyncChannel.get_merged` goes one step further for such a consumer: the text deltas
 waiting in a row come out as one delta, so a server writes one frame for them, not one each.
 """
@@ -18,10 +20,11 @@ waiting in a row come out as one delta, so a server writes one frame for them, n
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import queue
 import threading
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Protocol, TypeGuard
 
 from hearth.events import StreamEvent, TextDelta
@@ -46,6 +49,26 @@ class SyncChannel:
         return self._queue.get()
 
 
+_held = threading.local()
+
+
+@contextlib.contextmanager
+def held_wakeups() -> Iterator[None]:
+    """Within: a :meth:`LoopWaker.wake` on this thread only records the wake-up; on leaving,
+    each loop with wake-ups due is woken once. Nested uses are part of the outer one."""
+    if getattr(_held, "wakers", None) is not None:
+        yield
+        return
+    wakers: dict[int, LoopWaker] = {}
+    _held.wakers = wakers
+    try:
+        yield
+    finally:
+        _held.wakers = None
+        for waker in wakers.values():
+            waker.flush()
+
+
 class LoopWaker:
     """Runs callbacks on ``loop`` for other threads: one ``call_soon_threadsafe`` (one write
     to the loop's self-pipe) for every callback asked for before the loop got to the first."""
@@ -60,6 +83,20 @@ class LoopWaker:
             self._due.append(callback)
             if len(self._due) > 1:  # the loop is already due to run them
                 return
+        held: dict[int, LoopWaker] | None = getattr(_held, "wakers", None)
+        if held is not None:  # woken when the step ends
+            held[id(self)] = self
+            return
+        self._schedule()
+
+    def flush(self) -> None:
+        """Wake the loop if callbacks are due (after :func:`held_wakeups`)."""
+        with self._lock:
+            if not self._due:
+                return
+        self._schedule()
+
+    def _schedule(self) -> None:
         try:
             self.loop.call_soon_threadsafe(self._run)
         except RuntimeError:  # a closed loop: the consumers are gone, nobody is listening
