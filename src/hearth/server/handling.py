@@ -9,7 +9,6 @@ the prompt does not fit, the queue is full — is still a plain HTTP error with 
 
 from __future__ import annotations
 
-import asyncio
 import hmac
 import logging
 import math
@@ -294,10 +293,11 @@ class Exchange:
         return float(max(0.0, self.deadline - time.monotonic()))
 
     async def _next(self, events: AsyncIterator[StreamEvent], produced: int) -> StreamEvent:
-        # asyncio's own timeout: a third of the CPU of anyio.fail_after's cancel scope, and
-        # this runs once per streamed token (docs/local-engine.md, "Where the time goes").
+        # anyio's cancel scope, not asyncio.timeout (a third of the CPU): a native cancel would
+        # break through the shields of anyio.to_thread calls inside the backend
+        # (docs/local-engine.md, "Where the time goes per token").
         try:
-            async with asyncio.timeout(self._remaining()):
+            with anyio.fail_after(self._remaining()):
                 return await events.__anext__()
         except TimeoutError:
             raise RequestTimeoutError(
