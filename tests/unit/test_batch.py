@@ -63,6 +63,8 @@ class Shouter(BackendBase):
                 self._meet.wait(timeout=5)
             if text == "boom":
                 raise InvalidRequestError("messages[0]: boom is not allowed")
+            if text == "crash":
+                raise RuntimeError("the model has been closed")
             time.sleep(0.002)
         finally:
             with self._lock:
@@ -286,3 +288,14 @@ def test_the_command_refuses_a_bad_file_in_one_line(
     assert "Traceback" not in stderr
     code, _, stderr = run_cli(["batch", str(source), "-o", str(source)], capsys)
     assert code == 1 and "another file than the input" in stderr
+
+
+def test_a_defect_on_one_line_is_that_lines_error_and_the_run_goes_on(tmp_path: Path) -> None:
+    lines = [chat_line("bad", "crash"), chat_line("good", "fine")]
+    progress, out = run(tmp_path, lines, Shouter())
+    assert out["bad"]["response"] is None
+    error = out["bad"]["error"]
+    assert error["code"] == "server_error"  # type: ignore[index]
+    assert "RuntimeError: the model has been closed" in error["message"]  # type: ignore[index]
+    assert body_of(out["good"])["choices"][0]["message"]["content"] == "FINE"  # type: ignore[index]
+    assert (progress.done, progress.failed) == (2, 1)

@@ -528,6 +528,12 @@ class LocalBackend(LocalEmbedding, BackendBase):
                 f"n={n} with tools: a local model gives several answers for text only; ask "
                 "for one answer (n=1) when tools are offered"
             )
+        thinking = self._thinking
+        if n > 1 and thinking is not None and thinking.active(request):
+            raise UnsupportedFeatureError(
+                f"n={n} with thinking on: a reasoning model gives one answer a request while it "
+                "thinks; ask for one answer (n=1), or turn thinking off (thinking=False)"
+            )
         if n > slots:
             raise InvalidRequestError(
                 f"n={n} is more than the {slots} sequences {self.name} decodes at once; ask for "
