@@ -8,9 +8,9 @@ import base64
 import binascii
 import re
 
+from hearth import json_fields as checks
 from hearth.errors import InvalidRequestError, UnsupportedFeatureError
 from hearth.messages import ImagePart, JsonObject, JsonValue, Part, TextPart
-from hearth.wire.responses import checks
 
 DETAIL_META = "responses_detail"
 """ImagePart meta key: the ``detail`` an image came with, when not ``auto``."""

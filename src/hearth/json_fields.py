@@ -1,6 +1,9 @@
-"""Reading an inbound Responses body with its types checked: every problem is an
+"""Reading the fields of a JSON object with their types checked: every problem is an
 :class:`~hearth.errors.InvalidRequestError` whose message starts with the field's path
-(``input[2].content[0].type: …``). Pure."""
+(``input[2].content[0].type: …``). Pure.
+
+The inbound translators (OpenAI's, the Responses API's) and the OpenAI-style dict messages of
+the Python API (:mod:`hearth.dict_messages`) read their bodies with these."""
 
 from __future__ import annotations
 
