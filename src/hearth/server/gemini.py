@@ -18,7 +18,7 @@ from hearth.messages import JsonValue, TextPart, ThinkingPart, ToolCallPart
 from hearth.request import ChatRequest
 from hearth.response import Response as ChatResponse
 from hearth.server.handling import Exchange, handle
-from hearth.server.router import Served
+from hearth.server.served import Served
 from hearth.server.sse import EventStreamResponse
 from hearth.wire.base import StreamEncoder
 from hearth.wire.gemini import FORMAT

@@ -50,7 +50,8 @@ from hearth.server.body import (
 )
 from hearth.server.metrics import Metrics
 from hearth.server.residency import Residency
-from hearth.server.router import ModelRouter, Served
+from hearth.server.router import ModelRouter
+from hearth.server.served import Served
 from hearth.server.settings import ServerSettings
 from hearth.server.sse import EventStreamResponse, framing, wait_for_disconnect
 from hearth.server.upstream import tag_error, upstream_error

@@ -29,7 +29,7 @@ from hearth.request import ChatRequest, EmbedRequest
 from hearth.server.handling import Exchange, handle, public_error
 from hearth.server.model_facts import model_facts
 from hearth.server.ollama_pull import delete, find_entry, pull_lines
-from hearth.server.router import Served
+from hearth.server.served import Served
 from hearth.server.sse import EventStreamResponse, NDJSONResponse, json_line
 from hearth.wire.ollama import FORMAT, embed, models, stream
 from hearth.wire.ollama.errors import error_to_wire

@@ -22,7 +22,7 @@ from hearth.messages import JsonObject, JsonValue
 from hearth.request import ChatRequest
 from hearth.server.completions import CompletionEncoder, CompletionShape, response_body
 from hearth.server.handling import Exchange, handle
-from hearth.server.router import Served
+from hearth.server.served import Served
 from hearth.server.sse import EventStreamResponse
 from hearth.wire.openai import FORMAT
 from hearth.wire.openai.embed import embed_request_from_wire, embed_response_to_wire

@@ -28,7 +28,7 @@ from hearth.response import Response as Answer
 from hearth.response import ResponseAccumulator
 from hearth.server.handling import Exchange, handle, public_error
 from hearth.server.response_keeper import ResponseKeeper
-from hearth.server.router import Served
+from hearth.server.served import Served
 from hearth.server.sse import EventStreamResponse
 from hearth.store.responses import StoredResponse
 from hearth.wire.responses import FORMAT

@@ -24,7 +24,7 @@ from starlette.routing import BaseRoute, Route
 from hearth.errors import InvalidRequestError
 from hearth.messages import JsonObject, JsonValue
 from hearth.server.handling import Exchange, handle
-from hearth.server.router import Served
+from hearth.server.served import Served
 from hearth.server.sse import EventStreamResponse
 from hearth.tokens import Tokenizer, tokenizer
 from hearth.wire.openai import FORMAT
