@@ -15,9 +15,6 @@ Dicts shaped for another API are refused with what to write instead: Anthropic c
 
 from __future__ import annotations
 
-import base64
-import binascii
-import re
 from collections.abc import Mapping, Sequence
 from typing import TypeAlias
 
@@ -43,7 +40,6 @@ REFUSAL_META = "openai_refusal"
 DETAIL_META = "openai_detail"
 """The meta key of an ImagePart's ``detail`` (``low`` / ``high``), kept for the way back out."""
 
-_DATA_URL = re.compile(r"^data:(?P<type>[\w.+-]+/[\w.+-]+)(?:;[^,;]*)*;base64,(?P<data>.*)$", re.S)
 _ROLES = ("system", "developer", "user", "assistant", "tool")
 
 _CALL = (
@@ -154,21 +150,10 @@ def _image(part: JsonObject, where: str) -> ImagePart:
     if spec is None:
         raise InvalidRequestError(f"{where}image_url: required")
     url = checks.string(spec, "url", f"{where}image_url.", required=True) or ""
-    if url.startswith(("http://", "https://")):
-        raise UnsupportedFeatureError(
-            f"{where}image_url.url: hearth does not fetch image URLs; send the image inline "
-            "as a data: URL (data:image/png;base64,…)"
-        )
-    found = _DATA_URL.match(url)
-    if not found:
-        raise InvalidRequestError(f"{where}image_url.url: expected a data:image/…;base64,… URL")
-    try:
-        data = base64.b64decode(found["data"], validate=True)
-    except (binascii.Error, ValueError):
-        raise InvalidRequestError(f"{where}image_url.url: the base64 data is malformed") from None
+    media_type, data = checks.data_url(url, f"{where}image_url.url")
     detail = checks.string(spec, "detail", f"{where}image_url.")
     try:
-        return ImagePart(data, found["type"], meta={DETAIL_META: detail} if detail else None)
+        return ImagePart(data, media_type, meta={DETAIL_META: detail} if detail else None)
     except InvalidRequestError as exc:
         raise InvalidRequestError(f"{where}image_url.url: {exc}") from None
 

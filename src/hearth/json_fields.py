@@ -7,9 +7,12 @@ the Python API (:mod:`hearth.dict_messages`) read their bodies with these."""
 
 from __future__ import annotations
 
+import base64
+import binascii
+import re
 from collections.abc import Callable
 
-from hearth.errors import InvalidRequestError
+from hearth.errors import InvalidRequestError, UnsupportedFeatureError
 from hearth.messages import JsonObject, JsonValue
 
 
@@ -78,3 +81,23 @@ def objects(items: list[JsonValue], path: str) -> list[JsonObject]:
             raise bad(f"{path}[{i}]", "an object", item)
         out.append(item)
     return out
+
+
+_DATA_URL = re.compile(r"^data:(?P<type>[\w.+-]+/[\w.+-]+)(?:;[^,;]*)*;base64,(?P<data>.*)$", re.S)
+
+
+def data_url(url: str, path: str) -> tuple[str, bytes]:
+    """An image given inline as a ``data:TYPE;base64,…`` URL: its declared media type and its
+    bytes. A remote URL is refused (hearth fetches none); ``path`` names the field."""
+    if url.startswith(("http://", "https://")):
+        raise UnsupportedFeatureError(
+            f"{path}: hearth does not fetch image URLs; send the image inline as a data: URL "
+            "(data:image/png;base64,…)"
+        )
+    found = _DATA_URL.match(url)
+    if not found:
+        raise InvalidRequestError(f"{path}: expected a data:image/…;base64,… URL")
+    try:
+        return found["type"], base64.b64decode(found["data"], validate=True)
+    except (binascii.Error, ValueError):
+        raise InvalidRequestError(f"{path}: the base64 data is malformed") from None
