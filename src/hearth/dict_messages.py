@@ -122,12 +122,8 @@ def _content(item: JsonObject, path: str, *, images: bool) -> tuple[Part, ...]:
     content = item.get("content")
     if isinstance(content, str):
         return (TextPart(content),)
-    if not isinstance(content, list):
-        raise checks.bad(f"{path}content", "a string or an array of content parts", content)
     parts: list[Part] = []
-    for j, part in enumerate(checks.objects(content, f"{path}content")):
-        where = f"{path}content[{j}]."
-        kind = checks.string(part, "type", where, required=True)
+    for where, kind, part in checks.content_parts(content, path):
         if kind == "text":
             parts.append(TextPart(checks.string(part, "text", where, required=True) or ""))
         elif kind == "image_url" and images:

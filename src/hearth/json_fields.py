@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from hearth.errors import InvalidRequestError, UnsupportedFeatureError
 from hearth.messages import JsonObject, JsonValue
@@ -81,6 +81,17 @@ def objects(items: list[JsonValue], path: str) -> list[JsonObject]:
             raise bad(f"{path}[{i}]", "an object", item)
         out.append(item)
     return out
+
+
+def content_parts(content: JsonValue, path: str) -> Iterator[tuple[str, str, JsonObject]]:
+    """The parts of a message's ``content`` array, one at a time: each with its own path
+    (``messages[0].content[2].``) and its ``type``, which it must have. ``path`` is the
+    message's; content that is not an array is refused (a string is the caller's to take)."""
+    if not isinstance(content, list):
+        raise bad(f"{path}content", "a string or an array of content parts", content)
+    for j, part in enumerate(objects(content, f"{path}content")):
+        where = f"{path}content[{j}]."
+        yield where, string(part, "type", where, required=True) or "", part
 
 
 _DATA_URL = re.compile(r"^data:(?P<type>[\w.+-]+/[\w.+-]+)(?:;[^,;]*)*;base64,(?P<data>.*)$", re.S)

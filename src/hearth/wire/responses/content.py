@@ -37,12 +37,8 @@ def user_content(item: JsonObject, path: str) -> tuple[Part, ...]:
     content = item.get("content")
     if isinstance(content, str):
         return (TextPart(content),)
-    if not isinstance(content, list):
-        raise checks.bad(f"{path}content", "a string or an array of content parts", content)
     parts: list[Part] = []
-    for j, part in enumerate(checks.objects(content, f"{path}content")):
-        where = f"{path}content[{j}]."
-        kind = checks.string(part, "type", where, required=True)
+    for where, kind, part in checks.content_parts(content, path):
         if kind == "input_text":
             parts.append(TextPart(checks.string(part, "text", where, required=True) or ""))
         elif kind == "input_image":
@@ -64,12 +60,8 @@ def text_content(item: JsonObject, path: str, kinds: tuple[str, ...]) -> str:
     content = item.get("content")
     if isinstance(content, str):
         return content
-    if not isinstance(content, list):
-        raise checks.bad(f"{path}content", "a string or an array of content parts", content)
     texts: list[str] = []
-    for j, part in enumerate(checks.objects(content, f"{path}content")):
-        where = f"{path}content[{j}]."
-        kind = checks.string(part, "type", where, required=True)
+    for where, kind, part in checks.content_parts(content, path):
         if kind not in kinds:
             raise InvalidRequestError(
                 f"{where}type: {kind!r} content is not allowed here; use {' or '.join(kinds)}"
