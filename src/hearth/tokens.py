@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 from hearth.errors import InvalidRequestError, UnsupportedFeatureError
 
 if TYPE_CHECKING:
-    from hearth.backends.base import Backend
     from hearth.request import ChatRequest
 
 
@@ -53,7 +52,15 @@ class TokenCounter(Protocol):
     def count_request_tokens(self, request: ChatRequest) -> int: ...
 
 
-def tokenizer(backend: Backend) -> Tokenizer:
+class _Named(Protocol):
+    """What the errors below need of a backend (:class:`hearth.backends.base.Backend` has it):
+    its name, to say which model has no tokenizer."""
+
+    @property
+    def name(self) -> str: ...
+
+
+def tokenizer(backend: _Named) -> Tokenizer:
     """``backend`` as a :class:`Tokenizer`, or the error saying it has none."""
     if isinstance(backend, Tokenizer):
         return backend
@@ -63,7 +70,7 @@ def tokenizer(backend: Backend) -> Tokenizer:
     )
 
 
-def counter(backend: Backend) -> TokenCounter:
+def counter(backend: _Named) -> TokenCounter:
     """``backend`` as a :class:`TokenCounter`, or the error saying it cannot count."""
     if isinstance(backend, TokenCounter):
         return backend

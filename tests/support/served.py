@@ -1,17 +1,19 @@
-"""``hearth serve``'s app on a loopback port in a background thread, for SDK tests."""
+"""``hearth serve``'s app on a loopback port in a background thread, for SDK tests; scripted
+:class:`~hearth.backends.testing.FakeBackend` models served so (:func:`fakes_served`)."""
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import httpx
 import uvicorn
 
-from hearth.backends.base import Backend
+from hearth.backends.base import Backend, Capabilities
+from hearth.backends.testing import FakeBackend, Script
 from hearth.config.schema import Config
 from hearth.server import ServerSettings, create_app
 
@@ -45,3 +47,21 @@ def served(
     finally:
         server.should_exit = True
         thread.join(30)
+
+
+@contextmanager
+def fakes_served(
+    capabilities: Capabilities | None = None, **others: Backend
+) -> Iterator[Callable[..., tuple[str, FakeBackend]]]:
+    """A function that serves a FakeBackend playing the scripts it is given as model "fake"
+    (beside the ``others``, by name) and returns the base URL and the fake; every server it
+    started stops at the end of the block."""
+    with ExitStack() as stack:
+
+        def start(*scripts: Script) -> tuple[str, FakeBackend]:
+            fake = FakeBackend(list(scripts), capabilities=capabilities)
+            settings = ServerSettings(models=("fake", *others))
+            url = stack.enter_context(served(settings, backends={"fake": fake, **others}))
+            return url, fake
+
+        yield start

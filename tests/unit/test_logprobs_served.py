@@ -6,19 +6,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from pathlib import Path
 
 import ollama
 import openai
 import pytest
-from tests.unit.test_server_live import live
+from tests.support.served import fakes_served
 
 from hearth.backends.base import Capabilities
-from hearth.backends.testing import FakeBackend, Script
-from hearth.config.schema import Config
+from hearth.backends.testing import Script
 from hearth.events import Done, TextDelta, Usage
 from hearth.logprobs import TokenLogprob
-from hearth.server import ServerSettings, create_app
 
 USER = [{"role": "user", "content": "capital of France?"}]
 
@@ -45,22 +42,8 @@ ECHO: Script = [
 
 @pytest.fixture
 def serve() -> Iterator[object]:
-    stack: list[object] = []
-
-    def start(*scripts: Script) -> tuple[str, FakeBackend]:
-        fake = FakeBackend(list(scripts), capabilities=Capabilities(raw_completion=True))
-        app = create_app(
-            ServerSettings(models=("fake",)),
-            config=Config(path=Path("/dev/null")),
-            backends={"fake": fake},
-        )
-        ctx = live(app)
-        stack.append(ctx)
-        return ctx.__enter__(), fake
-
-    yield start
-    for ctx in stack:
-        ctx.__exit__(None, None, None)  # type: ignore[attr-defined]
+    with fakes_served(Capabilities(raw_completion=True)) as start:
+        yield start
 
 
 def _client(url: str) -> openai.OpenAI:

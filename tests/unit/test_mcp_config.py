@@ -13,7 +13,7 @@ import pytest
 from hearth.config import load_config
 from hearth.errors import ConfigFileError, InvalidRequestError
 from hearth.mcp import MCPServer, load_mcp_json, parse_server_option
-from hearth.mcp.spec import name_from_command
+from hearth.mcp_spec import name_from_command
 
 
 def test_a_server_is_a_command_or_a_url() -> None:

@@ -12,7 +12,7 @@ from tests.support.agent import answer, call, calls, fake_model
 
 from hearth.agent import Agent, Allow, Ask, Deny, Hooks, Rewrite, ToolProgressStep, report_progress
 from hearth.agent.hooks import call_hook
-from hearth.mcp.agent import with_approval
+from hearth.agent.mcp_tools import with_approval
 from hearth.mcp.naming import exposed_names, tool_name
 from hearth.mcp.requests import defaults
 from hearth.mcp.results import tool_result

@@ -6,22 +6,19 @@ tests/integration/test_server_ollama_live_clients.py."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import ollama
 import pytest
 from langchain_core.messages import AIMessageChunk
 from langchain_ollama import ChatOllama, OllamaEmbeddings
-from tests.unit.test_server_live import live
+from tests.support.served import fakes_served
 from tests.unit.test_server_ollama import EmbeddingFake
 
 from hearth.backends.base import Capabilities
-from hearth.backends.testing import FakeBackend, Script
-from hearth.config.schema import Config
+from hearth.backends.testing import Script
 from hearth.errors import ContextLengthExceededError
 from hearth.events import Done, TextDelta, ToolCallEvent, Usage
 from hearth.messages import ToolCallPart
-from hearth.server import ServerSettings, create_app
 
 TEXT: Script = [TextDelta("Par"), TextDelta("is"), Done("end_turn", Usage(7, 2))]
 CALLS: Script = [
@@ -52,23 +49,9 @@ def get_time(tz: str) -> str:
 
 @pytest.fixture
 def serve() -> Iterator[object]:
-    stack: list[object] = []
-
-    def start(*scripts: Script) -> tuple[str, FakeBackend]:
-        caps = Capabilities(context_length=2048, tools=True, raw_completion=True)
-        fake = FakeBackend(list(scripts), capabilities=caps)
-        app = create_app(
-            ServerSettings(models=("fake", "emb")),
-            config=Config(path=Path("/dev/null")),
-            backends={"fake": fake, "emb": EmbeddingFake()},
-        )
-        ctx = live(app)
-        stack.append(ctx)
-        return ctx.__enter__(), fake
-
-    yield start
-    for ctx in stack:
-        ctx.__exit__(None, None, None)  # type: ignore[attr-defined]
+    caps = Capabilities(context_length=2048, tools=True, raw_completion=True)
+    with fakes_served(caps, emb=EmbeddingFake()) as start:
+        yield start
 
 
 def test_ollama_client(serve: object) -> None:

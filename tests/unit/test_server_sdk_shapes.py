@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from pathlib import Path
 
 import anthropic
 import openai
@@ -13,14 +12,12 @@ import pytest
 from google import genai
 from google.genai import errors as genai_errors
 from google.genai import types as gtypes
-from tests.unit.test_server_live import live
+from tests.support.served import fakes_served
 
-from hearth.backends.testing import FakeBackend, Script
-from hearth.config.schema import Config
+from hearth.backends.testing import Script
 from hearth.errors import ContextLengthExceededError
 from hearth.events import Done, TextDelta, ToolCallEvent, Usage
 from hearth.messages import ToolCallPart
-from hearth.server import ServerSettings, create_app
 
 TEXT: Script = [TextDelta("Par"), TextDelta("is"), Done("end_turn", Usage(7, 2))]
 CALL: Script = [
@@ -33,21 +30,8 @@ USER = [{"role": "user", "content": "capital of France?"}]
 
 @pytest.fixture
 def serve() -> Iterator[object]:
-    stack: list[object] = []
-
-    def start(*scripts: Script) -> str:
-        app = create_app(
-            ServerSettings(models=("fake",)),
-            config=Config(path=Path("/dev/null")),
-            backends={"fake": FakeBackend(list(scripts))},
-        )
-        ctx = live(app)
-        stack.append(ctx)
-        return ctx.__enter__()
-
-    yield start
-    for ctx in stack:
-        ctx.__exit__(None, None, None)  # type: ignore[attr-defined]
+    with fakes_served() as start:
+        yield lambda *scripts: start(*scripts)[0]
 
 
 def test_openai_sdk(serve: object) -> None:

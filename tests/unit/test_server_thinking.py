@@ -5,7 +5,6 @@ thinking switch and budget arriving as the request's settings. FakeBackend scrip
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import anthropic
@@ -14,14 +13,12 @@ import openai
 import pytest
 from google import genai
 from google.genai import types as gtypes
-from tests.unit.test_server_live import live
+from tests.support.served import fakes_served
 
 from hearth.backends.base import Capabilities
-from hearth.backends.testing import FakeBackend, Script
-from hearth.config.schema import Config
+from hearth.backends.testing import Script
 from hearth.events import Done, TextDelta, ThinkingDelta, Usage
 from hearth.messages import ThinkingPart
-from hearth.server import ServerSettings, create_app
 
 THOUGHT = "Let me add: 12 + 30 = 42."
 THINK: Script = [
@@ -36,22 +33,8 @@ USER = [{"role": "user", "content": "What is 12 + 30?"}]
 
 @pytest.fixture
 def serve() -> Iterator[Any]:
-    stack: list[Any] = []
-
-    def start(*scripts: Script) -> tuple[str, FakeBackend]:
-        fake = FakeBackend(list(scripts), capabilities=Capabilities(thinking=True))
-        app = create_app(
-            ServerSettings(models=("fake",)),
-            config=Config(path=Path("/dev/null")),
-            backends={"fake": fake},
-        )
-        ctx = live(app)
-        stack.append(ctx)
-        return ctx.__enter__(), fake
-
-    yield start
-    for ctx in stack:
-        ctx.__exit__(None, None, None)
+    with fakes_served(Capabilities(thinking=True)) as start:
+        yield start
 
 
 def test_openai_chat_completions(serve: Any) -> None:

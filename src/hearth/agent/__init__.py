@@ -7,7 +7,6 @@
 
 from hearth.agent.hooks import Allow, Ask, Deny, Hooks, Rewrite
 from hearth.agent.loop import Agent
-from hearth.agent.progress import report_progress
 from hearth.agent.setup import FINISH_TOOL
 from hearth.agent.steps import (
     AgentResult,
@@ -26,6 +25,7 @@ from hearth.agent.steps import (
 )
 from hearth.agent.stream import AgentStream, AsyncAgentStream
 from hearth.agent.subscription import SubscriberLaggedError, Subscription
+from hearth.tool_progress import report_progress
 
 __all__ = [
     "FINISH_TOOL",

@@ -23,11 +23,11 @@ from typing import Any, Literal
 
 from hearth.errors import OutputValidationError
 from hearth.messages import JsonValue, ToolCallPart, ToolResultPart
+from hearth.tool_progress import Progress, ProgressChannel
 from hearth.tools import Tool, ToolResult
 
 from .hooks import Allow, Ask, Deny, Hooks, Rewrite, call_hook
 from .output import AgentOutput
-from .progress import Progress, ProgressChannel
 from .steps import ToolOutcome
 
 TRUNCATION_MARKER = "[… output truncated by hearth: {dropped} of {total} characters not shown]"

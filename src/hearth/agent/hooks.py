@@ -19,17 +19,31 @@ the same hook again.
 
 from __future__ import annotations
 
-import inspect
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TypeAlias, TypeVar
+from typing import TypeAlias
 
+from hearth.callbacks import ApprovalCallback, MaybeAwaitable, call_hook
 from hearth.messages import JsonObject, Message, ToolCallPart
 from hearth.tools import ToolResult
 
 from .steps import AgentResult
 
-T = TypeVar("T")
+__all__ = [
+    "Allow",
+    "ApprovalCallback",
+    "Ask",
+    "Deny",
+    "Hooks",
+    "MaybeAwaitable",
+    "PostToolHook",
+    "PostTurnHook",
+    "PreToolHook",
+    "PreTurnHook",
+    "Rewrite",
+    "ToolDecision",
+    "call_hook",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +73,6 @@ class Ask:
 
 
 ToolDecision: TypeAlias = Allow | Deny | Rewrite | Ask | None
-MaybeAwaitable: TypeAlias = T | Awaitable[T]
 
 PreTurnHook: TypeAlias = Callable[[Message], MaybeAwaitable[Deny | None]]
 PreToolHook: TypeAlias = Callable[[ToolCallPart], MaybeAwaitable[ToolDecision]]
@@ -67,7 +80,6 @@ PostToolHook: TypeAlias = Callable[
     [ToolCallPart, ToolResult], MaybeAwaitable[ToolResult | str | None]
 ]
 PostTurnHook: TypeAlias = Callable[[AgentResult], MaybeAwaitable[None]]
-ApprovalCallback: TypeAlias = Callable[[ToolCallPart, str], MaybeAwaitable[bool]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,10 +91,3 @@ class Hooks:
     post_tool: PostToolHook | None = None
     post_turn: PostTurnHook | None = None
     approve: ApprovalCallback | None = None
-
-
-async def call_hook(value: MaybeAwaitable[T]) -> T:
-    """The hook's return value, awaited if it is awaitable."""
-    if inspect.isawaitable(value):
-        return await value
-    return value

@@ -28,12 +28,12 @@ from hearth.messages import JsonObject, JsonValue, Message, ToolCallPart, ToolRe
 from hearth.request import ChatRequest, OutputFormat, ToolChoice
 from hearth.response import ResponseAccumulator
 from hearth.settings import GenerationSettings
+from hearth.tool_progress import Progress
 
 from . import compaction
 from .execution import CallOutcome, ToolRunner, cancelled_outcome, rejected_call_feedback
 from .hooks import Deny, Hooks, call_hook
 from .output import AgentOutput, exhausted, retry_message
-from .progress import Progress
 from .runtime import CancelledByAgentError, cancel_leftovers, next_event, next_step
 from .setup import FINISH_TOOL, initial_history, tool_table
 from .steps import (
@@ -57,9 +57,9 @@ from .subscription import DEFAULT_BUFFER, Overflow, Subscription
 from .triggers import Dispatcher
 
 if TYPE_CHECKING:
+    from hearth.agent.mcp_tools import AgentMCP
     from hearth.client import Model, ToolLike
     from hearth.mcp import MCPServer, MCPToolset
-    from hearth.mcp.agent import AgentMCP
     from hearth.response import Response
     from hearth.store import ConversationStore
     from hearth.tools import Tool
@@ -151,8 +151,8 @@ class Agent(Generic[OutputT]):
         self.tools: Mapping[str, Tool] = tool_table(tools, finish_tool)
         self.hooks = hooks or Hooks()
         self._mcp: AgentMCP | None = None
-        if mcp_servers:  # MCP tools join the table as the servers list them (hearth.mcp.agent)
-            from hearth.mcp.agent import attach
+        if mcp_servers:  # MCP tools join the table as the servers list them (mcp_tools)
+            from hearth.agent.mcp_tools import attach
 
             reserved = [FINISH_TOOL.name] if finish_tool else []
             self._mcp = attach(mcp_servers, self.tools, self.hooks, self.model, reserved)

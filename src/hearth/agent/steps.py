@@ -119,7 +119,7 @@ class ToolResultStep:
 @dataclass(frozen=True, slots=True)
 class ToolProgressStep:
     """A running call reported progress (an MCP server's ``notifications/progress``, or
-    :func:`hearth.agent.progress.report_progress`): ``progress`` so far, of ``total`` when
+    :func:`hearth.tool_progress.report_progress`): ``progress`` so far, of ``total`` when
     known, and the tool's ``message`` if it gave one."""
 
     index: int

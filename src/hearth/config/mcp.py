@@ -27,7 +27,7 @@ from pathlib import Path
 from hearth.config.fields import Fields, SchemaError, shown
 from hearth.config.lines import KeyPath
 from hearth.errors import InvalidRequestError
-from hearth.mcp.spec import (
+from hearth.mcp_spec import (
     APPROVAL_POLICIES,
     DEFAULT_CALL_TIMEOUT,
     DEFAULT_STARTUP_TIMEOUT,

@@ -55,7 +55,7 @@ SERVER_KEYS = (
     "memory_budget", "keep_alive",
 )  # fmt: skip
 if TYPE_CHECKING:
-    from hearth.mcp.spec import MCPServer
+    from hearth.mcp_spec import MCPServer
 
 PROVIDER_NAME = re.compile(r"[a-z0-9][a-z0-9_-]*")
 

@@ -14,7 +14,7 @@ from hearth.catalog.entries import DEFAULT_CHAT_MODEL, Catalog, CatalogEntry, bu
 from hearth.settings import GenerationSettings
 
 if TYPE_CHECKING:
-    from hearth.mcp.spec import MCPServer
+    from hearth.mcp_spec import MCPServer
 
 DEFAULT_MODEL = f"local:{DEFAULT_CHAT_MODEL}"
 

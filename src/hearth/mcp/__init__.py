@@ -11,8 +11,8 @@ Importing this package is light: the ``mcp`` SDK loads when a server is first st
 
 from hearth.mcp.json_file import load_mcp_json, parse_mcp_json
 from hearth.mcp.requests import Elicitation, ElicitCallback
-from hearth.mcp.spec import ApprovalPolicy, MCPServer, parse_server_option
 from hearth.mcp.toolset import MCPToolInfo, MCPToolset, ServerStatus
+from hearth.mcp_spec import ApprovalPolicy, MCPServer, parse_server_option
 
 __all__ = [
     "ApprovalPolicy",

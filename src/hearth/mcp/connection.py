@@ -16,8 +16,8 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Literal, NoReturn, TextIO, cast
 
 from hearth.errors import InvalidRequestError, MCPServerError
+from hearth.mcp_spec import MCPServer
 
-from .spec import MCPServer
 from .transport import open_session
 
 if TYPE_CHECKING:

@@ -22,8 +22,7 @@ from pathlib import Path
 from typing import TypeAlias
 
 from hearth.errors import ConfigFileError, InvalidRequestError
-
-from .spec import MCPServer
+from hearth.mcp_spec import MCPServer
 
 _Fail: TypeAlias = Callable[[str], ConfigFileError]
 _TYPES = ("stdio", "http", "streamable-http", "streamableHttp")

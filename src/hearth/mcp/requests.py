@@ -20,16 +20,15 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeAlias
 
+from hearth.callbacks import ApprovalCallback, call_hook
 from hearth.messages import ImagePart, JsonObject, Message, Role, TextPart, ToolCallPart
 
 if TYPE_CHECKING:
     import mcp_types as types
     from mcp.client.session import ClientRequestContext, ElicitationFnT, SamplingFnT
 
-    from hearth.agent.hooks import ApprovalCallback
     from hearth.client import Model
-
-    from .spec import MCPServer
+    from hearth.mcp_spec import MCPServer
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,8 +122,6 @@ def elicitation_callback(
     ) -> types.ElicitResult | types.ErrorData:
         import mcp_types as types
 
-        from hearth.agent.hooks import call_hook
-
         schema = getattr(params, "requested_schema", None)
         asked = Elicitation(spec.name, params.message,
                             _json(schema), getattr(params, "url", None))  # fmt: skip
@@ -143,8 +140,6 @@ def elicitation_callback(
 
 
 async def _approved_defaults(asked: Elicitation, approve: ApprovalCallback) -> JsonObject | None:
-    from hearth.agent.hooks import call_hook
-
     arguments = {"server": asked.server, "message": asked.message,
                  "requested_schema": asked.schema, "url": asked.url}  # fmt: skip
     call = ToolCallPart(f"elicitation-{next(_ids)}", "mcp_elicitation", json.dumps(arguments))

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from hearth.errors import InvalidRequestError, MCPServerError
+from hearth.mcp_spec import MCPServer
+from hearth.tool_progress import current_reporter
 from hearth.tools import Tool, ToolResult
 
 from .connection import Connection, MCPCallError, State
@@ -25,12 +27,11 @@ from .naming import exposed_names
 from .requests import ElicitCallback, elicitation_callback, sampling_callback
 from .results import tool_result
 from .runtime import MCPRuntime
-from .spec import MCPServer
 
 if TYPE_CHECKING:
     import mcp_types as types
 
-    from hearth.agent.hooks import ApprovalCallback
+    from hearth.callbacks import ApprovalCallback
     from hearth.client import Model
 
 CLOSE_TIMEOUT = 30.0
@@ -161,8 +162,6 @@ class MCPToolset:
         return Tool.from_schema(name, schema, call, description=description)
 
     async def _call(self, conn: Connection, tool: str, arguments: dict[str, object]) -> ToolResult:
-        from hearth.agent.progress import current_reporter
-
         report = current_reporter()
 
         async def on_progress(progress: float, total: float | None, message: str | None) -> None:

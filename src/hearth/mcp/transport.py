@@ -11,7 +11,7 @@ import sys
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, TextIO
 
-from .spec import MCPServer
+from hearth.mcp_spec import MCPServer
 
 if TYPE_CHECKING:
     from mcp import ClientSession

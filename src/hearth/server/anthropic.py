@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import uuid
 
-from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute
 
-from hearth.server.handling import Exchange, handle
+from hearth.server.handling import Exchange, route
 from hearth.server.sse import EventStreamResponse
 from hearth.wire.anthropic import FORMAT
 
@@ -32,9 +31,5 @@ async def _messages(ex: Exchange) -> Response | EventStreamResponse:
     )
 
 
-async def _endpoint(request: Request) -> Response | EventStreamResponse:
-    return await handle(request, FORMAT, _messages)
-
-
 def routes() -> list[BaseRoute]:
-    return [Route("/v1/messages", _endpoint, methods=["POST"])]
+    return [route(FORMAT, "/v1/messages", _messages, ["POST"])]

@@ -26,7 +26,8 @@ from hearth.server.handling import ServerState
 from hearth.server.metrics import Metrics
 from hearth.server.residency import Residency
 from hearth.server.response_keeper import ResponseKeeper
-from hearth.server.router import ModelRouter, Served, build_router
+from hearth.server.router import ModelRouter, build_router
+from hearth.server.served import Served
 from hearth.server.settings import ServerSettings
 
 log = logging.getLogger("hearth.server")

@@ -6,19 +6,17 @@ SDKs post by default (``GET /v1/models`` stays OpenAI's model list)."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
 
-from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute
 
 from hearth.errors import InvalidRequestError, ModelNotFoundError
 from hearth.events import Done, StreamEvent, TextDelta, ThinkingDelta, ToolCallEvent
 from hearth.messages import JsonValue, TextPart, ThinkingPart, ToolCallPart
 from hearth.request import ChatRequest
 from hearth.response import Response as ChatResponse
-from hearth.server.handling import Exchange, handle
-from hearth.server.router import Served
+from hearth.server.handling import Exchange, route
+from hearth.server.served import Served
 from hearth.server.sse import EventStreamResponse
 from hearth.wire.base import StreamEncoder
 from hearth.wire.gemini import FORMAT
@@ -105,20 +103,10 @@ async def _get(ex: Exchange) -> Response:
     return JSONResponse({"name": f"models/{served.id}", "displayName": served.id})
 
 
-Handler = Callable[[Exchange], Awaitable[Response | EventStreamResponse]]
-
-
-def _endpoint(fn: Handler) -> Callable[[Request], Awaitable[Response | EventStreamResponse]]:
-    async def endpoint(request: Request) -> Response | EventStreamResponse:
-        return await handle(request, FORMAT, fn)
-
-    return endpoint
-
-
 def routes() -> list[BaseRoute]:
     return [
-        Route("/v1beta/models", _endpoint(_list), methods=["GET"]),
-        Route("/v1beta/models/{target:path}", _endpoint(_generate), methods=["POST"]),
-        Route("/v1beta/models/{target:path}", _endpoint(_get), methods=["GET"]),
-        Route("/v1/models/{target:path}", _endpoint(_generate), methods=["POST"]),
+        route(FORMAT, "/v1beta/models", _list, ["GET"]),
+        route(FORMAT, "/v1beta/models/{target:path}", _generate, ["POST"]),
+        route(FORMAT, "/v1beta/models/{target:path}", _get, ["GET"]),
+        route(FORMAT, "/v1/models/{target:path}", _generate, ["POST"]),
     ]

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Protocol, TypeVar
 import anyio
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
 
 from hearth._text import escape_controls
 from hearth.errors import (
@@ -50,7 +51,8 @@ from hearth.server.body import (
 )
 from hearth.server.metrics import Metrics
 from hearth.server.residency import Residency
-from hearth.server.router import ModelRouter, Served
+from hearth.server.router import ModelRouter
+from hearth.server.served import Served
 from hearth.server.settings import ServerSettings
 from hearth.server.sse import EventStreamResponse, framing, wait_for_disconnect
 from hearth.server.upstream import tag_error, upstream_error
@@ -404,7 +406,6 @@ async def _aclose(events: AsyncIterator[StreamEvent]) -> None:
         await aclose()
 
 
-
 def _check_choices(served: Served, request: ChatRequest) -> None:
     """``n``: at most what the model gives per request (a local model: its slots)."""
     n = request.settings.n or 1
@@ -416,11 +417,21 @@ def _check_choices(served: Served, request: ChatRequest) -> None:
             + (f", or serve it with slots={n}" if most > 1 else "")
         )
 
-async def handle(
-    request: Request,
-    fmt: WireFormat,
-    route: Callable[[Exchange], Awaitable[Response | EventStreamResponse]],
-) -> Response | EventStreamResponse:
+
+Handler = Callable[[Exchange], Awaitable[Response | EventStreamResponse]]
+"""One endpoint of a format: what it answers to an exchange."""
+
+
+def route(fmt: WireFormat, path: str, fn: Handler, methods: list[str]) -> Route:
+    """The Starlette route of ``path`` that runs ``fn`` through :func:`handle` for ``fmt``."""
+
+    async def endpoint(request: Request) -> Response | EventStreamResponse:
+        return await handle(request, fmt, fn)
+
+    return Route(path, endpoint, methods=methods)
+
+
+async def handle(request: Request, fmt: WireFormat, fn: Handler) -> Response | EventStreamResponse:
     """Run one route: check the key, map every error to the API's format, count the answer."""
     if fmt.serve is None:
         raise ValueError(f"hearth does not serve the {fmt.name} format")
@@ -431,7 +442,7 @@ async def handle(
         key = state.settings.api_key
         if key is not None:
             check_key(request, key.reveal())
-        answer = await route(exchange)
+        answer = await fn(exchange)
     except ClientGoneError:
         answer = Response(status_code=499)
     except UploadAbandonedError as exc:

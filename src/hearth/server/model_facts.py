@@ -25,7 +25,7 @@ from hearth.catalog.entries import CatalogEntry
 from hearth.catalog.gguf_file import GGUFInfo
 from hearth.catalog.gguf_values import ArraySummary, MetadataValue
 from hearth.messages import JsonValue
-from hearth.server.router import Served
+from hearth.server.served import Served
 from hearth.settings import GenerationSettings
 
 

@@ -15,21 +15,21 @@ it (:mod:`hearth.server.residency`).
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute
 
 from hearth.backends.base import raw_completion_unsupported
 from hearth.embeddings import Embeddings
 from hearth.errors import InvalidRequestError, ModelNotFoundError
 from hearth.messages import JsonObject
 from hearth.request import ChatRequest, EmbedRequest
-from hearth.server.handling import Exchange, handle, public_error
+from hearth.server.handling import Exchange, public_error, route
 from hearth.server.model_facts import model_facts
 from hearth.server.ollama_pull import delete, find_entry, pull_lines
-from hearth.server.router import Served
+from hearth.server.served import Served
 from hearth.server.sse import EventStreamResponse, NDJSONResponse, json_line
 from hearth.wire.ollama import FORMAT, embed, models, stream
 from hearth.wire.ollama.errors import error_to_wire
@@ -214,26 +214,16 @@ async def liveness(request: Request) -> Response:
     return PlainTextResponse(LIVENESS)
 
 
-Handler = Callable[[Exchange], Awaitable[Response | EventStreamResponse]]
-
-
-def _route(path: str, fn: Handler, methods: list[str]) -> Route:
-    async def endpoint(request: Request) -> Response | EventStreamResponse:
-        return await handle(request, FORMAT, fn)
-
-    return Route(path, endpoint, methods=methods)
-
-
 def routes() -> list[BaseRoute]:
     return [
-        _route("/api/chat", _chat, ["POST"]),
-        _route("/api/generate", _generate, ["POST"]),
-        _route("/api/embed", _embed, ["POST"]),
-        _route("/api/embeddings", _embeddings, ["POST"]),
-        _route("/api/tags", _tags, ["GET"]),
-        _route("/api/show", _show, ["POST"]),
-        _route("/api/ps", _ps, ["GET"]),
-        _route("/api/version", _version, ["GET"]),
-        _route("/api/pull", _pull, ["POST"]),
-        _route("/api/delete", _delete, ["DELETE"]),
+        route(FORMAT, "/api/chat", _chat, ["POST"]),
+        route(FORMAT, "/api/generate", _generate, ["POST"]),
+        route(FORMAT, "/api/embed", _embed, ["POST"]),
+        route(FORMAT, "/api/embeddings", _embeddings, ["POST"]),
+        route(FORMAT, "/api/tags", _tags, ["GET"]),
+        route(FORMAT, "/api/show", _show, ["POST"]),
+        route(FORMAT, "/api/ps", _ps, ["GET"]),
+        route(FORMAT, "/api/version", _version, ["GET"]),
+        route(FORMAT, "/api/pull", _pull, ["POST"]),
+        route(FORMAT, "/api/delete", _delete, ["DELETE"]),
     ]

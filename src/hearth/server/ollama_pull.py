@@ -34,7 +34,7 @@ from hearth.catalog.store import ModelStore
 from hearth.errors import InvalidRequestError, ModelNotFoundError
 from hearth.messages import JsonObject
 from hearth.server.handling import ServerState
-from hearth.server.router import Served
+from hearth.server.served import Served
 from hearth.wire.ollama.models import pull_line
 
 PROGRESS_EVERY = 0.25

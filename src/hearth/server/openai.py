@@ -9,18 +9,16 @@ models, and remote ones whose API has raw completion); the others answer 400 poi
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
 
-from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute
 
 from hearth.backends.base import raw_completion_unsupported
 from hearth.embeddings import Embeddings
 from hearth.errors import InvalidRequestError, UnsupportedFeatureError
 from hearth.messages import JsonObject, JsonValue
-from hearth.server.handling import Exchange, handle
-from hearth.server.router import Served
+from hearth.server.handling import Exchange, route
+from hearth.server.served import Served
 from hearth.server.sse import EventStreamResponse
 from hearth.wire.openai import FORMAT
 from hearth.wire.openai.completion_answers import (
@@ -143,21 +141,11 @@ async def _model(ex: Exchange) -> Response:
     )
 
 
-Handler = Callable[[Exchange], Awaitable[Response | EventStreamResponse]]
-
-
-def _route(path: str, fn: Handler, methods: list[str]) -> Route:
-    async def endpoint(request: Request) -> Response | EventStreamResponse:
-        return await handle(request, FORMAT, fn)
-
-    return Route(path, endpoint, methods=methods)
-
-
 def routes() -> list[BaseRoute]:
     return [
-        _route("/v1/chat/completions", _chat, ["POST"]),
-        _route("/v1/completions", _completions, ["POST"]),
-        _route("/v1/embeddings", _embeddings, ["POST"]),
-        _route("/v1/models", _models, ["GET"]),
-        _route("/v1/models/{model:path}", _model, ["GET"]),
+        route(FORMAT, "/v1/chat/completions", _chat, ["POST"]),
+        route(FORMAT, "/v1/completions", _completions, ["POST"]),
+        route(FORMAT, "/v1/embeddings", _embeddings, ["POST"]),
+        route(FORMAT, "/v1/models", _models, ["GET"]),
+        route(FORMAT, "/v1/models/{model:path}", _model, ["GET"]),
     ]

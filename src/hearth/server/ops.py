@@ -11,7 +11,7 @@ from hearth.server.handling import ServerState, check_key, error_response
 from hearth.server.metrics import CONTENT_TYPE
 from hearth.server.openapi import openapi_schema
 from hearth.server.residency import swappable
-from hearth.server.router import Served
+from hearth.server.served import Served
 from hearth.wire.openai.errors import error_to_wire
 
 

@@ -21,7 +21,6 @@ import os
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import anyio
@@ -31,26 +30,11 @@ from hearth.errors import InvalidRequestError, ModelUnavailableError, Overloaded
 
 if TYPE_CHECKING:
     from hearth.server.metrics import Metrics
-    from hearth.server.router import Served
+    from hearth.server.served import Served
 
 log = logging.getLogger("hearth.server")
 MIB = 1024 * 1024
 REAP_INTERVAL = 0.5
-
-
-@dataclass
-class Resident:
-    """One model's residency: requests holding it, when it was last used and when it expires
-    (``time.monotonic()``; None: never), whether it is draining, and its memory in bytes."""
-
-    in_use: int = 0
-    last_used: float = 0.0
-    expires_at: float | None = None
-    draining: bool = False
-    memory: int = 0
-    stop_requested: bool = False
-    """``hearth stop`` (or keep_alive 0 with no request) came while requests held it: it
-    unloads when the last one ends, whatever keep_alive they asked for."""
 
 
 def machine_memory() -> int:

@@ -13,22 +13,21 @@ runs as a task of the app; ``GET`` shows it ``queued``, ``in_progress``, then ``
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import anyio
-from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute
 
 from hearth.errors import InvalidRequestError, RequestTimeoutError
 from hearth.messages import JsonObject, JsonValue, Message
 from hearth.request import ChatRequest
 from hearth.response import Response as Answer
 from hearth.response import ResponseAccumulator
-from hearth.server.handling import Exchange, handle, public_error
+from hearth.server.handling import Exchange, public_error, route
 from hearth.server.response_keeper import ResponseKeeper
-from hearth.server.router import Served
+from hearth.server.served import Served
 from hearth.server.sse import EventStreamResponse
 from hearth.store.responses import StoredResponse
 from hearth.wire.responses import FORMAT
@@ -245,22 +244,11 @@ def _path_id(ex: Exchange) -> str:
     return str(ex.request.path_params["response_id"])
 
 
-Handler = Callable[[Exchange], Awaitable[Response | EventStreamResponse]]
-
-
-def _route(path: str, fn: Handler, methods: list[str]) -> Route:
-    async def endpoint(request: Request) -> Response | EventStreamResponse:
-        return await handle(request, FORMAT, fn)
-
-    return Route(path, endpoint, methods=methods)
-
-
 def routes() -> list[BaseRoute]:
     return [
-        _route("/v1/responses", _create, ["POST"]),
-        _route("/v1/responses/{response_id}", _retrieve, ["GET"]),
-        _route("/v1/responses/{response_id}", _delete, ["DELETE"]),
-        _route("/v1/responses/{response_id}/input_items", _input_items, ["GET"]),
-        _route("/v1/responses/{response_id}/cancel", _cancel, ["POST"]),
+        route(FORMAT, "/v1/responses", _create, ["POST"]),
+        route(FORMAT, "/v1/responses/{response_id}", _retrieve, ["GET"]),
+        route(FORMAT, "/v1/responses/{response_id}", _delete, ["DELETE"]),
+        route(FORMAT, "/v1/responses/{response_id}/input_items", _input_items, ["GET"]),
+        route(FORMAT, "/v1/responses/{response_id}/cancel", _cancel, ["POST"]),
     ]
-

@@ -10,9 +10,7 @@ model.
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 
 from hearth.accelerator import OPTION_NAMES
 from hearth.backends.base import Backend
@@ -20,7 +18,8 @@ from hearth.backends.registry import create_backend, split_model_string
 from hearth.config.schema import Config
 from hearth.errors import HearthError, ModelNotFoundError
 from hearth.server.admission import Admission
-from hearth.server.residency import Resident, swappable
+from hearth.server.residency import swappable
+from hearth.server.served import Served
 from hearth.server.settings import (
     DEFAULT_LOCAL_PARALLEL,
     DEFAULT_REMOTE_PARALLEL,
@@ -30,20 +29,6 @@ from hearth.server.settings import (
 MAX_ENGINE_SLOTS = 32
 # the CLI's --n-ctx / --n-threads and accelerator flags (--gpu-layers, --cache-type-k …)
 LOCAL_ONLY_OPTIONS = frozenset({"n_ctx", "n_threads", *OPTION_NAMES})
-
-
-@dataclass(eq=False)
-class Served:
-    """One served model: its public id, the names that reach it, its backend and its slots."""
-
-    id: str
-    names: frozenset[str]
-    backend: Backend
-    admission: Admission
-    loaded: bool = False
-    load_error: str | None = None
-    created: int = field(default_factory=lambda: int(time.time()))
-    resident: Resident = field(default_factory=Resident)
 
 
 def _names(given: str, spec: str, config: Config) -> frozenset[str]:

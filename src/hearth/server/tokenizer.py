@@ -15,19 +15,17 @@ OpenAI's shape, as llama-server's do.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import TypeVar
 
 import anyio
-from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute
 
 from hearth.errors import InvalidRequestError
 from hearth.messages import JsonObject, JsonValue
-from hearth.server.handling import Exchange, handle
-from hearth.server.router import Served
-from hearth.server.sse import EventStreamResponse
+from hearth.server.handling import Exchange, route
+from hearth.server.served import Served
 from hearth.tokens import Tokenizer, tokenizer
 from hearth.wire.openai import FORMAT
 from hearth.wire.openai.inbound import request_from_wire
@@ -114,19 +112,9 @@ async def _apply_template(ex: Exchange) -> Response:
     return JSONResponse({"prompt": prompt})
 
 
-Handler = Callable[[Exchange], Awaitable[Response]]
-
-
-def _route(path: str, fn: Handler) -> Route:
-    async def endpoint(request: Request) -> Response | EventStreamResponse:
-        return await handle(request, FORMAT, fn)
-
-    return Route(path, endpoint, methods=["POST"])
-
-
 def routes() -> list[BaseRoute]:
     return [
-        _route("/tokenize", _tokenize),
-        _route("/detokenize", _detokenize),
-        _route("/apply-template", _apply_template),
+        route(FORMAT, "/tokenize", _tokenize, ["POST"]),
+        route(FORMAT, "/detokenize", _detokenize, ["POST"]),
+        route(FORMAT, "/apply-template", _apply_template, ["POST"]),
     ]

@@ -670,14 +670,7 @@ class LocalBackend(LocalEmbedding, BackendBase):
         """Free the model; using it afterwards raises ModelClosedError (it is not reloaded)."""
         with self._lock:
             self._closed = True
-        self.close_embedder()
-        with self._lock:
-            if self._scheduler is not None:
-                self._scheduler.close()
-                self._scheduler = None
-            if self._constraints is not None:
-                self._constraints.close()
-                self._constraints = None
+        self.unload()
 
 
 _Transform = Callable[[StreamEvent], list[StreamEvent]]

@@ -43,6 +43,7 @@ import json
 import time
 from collections.abc import Sequence
 
+from hearth.dict_messages import DETAIL_META, REFUSAL_META
 from hearth.errors import ProviderError
 from hearth.messages import (
     ImagePart,
@@ -66,8 +67,6 @@ from hearth.wire.openai.logprobs import (
 )
 from hearth.wire.openai.output import openai_response_format
 from hearth.wire.openai.shapes import (
-    DETAIL_META,
-    REFUSAL_META,
     STOP_TO_FINISH,
     assistant_parts,
     assistant_to_wire,

@@ -15,44 +15,37 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from hearth import json_fields as checks
+from hearth.dict_messages import add_message
 from hearth.errors import InvalidRequestError, UnsupportedFeatureError
 from hearth.messages import (
     JsonObject,
     JsonValue,
+    Message,
 )
 from hearth.request import ChatRequest, OutputFormat, ToolChoice, ToolSpec
 from hearth.settings import GenerationSettings, Setting, wire_fields
 from hearth.wire.base import WireRequest
 from hearth.wire.openai.logprobs import chat_settings_from_wire, completion_count_from_wire
-from hearth.wire.openai.messages_in import (
-    _EFFORT_THINKING,
-    _bad,
-    _get,
-    _int,
-    _list,
-    _messages,
-    _num,
-    _obj,
-    _objects,
-    _str,
-)
+
+_EFFORT_THINKING = {"none": False, "minimal": False, "low": True, "medium": True, "high": True}
 
 
 def request_from_wire(body: JsonObject, *, model: str | None = None) -> WireRequest:
     """A Chat Completions request body → :class:`WireRequest`."""
     if not isinstance(body, dict):
-        raise _bad("body", "a JSON object", body)
-    name = _str(body, "model", "", required=model is None) or model or ""
-    raw_messages = _list(body, "messages", "")
+        raise checks.bad("body", "a JSON object", body)
+    name = checks.string(body, "model", "", required=model is None) or model or ""
+    raw_messages = checks.array(body, "messages", "")
     if not raw_messages:
         raise InvalidRequestError("messages: required, and must hold at least one message")
     _check_unsupported(body)
     tools = tuple(_tool(t, f"tools[{i}]") for i, t in enumerate(
-        _objects(_list(body, "tools", "") or [], "tools")))  # fmt: skip
-    stream = _get(body, "stream", "", lambda v: isinstance(v, bool), "a boolean")
+        checks.objects(checks.array(body, "tools", "") or [], "tools")))  # fmt: skip
+    stream = checks.boolean(body, "stream")
     logprobs, top_logprobs = chat_settings_from_wire(body)
     request = ChatRequest(
-        messages=_messages(_objects(raw_messages, "messages")),
+        messages=_messages(checks.objects(raw_messages, "messages")),
         settings=replace(_settings(body), logprobs=logprobs, top_logprobs=top_logprobs),
         tools=tools,
         tool_choice=_tool_choice(body.get("tool_choice")),
@@ -70,17 +63,17 @@ def completion_request_from_wire(body: JsonObject) -> WireRequest:
     prompt's too (``prompt_logprobs``); ``response_format`` (a llama.cpp extension) constrains
     the continuation."""
     if not isinstance(body, dict):
-        raise _bad("body", "a JSON object", body)
-    name = _str(body, "model", "", required=True) or ""
+        raise checks.bad("body", "a JSON object", body)
+    name = checks.string(body, "model", "", required=True) or ""
     prompt = _completion_prompt(body.get("prompt"))
     _check_unsupported(body)
-    best_of = _int(body, "best_of")
+    best_of = checks.integer(body, "best_of")
     if best_of is not None and best_of != 1:
         raise UnsupportedFeatureError(f"best_of: hearth returns one completion, got {best_of}")
-    echo = _get(body, "echo", "", lambda v: isinstance(v, bool), "a boolean") is True
-    if _str(body, "suffix", ""):
+    echo = checks.boolean(body, "echo") is True
+    if checks.string(body, "suffix", ""):
         raise UnsupportedFeatureError("suffix is not supported; leave it out")
-    stream = _get(body, "stream", "", lambda v: isinstance(v, bool), "a boolean")
+    stream = checks.boolean(body, "stream")
     if echo_only(body):  # the prompt's logprobs alone: one token is generated, then dropped
         body = {**body, "max_tokens": 1}
     settings = _settings(body)
@@ -107,6 +100,13 @@ for the legacy API (a base model rarely ends a raw text by itself, so no default
 the end of the context window)."""
 
 
+def _messages(raw: list[JsonObject]) -> tuple[Message, ...]:
+    out: list[Message] = []
+    for i, item in enumerate(raw):
+        add_message(out, item, f"messages[{i}].")
+    return tuple(out)
+
+
 def _completion_prompt(prompt: JsonValue) -> str:
     """``prompt``: a string, or an array holding one string. Token arrays and several prompts
     (which OpenAI also takes) are refused by name."""
@@ -125,7 +125,7 @@ def _completion_prompt(prompt: JsonValue) -> str:
                 "one string (one request per prompt)"
             )
     if not isinstance(prompt, str):
-        raise _bad("prompt", "a string (or an array holding one string)", prompt)
+        raise checks.bad("prompt", "a string (or an array holding one string)", prompt)
     if not prompt:
         raise InvalidRequestError("prompt: must not be empty; give the text to continue")
     return prompt
@@ -134,10 +134,10 @@ def _completion_prompt(prompt: JsonValue) -> str:
 def _response_format(body: JsonObject) -> OutputFormat | None:
     """``response_format``: ``text`` → None, ``json_object`` → any JSON object,
     ``json_schema`` → that schema (its ``name`` / ``description`` kept)."""
-    fmt = _obj(body, "response_format", "")
+    fmt = checks.obj(body, "response_format", "")
     if fmt is None:
         return None
-    kind = _str(fmt, "type", "response_format.", required=True)
+    kind = checks.string(fmt, "type", "response_format.", required=True)
     if kind == "text":
         return None
     if kind == "json_object":
@@ -146,11 +146,11 @@ def _response_format(body: JsonObject) -> OutputFormat | None:
         raise InvalidRequestError(
             f"response_format.type: expected text, json_object or json_schema, got {kind!r}"
         )
-    spec = _obj(fmt, "json_schema", "response_format.")
+    spec = checks.obj(fmt, "json_schema", "response_format.")
     if spec is None:
         raise InvalidRequestError("response_format.json_schema: required for type json_schema")
     where = "response_format.json_schema."
-    schema = _obj(spec, "schema", where)
+    schema = checks.obj(spec, "schema", where)
     if schema is not None:
         from hearth._schema import check_schema
 
@@ -158,8 +158,8 @@ def _response_format(body: JsonObject) -> OutputFormat | None:
     return OutputFormat(
         "json_schema",
         schema=schema if schema is not None else {"type": "object"},
-        name=_str(spec, "name", where) or "output",
-        description=_str(spec, "description", where) or "",
+        name=checks.string(spec, "name", where) or "output",
+        description=checks.string(spec, "description", where) or "",
     )
 
 
@@ -186,18 +186,18 @@ def _check_unsupported(body: JsonObject) -> None:
 
 
 def _tool(raw: JsonObject, path: str) -> ToolSpec:
-    kind = _str(raw, "type", f"{path}.")
+    kind = checks.string(raw, "type", f"{path}.")
     if kind not in (None, "function"):
         raise UnsupportedFeatureError(f"{path}.type: only function tools are supported")
-    function = _obj(raw, "function", f"{path}.")
+    function = checks.obj(raw, "function", f"{path}.")
     if function is None:
         raise InvalidRequestError(f"{path}.function: required")
     where = f"{path}.function."
-    name = _str(function, "name", where, required=True) or ""
-    parameters = _obj(function, "parameters", where)
+    name = checks.string(function, "name", where, required=True) or ""
+    parameters = checks.obj(function, "parameters", where)
     return ToolSpec(
         name=name,
-        description=_str(function, "description", where) or "",
+        description=checks.string(function, "description", where) or "",
         parameters=parameters if parameters is not None else {"type": "object", "properties": {}},
     )
 
@@ -208,8 +208,8 @@ def _tool_choice(raw: JsonValue) -> ToolChoice:
     if raw in ("auto", "required", "none"):
         return str(raw)
     if isinstance(raw, dict):
-        function = _obj(raw, "function", "tool_choice.")
-        name = _str(function or {}, "name", "tool_choice.function.", required=True)
+        function = checks.obj(raw, "function", "tool_choice.")
+        name = checks.string(function or {}, "name", "tool_choice.function.", required=True)
         if name:
             return name
     raise InvalidRequestError(
@@ -227,8 +227,8 @@ def _settings(body: JsonObject) -> GenerationSettings:
     elif isinstance(stop, list) and all(isinstance(s, str) for s in stop):
         stops = tuple(s for s in stop if isinstance(s, str))
     else:
-        raise _bad("stop", "a string or an array of strings", stop)
-    effort = _str(body, "reasoning_effort", "")
+        raise checks.bad("stop", "a string or an array of strings", stop)
+    effort = checks.string(body, "reasoning_effort", "")
     if effort is not None and effort not in _EFFORT_THINKING:
         raise InvalidRequestError(
             f"reasoning_effort: expected one of {', '.join(_EFFORT_THINKING)}, got {effort!r}"
@@ -238,33 +238,33 @@ def _settings(body: JsonObject) -> GenerationSettings:
         if setting.kind in (int, float):
             values[setting.name] = _number_field(body, (key, *setting.wire.openai_aliases), setting)
         elif setting.kind is bool:
-            values[setting.name] = _get(body, key, "", lambda v: isinstance(v, bool), "a boolean")
+            values[setting.name] = checks.boolean(body, key)
     thinking = _EFFORT_THINKING[effort] if effort is not None else None
     return GenerationSettings(
         **values,  # type: ignore[arg-type]
-        n=_int(body, "n"),
+        n=checks.integer(body, "n"),
         stop=stops,
         thinking=_template_switch(body, thinking),
-        thinking_budget=_int(body, "thinking_budget"),
+        thinking_budget=checks.integer(body, "thinking_budget"),
     )
 
 
 def _template_switch(body: JsonObject, thinking: bool | None) -> bool | None:
     """``chat_template_kwargs.enable_thinking`` (vLLM's, SGLang's and llama-server's switch),
     over ``reasoning_effort``'s."""
-    kwargs = _obj(body, "chat_template_kwargs", "")
+    kwargs = checks.obj(body, "chat_template_kwargs", "")
     if kwargs is None or "enable_thinking" not in kwargs:
         return thinking
     value = kwargs["enable_thinking"]
     if not isinstance(value, bool):
-        raise _bad("chat_template_kwargs.enable_thinking", "true or false", value)
+        raise checks.bad("chat_template_kwargs.enable_thinking", "true or false", value)
     return value
 
 
 def _number_field(body: JsonObject, keys: tuple[str, ...], setting: Setting) -> float | None:
     """The first of ``keys`` (a field and its aliases) the body sets, read as the setting's
     type (an integer setting refuses 1.5)."""
-    read = _int if setting.kind is int else _num
+    read = checks.integer if setting.kind is int else checks.number
     for key in keys:
         value = read(body, key)
         if value is not None:

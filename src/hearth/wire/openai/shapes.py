@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import json
 
+from hearth.dict_messages import DETAIL_META, REFUSAL_META
 from hearth.errors import ProviderError
 from hearth.events import StopReason, Usage
 from hearth.messages import (
@@ -17,9 +18,6 @@ from hearth.messages import (
     ThinkingPart,
     ToolCallPart,
 )
-
-REFUSAL_META = "openai_refusal"
-DETAIL_META = "openai_detail"
 
 FINISH_TO_STOP: dict[str, StopReason] = {
     "stop": "end_turn",

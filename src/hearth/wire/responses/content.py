@@ -5,17 +5,14 @@ image (what OpenAI accepts), checked by their magic numbers. Pure."""
 from __future__ import annotations
 
 import base64
-import binascii
-import re
 
+from hearth import json_fields as checks
 from hearth.errors import InvalidRequestError, UnsupportedFeatureError
 from hearth.messages import ImagePart, JsonObject, JsonValue, Part, TextPart
-from hearth.wire.responses import checks
 
 DETAIL_META = "responses_detail"
 """ImagePart meta key: the ``detail`` an image came with, when not ``auto``."""
 
-_DATA_URL = re.compile(r"^data:(?P<type>[\w.+-]+/[\w.+-]+)(?:;[^,;]*)*;base64,(?P<data>.*)$", re.S)
 _MAGIC: tuple[tuple[bytes, str], ...] = (
     (b"\x89PNG\r\n\x1a\n", "image/png"),
     (b"\xff\xd8\xff", "image/jpeg"),
@@ -40,12 +37,8 @@ def user_content(item: JsonObject, path: str) -> tuple[Part, ...]:
     content = item.get("content")
     if isinstance(content, str):
         return (TextPart(content),)
-    if not isinstance(content, list):
-        raise checks.bad(f"{path}content", "a string or an array of content parts", content)
     parts: list[Part] = []
-    for j, part in enumerate(checks.objects(content, f"{path}content")):
-        where = f"{path}content[{j}]."
-        kind = checks.string(part, "type", where, required=True)
+    for where, kind, part in checks.content_parts(content, path):
         if kind == "input_text":
             parts.append(TextPart(checks.string(part, "text", where, required=True) or ""))
         elif kind == "input_image":
@@ -67,12 +60,8 @@ def text_content(item: JsonObject, path: str, kinds: tuple[str, ...]) -> str:
     content = item.get("content")
     if isinstance(content, str):
         return content
-    if not isinstance(content, list):
-        raise checks.bad(f"{path}content", "a string or an array of content parts", content)
     texts: list[str] = []
-    for j, part in enumerate(checks.objects(content, f"{path}content")):
-        where = f"{path}content[{j}]."
-        kind = checks.string(part, "type", where, required=True)
+    for where, kind, part in checks.content_parts(content, path):
         if kind not in kinds:
             raise InvalidRequestError(
                 f"{where}type: {kind!r} content is not allowed here; use {' or '.join(kinds)}"
@@ -90,18 +79,7 @@ def image_from_wire(part: JsonObject, where: str) -> ImagePart:
             "(data:image/png;base64,…)"
         )
     url = checks.string(part, "image_url", where, required=True) or ""
-    if url.startswith(("http://", "https://")):
-        raise UnsupportedFeatureError(
-            f"{where}image_url: hearth does not fetch image URLs; send the image inline as a "
-            "data: URL (data:image/png;base64,…)"
-        )
-    found = _DATA_URL.match(url)
-    if not found:
-        raise InvalidRequestError(f"{where}image_url: expected a data:image/…;base64,… URL")
-    try:
-        data = base64.b64decode(found["data"], validate=True)
-    except (binascii.Error, ValueError):
-        raise InvalidRequestError(f"{where}image_url: the base64 data is malformed") from None
+    _, data = checks.data_url(url, f"{where}image_url")
     media_type = sniff_image_type(data)
     if media_type is None:
         raise InvalidRequestError(

@@ -32,6 +32,7 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from hearth import json_fields as checks
 from hearth.errors import InvalidRequestError, UnsupportedFeatureError
 from hearth.messages import (
     JsonObject,
@@ -43,7 +44,6 @@ from hearth.messages import (
     ToolCallPart,
     ToolResultPart,
 )
-from hearth.wire.responses import checks
 from hearth.wire.responses.content import text_content, user_content, user_content_to_wire
 
 ID_META = "responses_id"

@@ -8,12 +8,12 @@ is no format. Outbound, ``strict`` is true only when the schema meets strict mod
 
 from __future__ import annotations
 
+from hearth import json_fields as checks
 from hearth.errors import InvalidRequestError, UnsupportedFeatureError
 from hearth.messages import JsonObject
 from hearth.request import OutputFormat
 from hearth.wire._output import refuse_grammar
 from hearth.wire.openai.output import strict_compatible
-from hearth.wire.responses import checks
 
 _VERBOSITY = ("medium",)
 

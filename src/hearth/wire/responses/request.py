@@ -31,12 +31,12 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field, replace
 
+from hearth import json_fields as checks
 from hearth.errors import InvalidRequestError, UnsupportedFeatureError
 from hearth.logprobs import MAX_TOP_LOGPROBS
 from hearth.messages import JsonObject, JsonValue, Message, TextPart
 from hearth.request import ChatRequest, OutputFormat, ToolChoice, ToolSpec
 from hearth.settings import GenerationSettings
-from hearth.wire.responses import checks
 from hearth.wire.responses.items import InputReader, check_results, messages_to_items
 from hearth.wire.responses.output import format_from_wire, format_to_wire
 

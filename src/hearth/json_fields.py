@@ -1,12 +1,18 @@
-"""Reading an inbound Responses body with its types checked: every problem is an
+"""Reading the fields of a JSON object with their types checked: every problem is an
 :class:`~hearth.errors.InvalidRequestError` whose message starts with the field's path
-(``input[2].content[0].type: …``). Pure."""
+(``input[2].content[0].type: …``). Pure.
+
+The inbound translators (OpenAI's, the Responses API's) and the OpenAI-style dict messages of
+the Python API (:mod:`hearth.dict_messages`) read their bodies with these."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import base64
+import binascii
+import re
+from collections.abc import Callable, Iterator
 
-from hearth.errors import InvalidRequestError
+from hearth.errors import InvalidRequestError, UnsupportedFeatureError
 from hearth.messages import JsonObject, JsonValue
 
 
@@ -75,3 +81,34 @@ def objects(items: list[JsonValue], path: str) -> list[JsonObject]:
             raise bad(f"{path}[{i}]", "an object", item)
         out.append(item)
     return out
+
+
+def content_parts(content: JsonValue, path: str) -> Iterator[tuple[str, str, JsonObject]]:
+    """The parts of a message's ``content`` array, one at a time: each with its own path
+    (``messages[0].content[2].``) and its ``type``, which it must have. ``path`` is the
+    message's; content that is not an array is refused (a string is the caller's to take)."""
+    if not isinstance(content, list):
+        raise bad(f"{path}content", "a string or an array of content parts", content)
+    for j, part in enumerate(objects(content, f"{path}content")):
+        where = f"{path}content[{j}]."
+        yield where, string(part, "type", where, required=True) or "", part
+
+
+_DATA_URL = re.compile(r"^data:(?P<type>[\w.+-]+/[\w.+-]+)(?:;[^,;]*)*;base64,(?P<data>.*)$", re.S)
+
+
+def data_url(url: str, path: str) -> tuple[str, bytes]:
+    """An image given inline as a ``data:TYPE;base64,…`` URL: its declared media type and its
+    bytes. A remote URL is refused (hearth fetches none); ``path`` names the field."""
+    if url.startswith(("http://", "https://")):
+        raise UnsupportedFeatureError(
+            f"{path}: hearth does not fetch image URLs; send the image inline as a data: URL "
+            "(data:image/png;base64,…)"
+        )
+    found = _DATA_URL.match(url)
+    if not found:
+        raise InvalidRequestError(f"{path}: expected a data:image/…;base64,… URL")
+    try:
+        return found["type"], base64.b64decode(found["data"], validate=True)
+    except (binascii.Error, ValueError):
+        raise InvalidRequestError(f"{path}: the base64 data is malformed") from None

@@ -17,15 +17,18 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from hearth.callbacks import call_hook
+from hearth.mcp.toolset import MCPToolset
+from hearth.mcp_spec import MCPServer
 from hearth.tools import Tool
 
-from .spec import MCPServer
-from .toolset import MCPToolset
+from .hooks import Ask, Deny
 
 if TYPE_CHECKING:
-    from hearth.agent.hooks import Hooks, ToolDecision
     from hearth.client import Model
     from hearth.messages import ToolCallPart
+
+    from .hooks import Hooks, ToolDecision
 
 
 class AgentTools(Mapping[str, Tool]):
@@ -97,8 +100,6 @@ def attach(
 
 
 def with_approval(hooks: Hooks, toolset: MCPToolset) -> Hooks:
-    from hearth.agent.hooks import Ask, Deny, call_hook
-
     user = hooks.pre_tool
 
     async def pre_tool(call: ToolCallPart) -> ToolDecision:

@@ -5,6 +5,10 @@ An :class:`MCPServer` is a plain description (no connection, no SDK import): a s
 token read from ``$bearer_token_env``). It comes from Python, from a ``[mcp.servers.NAME]`` table
 (:mod:`hearth.config.mcp`), from an ``mcpServers`` JSON file (:mod:`hearth.mcp.json_file`) or
 from a ``--mcp`` option (:func:`parse_server_option`).
+
+It stands beside :mod:`hearth.mcp`, not in it, so that the configuration (which
+:func:`hearth.model` reads) holds server specs without loading the MCP package;
+``hearth.mcp`` re-exports its names.
 """
 
 from __future__ import annotations

@@ -4,7 +4,9 @@ While the agent runs a call, :func:`report_progress` (from the tool's own code, 
 and :func:`current_reporter` (a callback to hand to other code, such as an MCP session) deliver
 ``(progress, total, message)`` updates; the agent yields each as a
 :class:`~hearth.agent.steps.ToolProgressStep` before the call's result. Outside a call they do
-nothing.
+nothing. The MCP toolset (:mod:`hearth.mcp`) hands :func:`current_reporter` to a server's
+progress notifications, so this module stands below both; ``hearth.agent`` re-exports
+:func:`report_progress`.
 """
 
 from __future__ import annotations
