@@ -351,7 +351,7 @@ class Scheduler:
         host memory; if there are none, the newest running sequence is refused and False
         returned (the step is rebuilt without it)."""
         while not self.engine.decode(batch):
-            if self._offload():
+            if self._offload() or self.engine.free_scratch():
                 continue
             newest = self._running[-1]
             self._fail(
@@ -401,7 +401,7 @@ class Scheduler:
         except BaseException as exc:  # delivered to that caller; the others go on
             error = exc
         if accepted < len(draft):
-            self.engine.seq_remove(seq.slot, start + 1 + accepted)
+            self.engine.seq_discard(seq.slot, start + 1 + accepted)
         if seq.spec is not None:
             seq.spec.control.record(len(draft), accepted)
         if error is not None:
@@ -437,6 +437,7 @@ class Scheduler:
             self._drop(seq.slot)
         if not self._running:
             self._offload()
+            self.engine.free_scratch()  # rejected drafts' cells: the cache is empty again
 
     def _drop(self, slot: int) -> None:
         self._saved.pop(slot, None)
