@@ -102,15 +102,25 @@ def test_a_seeded_sample_is_the_same_stream_with_and_without_speculation(
 def test_the_sampling_distribution_is_unchanged(
     models: tuple[hearth.Model, hearth.Model],
 ) -> None:
-    """Unseeded samples of a short copying answer: the spread of answers is the same (a loose
-    bound: 48 samples each), and speculation did run."""
+    """Unseeded samples of a copying answer, where drafts are accepted: how often the answer
+    copies the list and how it starts are as frequent with speculation as without (a loose
+    bound for 40 samples each: over 3 standard deviations). Accepting a draft without the
+    sampled token agreeing would make copying far more frequent."""
     plain, spec = models
-    prompt = ["Say 'red blue red blue red blue' again: red blue red blue red blue"] * 8
-    settings = {"temperature": 1.0, "max_tokens": 6}
-    a = Counter(r.text for _ in range(6) for r in _all(plain, prompt, **settings))
-    runs = [r for _ in range(6) for r in _all(spec, prompt, **settings)]
-    b = Counter(r.text for r in runs)
-    assert sum(r.usage.drafted_tokens for r in runs) > 0
-    n = 48
-    distance = sum(abs(a[k] - b[k]) for k in a.keys() | b.keys()) / (2 * n)
-    assert distance < 0.35, (a.most_common(5), b.most_common(5))
+    prompts = [COPYING[1]] * 8
+    settings = {"temperature": 0.6, "top_k": 4, "max_tokens": 10}
+    a = [r for _ in range(5) for r in _all(plain, prompts, **settings)]
+    b = [r for _ in range(5) for r in _all(spec, prompts, **settings)]
+    assert sum(r.usage.accepted_tokens for r in b) > 0
+
+    def features(rs: list[Response]) -> Counter[str]:
+        found: Counter[str] = Counter()
+        for r in rs:
+            found["copies"] += "banana, cherry" in r.text
+            found[f"starts {r.text.split(' ')[0]}"] += 1
+        return found
+
+    fa, fb = features(a), features(b)
+    common = ["copies"] + [k for k, _ in (fa + fb).most_common(4) if k != "copies"]
+    for key in common:
+        assert abs(fa[key] - fb[key]) / len(a) < 0.3, (key, fa, fb)
