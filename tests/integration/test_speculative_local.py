@@ -105,8 +105,8 @@ def test_the_sampling_distribution_is_unchanged(
 ) -> None:
     """Unseeded samples of a copying answer, where drafts are accepted: how often the answer
     copies the list and how it starts are as frequent with speculation as without (a loose
-    bound for 40 samples each: a difference of 4 standard deviations). Accepting a draft without the
-    sampled token agreeing would make copying far more frequent."""
+    bound for 40 samples each: 4 standard deviations). Accepting a draft without the sampled
+    token agreeing would make copying far more frequent."""
     plain, spec = models
     prompts = [COPYING[1]] * 8
     settings = {"temperature": 0.6, "top_k": 4, "max_tokens": 10}
