@@ -1,25 +1,26 @@
-"""Serving throughput: ``hearth serve`` against llama-cpp-python's own server, in one run; and,
-with ``--routes``, the per-request overhead of Ollama's ``/api/chat`` against OpenAI's
-``/v1/chat/completions`` on the same server.
+"""Serving throughput: ``hearth serve`` against llama.cpp's ``llama-server`` (or, with
+``--reference llama-cpp-python``, llama-cpp-python's server), in one run; and, with ``--routes``,
+the per-request overhead of Ollama's ``/api/chat`` against OpenAI's ``/v1/chat/completions`` on
+the same server.
 
-    .venv/bin/python bench/serve.py [--clients 1,4,8] [--requests 2] [--tokens 64]
-                                    [--threads 2] [--n-ctx 2048] [--json]
+    .venv/bin/python bench/serve.py [--clients 1,4,8,16] [--requests 2] [--tokens 96]
+                                    [--threads 2] [--n-ctx 8192] [--llama-server PATH] [--json]
     .venv/bin/python bench/serve.py --routes [--calls 500]
     .venv/bin/python bench/serve.py --overhead [--calls 300] [--tokens 64]
 
 Both servers run as subprocesses on loopback, load the same GGUF file (SmolLM2 from hearth's
-store) with the same thread count and context size, and get the same OpenAI
-``/v1/chat/completions`` streaming requests (same prompt, ``max_tokens``, temperature 0, seed).
-llama-cpp-python's server runs with ``--interrupt_requests False``: by default a new request
-interrupts the stream in flight, which would make its figures meaningless under concurrency.
+store) with the same thread count, context size and chat template (the GGUF's own: hearth's for
+a model given by path, llama-server's ``--jinja``), and get OpenAI ``/v1/chat/completions``
+streaming requests with ``max_tokens``, temperature 0 and a prompt of their own (no request's
+prompt is another's, so no server wins by reusing a cached one). llama-server runs with ``-np 8``
+(hearth's engine has 8 slots); llama-cpp-python's server with ``--interrupt_requests False``
+(by default a new request interrupts the stream in flight).
 
 After one warm-up request, at each concurrency level N, N clients each send ``--requests``
-streaming requests one after another. Reported per level and server:
-
-* aggregate output tok/s: output tokens of every request / wall time of the level (tokens from the
-  usage chunk when the server sends one, else the number of content chunks);
-* TTFT: median time from sending a request to its first content chunk (queueing included);
-* the ratio hearth / llama-cpp-python for both (tok/s: higher is better; TTFT: lower is better).
+streaming requests one after another. Reported per level and server (bench/streamstats.py):
+aggregate output tok/s (tokens from each server's usage chunk), time to first token p50 and p95
+(queueing included), the p95 gap between two pieces of text of one stream, CPU-seconds per
+generated token of the server process, and the ratios hearth / reference.
 
 ``--routes``: one ``hearth serve`` app (uvicorn, in a child process so it does not share the
 client's GIL) serves a scripted backend that answers every request with the same 16 text pieces
@@ -44,35 +45,24 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import math
 import os
+import shutil
 import socket
 import statistics
 import subprocess
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 import httpx
+from streamstats import HEADER, LevelStats, Stream, process_cpu, ratio_row, row
 
 PROMPT = (
     "Write a long, detailed story about a young girl who finds a secret door in her "
     "grandmother's house and the magical world behind it."
 )
-
-
-@dataclass(frozen=True)
-class Level:
-    server: str
-    clients: int
-    requests: int
-    tokens: int
-    seconds: float
-    tok_per_s: float
-    ttft_median: float
-    errors: int
 
 
 def _free_port() -> int:
@@ -92,6 +82,26 @@ def _model_path() -> Path:
     return ref.path
 
 
+TOPICS = [
+    "a lighthouse", "a dragon", "the sea", "a robot", "a garden", "a city", "a river",
+    "a mountain", "a violin", "a train", "a fox", "a library", "the moon", "a baker", "a storm",
+    "a desert",
+]  # fmt: skip
+
+
+def _prompt(i: int) -> str:
+    """Request ``i``'s prompt: distinct for every request, so no server reuses a cached one."""
+    return f"Write a long, detailed story about {TOPICS[i % len(TOPICS)]} (story number {i})."
+
+
+def _find_llama_server(given: str | None) -> Path | None:
+    if given:
+        path = Path(given)
+        return path if path.is_file() and os.access(path, os.X_OK) else None
+    found = shutil.which("llama-server")
+    return Path(found) if found else None
+
+
 def _start(server: str, path: Path, port: int, args: argparse.Namespace) -> subprocess.Popen[bytes]:
     bin_dir = Path(sys.executable).parent
     if server == "hearth":
@@ -100,6 +110,14 @@ def _start(server: str, path: Path, port: int, args: argparse.Namespace) -> subp
             "--n-threads", str(args.threads), "--n-ctx", str(args.n_ctx), "--max-queue", "64",
             "--log-level", "warning",
         ] + (["--parallel", str(args.parallel)] if args.parallel else [])  # fmt: skip
+    elif server == "llama-server":
+        # The GGUF's own chat template (--jinja), as hearth renders SmolLM2's; 8 slots sharing
+        # n_ctx cells, as hearth's engine has by default.
+        cmd = [
+            str(args.llama_server_path), "-m", str(path), "--port", str(port), "--host",
+            "127.0.0.1", "-t", str(args.threads), "-tb", str(args.threads), "-np", "8",
+            "-c", str(args.n_ctx), "--jinja", "--no-webui",
+        ]  # fmt: skip
     else:
         cmd = [
             sys.executable, "-m", "llama_cpp.server", "--model", str(path), "--port", str(port),
@@ -110,10 +128,12 @@ def _start(server: str, path: Path, port: int, args: argparse.Namespace) -> subp
     return subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
-def _wait_ready(base: str, model: str, timeout: float = 180) -> None:
+def _wait_ready(base: str, model: str, proc: subprocess.Popen[bytes], timeout: float = 180) -> None:
     deadline = time.monotonic() + timeout
     body = {"model": model, "messages": [{"role": "user", "content": "hi"}], "max_tokens": 1}
     while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"the server exited with code {proc.returncode}: {proc.args}")
         try:
             if httpx.post(f"{base}/v1/chat/completions", json=body, timeout=30).status_code == 200:
                 return
@@ -123,16 +143,14 @@ def _wait_ready(base: str, model: str, timeout: float = 180) -> None:
     raise RuntimeError(f"{base} did not become ready in {timeout:g} s")
 
 
-async def _one(client: httpx.AsyncClient, model: str, tokens: int) -> tuple[int, float]:
+async def _one(client: httpx.AsyncClient, model: str, tokens: int, i: int) -> Stream:
     body = {
-        "model": model, "stream": True, "max_tokens": tokens, "temperature": 0, "seed": 1,
-        "messages": [{"role": "user", "content": PROMPT}],
+        "model": model, "stream": True, "max_tokens": tokens, "temperature": 0, "seed": i,
+        "messages": [{"role": "user", "content": _prompt(i)}],
         "stream_options": {"include_usage": True},
     }  # fmt: skip
-    started = time.perf_counter()
-    first: float | None = None
+    stream = Stream()
     chunks = 0
-    usage: int | None = None
     async with client.stream("POST", "/v1/chat/completions", json=body) as r:
         if r.status_code != 200:
             raise RuntimeError(f"HTTP {r.status_code}")
@@ -141,52 +159,48 @@ async def _one(client: httpx.AsyncClient, model: str, tokens: int) -> tuple[int,
                 continue
             data = json.loads(line[6:])
             if data.get("usage"):
-                usage = data["usage"].get("completion_tokens")
+                stream.tokens = int(data["usage"].get("completion_tokens") or 0)
             for choice in data.get("choices") or []:
                 if (choice.get("delta") or {}).get("content"):
                     chunks += 1
-                    if first is None:
-                        first = time.perf_counter() - started
-    return (usage if usage else chunks), (first if first is not None else float("nan"))
+                    stream.piece()
+    stream.tokens = stream.tokens or chunks  # a server without a usage chunk: count pieces
+    return stream
 
 
-async def _level(base: str, model: str, clients: int, requests: int, tokens: int) -> Level:
-    results: list[tuple[int, float]] = []
+async def _level(
+    side: str, base: str, model: str, clients: int, args: argparse.Namespace, pid: int
+) -> LevelStats:
+    streams: list[Stream] = []
     errors = 0
+    counter = iter(range(10**9))
 
     async def client_loop() -> None:
         nonlocal errors
         async with httpx.AsyncClient(base_url=base, timeout=600) as client:
-            for _ in range(requests):
+            for _ in range(args.requests):
                 try:
-                    results.append(await _one(client, model, tokens))
+                    streams.append(await _one(client, model, args.tokens, next(counter)))
                 except (RuntimeError, httpx.HTTPError):
                     errors += 1
 
+    cpu = process_cpu(pid)
     started = time.perf_counter()
     await asyncio.gather(*[client_loop() for _ in range(clients)])
     seconds = time.perf_counter() - started
-    total = sum(n for n, _ in results)
-    ttfts = [t for _, t in results if not math.isnan(t)]
-    return Level(
-        "", clients, requests * clients, total, seconds, total / seconds,
-        statistics.median(ttfts) if ttfts else float("nan"), errors,
-    )  # fmt: skip
+    return LevelStats.of(side, clients, streams, seconds, process_cpu(pid) - cpu, errors)
 
 
-def _run_server(server: str, path: Path, args: argparse.Namespace) -> list[Level]:
+def _run_server(server: str, path: Path, args: argparse.Namespace) -> list[LevelStats]:
     port = _free_port()
     proc = _start(server, path, port, args)
     base = f"http://127.0.0.1:{port}"
     model = f"local:{path}" if server == "hearth" else str(path)
     try:
-        _wait_ready(base, model)
-        asyncio.run(_level(base, model, 1, 1, 4))  # warm-up: first-request costs out of the way
-        levels = []
-        for n in args.clients:
-            level = asyncio.run(_level(base, model, n, args.requests, args.tokens))
-            levels.append(Level(server, *list(asdict(level).values())[1:]))
-        return levels
+        _wait_ready(base, model, proc)
+        warm = argparse.Namespace(**{**vars(args), "requests": 1, "tokens": 4})
+        asyncio.run(_level(server, base, model, 1, warm, proc.pid))  # first-request costs
+        return [asyncio.run(_level(server, base, model, n, args, proc.pid)) for n in args.clients]
     finally:
         proc.terminate()
         try:
@@ -320,6 +334,8 @@ def _routes(calls: int) -> None:
 
 def _p90(xs: list[float]) -> float:
     return statistics.quantiles(xs, n=10)[-1]
+
+
 class _Canned:
     """A backend that answers every request with ``tokens`` deltas at once (no model)."""
 
@@ -428,11 +444,18 @@ def _report_overhead(client: httpx.Client, calls: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--clients", default="1,4,8", type=lambda s: [int(x) for x in s.split(",")])
+    parser.add_argument(
+        "--clients", default="1,4,8,16", type=lambda s: [int(x) for x in s.split(",")]
+    )
+    parser.add_argument(
+        "--reference", default="llama-server", choices=["llama-server", "llama-cpp-python"],
+        help="the peer server measured in the same run",
+    )  # fmt: skip
+    parser.add_argument("--llama-server", help="llama.cpp's llama-server (default: on PATH)")
     parser.add_argument("--requests", type=int, default=2, help="requests per client")
-    parser.add_argument("--tokens", type=int, default=64, help="max_tokens per request")
+    parser.add_argument("--tokens", type=int, default=96, help="max_tokens per request")
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--n-ctx", type=int, default=2048)
+    parser.add_argument("--n-ctx", type=int, default=8192)
     parser.add_argument(
         "--parallel", type=int, default=None, help="hearth serve --parallel (default: its own)"
     )
@@ -458,20 +481,26 @@ def main() -> None:
         overhead(args)
         return
     path = _model_path()
-    hearth = _run_server("hearth", path, args)
-    peer = _run_server("llama-cpp-python", path, args)
+    reference = args.reference
+    if reference == "llama-server":
+        args.llama_server_path = _find_llama_server(args.llama_server)
+        if args.llama_server_path is None:
+            print(f"llama-server not found ({args.llama_server or 'PATH'}): the reference was "
+                  "NOT measured")  # fmt: skip
+    ours = _run_server("hearth", path, args)
+    measured = reference != "llama-server" or args.llama_server_path is not None
+    theirs = _run_server(reference, path, args) if measured else []
     if args.json:
-        print(json.dumps([asdict(x) for x in hearth + peer], indent=2))
+        print(json.dumps([asdict(x) for x in ours + theirs], indent=2))
         return
-    print(f"model {path.name}, {args.threads} threads, n_ctx {args.n_ctx}, "
-          f"{args.requests} requests/client, max_tokens {args.tokens}")  # fmt: skip
-    print(f"{'clients':>7} {'server':>17} {'tok/s':>8} {'TTFT ms':>8} {'tokens':>7} {'errors':>6}")
-    for h, p in zip(hearth, peer, strict=True):
-        for x in (h, p):
-            print(f"{x.clients:>7} {x.server:>17} {x.tok_per_s:>8.1f} {x.ttft_median * 1000:>8.0f}"
-                  f" {x.tokens:>7} {x.errors:>6}")  # fmt: skip
-        print(f"{'':>7} {'ratio h/peer':>17} {h.tok_per_s / p.tok_per_s:>8.2f} "
-              f"{h.ttft_median / p.ttft_median:>8.2f}")  # fmt: skip
+    print(f"model {path.name}, {args.threads} threads, n_ctx {args.n_ctx}, {args.requests} "
+          f"requests/client, max_tokens {args.tokens}, reference {reference}")  # fmt: skip
+    print(HEADER)
+    for i, h in enumerate(ours):
+        print(row(h))
+        if theirs:
+            print(row(theirs[i]))
+            print(ratio_row(h, theirs[i]))
 
 
 if __name__ == "__main__":

@@ -2,8 +2,10 @@
 
 Prints, for the same GGUF file, thread count and prompt tokens:
 
-1. aggregate output tok/s at 1, 4 and 8 concurrent streaming clients, hearth and llama-server
-   (``-np 8``), and hearth's ratio to llama-server at each level (target >= 1.0x);
+1. at 1, 4, 8 and 16 concurrent streaming clients (distinct prompts), hearth and llama-server
+   (``-np 8``): aggregate output tok/s, time to first token p50/p95, the p95 gap between two
+   pieces of one stream, CPU-seconds per generated token, and hearth's ratio to llama-server for
+   each (tok/s target >= 1.0x; gap p95 no worse than llama-server's);
 2. hearth at 8 clients against hearth's own single stream (target >= 1.6x);
 3. time to first token of turn 10 of one conversation against turn 1 (target <= 1.3x), with the
    prefix cache and, for contrast, without it;
@@ -30,9 +32,11 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import httpx
+from streamstats import HEADER, LevelStats, Stream, process_cpu, ratio_row, row
 
 import hearth
 from hearth.backends.local.backend import LocalBackend
@@ -52,14 +56,15 @@ def _prompt(i: int) -> str:
     return f"Write a long, detailed story about {TOPICS[i % len(TOPICS)]}."
 
 
-def _together(n: int, one: Callable[[int], int]) -> float:
-    """Run ``one(i)`` for i < n in n threads started together; aggregate tokens per second."""
-    counts = [0] * n
+def _together(n: int, one: Callable[[int], Stream]) -> tuple[list[Stream], float]:
+    """Run ``one(i)`` for i < n in n threads started together; their streams and the seconds
+    until the last one finished."""
+    streams: list[Stream] = [Stream() for _ in range(n)]
     barrier = threading.Barrier(n + 1)
 
     def run(i: int) -> None:
         barrier.wait()
-        counts[i] = one(i)
+        streams[i] = one(i)
 
     threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
     for t in threads:
@@ -68,19 +73,22 @@ def _together(n: int, one: Callable[[int], int]) -> float:
     start = time.perf_counter()
     for t in threads:
         t.join()
-    return sum(counts) / (time.perf_counter() - start)
+    return streams, time.perf_counter() - start
 
 
 # -- hearth ------------------------------------------------------------------------------------
 
 
-def hearth_stream(m: hearth.Model, i: int, tokens: int) -> int:
-    """Stream one answer; its output tokens."""
+def hearth_stream(m: hearth.Model, i: int, tokens: int) -> Stream:
+    """Stream one answer: when its pieces arrived, and its output tokens."""
+    stream = Stream()
     with m.stream(_prompt(i), _settings(i, tokens)) as s:
         for event in s:
-            if isinstance(event, Done):
-                return event.usage.output_tokens
-    return 0
+            if isinstance(event, TextDelta) and event.text:
+                stream.piece()
+            elif isinstance(event, Done):
+                stream.tokens = event.usage.output_tokens
+    return stream
 
 
 def ttft_by_turn(m: hearth.Model, turns: int, tokens: int, run: int) -> list[float]:
@@ -110,9 +118,9 @@ def identical_alone_and_batched(path: Path, threads: int, tokens: int) -> tuple[
     with hearth.model(f"local:{path}", n_threads=threads) as m:
         batched = [""] * len(prompts)
 
-        def one(i: int) -> int:
+        def one(i: int) -> Stream:
             batched[i] = m.chat(prompts[i], _settings(7, tokens)).text
-            return 0
+            return Stream()
 
         _together(len(prompts), one)
     return sum(a == b for a, b in zip(alone, batched, strict=True)), len(prompts)
@@ -128,7 +136,7 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def llama_server(binary: Path, model: Path, threads: int, slots: int) -> Iterator[str]:
+def llama_server(binary: Path, model: Path, threads: int, slots: int) -> Iterator[tuple[str, int]]:
     port = _free_port()
     cmd = [
         str(binary), "-m", str(model), "-t", str(threads), "-tb", str(threads), "-np", str(slots),
@@ -147,7 +155,7 @@ def llama_server(binary: Path, model: Path, threads: int, slots: int) -> Iterato
             time.sleep(0.2)
         else:
             raise RuntimeError("llama-server did not become healthy within 120 s")
-        yield url
+        yield url, proc.pid
     finally:
         proc.terminate()
         try:
@@ -156,22 +164,26 @@ def llama_server(binary: Path, model: Path, threads: int, slots: int) -> Iterato
             proc.kill()
 
 
-def server_stream(url: str, prompt: list[int], seed: int, tokens: int) -> int:
-    """Stream one completion of the same prompt tokens; its output tokens."""
+def server_stream(url: str, prompt: list[int], seed: int, tokens: int) -> Stream:
+    """Stream one completion of the same prompt tokens: when its pieces arrived, and its output
+    tokens (llama-server's own count)."""
     body = {
         "prompt": prompt, "n_predict": tokens, "seed": seed, "stream": True,
         "cache_prompt": False, **SAMPLING,
     }  # fmt: skip
-    predicted = 0
+    stream = Stream()
     with httpx.stream("POST", f"{url}/completion", json=body, timeout=600) as r:
         r.raise_for_status()
         for line in r.iter_lines():
             if line.startswith("data: "):
                 chunk = json.loads(line[6:])
+                if chunk.get("content"):
+                    stream.piece()
                 if chunk.get("stop"):
                     timings = chunk.get("timings") or {}
-                    predicted = int(timings.get("predicted_n", chunk.get("tokens_predicted", 0)))
-    return predicted
+                    predicted = timings.get("predicted_n", chunk.get("tokens_predicted", 0))
+                    stream.tokens = int(predicted)
+    return stream
 
 
 # -- the report --------------------------------------------------------------------------------
@@ -189,7 +201,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--model", default="smollm2", help="catalogue name or GGUF path")
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--clients", default="1,4,8", help="concurrency levels, comma-separated")
+    ap.add_argument("--clients", default="1,4,8,16", help="concurrency levels, comma-separated")
     ap.add_argument("--tokens", type=int, default=128, help="output tokens per request")
     ap.add_argument("--runs", type=int, default=3, help="repetitions per level (median)")
     ap.add_argument("--turns", type=int, default=10)
@@ -204,34 +216,45 @@ def main() -> None:
         path = backend.path
         print(f"model {path.name}, {args.threads} threads, {args.tokens} tokens per request")
         hearth_stream(m, 0, 8)  # warm-up
-        ours = {n: _level(args.runs, n, lambda i: hearth_stream(m, i, args.tokens)) for n in levels}
+        ours = {
+            n: _level(
+                "hearth", args.runs, n, lambda i: hearth_stream(m, i, args.tokens), os.getpid()
+            )
+            for n in levels
+        }
         prompts = [backend.prompt_tokens(m.request(_prompt(i))) for i in range(max(levels))]
         ttft = [ttft_by_turn(m, args.turns, args.turn_tokens, r) for r in range(args.runs)]
     with hearth.model(f"local:{path}", n_threads=args.threads, prefix_cache=0) as cold:
         ttft_cold = [ttft_by_turn(cold, args.turns, args.turn_tokens, r) for r in range(args.runs)]
 
     server = _find_server(args.llama_server)
-    theirs: dict[int, float] = {}
+    theirs: dict[int, LevelStats] = {}
     if server is None:
         where = args.llama_server or "PATH"
         print(f"llama-server not found ({where}): the reference was NOT measured")
     else:
-        with llama_server(server, path, args.threads, 8) as url:
+        with llama_server(server, path, args.threads, 8) as (url, pid):
             server_stream(url, prompts[0], 0, 8)  # warm-up
             for n in levels:
                 theirs[n] = _level(
-                    args.runs, n, lambda i: server_stream(url, prompts[i], i, args.tokens)
+                    "llama-server",
+                    args.runs,
+                    n,
+                    lambda i: server_stream(url, prompts[i], i, args.tokens),
+                    pid,
                 )
 
-    print("\naggregate output tok/s (median of runs)")
-    print(f"{'clients':>8} {'hearth':>9} {'llama-server':>13} {'ratio':>7}")
+    print("\nstreaming clients (tok/s: median of runs; percentiles over every run's requests;")
+    print("CPU: hearth's whole process, llama-server's process)")
+    print(HEADER)
     for n in levels:
-        ref = f"{theirs[n]:13.1f}" if n in theirs else f"{'-':>13}"
-        ratio = f"{ours[n] / theirs[n]:6.2f}x" if n in theirs else f"{'-':>7}"
-        print(f"{n:>8} {ours[n]:9.1f} {ref} {ratio}   (target >= 1.0x)")
+        print(row(ours[n]))
+        if n in theirs:
+            print(row(theirs[n]))
+            print(ratio_row(ours[n], theirs[n]))
     if 1 in ours and max(levels) > 1:
         top = max(levels)
-        gain = ours[top] / ours[1]
+        gain = ours[top].tok_per_s / ours[1].tok_per_s
         print(f"\nhearth {top} clients / hearth 1 stream: {gain:.2f}x (target >= 1.6x)")
     _report_ttft("with prefix cache", ttft, args.turns)
     _report_ttft("without (recomputed)", ttft_cold, args.turns)
@@ -239,9 +262,24 @@ def main() -> None:
     print(f"\nfixed seed, alone vs batched with 7 others: {same}/{total} identical (target: all)")
 
 
-def _level(runs: int, clients: int, one: Callable[[int], int]) -> float:
-    """The median over ``runs`` of the aggregate tok/s of ``clients`` concurrent calls."""
-    return statistics.median(_together(clients, one) for _ in range(runs))
+def _level(
+    side: str, runs: int, clients: int, one: Callable[[int], Stream], pid: int
+) -> LevelStats:
+    """``runs`` rounds of ``clients`` concurrent calls: the median aggregate tok/s, and the
+    latencies and CPU of all of them (process ``pid``'s CPU)."""
+    streams: list[Stream] = []
+    rates: list[float] = []
+    seconds = cpu = 0.0
+    for _ in range(runs):
+        before = process_cpu(pid)
+        got, took = _together(clients, one)
+        cpu += process_cpu(pid) - before
+        seconds += took
+        streams += got
+        rates.append(sum(s.tokens for s in got) / took)
+    return replace(
+        LevelStats.of(side, clients, streams, seconds, cpu, 0), tok_per_s=statistics.median(rates)
+    )
 
 
 def _report_ttft(label: str, runs: list[list[float]], turns: int) -> None:

@@ -197,8 +197,9 @@ class GenerationSettings:
     )  # fmt: skip
     parallel_tool_calls: bool | None = _row(
         "Let the model call several tools in one reply (true) or at most one (false); by "
-        "default a remote API decides (OpenAI: several) and a local model makes one call a "
-        "reply, as llama-server does. Sent only with tools; Anthropic's form is mapped in code.",
+        "default a remote API decides (OpenAI: several), a local model's constrained calls are "
+        "one a reply (as llama-server's) and a model's own tool syntax writes what it writes. "
+        "Sent only with tools; Anthropic's form is mapped in code.",
         wire=Wire(openai="parallel_tool_calls"),
     )  # fmt: skip
     thinking: bool | None = _row(

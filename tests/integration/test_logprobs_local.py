@@ -138,6 +138,8 @@ def test_logprobs_survive_the_tool_call_parser(smollm2: hearth.Model) -> None:
         logprobs=True, max_tokens=40, temperature=0,
     )  # fmt: skip
     assert r.tool_calls and r.tool_calls[0].name == "get_weather"
-    # every generated token but the end-of-turn one, the call's included
-    assert len(r.logprobs) == r.usage.output_tokens - 1
+    # every generated token, the call's included: the one-call grammar ends at </tool_call>,
+    # so no end-of-turn token is sampled
+    assert len(r.logprobs) == r.usage.output_tokens
+    assert "".join(e.token for e in r.logprobs).endswith("</tool_call>")
     assert all(e.logprob is not None and e.logprob <= 0 for e in r.logprobs)

@@ -21,6 +21,7 @@ import hearth
 from hearth.backends.local.backend import LocalBackend, LocalOptions
 from hearth.catalog.entries import Catalog, builtin_catalog
 from hearth.config.schema import Config
+from hearth.errors import UnsupportedFeatureError
 from hearth.messages import ThinkingPart
 from hearth.server import ServerSettings, create_app
 
@@ -136,3 +137,10 @@ def test_a_response_format_applies_to_the_answer_after_the_thinking(thinker: hea
     )
     assert r.thinking and r.usage.thinking_tokens <= 10
     assert isinstance(r.parsed, dict) and isinstance(r.parsed["sum"], int)
+
+
+def test_several_answers_while_thinking_are_refused_with_what_to_do(thinker: hearth.Model) -> None:
+    with pytest.raises(UnsupportedFeatureError, match=r"n=2 with thinking on.*thinking=False"):
+        thinker.chat("What is 2 + 2?", n=2, max_tokens=8)
+    r = thinker.chat("What is 2 + 2?", n=2, max_tokens=8, thinking=False)
+    assert len(r.choices) == 2

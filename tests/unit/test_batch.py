@@ -63,6 +63,8 @@ class Shouter(BackendBase):
                 self._meet.wait(timeout=5)
             if text == "boom":
                 raise InvalidRequestError("messages[0]: boom is not allowed")
+            if text == "crash":
+                raise RuntimeError("the model has been closed")
             time.sleep(0.002)
         finally:
             with self._lock:
@@ -126,6 +128,8 @@ def test_chat_completions_and_embeddings_come_back_in_openai_shapes(tmp_path: Pa
                     "body": {"model": "test:shout", "prompt": "once upon", "max_tokens": 4}}),
         json.dumps({"custom_id": "c", "method": "POST", "url": "/v1/embeddings",
                     "body": {"model": "test:shout", "input": ["ab", "abcd"]}}),
+        json.dumps({"custom_id": "d", "method": "POST", "url": "/v1/completions",
+                    "body": {"model": "test:shout", "prompt": "the end", "echo": True}}),
     ]  # fmt: skip
     progress, out = run(tmp_path, lines, Shouter())
     chat = out["a"]
@@ -142,7 +146,9 @@ def test_chat_completions_and_embeddings_come_back_in_openai_shapes(tmp_path: Pa
     assert completion["choices"][0]["text"] == "ONCE UPON"  # type: ignore[index]
     embedding = body_of(out["c"])
     assert [d["embedding"] for d in embedding["data"]] == [[2.0, 1.0], [4.0, 1.0]]  # type: ignore[index, union-attr]
-    assert (progress.done, progress.failed, progress.tokens) == (3, 0, 2 + 2 + 2)
+    echoed = body_of(out["d"])  # as /v1/completions answers it: the prompt first
+    assert echoed["choices"][0]["text"] == "the endTHE END"  # type: ignore[index]
+    assert (progress.done, progress.failed, progress.tokens) == (4, 0, 2 + 2 + 2 + 2)
 
 
 def test_bad_lines_get_error_lines_not_a_crash(tmp_path: Path) -> None:
@@ -282,3 +288,14 @@ def test_the_command_refuses_a_bad_file_in_one_line(
     assert "Traceback" not in stderr
     code, _, stderr = run_cli(["batch", str(source), "-o", str(source)], capsys)
     assert code == 1 and "another file than the input" in stderr
+
+
+def test_a_defect_on_one_line_is_that_lines_error_and_the_run_goes_on(tmp_path: Path) -> None:
+    lines = [chat_line("bad", "crash"), chat_line("good", "fine")]
+    progress, out = run(tmp_path, lines, Shouter())
+    assert out["bad"]["response"] is None
+    error = out["bad"]["error"]
+    assert error["code"] == "server_error"  # type: ignore[index]
+    assert "RuntimeError: the model has been closed" in error["message"]  # type: ignore[index]
+    assert body_of(out["good"])["choices"][0]["message"]["content"] == "FINE"  # type: ignore[index]
+    assert (progress.done, progress.failed) == (2, 1)

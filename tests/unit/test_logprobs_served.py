@@ -212,3 +212,19 @@ def test_gemini_logprobs_result(serve: object) -> None:
     top = [c.token for c in (result.top_candidates or [])[0].candidates or []]
     assert top == ["Par", "Lon"]
     assert fake.requests[0].settings.top_logprobs == 2
+
+
+def test_text_offsets_count_characters_split_between_tokens_once() -> None:
+    from hearth.logprobs import TokenLogprob
+    from hearth.wire.openai.logprobs import completion_logprobs_to_wire
+
+    e_acute = "é".encode()  # two bytes, cut between two tokens
+    entries = (
+        TokenLogprob("<s>", None, b""),  # a control token: no width
+        TokenLogprob("caf", -0.1, b"caf"),
+        TokenLogprob("\ufffd", -0.2, e_acute[:1]),
+        TokenLogprob("\ufffd", -0.3, e_acute[1:]),
+        TokenLogprob("!", -0.4, b"!"),
+    )
+    wire = completion_logprobs_to_wire(entries, offset=2)
+    assert wire["text_offset"] == [2, 2, 5, 5, 6]  # "café!" after 2 characters

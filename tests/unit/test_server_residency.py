@@ -153,6 +153,28 @@ def test_no_room_before_the_deadline_is_429() -> None:
     assert ("load", "b") not in log
 
 
+def test_a_stop_while_a_request_runs_unloads_once_it_ends() -> None:
+    log: list[tuple[str, str]] = []
+    models = _three(log)
+    settings = ServerSettings(models=("a", "b", "c"), timeout=30)  # keep_alive: for ever
+    with served(settings, backends=models) as url:
+        models["a"].gate.clear()
+        with ThreadPoolExecutor(1) as pool:
+            slow = pool.submit(_ask, url, "a")
+            while ("start", "a") not in log:
+                time.sleep(0.01)
+            stop = httpx.post(f"{url}/api/generate", json={"model": "a", "keep_alive": 0})
+            assert stop.status_code == 200 and models["a"].loaded  # busy: not under its request
+            models["a"].gate.set()
+            assert slow.result().status_code == 200
+        deadline = time.monotonic() + 5
+        while models["a"].loaded and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not models["a"].loaded and "a" not in _ps(url)
+    assert log.index(("end", "a")) < log.index(("unload", "a"))
+    assert log.count(("unload", "a")) == 1
+
+
 def test_keep_alive_per_request_and_per_server() -> None:
     log: list[tuple[str, str]] = []
     models = _three(log)

@@ -180,3 +180,17 @@ def test_any_chunking_gives_the_same_events_with_tool_calls(
     bounds = [0, *sorted(cuts), len(text)]
     chunks = [text[a:b] for a, b in itertools.pairwise(bounds)]
     assert _summary(chunks) == _summary([text])
+
+
+def test_log_probabilities_pass_through_the_split_in_order() -> None:
+    from hearth.logprobs import TokenLogprob
+
+    transform = ThinkingEvents(THINK_TAGS, ToolEvents("hermes", ["add"]))
+    tokens = [("<think>", -0.5), ("hm", -0.1), ("</think>", -0.2), ("Yes", -0.3)]
+    events: list[StreamEvent] = []
+    for text, logprob in tokens:
+        events += transform(TextDelta(text, logprobs=(TokenLogprob(text, logprob, text.encode()),)))
+    events += transform(Done("end_turn", Usage(3, 4)))
+    response = accumulate(events)
+    assert response.thinking == "hm" and response.text == "Yes"
+    assert [(e.token, e.logprob) for e in response.logprobs] == tokens

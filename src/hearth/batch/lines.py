@@ -19,17 +19,19 @@ a ``custom_id`` used twice.
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Literal, TypeAlias
+from typing import TYPE_CHECKING, Literal, TypeAlias
 
 from hearth.embeddings import Embeddings
 from hearth.errors import HearthError, InvalidRequestError
 from hearth.messages import JsonObject
 from hearth.request import ChatRequest, EmbedRequest
 from hearth.response import Response
+
+if TYPE_CHECKING:
+    from hearth.wire.openai.completion_answers import CompletionShape
 
 Kind: TypeAlias = Literal["chat", "completion", "embedding"]
 URLS: dict[str, Kind] = {
@@ -59,6 +61,8 @@ class Job:
     model: str
     request: ChatRequest | EmbedRequest
     encoding_format: Literal["float", "base64"] = "float"
+    shape: CompletionShape | None = None
+    """What a ``/v1/completions`` body asks its answer to hold (``echo``, ``logprobs``, ``n``)."""
 
 
 class LineError(Exception):
@@ -139,9 +143,12 @@ def _decode_body(custom_id: str, kind: Kind, body: JsonObject) -> Job:
         parsed = embed_request_from_wire(body)
         return Job(custom_id, kind, parsed.model, parsed.request, parsed.encoding_format)
     if kind == "completion":
+        from hearth.wire.openai.completion_answers import completion_shape
+
         wire = inbound.completion_request_from_wire(body)
-    else:
-        wire = inbound.request_from_wire(body)
+        shape = completion_shape(body, wire.request)
+        return Job(custom_id, kind, wire.model, wire.request, shape=shape)
+    wire = inbound.request_from_wire(body)
     return Job(custom_id, kind, wire.model, wire.request)
 
 
@@ -179,31 +186,18 @@ def answer_body(job: Job, answer: Response | Embeddings) -> JsonObject:
     if isinstance(answer, Embeddings):
         return embed_response_to_wire(answer, model=job.model, encoding_format=job.encoding_format)
     if job.kind == "completion":
-        return _completion_body(answer, job.model)
+        from hearth.wire.openai.completion_answers import response_body
+
+        assert job.shape is not None
+        return response_body(
+            job.shape, answer, model=job.model, rid=f"cmpl-{uuid.uuid4().hex[:24]}"
+        )
     assert FORMAT.serve is not None
     return FORMAT.serve.response_to_wire(answer, model=job.model, response_id=_chat_id())
 
 
 def _chat_id() -> str:
     return f"chatcmpl-{uuid.uuid4().hex[:24]}"
-
-
-def _completion_body(answer: Response, model: str) -> JsonObject:
-    """A ``text_completion`` body, as ``/v1/completions`` answers."""
-    from hearth.wire.openai.shapes import STOP_TO_FINISH, stop_string, usage_to_wire
-
-    choice: JsonObject = {
-        "index": 0,
-        "text": answer.text,
-        "logprobs": None,
-        "finish_reason": STOP_TO_FINISH[answer.stop_reason],
-        "stop_reason": stop_string(answer.stop_reason, answer.stop_sequence),
-    }
-    return {
-        "id": f"cmpl-{uuid.uuid4().hex[:24]}", "object": "text_completion",
-        "created": int(time.time()), "model": model, "choices": [choice],
-        "usage": usage_to_wire(answer.usage),
-    }  # fmt: skip
 
 
 def dumps(line: JsonObject) -> str:

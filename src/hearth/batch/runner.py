@@ -196,6 +196,9 @@ def answer(backend: Backend, job: Job) -> _Result:
             time.sleep(min(exc.retry_after or 0.2, 5.0))
         except HearthError as exc:
             return _Result(failure_line(job.custom_id, exc), 0, False)
+        except Exception as exc:  # a defect, not the line's fault: this line's error, not the run's
+            message = f"the model failed on this request ({type(exc).__name__}: {exc})"
+            return _Result(error_line(job.custom_id, "server_error", message), 0, False)
     raise AssertionError("unreachable")
 
 

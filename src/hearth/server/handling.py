@@ -293,6 +293,9 @@ class Exchange:
         return float(max(0.0, self.deadline - time.monotonic()))
 
     async def _next(self, events: AsyncIterator[StreamEvent], produced: int) -> StreamEvent:
+        # anyio's cancel scope, not asyncio.timeout (a third of the CPU): a native cancel would
+        # break through the shields of anyio.to_thread calls inside the backend
+        # (docs/local-engine.md, "Where the time goes per token").
         try:
             with anyio.fail_after(self._remaining()):
                 return await events.__anext__()

@@ -19,14 +19,17 @@ from hearth.backends.base import raw_completion_unsupported
 from hearth.embeddings import Embeddings
 from hearth.errors import InvalidRequestError, UnsupportedFeatureError
 from hearth.messages import JsonObject, JsonValue
-from hearth.request import ChatRequest
-from hearth.server.completions import CompletionEncoder, CompletionShape, response_body
 from hearth.server.handling import Exchange, handle
 from hearth.server.router import Served
 from hearth.server.sse import EventStreamResponse
 from hearth.wire.openai import FORMAT
+from hearth.wire.openai.completion_answers import (
+    CompletionEncoder,
+    completion_shape,
+    response_body,
+)
 from hearth.wire.openai.embed import embed_request_from_wire, embed_response_to_wire
-from hearth.wire.openai.inbound import completion_request_from_wire, echo_only, include_usage
+from hearth.wire.openai.inbound import completion_request_from_wire, include_usage
 
 _TEMPLATE_FIELDS = ("chat_template", "chat_template_kwargs", "template")
 _TEMPLATE_SWITCHES = frozenset({"enable_thinking"})
@@ -88,7 +91,7 @@ async def _completions(ex: Exchange) -> Response | EventStreamResponse:
             served.id, "use /v1/chat/completions, which sends messages through the chat template"
         )
     response_id = _new_id("cmpl")
-    shape = _shape(body, parsed.request)
+    shape = completion_shape(body, parsed.request)
     if parsed.stream:
         encoder = CompletionEncoder(
             shape, model=parsed.model, response_id=response_id, include_usage=include_usage(body)
@@ -96,17 +99,6 @@ async def _completions(ex: Exchange) -> Response | EventStreamResponse:
         return await ex.stream(served, parsed.request, encoder)
     answer = await ex.complete(served, parsed.request)
     return JSONResponse(response_body(shape, answer, model=parsed.model, rid=response_id))
-
-
-def _shape(body: JsonObject, request: ChatRequest) -> CompletionShape:
-    settings = request.settings
-    return CompletionShape(
-        echo=request.prompt if body.get("echo") is True else None,
-        echo_only=echo_only(body),
-        logprobs=settings.wants_logprobs,
-        alternatives=bool(settings.top_logprobs),
-        choices=settings.n or 1,
-    )
 
 
 async def _embeddings(ex: Exchange) -> Response:

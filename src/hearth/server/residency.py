@@ -48,6 +48,9 @@ class Resident:
     expires_at: float | None = None
     draining: bool = False
     memory: int = 0
+    stop_requested: bool = False
+    """``hearth stop`` (or keep_alive 0 with no request) came while requests held it: it
+    unloads when the last one ends, whatever keep_alive they asked for."""
 
 
 def machine_memory() -> int:
@@ -153,8 +156,11 @@ class Residency:
             now = self.clock()
             state.last_used = now
             keep = self.keep_alive if keep_alive is True else keep_alive
+            if state.stop_requested:
+                keep = 0
             state.expires_at = None if keep is None else now + float(keep)
-            if keep == 0 and state.in_use == 0 and swappable(served) and served.loaded:
+            idle = state.in_use == 0 and not state.draining  # a draining one is being unloaded
+            if keep == 0 and idle and swappable(served) and served.loaded:
                 with anyio.CancelScope(shield=True):
                     await self.unload(served, "keep_alive")
             self._notify()
@@ -239,15 +245,19 @@ class Residency:
 
     async def unload(self, served: Served, reason: str) -> None:
         """Unload an idle ``served`` (its requests have finished)."""
+        if not served.loaded:
+            return  # unloaded already (a make-room victim whose last request had keep_alive 0)
         unload = getattr(served.backend, "unload")  # noqa: B009 - swappable() checked it
-        served.resident.draining = True
+        state = served.resident
+        draining, state.draining = state.draining, True
         try:
             with anyio.CancelScope(shield=True):  # the thread runs to its end: so does the record
                 await anyio.to_thread.run_sync(unload)
                 served.loaded = False
-                served.resident.expires_at = None
+                state.expires_at = None
+                state.stop_requested = False
         finally:
-            served.resident.draining = False
+            state.draining = draining  # make-room and resize keep theirs until they are done
         if self.metrics is not None:
             self.metrics.unloads.labels(served.id, reason).inc()
         log.info("unloaded %s (%s)", served.id, reason)
@@ -289,9 +299,11 @@ class Residency:
         """``hearth stop`` / keep_alive 0 with no request: unload once its requests finish."""
         if not (swappable(served) and served.loaded):
             return
-        served.resident.expires_at = self.clock()  # the reaper unloads it once it is idle
+        served.resident.expires_at = self.clock()
         if served.resident.in_use == 0:
             await self.unload(served, "stop")
+        else:  # the last request to end unloads it (see hold)
+            served.resident.stop_requested = True
 
     # -- startup and expiry --------------------------------------------------------------------
 

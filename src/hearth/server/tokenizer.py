@@ -16,7 +16,9 @@ OpenAI's shape, as llama-server's do.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
+import anyio
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -29,6 +31,8 @@ from hearth.server.sse import EventStreamResponse
 from hearth.tokens import Tokenizer, tokenizer
 from hearth.wire.openai import FORMAT
 from hearth.wire.openai.inbound import request_from_wire
+
+T = TypeVar("T")
 
 
 def _served(ex: Exchange, body: JsonObject) -> tuple[Served, Tokenizer]:
@@ -43,6 +47,13 @@ def _served(ex: Exchange, body: JsonObject) -> tuple[Served, Tokenizer]:
         )
     served = ex.model(name)
     return served, tokenizer(served.backend)
+
+
+async def _on_model(ex: Exchange, served: Served, work: Callable[[], T]) -> T:
+    """``work()`` on a worker thread while ``served`` holds a slot: the model is loaded (by the
+    server's residency, under its budget) and cannot be unloaded under the work."""
+    async with served.admission.slot(ex.deadline):
+        return await anyio.to_thread.run_sync(work)
 
 
 def _flag(body: JsonObject, key: str, default: bool) -> bool:
@@ -62,13 +73,15 @@ async def _tokenize(ex: Exchange) -> Response:
     add_special = _flag(body, "add_special", False)
     parse_special = _flag(body, "parse_special", True)
     with_pieces = _flag(body, "with_pieces", False)
-    _, tok = _served(ex, body)
-    tokens = await ex.off_loop(
-        lambda: tok.tokenize(content, add_special=add_special, parse_special=parse_special)
+    served, tok = _served(ex, body)
+    tokens = await _on_model(
+        ex,
+        served,
+        lambda: tok.tokenize(content, add_special=add_special, parse_special=parse_special),
     )
     if not with_pieces:
         return JSONResponse({"tokens": list(tokens)})
-    pieces = await ex.off_loop(lambda: tok.pieces(tokens))
+    pieces = await _on_model(ex, served, lambda: tok.pieces(tokens))
     items: list[JsonValue] = [
         {"id": t, "piece": _piece(p)} for t, p in zip(tokens, pieces, strict=True)
     ]
@@ -88,8 +101,8 @@ async def _detokenize(ex: Exchange) -> Response:
     if not isinstance(tokens, list):
         kind = type(tokens).__name__
         raise InvalidRequestError(f"tokens: required, a list of token ids, got {kind}")
-    _, tok = _served(ex, body)
-    text = await ex.off_loop(lambda: tok.detokenize(tokens))  # type: ignore[arg-type]
+    served, tok = _served(ex, body)
+    text = await _on_model(ex, served, lambda: tok.detokenize(tokens))  # type: ignore[arg-type]
     return JSONResponse({"content": text})
 
 
@@ -97,7 +110,7 @@ async def _apply_template(ex: Exchange) -> Response:
     body = await ex.json()
     served, tok = _served(ex, body)
     parsed = await ex.off_loop(lambda: request_from_wire({**body, "model": served.id}))
-    prompt = await ex.off_loop(lambda: tok.apply_template(parsed.request))
+    prompt = await _on_model(ex, served, lambda: tok.apply_template(parsed.request))
     return JSONResponse({"prompt": prompt})
 
 

@@ -29,7 +29,7 @@ from hearth.accelerator import (
     SplitMode,
 )
 from hearth.backends.base import BackendBase, Capabilities
-from hearth.backends.local.channel import AsyncChannel, Channel, SyncChannel
+from hearth.backends.local.channel import AsyncChannel, Channel, LoopWaker, SyncChannel
 from hearth.backends.local.constraints import Constraint, ConstraintCompiler
 from hearth.backends.local.decision import SETTINGS as DECISION_SETTINGS
 from hearth.backends.local.decision import Decision, DecisionReader, with_usage
@@ -192,6 +192,7 @@ class LocalBackend(LocalEmbedding, BackendBase):
         self._ref: LocalModelRef = resolve_local(spec, self._store, catalog, options.sha256)
         self._lock = threading.Lock()
         self._scheduler: Scheduler | None = None
+        self._waker: LoopWaker | None = None  # shared by the channels of one event loop
         self._template: ChatTemplate | None = None
         self._info: GGUFInfo | None = None
         self._constraints: ConstraintCompiler | None = None
@@ -540,6 +541,12 @@ class LocalBackend(LocalEmbedding, BackendBase):
                 f"n={n} with tools: a local model gives several answers for text only; ask "
                 "for one answer (n=1) when tools are offered"
             )
+        thinking = self._thinking
+        if n > 1 and thinking is not None and thinking.active(request):
+            raise UnsupportedFeatureError(
+                f"n={n} with thinking on: a reasoning model gives one answer a request while it "
+                "thinks; ask for one answer (n=1), or turn thinking off (thinking=False)"
+            )
         if n > slots:
             raise InvalidRequestError(
                 f"n={n} is more than the {slots} sequences {self.name} decodes at once; ask for "
@@ -665,6 +672,13 @@ class LocalBackend(LocalEmbedding, BackendBase):
             return self._ref.entry.size
         return path.stat().st_size if path.is_file() else 0
 
+    def _channel(self) -> AsyncChannel:
+        """A channel to the running loop; the loop's channels share one waker, so a decode step
+        wakes the loop once for all of its streams."""
+        channel = AsyncChannel(self._waker)
+        self._waker = channel.waker
+        return channel
+
     def close(self) -> None:
         """Free the model; using it afterwards raises ModelClosedError (it is not reloaded)."""
         with self._lock:
@@ -720,7 +734,7 @@ async def _async_events(backend: LocalBackend, request: ChatRequest) -> AsyncIte
 
     if backend._scheduler is None:  # loading takes seconds: keep it off the event loop
         await anyio.to_thread.run_sync(backend.load)
-    channel = AsyncChannel()
+    channel = backend._channel()
     # Checking, templating, tokenizing and compiling a grammar take time in proportion to the
     # request: never on the event loop. Abandoned if the caller is cancelled; the template's
     # budget and the input limits bound what the thread goes on doing.
@@ -740,7 +754,7 @@ async def _async_events(backend: LocalBackend, request: ChatRequest) -> AsyncIte
         else:
             scheduler.submit(job)
         while True:
-            item = await channel.get()
+            item = await channel.get_merged()  # a backlog of tokens leaves as one delta
             if isinstance(item, BaseException):
                 raise item
             for event in transform(item) if transform else (item,):
@@ -758,7 +772,7 @@ async def _adecide(
     import anyio.to_thread
 
     assert plan.decision is not None
-    channel = AsyncChannel()
+    channel = backend._channel()
     job = await anyio.to_thread.run_sync(backend._decision_job, plan.decision, channel)
     backend._running().submit(job)
     reader = DecisionReader()

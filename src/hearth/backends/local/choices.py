@@ -45,5 +45,6 @@ class ChoiceGroup:
             first.usage.input_tokens,
             sum(end.usage.output_tokens for end in own),
             first.usage.cached_tokens,
+            sum(end.usage.thinking_tokens for end in own),
         )
         self._channel.put(replace(first, usage=total, choices=tuple(own)))

@@ -32,6 +32,7 @@ import time
 from dataclasses import replace
 
 from hearth.backends.local.batch import TokenBatch
+from hearth.backends.local.channel import held_wakeups
 from hearth.backends.local.choices import ChoiceGroup
 from hearth.backends.local.engine import LlamaEngine, Snapshot
 from hearth.backends.local.job import GenerationJob, Sequence
@@ -187,12 +188,13 @@ class Scheduler:
         finally:
             self._ready.set()
         while self._admit():
-            self._sweep()
-            if self._running:
-                try:
-                    self._step()
-                except BaseException as exc:  # the engine failed: every running job gets it
-                    self._fail_all(exc)
+            with held_wakeups():  # one wake-up per event loop per step, once all have sampled
+                self._sweep()
+                if self._running:
+                    try:
+                        self._step()
+                    except BaseException as exc:  # the engine failed: every running job gets it
+                        self._fail_all(exc)
         for seq in list(self._running):
             self._end(seq, "cancelled")
 

@@ -163,7 +163,10 @@ class ThinkingEvents:
 
     def __call__(self, event: StreamEvent) -> list[StreamEvent]:
         if isinstance(event, TextDelta):
-            return self._route(self._splitter.feed(event.text))
+            out = self._route(self._splitter.feed(event.text))
+            if event.logprobs:  # the tokens' log-probabilities, thinking's and answer's, in order
+                out.extend(self._pass(TextDelta("", logprobs=event.logprobs)))
+            return out
         if isinstance(event, Done):
             out = self._route(self._splitter.finish())
             out.extend(self._report())

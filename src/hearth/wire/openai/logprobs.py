@@ -143,13 +143,12 @@ def completion_logprobs_to_wire(
     values: list[JsonValue] = []
     tops: list[JsonValue] = []
     offsets: list[JsonValue] = []
-    at = offset
+    seen = b""  # the tokens' bytes so far: a character split between tokens counts once, whole
     for entry in entries:
         tokens.append(entry.token)
         values.append(entry.logprob)
-        offsets.append(at)
-        at += len(entry.bytes.decode("utf-8", errors="ignore")) if entry.bytes else len(
-            entry.token)  # fmt: skip
+        offsets.append(offset + len(seen.decode("utf-8", errors="ignore")))
+        seen += entry.bytes  # a control token's are empty: it has no width in the text
         if entry.logprob is None:
             tops.append(None)
         else:

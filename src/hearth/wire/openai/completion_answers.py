@@ -17,9 +17,11 @@ from hearth.errors import HearthError
 from hearth.events import Done, StreamEvent, TextDelta
 from hearth.logprobs import TokenLogprob
 from hearth.messages import JsonObject, JsonValue
+from hearth.request import ChatRequest
 from hearth.response import Response
 from hearth.wire.base import WireChunk
 from hearth.wire.openai.errors import error_to_wire
+from hearth.wire.openai.inbound import echo_only
 from hearth.wire.openai.logprobs import completion_logprobs_to_wire
 from hearth.wire.openai.shapes import STOP_TO_FINISH, stop_string, usage_to_wire
 
@@ -35,6 +37,18 @@ class CompletionShape:
     logprobs: bool = False
     alternatives: bool = False
     choices: int = 1
+
+
+def completion_shape(body: JsonObject, request: ChatRequest) -> CompletionShape:
+    """What the completions ``body`` (decoded as ``request``) asks its answer to hold."""
+    settings = request.settings
+    return CompletionShape(
+        echo=request.prompt if body.get("echo") is True else None,
+        echo_only=echo_only(body),
+        logprobs=settings.wants_logprobs,
+        alternatives=bool(settings.top_logprobs),
+        choices=settings.n or 1,
+    )
 
 
 def choice(
