@@ -42,12 +42,16 @@ STOP_REASONS: tuple[StopReason, ...] = (
 @dataclass(frozen=True, slots=True)
 class Usage:
     """Token counts. ``cached_tokens`` is the part of ``input_tokens`` served from a cache;
-    ``thinking_tokens`` the part of ``output_tokens`` spent on reasoning."""
+    ``thinking_tokens`` the part of ``output_tokens`` spent on reasoning. With speculative
+    decoding, ``drafted_tokens`` were proposed as drafts and ``accepted_tokens`` of them kept
+    (they are part of ``output_tokens``; the others were computed and thrown away)."""
 
     input_tokens: int = 0
     output_tokens: int = 0
     cached_tokens: int = 0
     thinking_tokens: int = 0
+    drafted_tokens: int = 0
+    accepted_tokens: int = 0
 
     @property
     def total_tokens(self) -> int:
@@ -59,6 +63,8 @@ class Usage:
             self.output_tokens + other.output_tokens,
             self.cached_tokens + other.cached_tokens,
             self.thinking_tokens + other.thinking_tokens,
+            self.drafted_tokens + other.drafted_tokens,
+            self.accepted_tokens + other.accepted_tokens,
         )
 
 

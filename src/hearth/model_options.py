@@ -30,6 +30,8 @@ class ModelOptions(TypedDict, total=False):
     * ``max_queue``: requests that may wait for a free slot before new ones are refused;
     * ``slots``: requests decoded together in one batch (default 8);
     * ``prefix_cache``: tokens of finished requests kept for reuse (0: off);
+    * ``speculative``: ``"ngram"`` (default) drafts tokens by prompt lookup and verifies them
+      in one decode, ``"off"`` does not;
     * ``timeout``: seconds a request may take, queueing included (None: no deadline);
     * ``verbose``: show llama.cpp's own log on stderr;
     * ``progress``: a progress bar when a model is pulled (default: when stderr is a TTY);
@@ -62,6 +64,7 @@ class ModelOptions(TypedDict, total=False):
     max_queue: int
     slots: int
     prefix_cache: int | None
+    speculative: Literal["ngram", "off"]
     timeout: float | Timeouts | None
     verbose: bool
     progress: bool | None

@@ -305,3 +305,20 @@ def test_parallel_defaults_to_what_the_backend_runs_at_once() -> None:
         backends={"local:b": Slotted([])},
     )
     assert fixed.state.hearth.router.served[0].admission.parallel == 2
+
+
+def test_metrics_count_drafted_and_accepted_tokens() -> None:
+    usage = Usage(4, 7, drafted_tokens=5, accepted_tokens=3)
+    fake = FakeBackend([[TextDelta("ab"), Done("end_turn", usage)]])
+    with TestClient(app_for(fake)) as c:
+        answer = c.post("/v1/chat/completions", json=CHAT).json()
+        text = c.get("/metrics").text
+    families = {f.name: f for f in text_string_to_metric_families(text)}
+    totals = {
+        name: [s.value for s in families[name].samples if s.name.endswith("_total")]
+        for name in ("hearth_draft_tokens", "hearth_draft_accepted_tokens")
+    }
+    assert totals == {"hearth_draft_tokens": [5.0], "hearth_draft_accepted_tokens": [3.0]}
+    details = answer["usage"]["completion_tokens_details"]
+    assert details["accepted_prediction_tokens"] == 3
+    assert details["rejected_prediction_tokens"] == 2

@@ -314,6 +314,8 @@ class Exchange:
         if done is not None:
             metrics.tokens.labels(served.id).inc(done.usage.output_tokens)
             metrics.prompt_tokens.labels(served.id).inc(done.usage.input_tokens)
+            metrics.drafted.labels(served.id).inc(done.usage.drafted_tokens)
+            metrics.accepted.labels(served.id).inc(done.usage.accepted_tokens)
         metrics.latency.labels(served.id).observe(time.monotonic() - self.started)
 
     async def complete(self, served: Served, request: ChatRequest) -> ChatResponse:

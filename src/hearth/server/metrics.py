@@ -35,6 +35,14 @@ class Metrics:
         self.prompt_tokens = Counter(
             "hearth_prompt_tokens", "Prompt tokens processed.", ["model"], registry=r
         )
+        self.drafted = Counter(
+            "hearth_draft_tokens", "Tokens drafted by speculative decoding.", ["model"],
+            registry=r,
+        )  # fmt: skip
+        self.accepted = Counter(
+            "hearth_draft_accepted_tokens", "Drafted tokens that verification kept.", ["model"],
+            registry=r,
+        )  # fmt: skip
         self.requests = Counter(
             "hearth_requests", "Finished requests by API and HTTP status.", ["api", "status"],
             registry=r,

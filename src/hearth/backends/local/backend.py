@@ -41,6 +41,7 @@ from hearth.backends.local.limits import longest_token_bytes
 from hearth.backends.local.reasoning import ThinkingSyntax, detect_thinking
 from hearth.backends.local.scheduler import DEFAULT_MAX_QUEUE, Scheduler
 from hearth.backends.local.shaping import OutputPlan, decided, plan_output
+from hearth.backends.local.speculation import SPECULATIVE_MODES, SpeculativeMode
 from hearth.backends.local.templates import ChatTemplate, select_template
 from hearth.backends.local.thinking_setup import ThinkingSetup, check_request
 from hearth.backends.local.thinkstream import Transform
@@ -79,6 +80,9 @@ class LocalOptions:
     * ``prefix_cache``: tokens of finished requests kept for reuse by later prompts that start
       the same way (0: off; default: half the context, if reuse cannot change outputs);
     * ``timeout``: seconds a request may take, queueing included (None: no deadline);
+    * ``speculative``: ``"ngram"`` (the default) drafts tokens by prompt lookup and verifies
+      them in the same decode (greedy output unchanged; see
+      :mod:`hearth.backends.local.speculation`), ``"off"`` does not;
     * ``verbose``: show llama.cpp's own log on stderr;
     * ``progress``: show a progress bar when a model is pulled (default: when stderr is a TTY);
     * ``sha256``: the file's expected SHA-256, checked before it is loaded (for a path to a
@@ -108,6 +112,7 @@ class LocalOptions:
     slots: int = DEFAULT_SLOTS
     prefix_cache: int | None = None
     timeout: float | None = DEFAULT_TIMEOUT
+    speculative: SpeculativeMode = "ngram"
     verbose: bool = False
     progress: bool | None = None
     sha256: str | None = None
@@ -153,6 +158,11 @@ class LocalOptions:
         if self.prefix_cache is not None and self.prefix_cache < 0:
             raise InvalidRequestError(
                 f"prefix_cache must be a number of tokens >= 0, got {self.prefix_cache}"
+            )
+        if self.speculative not in SPECULATIVE_MODES:
+            raise InvalidRequestError(
+                f"speculative must be one of {', '.join(SPECULATIVE_MODES)}, "
+                f"got {self.speculative!r}"
             )
         if self.timeout is not None and not self.timeout > 0:
             raise InvalidRequestError(f"timeout must be a positive number, got {self.timeout}")
@@ -268,7 +278,10 @@ class LocalBackend(LocalEmbedding, BackendBase):
             )
             self._constraints = ConstraintCompiler(engine)
             self._scheduler = Scheduler(
-                engine, max_queue=self.options.max_queue, prefix_cache=self.options.prefix_cache
+                engine,
+                max_queue=self.options.max_queue,
+                prefix_cache=self.options.prefix_cache,
+                speculative=self.options.speculative,
             )
 
     def _template_source(self, info: GGUFInfo) -> str | None:

@@ -203,7 +203,7 @@ class LlamaEngine:
         params.n_ctx = self.n_ctx
         params.n_batch = min(self.config.n_batch, self.n_ctx)
         params.n_ubatch = min(self.config.n_batch, self.n_ctx)
-        params.n_seq_max = self.slots
+        params.n_seq_max = self.slots + 1  # and the scratch sequence (:meth:`seq_discard`)
         params.kv_unified = True  # every sequence may use the whole window; prefixes are shared
         params.n_threads = self.n_threads
         params.n_threads_batch = self.n_threads
@@ -319,6 +319,25 @@ class LlamaEngine:
     def seq_remove(self, seq: int, start: int = 0) -> bool:
         """Drop sequence ``seq``'s tokens at positions ``start…``; False if it cannot be cut."""
         return bool(lib.llama_memory_seq_rm(self._memory, seq, start, -1))
+
+    @property
+    def scratch(self) -> int:
+        """A sequence id no request uses: it holds the cells of discarded tokens."""
+        return self.slots
+
+    def seq_discard(self, seq: int, start: int) -> None:
+        """Drop sequence ``seq``'s tokens at positions ``start…`` while their cells stay taken
+        (by the scratch sequence), so no hole opens in the middle of the cache for a later
+        token to fill out of position order (docs/local-engine.md, "Cell order"). Freed with
+        :meth:`free_scratch`."""
+        lib.llama_memory_seq_cp(self._memory, seq, self.scratch, start, -1)
+        lib.llama_memory_seq_rm(self._memory, seq, start, -1)
+
+    def free_scratch(self) -> bool:
+        """Free the cells of the discarded tokens; False if there were none."""
+        if int(lib.llama_memory_seq_pos_max(self._memory, self.scratch)) < 0:
+            return False
+        return bool(lib.llama_memory_seq_rm(self._memory, self.scratch, 0, -1))
 
     def seq_copy(self, src: int, dst: int, length: int) -> None:
         """Make positions ``0…length-1`` of ``src`` part of ``dst`` too (shared cells, no copy)."""

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from hearth.backends.local.channel import Channel
 from hearth.backends.local.choices import ChoiceGroup, choice_settings
 from hearth.backends.local.logprobs import RowLogprobs, first_token, token_logprob
+from hearth.backends.local.speculation import Speculation
 from hearth.backends.local.textstream import TextStream
 from hearth.backends.local.thinking_budget import ThinkingGate
 from hearth.errors import RequestTimeoutError
@@ -96,6 +97,23 @@ class Sequence:
         self.prompt_logprobs: list[TokenLogprob] | None = None
         if settings.prompt_logprobs and not choice:  # the whole prompt is read (cached = 0)
             self.prompt_logprobs = [first_token(engine, job.prompt[0])] if cached == 0 else []
+        self.spec: Speculation | None = None  # drafting state, when this sequence speculates
+
+    def speculate(self) -> None:
+        """Draft by prompt lookup from now on, unless this sequence samples under something
+        whose state a draft would complicate: a constraint, log-probabilities, several answers."""
+        plain = self.constraint is None and self.logprobs is None and self.group is None
+        if plain and self.prompt_logprobs is None:
+            self.spec = Speculation(self.job.prompt)
+
+    def draft(self, room: int) -> list[int]:
+        """The tokens to verify after the pending one (at most ``room``; none when not
+        speculating), kept within ``max_tokens`` and the context window."""
+        spec = self.spec
+        if spec is None or self.pending is None:
+            return []
+        room = min(room, self.max_new - self.produced - 1, self.n_ctx - 1 - self.position)
+        return spec.propose(room) if room > 0 else []
 
     @property
     def wants_prompt_logprobs(self) -> bool:
@@ -157,6 +175,8 @@ class Sequence:
         if constraint is not None:
             constraint.accept(token)
         self.produced += 1
+        if self.spec is not None:
+            self.spec.drafter.push(token)
         if engine.is_eog(token):
             return "end_turn"
         if row is not None and self.logprobs is not None:
@@ -198,8 +218,14 @@ class Sequence:
         gate = self.constraint
         thinking = gate.thinking_tokens if isinstance(gate, ThinkingGate) else 0
         prompt_logprobs = self.prompt_logprobs
+        spec = self.spec
         usage = Usage(
-            len(self.job.prompt), self.produced, cached_tokens=self.cached, thinking_tokens=thinking
+            len(self.job.prompt),
+            self.produced,
+            cached_tokens=self.cached,
+            thinking_tokens=thinking,
+            drafted_tokens=0 if spec is None else spec.drafted,
+            accepted_tokens=0 if spec is None else spec.accepted,
         )
         done = Done(
             reason,

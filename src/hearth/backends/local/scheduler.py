@@ -38,6 +38,7 @@ from hearth.backends.local.engine import LlamaEngine, Snapshot
 from hearth.backends.local.job import GenerationJob, Sequence
 from hearth.backends.local.logprobs import RowLogprobs
 from hearth.backends.local.prefix import SlotTable
+from hearth.backends.local.speculation import SpeculativeMode
 from hearth.errors import InvalidRequestError, OverloadedError, RequestTimeoutError
 from hearth.events import Done, StopReason, Usage
 
@@ -58,7 +59,8 @@ class Scheduler:
     ``prefix_cache`` is the number of tokens idle slots may keep for reuse (0: off; None: half
     the context if the model's kernels are batch-invariant, so reuse cannot change an output,
     else off). ``step_tokens`` caps the tokens of one decode step (generating sequences
-    first, then prompt chunks)."""
+    first, then prompt chunks). ``speculative``: ``"ngram"`` drafts by prompt lookup
+    (:mod:`hearth.backends.local.speculation`), ``"off"`` does not."""
 
     def __init__(
         self,
@@ -67,8 +69,10 @@ class Scheduler:
         max_queue: int = DEFAULT_MAX_QUEUE,
         prefix_cache: int | None = None,
         step_tokens: int = DEFAULT_STEP_TOKENS,
+        speculative: SpeculativeMode = "ngram",
     ) -> None:
         self.engine = engine
+        self.speculative = speculative
         self._queue: queue.Queue[GenerationJob | object] = queue.Queue(maxsize=max_queue)
         self._max_queue = max_queue
         self._slots = SlotTable(engine.slots, prefix_cache or 0)
@@ -244,6 +248,8 @@ class Scheduler:
             plan = replace(plan, reuse=0)
         group = ChoiceGroup(job.choices, job.channel) if job.choices > 1 else None
         seq = Sequence(job, plan.slot, plan.reuse, self.engine, group=group)
+        if self.speculative == "ngram":
+            seq.speculate()
         self._slots.start(plan, job.prompt)
         self._running.append(seq)
         for choice in range(1, job.choices):  # they take the prompt's KV from seq (_fork)
@@ -309,11 +315,15 @@ class Scheduler:
         batch = self._batch
         batch.clear()
         plan: list[tuple[Sequence, int, int]] = []  # (sequence, tokens, its last one's index)
+        drafts: dict[Sequence, list[int]] = {}  # the drafted tokens verified in this step
         generating = [seq for seq in self._running if seq.pending is not None]
-        for seq in generating:
-            plan.append(
-                (seq, 1, batch.add(seq.next_tokens(1), seq.position, seq.slot, logits=True))
-            )
+        for i, seq in enumerate(generating):  # leaving a token each for the ones after it
+            draft = seq.draft(batch.room - len(generating) + i)
+            tokens = seq.next_tokens(1) + draft
+            index = batch.add(tokens, seq.position, seq.slot, logits=True, every=bool(draft))
+            plan.append((seq, len(tokens), index))
+            if draft:
+                drafts[seq] = draft
         budget = batch.room
         for seq in self._running:
             if budget <= 0:
@@ -328,6 +338,10 @@ class Scheduler:
         if not self._decode(batch):
             return
         for seq, n, index in plan:
+            verified = drafts.get(seq)
+            if verified:
+                self._verify(seq, verified, index - len(verified))
+                continue
             if seq.pending is None and seq.wants_prompt_logprobs:
                 seq.read_prompt_logprobs(self.engine, index - n + 1, n)
             self._slots.extend(seq.slot, seq.next_tokens(n))
@@ -339,7 +353,7 @@ class Scheduler:
         host memory; if there are none, the newest running sequence is refused and False
         returned (the step is rebuilt without it)."""
         while not self.engine.decode(batch):
-            if self._offload():
+            if self._offload() or self.engine.free_scratch():
                 continue
             newest = self._running[-1]
             self._fail(
@@ -364,6 +378,37 @@ class Scheduler:
             return
         self.tokens_generated += 1
         if reason is not None:
+            self._end(seq, reason)
+
+    def _verify(self, seq: Sequence, draft: list[int], first: int) -> None:
+        """``seq``'s pending token and ``draft`` were decoded, outputs ``first…``: sample each
+        position with the sequence's own chain, keeping drafted tokens while the sampled token
+        equals them; the first that differs is the next pending token. The rejected drafts'
+        KV is removed, and the text only ever sees sampled tokens."""
+        start = seq.position  # the pending token's
+        self._slots.extend(seq.slot, seq.next_tokens(1))
+        seq.advance(1)
+        accepted = 0
+        reason: StopReason | None = None
+        error: BaseException | None = None
+        try:
+            for i in range(len(draft) + 1):
+                self.tokens_generated += 1
+                reason = seq.sample(self.engine, first + i)
+                if reason is not None or i == len(draft) or seq.pending != draft[i]:
+                    break
+                accepted += 1  # its KV is in place: the next position's logits follow it
+                self._slots.extend(seq.slot, draft[i : i + 1])
+                seq.pending = None
+        except BaseException as exc:  # delivered to that caller; the others go on
+            error = exc
+        if accepted < len(draft):
+            self.engine.seq_discard(seq.slot, start + 1 + accepted)
+        if seq.spec is not None:
+            seq.spec.control.record(len(draft), accepted)
+        if error is not None:
+            self._fail(seq, error)
+        elif reason is not None:
             self._end(seq, reason)
 
     def _end(self, seq: Sequence, reason: StopReason) -> None:
@@ -394,6 +439,7 @@ class Scheduler:
             self._drop(seq.slot)
         if not self._running:
             self._offload()
+            self.engine.free_scratch()  # rejected drafts' cells: the cache is empty again
 
     def _drop(self, slot: int) -> None:
         self._saved.pop(slot, None)

@@ -153,16 +153,32 @@ def usage_from_wire(usage: JsonValue) -> Usage:
         thinking_tokens=(
             as_int(completion.get("reasoning_tokens")) if isinstance(completion, dict) else 0
         ),
+        **_prediction_from_wire(completion),
     )
 
 
+def _prediction_from_wire(completion: JsonValue) -> dict[str, int]:
+    """Drafted and accepted tokens from OpenAI's predicted-output counts."""
+    if not isinstance(completion, dict):
+        return {}
+    accepted = as_int(completion.get("accepted_prediction_tokens"))
+    rejected = as_int(completion.get("rejected_prediction_tokens"))
+    return {"drafted_tokens": accepted + rejected, "accepted_tokens": accepted}
+
+
 def usage_to_wire(usage: Usage) -> JsonObject:
+    """OpenAI's usage object; speculative drafts as its predicted-output counts (accepted and
+    rejected prediction tokens), present only when something was drafted."""
+    completion: JsonObject = {"reasoning_tokens": usage.thinking_tokens}
+    if usage.drafted_tokens:
+        completion["accepted_prediction_tokens"] = usage.accepted_tokens
+        completion["rejected_prediction_tokens"] = usage.drafted_tokens - usage.accepted_tokens
     return {
         "prompt_tokens": usage.input_tokens,
         "completion_tokens": usage.output_tokens,
         "total_tokens": usage.total_tokens,
         "prompt_tokens_details": {"cached_tokens": usage.cached_tokens},
-        "completion_tokens_details": {"reasoning_tokens": usage.thinking_tokens},
+        "completion_tokens_details": completion,
     }
 
 
