@@ -35,7 +35,11 @@ def fill(model: hearth.Model, release: threading.Event) -> list[threading.Thread
     assert started.wait(60)
     queued = threading.Thread(target=lambda: model.chat("Say hi.", settings=SHORT))
     queued.start()
-    time.sleep(0.3)  # let it reach the queue
+    scheduler = model.backend._scheduler  # type: ignore[attr-defined]
+    deadline = time.monotonic() + 60
+    while scheduler.queue_depth < 1:  # it renders and tokenizes on its own thread first
+        assert time.monotonic() < deadline, "the second request never reached the queue"
+        time.sleep(0.01)
     return [runner, queued]
 
 
