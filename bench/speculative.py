@@ -130,7 +130,7 @@ def llama_cpp_side(path: str, threads: int) -> Iterator[Run]:
     from llama_cpp.llama_speculative import LlamaPromptLookupDecoding
 
     llm = Llama(
-        path, n_ctx=4096, n_threads=threads, verbose=False,
+        path, n_ctx=4096, n_threads=threads, verbose=False, logits_all=True,  # drafts need it
         draft_model=LlamaPromptLookupDecoding(num_pred_tokens=8),
     )  # fmt: skip
 
@@ -264,7 +264,7 @@ def main() -> None:
     ap.add_argument("--tasks", default="rewrite,extract,free")
     ap.add_argument("--llama-server", help="path to llama-server")
     ap.add_argument(
-        "--server-args", default="--spec-type ngram-simple --draft-max 8",
+        "--server-args", default="--spec-type ngram-simple --spec-ngram-simple-size-m 8",
         help="llama-server's speculation flags (its n-gram mode)",
     )  # fmt: skip
     ap.add_argument("--json", action="store_true", help="also print the figures as JSON")

@@ -66,9 +66,14 @@ def test_greedy_output_is_identical_with_and_without_speculation(
     expected = [(r.text, r.stop_reason) for r in _all(plain, prompts, **settings)]
     got = _all(spec, prompts, **settings)
     assert [(r.text, r.stop_reason) for r in got] == expected
-    one_by_one = [spec.chat(p, **settings) for p in COPYING[:2]]  # alone in the batch too
-    assert [r.text for r in one_by_one] == [text for text, _ in expected[:2]]
-    copied = [r.usage for r in got[: len(COPYING)]]
+    # 8 at once do not draft (DRAFT_WHILE_AT_MOST); one alone does. (Two at once are not
+    # compared: which sequences share a decode step can change a greedy token on CPU with or
+    # without drafts, and drafts change the steps' shapes.)
+    one_by_one = [spec.chat(p, **settings) for p in COPYING]
+    alone = [plain.chat(p, **settings) for p in COPYING]
+    assert [r.text for r in one_by_one] == [r.text for r in alone]
+    assert all(r.usage.drafted_tokens == 0 for r in got)
+    copied = [r.usage for r in one_by_one]
     assert sum(u.drafted_tokens for u in copied) > 0
     assert sum(u.accepted_tokens for u in copied) > 0
     assert all(u.accepted_tokens <= u.drafted_tokens for u in copied)
@@ -108,10 +113,10 @@ def test_the_sampling_distribution_is_unchanged(
     bound for 40 samples each: 4 standard deviations). Accepting a draft without the sampled
     token agreeing would make copying far more frequent."""
     plain, spec = models
-    prompts = [COPYING[1]] * 8
+    prompts = [COPYING[1]] * 2  # two at a time: both draft (DRAFT_WHILE_AT_MOST)
     settings = {"temperature": 0.6, "top_k": 4, "max_tokens": 10}
-    a = [r for _ in range(5) for r in _all(plain, prompts, **settings)]
-    b = [r for _ in range(5) for r in _all(spec, prompts, **settings)]
+    a = [r for _ in range(20) for r in _all(plain, prompts, **settings)]
+    b = [r for _ in range(20) for r in _all(spec, prompts, **settings)]
     assert sum(r.usage.accepted_tokens for r in b) > 0
 
     def features(rs: list[Response]) -> Counter[str]:
