@@ -39,14 +39,14 @@ from hearth.backends.local.job import GenerationJob, Sequence
 from hearth.backends.local.logprobs import RowLogprobs
 from hearth.backends.local.prefix import SlotTable
 from hearth.backends.local.speculation import SpeculativeMode
+from hearth.errors import InvalidRequestError, OverloadedError, RequestTimeoutError
+from hearth.events import Done, StopReason, Usage
 
 DRAFT_WHILE_AT_MOST = 2
 """Sequences drafting is worth it beside: one or two streams leave a CPU decode bound by reading
 the weights, so verifying drafts in the same step is nearly free; with more, the step is bound by
 compute and rejected drafts cost what accepted ones save (measured: 8 sampled streams lost 17%
 of their aggregate tok/s with drafting on)."""
-from hearth.errors import InvalidRequestError, OverloadedError, RequestTimeoutError
-from hearth.events import Done, StopReason, Usage
 
 DEFAULT_MAX_QUEUE = 64
 
