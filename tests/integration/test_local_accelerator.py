@@ -57,7 +57,7 @@ def _engine(m: hearth.Model) -> LlamaEngine:
 def test_context_options_reach_llama_cpp(by_type: dict[str, hearth.Model]) -> None:
     engine = _engine(by_type["f16"])
     assert lib.llama_n_ctx(engine._ctx) == N_CTX
-    assert lib.llama_n_seq_max(engine._ctx) == 1
+    assert lib.llama_n_seq_max(engine._ctx) == 2  # the one slot, and speculation's scratch sequence
     n_layer = int(lib.llama_model_n_layer(engine._model))
     assert n_layer == 30  # SmolLM2-135M
     where = engine.placement
