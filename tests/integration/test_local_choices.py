@@ -84,7 +84,9 @@ def test_several_answers_beside_other_requests(smollm2: hearth.Model) -> None:
     for t in threads:
         t.join()
     assert len(many.choices) == 6 and all(c.text for c in many.choices)
-    assert len(results) == 4 and len({r.text for r in results}) == 1
+    # every request finished (their greedy texts may differ: which sequences share a decode
+    # step can change a near-tie on CPU, see docs/local-engine.md)
+    assert len(results) == 4 and all(r.text for r in results)
 
 
 def test_each_answer_keeps_to_the_response_format_on_its_own(smollm2: hearth.Model) -> None:
