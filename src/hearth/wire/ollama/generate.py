@@ -41,14 +41,9 @@ from hearth.wire.ollama.output import ollama_format
 from hearth.wire.ollama.request_fields import (
     InboundOptions,
     OllamaRequest,
-    format_from_wire,
     image_from_wire,
     invalid,
-    keep_alive_is_zero,
-    keep_alive_seconds,
-    logprobs_from_wire,
-    num_ctx_from_wire,
-    settings_from_wire,
+    read_shared,
 )
 
 __all__ = [
@@ -141,16 +136,10 @@ def generate_from_wire(body: JsonObject) -> OllamaRequest:
     if not wire.model:
         raise InvalidRequestError("model: required; name the model to generate with")
     _refuse_unsupported(wire)
-    unload = keep_alive_is_zero(wire.keep_alive)
-    keep = keep_alive_seconds(wire.keep_alive)
-    settings = logprobs_from_wire(
-        settings_from_wire(wire.options, wire.think), wire.logprobs, wire.top_logprobs
-    )
-    output = format_from_wire(wire.format)
-    stream = True if wire.stream is None else wire.stream  # Ollama streams unless told not to
-    num_ctx = num_ctx_from_wire(wire.options)
+    shared = read_shared(wire)
+    settings, output = shared.settings, shared.output
     if not (wire.prompt or wire.images or wire.system):
-        return OllamaRequest(wire.model, None, stream, num_ctx, unload=unload, keep_alive=keep)
+        return shared.request(wire.model, None)
     if wire.raw:
         _check_raw(wire)
         request = ChatRequest(prompt=wire.prompt, settings=settings, response_format=output)
@@ -160,7 +149,7 @@ def generate_from_wire(body: JsonObject) -> OllamaRequest:
         parts += [image_from_wire(d, f"images[{j}]") for j, d in enumerate(wire.images or [])]
         messages.append(Message("user", tuple(parts)))
         request = ChatRequest(messages=tuple(messages), settings=settings, response_format=output)
-    return OllamaRequest(wire.model, request, stream, num_ctx, keep_alive=keep)
+    return shared.request(wire.model, request)
 
 
 def _refuse_unsupported(wire: _WireGenerateRequest) -> None:

@@ -31,14 +31,9 @@ from hearth.wire.ollama.chat import (
 from hearth.wire.ollama.request_fields import (
     InboundOptions,
     OllamaRequest,
-    format_from_wire,
     image_from_wire,
     invalid,
-    keep_alive_is_zero,
-    keep_alive_seconds,
-    logprobs_from_wire,
-    num_ctx_from_wire,
-    settings_from_wire,
+    read_shared,
 )
 
 
@@ -107,23 +102,16 @@ def chat_from_wire(body: JsonObject, *, model: str | None = None) -> OllamaReque
     name = wire.model or model
     if not name:
         raise InvalidRequestError("model: required; name the model to chat with")
-    unload = keep_alive_is_zero(wire.keep_alive)
-    keep = keep_alive_seconds(wire.keep_alive)
-    settings = logprobs_from_wire(
-        settings_from_wire(wire.options, wire.think), wire.logprobs, wire.top_logprobs
-    )
-    output = format_from_wire(wire.format)
-    stream = True if wire.stream is None else wire.stream  # Ollama streams unless told not to
-    num_ctx = num_ctx_from_wire(wire.options)
+    shared = read_shared(wire)
     if not wire.messages:
-        return OllamaRequest(name, None, stream, num_ctx, unload=unload, keep_alive=keep)
+        return shared.request(name, None)
     request = ChatRequest(
         messages=_HistoryReader().read(wire.messages),
-        settings=settings,
+        settings=shared.settings,
         tools=_tools_from_wire(wire.tools or []),
-        response_format=output,
+        response_format=shared.output,
     )
-    return OllamaRequest(name, request, stream, num_ctx, keep_alive=keep)
+    return shared.request(name, request)
 
 
 def request_from_wire(body: JsonObject, *, model: str | None = None) -> WireRequest:

@@ -30,7 +30,7 @@ import binascii
 import enum
 import re
 from dataclasses import dataclass, replace
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
 from pydantic import ConfigDict, ValidationError
 
@@ -84,6 +84,50 @@ class InboundOptions(WireOptions):
 
     model_config = ConfigDict(extra="allow", strict=True, frozen=True)
     num_ctx: int | None = None
+
+
+class WireFields(Protocol):
+    """The fields ``/api/chat`` and ``/api/generate`` bodies share."""
+
+    keep_alive: Any
+    options: InboundOptions | None
+    think: Any
+    logprobs: bool | None
+    top_logprobs: int | None
+    format: Any
+    stream: bool | None
+
+
+@dataclass(frozen=True, slots=True)
+class SharedFields:
+    """What the shared fields of a chat or generate body say, read once (:func:`read_shared`)."""
+
+    settings: GenerationSettings
+    output: OutputFormat | None
+    stream: bool
+    num_ctx: int | None
+    unload: bool
+    keep_alive: float | Unset | None
+
+    def request(self, model: str, request: ChatRequest | None) -> OllamaRequest:
+        """The OllamaRequest for ``request`` (None: Ollama's load or unload request)."""
+        unload = self.unload and request is None
+        return OllamaRequest(
+            model, request, self.stream, self.num_ctx, unload=unload, keep_alive=self.keep_alive
+        )
+
+
+def read_shared(wire: WireFields) -> SharedFields:
+    """``keep_alive``, ``options`` (sampling, ``think``, ``num_ctx``), ``logprobs``, ``format``
+    and ``stream`` of a chat or generate body (Ollama streams unless told not to)."""
+    unload = keep_alive_is_zero(wire.keep_alive)
+    keep = keep_alive_seconds(wire.keep_alive)
+    settings = logprobs_from_wire(
+        settings_from_wire(wire.options, wire.think), wire.logprobs, wire.top_logprobs
+    )
+    output = format_from_wire(wire.format)
+    stream = True if wire.stream is None else wire.stream
+    return SharedFields(settings, output, stream, num_ctx_from_wire(wire.options), unload, keep)
 
 
 def invalid(exc: ValidationError) -> InvalidRequestError:
