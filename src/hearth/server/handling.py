@@ -54,7 +54,7 @@ from hearth.server.residency import Residency
 from hearth.server.router import ModelRouter
 from hearth.server.served import Served
 from hearth.server.settings import ServerSettings
-from hearth.server.sse import EventStreamResponse, framing, wait_for_disconnect
+from hearth.server.sse import Deadline, EventStreamResponse, framing, wait_for_disconnect
 from hearth.server.upstream import tag_error, upstream_error
 from hearth.wire.base import ErrorToWire, ServeCodec, WireChunk, WireFormat
 
@@ -294,7 +294,7 @@ class Exchange:
     def _remaining(self) -> float:
         return float(max(0.0, self.deadline - time.monotonic()))
 
-    async def _next(self, events: AsyncIterator[StreamEvent], produced: int) -> StreamEvent:
+    async def _first(self, events: AsyncIterator[StreamEvent]) -> StreamEvent:
         # anyio's cancel scope, not asyncio.timeout (a third of the CPU): a native cancel would
         # break through the shields of anyio.to_thread calls inside the backend
         # (docs/local-engine.md, "Where the time goes per token").
@@ -302,10 +302,13 @@ class Exchange:
             with anyio.fail_after(self._remaining()):
                 return await events.__anext__()
         except TimeoutError:
-            raise RequestTimeoutError(
-                f"the request's deadline ({self.state.settings.timeout:g} s) passed after "
-                f"{produced} events"
-            ) from None
+            raise self._timed_out(0) from None
+
+    def _timed_out(self, produced: int) -> RequestTimeoutError:
+        return RequestTimeoutError(
+            f"the request's deadline ({self.state.settings.timeout:g} s) passed after "
+            f"{produced} events"
+        )
 
     def _record(self, served: Served, done: Done | None, first: float | None) -> None:
         metrics = self.state.metrics
@@ -331,12 +334,18 @@ class Exchange:
         acc = ResponseAccumulator()
         events = served.backend.astream(request)
         first: float | None = None
+        produced = 0
         try:
-            while acc.done is None:
-                event = await self._next(events, 0)
-                if first is None:
-                    first = time.monotonic()
-                acc.add(event)
+            # One deadline for the whole answer, not a timer per event (see _frames).
+            with anyio.fail_after(self._remaining()):
+                while acc.done is None:
+                    event = await events.__anext__()
+                    produced += 1
+                    if first is None:
+                        first = time.monotonic()
+                    acc.add(event)
+        except TimeoutError:
+            raise self._timed_out(produced) from None
         finally:
             with anyio.CancelScope(shield=True):
                 await _aclose(events)
@@ -355,7 +364,7 @@ class Exchange:
             await stack.enter_async_context(served.admission.slot(self.deadline, self.keep_alive))
             events = served.backend.astream(request)
             stack.push_async_callback(_aclose, events)
-            return events, await self._next(events, 0)
+            return events, await self._first(events)
 
         try:
             events, first = await self.guarded(open_stream)
@@ -363,8 +372,16 @@ class Exchange:
             with anyio.CancelScope(shield=True):
                 await stack.aclose()
             raise
-        response = framing(self.format.http.framing)[1]
-        return response(self._frames(served, events, first, encoder, stack))
+        frame, response = framing(self.format.http.framing)
+        produced = [0]
+
+        def timed_out() -> list[bytes]:
+            return [frame(chunk) for chunk in encoder.error(self._timed_out(produced[0]))]
+
+        return response(
+            self._frames(served, events, first, encoder, stack, produced),
+            deadline=Deadline(self.deadline, timed_out),
+        )
 
     async def _frames(
         self,
@@ -373,23 +390,26 @@ class Exchange:
         first: StreamEvent,
         encoder: Encoder,
         stack: AsyncExitStack,
+        produced: list[int],
     ) -> AsyncIterator[bytes]:
+        """The stream's frames. The request's deadline is the response's one cancel scope
+        (:class:`~hearth.server.sse.Deadline`), not a timer per event: arming and cancelling a
+        timer for every token was a quarter of the event loop's time per token."""
         frame = framing(self.format.http.framing)[0]
         done: Done | None = None
         first_at = time.monotonic()
         event: StreamEvent | None = first
-        produced = 0
         try:
             for chunk in encoder.start():
                 yield frame(chunk)
             while event is not None:
                 for chunk in encoder.encode(event):
                     yield frame(chunk)
-                produced += 1
+                produced[0] += 1
                 if isinstance(event, Done):
                     done, event = event, None
                 else:
-                    event = await self._next(events, produced)
+                    event = await events.__anext__()
         except Exception as exc:
             error = public_error(exc)
             if not isinstance(exc, HearthError):

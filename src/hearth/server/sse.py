@@ -13,7 +13,9 @@ the next write), so its ``finally`` closes the backend stream and the engine sto
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass
 from typing import Literal
 
 import anyio
@@ -53,8 +55,18 @@ async def wait_for_disconnect(receive: Receive) -> None:
             return
 
 
+@dataclass(frozen=True, slots=True)
+class Deadline:
+    """When a stream must end (``time.monotonic()`` seconds) and the frames that end it then
+    (the format's error event)."""
+
+    at: float
+    frames: Callable[[], list[bytes]]
+
+
 class EventStreamResponse:
-    """Streams ``body`` as ``text/event-stream``; cancels it if the client disconnects."""
+    """Streams ``body`` as ``text/event-stream``; cancels it if the client disconnects, or when
+    its ``deadline`` passes (then sends the deadline's frames)."""
 
     def __init__(
         self,
@@ -62,8 +74,10 @@ class EventStreamResponse:
         *,
         headers: Mapping[str, str] | None = None,
         media_type: str = "text/event-stream",
+        deadline: Deadline | None = None,
     ) -> None:
         self.body = body
+        self.deadline = deadline
         self.status_code = 200
         self.headers = {
             "content-type": f"{media_type}; charset=utf-8",
@@ -83,8 +97,7 @@ class EventStreamResponse:
 
                 group.start_soon(watch)
                 await send({"type": "http.response.start", "status": 200, "headers": raw})
-                async for frame in self.body:
-                    await send({"type": "http.response.body", "body": frame, "more_body": True})
+                await self._send_body(send)
                 await send({"type": "http.response.body", "body": b"", "more_body": False})
                 group.cancel_scope.cancel()
         except OSError:  # the client went away mid-write
@@ -96,14 +109,41 @@ class EventStreamResponse:
                     await aclose()
 
 
+    async def _send_body(self, send: Send) -> None:
+        """Every frame of the body, within one cancel scope for the deadline (a timer per
+        stream, not per frame); past it, the body is cancelled and the deadline's frames sent."""
+        at = self.deadline.at if self.deadline is not None else float("inf")
+        with anyio.CancelScope(deadline=_anyio_time(at)) as scope:
+            async for frame in self.body:
+                await send({"type": "http.response.body", "body": frame, "more_body": True})
+        if scope.cancelled_caught and self.deadline is not None:
+            aclose = getattr(self.body, "aclose", None)
+            if aclose is not None:
+                with anyio.CancelScope(shield=True):
+                    await aclose()
+            for frame in self.deadline.frames():
+                await send({"type": "http.response.body", "body": frame, "more_body": True})
+
+
+def _anyio_time(monotonic_at: float) -> float:
+    """A ``time.monotonic()`` instant on anyio's clock (the event loop's)."""
+    return monotonic_at - time.monotonic() + anyio.current_time()
+
+
 class NDJSONResponse(EventStreamResponse):
     """Streams ``body`` as ``application/x-ndjson`` (one JSON object a line), cancelling it if
     the client disconnects, as :class:`EventStreamResponse` does."""
 
     def __init__(
-        self, body: AsyncIterator[bytes], *, headers: Mapping[str, str] | None = None
+        self,
+        body: AsyncIterator[bytes],
+        *,
+        headers: Mapping[str, str] | None = None,
+        deadline: Deadline | None = None,
     ) -> None:
-        super().__init__(body, headers=headers, media_type="application/x-ndjson")
+        super().__init__(
+            body, headers=headers, media_type="application/x-ndjson", deadline=deadline
+        )
 
 
 Framing = tuple[Callable[[WireChunk], bytes], type[EventStreamResponse]]
