@@ -17,14 +17,17 @@ from hearth.server import ServerSettings, create_app, running
 
 
 @contextmanager
-def live_server(backend: Backend, **settings: object) -> Iterator[tuple[str, int]]:
-    """Serve ``backend`` as model "fake"; yield (host, port) once listening."""
+def live_server(
+    backend: Backend, *, parser: str = "auto", **settings: object
+) -> Iterator[tuple[str, int]]:
+    """Serve ``backend`` as model "fake"; yield (host, port) once listening. ``parser``:
+    uvicorn's HTTP implementation (see ``running.protocol_for``)."""
     server_settings = ServerSettings(models=("fake",), **settings)  # type: ignore[arg-type]
     app = create_app(
         server_settings, config=Config(path=Path("/dev/null")), backends={"fake": backend}
     )
     config = running.build_config(
-        app, server_settings, host="127.0.0.1", port=0, log_level="warning"
+        app, server_settings, host="127.0.0.1", port=0, log_level="warning", parser=parser
     )
     server = running.DrainingServer(config, app.state.hearth.draining)
     thread = threading.Thread(target=server.run, daemon=True)

@@ -311,6 +311,11 @@ def test_by_default_only_loopback_host_names_are_answered_and_reads_have_deadlin
     protocol = captured["http"]
     assert isinstance(protocol, type) and issubclass(protocol, running.HeaderTimeoutProtocol)
     assert protocol.header_timeout == 30.0
+    # uvicorn's fast paths (dependencies of hearth where the platform has them)
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+    assert issubclass(protocol, HttpToolsProtocol)
+    assert captured["loop"] == "uvloop"
 
 
 @pytest.mark.parametrize(

@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 from tests.support.live import live_server, read_response, server_log
 from tests.unit.test_server_admission import PacedBackend
 
@@ -27,8 +28,13 @@ def head(length: int, host: str = "127.0.0.1") -> bytes:
     )
 
 
-def test_a_request_head_sent_a_byte_at_a_time_is_cut_off_with_a_408() -> None:
-    with live_server(PacedBackend(), read_timeout=0.5) as (host, port):
+PARSERS = pytest.mark.parametrize("parser", ["httptools", "h11"])
+"""uvicorn's two HTTP/1.1 implementations: the head deadline is mixed into each."""
+
+
+@PARSERS
+def test_a_request_head_sent_a_byte_at_a_time_is_cut_off_with_a_408(parser: str) -> None:
+    with live_server(PacedBackend(), read_timeout=0.5, parser=parser) as (host, port):
         with socket.create_connection((host, port)) as sock:
             started = time.monotonic()
             sock.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nhost: 127.0.0.1\r\n")
@@ -50,9 +56,15 @@ def test_a_request_head_sent_a_byte_at_a_time_is_cut_off_with_a_408() -> None:
     assert silent.startswith(b"HTTP/1.1 408 ")
 
 
-def test_the_head_deadline_also_holds_for_the_next_request_on_a_kept_connection() -> None:
+@PARSERS
+def test_the_head_deadline_also_holds_for_the_next_request_on_a_kept_connection(
+    parser: str,
+) -> None:
     with (
-        live_server(PacedBackend(tokens=2, delay=0), read_timeout=0.5) as (host, port),
+        live_server(PacedBackend(tokens=2, delay=0), read_timeout=0.5, parser=parser) as (
+            host,
+            port,
+        ),
         socket.create_connection((host, port)) as sock,
     ):
         sock.sendall(head(len(CHAT)) + CHAT)

@@ -12,7 +12,6 @@ the next write), so its ``finally`` closes the backend stream and the engine sto
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
@@ -23,28 +22,27 @@ from starlette.types import Receive, Scope, Send
 
 from hearth.messages import JsonObject
 from hearth.wire.base import WireChunk
-
-
-def dumps(data: object) -> str:
-    """Compact JSON, UTF-8 kept as is."""
-    return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+from hearth.wire.compact import compact_json
 
 
 def sse_frame(chunk: WireChunk) -> bytes:
     """One SSE frame; ``data`` None is OpenAI's ``[DONE]`` terminator. JSON never holds a raw
     newline, so the data always fits one ``data:`` line."""
-    data = "[DONE]" if chunk.data is None else dumps(chunk.data)
-    event = f"event: {chunk.event}\n" if chunk.event else ""
-    return f"{event}data: {data}\n\n".encode()
+    data = "[DONE]" if chunk.data is None else chunk.encoded or compact_json(chunk.data)
+    if chunk.event:
+        return f"event: {chunk.event}\ndata: {data}\n\n".encode()
+    return f"data: {data}\n\n".encode()
 
 
 def json_line(data: JsonObject) -> bytes:
-    return (dumps(data) + "\n").encode()
+    return (compact_json(data) + "\n").encode()
 
 
 def ndjson_frame(chunk: WireChunk) -> bytes:
     """One NDJSON line; a chunk without data (a terminator) is nothing, NDJSON has none."""
-    return b"" if chunk.data is None else json_line(chunk.data)
+    if chunk.data is None:
+        return b""
+    return ((chunk.encoded or compact_json(chunk.data)) + "\n").encode()
 
 
 async def wait_for_disconnect(receive: Receive) -> None:

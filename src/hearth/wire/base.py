@@ -48,10 +48,13 @@ class WireRequest:
 @dataclass(frozen=True, slots=True)
 class WireChunk:
     """One outbound stream frame: an SSE ``event:`` name (None for data-only formats) and data.
-    ``data`` None means a literal terminator such as OpenAI's ``[DONE]``."""
+    ``data`` None means a literal terminator such as OpenAI's ``[DONE]``. ``encoded``: ``data``
+    already as compact JSON, where the encoder filled a template
+    (:class:`~hearth.wire.compact.JsonTemplate`); the framing then sends it as is."""
 
     event: str | None
     data: JsonObject | None
+    encoded: str | None = field(default=None, compare=False, repr=False)
 
 
 class StreamDecoder(Protocol):

@@ -28,6 +28,7 @@ from hearth.events import (
 from hearth.logprobs import TokenLogprob
 from hearth.messages import JsonObject, JsonValue, ToolCallPart
 from hearth.wire.base import WireChunk
+from hearth.wire.compact import JsonTemplate
 from hearth.wire.openai.errors import error_from_wire, error_to_wire
 from hearth.wire.openai.logprobs import chat_logprobs_from_wire, chat_logprobs_to_wire
 from hearth.wire.openai.shapes import (
@@ -177,6 +178,7 @@ class StreamEncoder:
         self._started = False
         self._calls = 0
         self._opened = {0}  # the choices whose role chunk was sent
+        self._text_frames: dict[int, JsonTemplate] = {}  # a plain text delta's JSON, per choice
 
     def _chunk(
         self,
@@ -205,6 +207,16 @@ class StreamEncoder:
             },
         )
 
+    def _text(self, text: str, index: int) -> WireChunk:
+        """A plain text delta's chunk, its JSON from a template (the hot path: one per token)."""
+        template = self._text_frames.get(index)
+        if template is None:
+            hole = self._chunk({"content": JsonTemplate.HOLE}, index=index).data
+            assert hole is not None
+            template = self._text_frames[index] = JsonTemplate(hole)
+        chunk = self._chunk({"content": text}, index=index)
+        return WireChunk(None, chunk.data, template.fill(text))
+
     def start(self) -> list[WireChunk]:
         """The opening chunk (``role: assistant``); :meth:`encode` sends it if needed."""
         if self._started:
@@ -219,9 +231,11 @@ class StreamEncoder:
             if index not in self._opened:  # another answer's first chunk (n)
                 self._opened.add(index)
                 out.append(self._chunk({"role": "assistant", "content": ""}, index=index))
-            if event.text or event.logprobs:
+            if event.logprobs:
                 delta: JsonObject = {"content": event.text}
                 out.append(self._chunk(delta, logprobs=event.logprobs, index=index))
+            elif event.text:
+                out.append(self._text(event.text, index))
         elif isinstance(event, ThinkingDelta):
             if event.text:
                 out.append(self._chunk({"reasoning_content": event.text}))
