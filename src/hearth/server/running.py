@@ -4,10 +4,10 @@ on a client that is not sending.
 * :class:`HeaderTimeoutProtocol` is uvicorn's HTTP/1.1 protocol with a deadline on the request
   line and headers (:func:`protocol_for` gives it over ``httptools``, uvicorn's fast C parser,
   where installed, else over ``h11``; the event loop is ``uvloop`` where installed): a
-  connection that has not sent a whole request head within ``read_timeout`` seconds of
-  opening (or of starting its next request) is answered 408 and closed. uvicorn itself only times out idle keep-alive connections, so a client sending its
-  headers a byte at a time (slowloris) would hold a connection forever. The body has its own
-  deadline, in :mod:`hearth.server.body`.
+  connection that has not sent a whole request head within ``read_timeout`` seconds of opening
+  (or of starting its next request) is answered 408 and closed. uvicorn itself only times out
+  idle keep-alive connections, so a client sending its headers a byte at a time (slowloris)
+  would hold a connection forever. The body has its own deadline, in :mod:`hearth.server.body`.
 * :class:`DrainingServer` sets the app's ``draining`` flag as soon as a shutdown begins (SIGTERM,
   SIGINT), before uvicorn waits for requests in flight: a request whose body is still arriving
   is answered 503 at once instead of holding the shutdown for the whole drain time, and
