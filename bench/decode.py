@@ -34,6 +34,8 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
+from same_weights import llama_bench_flags
+
 import hearth
 from hearth.backends.local.backend import LocalBackend
 from hearth.catalog.entries import find_entry
@@ -273,7 +275,7 @@ class NativeSide:
         self.depth = depth
         self.cmd = [tool, "-m", str(path), "-t", str(threads), "-p", "0", "-n", str(n_gen)]
         self.cmd += ["-d", str(depth), "-r", "1", "-o", "json"]
-        self.cmd += ["-ngl", str(999 if gpu_layers < 0 else gpu_layers)]
+        self.cmd += ["-ngl", str(999 if gpu_layers < 0 else gpu_layers), *llama_bench_flags()]
         self.build = "?"
         self.runs: list[float] = []
         self.others: list[float | None] = []

@@ -57,6 +57,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 import httpx
+from same_weights import llama_server_flags
 from streamstats import HEADER, LevelStats, Stream, process_cpu, ratio_row, row
 
 PROMPT = (
@@ -116,7 +117,7 @@ def _start(server: str, path: Path, port: int, args: argparse.Namespace) -> subp
         cmd = [
             str(args.llama_server_path), "-m", str(path), "--port", str(port), "--host",
             "127.0.0.1", "-t", str(args.threads), "-tb", str(args.threads), "-np", "8",
-            "-c", str(args.n_ctx), "--jinja", "--no-webui",
+            "-c", str(args.n_ctx), "--jinja", "--no-webui", *llama_server_flags(),
         ]  # fmt: skip
     else:
         cmd = [

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from same_weights import llama_server_flags
 
 import hearth
 
@@ -156,7 +157,7 @@ def server_side(binary: Path, path: str, threads: int, extra: str) -> Iterator[R
     cmd = [
         str(binary), "-m", path, "-t", str(threads), "-tb", str(threads), "-np", "1",
         "-c", "4096", "--host", "127.0.0.1", "--port", str(port), "--no-webui",
-        *shlex.split(extra),
+        *shlex.split(extra), *llama_server_flags(),
     ]  # fmt: skip
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"

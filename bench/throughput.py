@@ -36,6 +36,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import httpx
+from same_weights import llama_server_flags
 from streamstats import HEADER, LevelStats, Stream, process_cpu, ratio_row, row
 
 import hearth
@@ -141,6 +142,7 @@ def llama_server(binary: Path, model: Path, threads: int, slots: int) -> Iterato
     cmd = [
         str(binary), "-m", str(model), "-t", str(threads), "-tb", str(threads), "-np", str(slots),
         "-c", "8192", "--host", "127.0.0.1", "--port", str(port), "--no-webui",
+        *llama_server_flags(),
     ]  # fmt: skip
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
