@@ -46,6 +46,7 @@ import argparse
 import asyncio
 import json
 import os
+import shlex
 import shutil
 import socket
 import statistics
@@ -118,6 +119,7 @@ def _start(server: str, path: Path, port: int, args: argparse.Namespace) -> subp
             str(args.llama_server_path), "-m", str(path), "--port", str(port), "--host",
             "127.0.0.1", "-t", str(args.threads), "-tb", str(args.threads), "-np", "8",
             "-c", str(args.n_ctx), "--jinja", "--no-webui", *llama_server_flags(),
+            *shlex.split(args.llama_server_args),
         ]  # fmt: skip
     else:
         cmd = [
@@ -453,6 +455,10 @@ def main() -> None:
         help="the peer server measured in the same run",
     )  # fmt: skip
     parser.add_argument("--llama-server", help="llama.cpp's llama-server (default: on PATH)")
+    parser.add_argument(
+        "--llama-server-args", default="",
+        help="more llama-server flags, e.g. '--kv-unified' (one KV buffer, as hearth has)",
+    )  # fmt: skip
     parser.add_argument("--requests", type=int, default=2, help="requests per client")
     parser.add_argument("--tokens", type=int, default=96, help="max_tokens per request")
     parser.add_argument("--threads", type=int, default=2)
