@@ -131,7 +131,9 @@ class CatalogEntry:
     * ``chat_template``: a Jinja chat template used instead of the file's own;
     * ``thinking_tags``: ``(open, close)``, the tags the model thinks in (a reasoning model
       whatever its template says); ``()``: not a reasoning model; None: the template (or the
-      ``thinking`` capability) tells (see :mod:`hearth.backends.local.reasoning`).
+      ``thinking`` capability) tells (see :mod:`hearth.backends.local.reasoning`);
+    * ``mmproj``: a vision model's projector GGUF (an ``hf:`` file or a path), loaded beside the
+      model so that it takes images; ``mmproj_sha256``: its expected SHA-256.
     """
 
     name: str
@@ -151,6 +153,8 @@ class CatalogEntry:
     accelerator: AcceleratorOptions = field(default_factory=AcceleratorOptions)
     chat_template: str | None = None
     thinking_tags: tuple[str, ...] | None = None
+    mmproj: ModelSource | None = None
+    mmproj_sha256: str | None = None
 
     def __post_init__(self) -> None:
         tags = self.thinking_tags
@@ -169,6 +173,15 @@ class CatalogEntry:
                 f"model {self.name!r}: a PyPI-shipped model needs its sha256 and size, so that "
                 "the joined parts can be checked"
             )
+
+    @property
+    def projector(self) -> CatalogEntry | None:
+        """The entry of the model's projector file (``mmproj``), fetched and checked by the
+        store like any model file; None without one."""
+        if self.mmproj is None:
+            return None
+        name = f"{self.name}.mmproj"
+        return CatalogEntry(name, self.mmproj, sha256=self.mmproj_sha256, origin=self.origin)
 
     @property
     def names(self) -> tuple[str, ...]:

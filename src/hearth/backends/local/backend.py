@@ -38,6 +38,15 @@ from hearth.backends.local.shaping import OutputPlan, decided, plan_output
 from hearth.backends.local.templates import ChatTemplate, select_template
 from hearth.backends.local.thinking_setup import ThinkingSetup, check_request
 from hearth.backends.local.thinkstream import Transform
+from hearth.backends.local.vision import ImagePrompt, Projector
+from hearth.backends.local.vision_setup import (
+    fetch_projector,
+    load_projector,
+    marked_messages,
+    projector_ref,
+    request_images,
+    tokenize_with_images,
+)
 from hearth.catalog.entries import Catalog, CatalogEntry
 from hearth.catalog.gguf_file import GGUFInfo, read_gguf
 from hearth.catalog.progress import NullProgress, Progress, default_progress
@@ -51,6 +60,7 @@ from hearth.errors import (
 )
 from hearth.events import Done, StreamEvent, Usage
 from hearth.input_limits import InputLimits, check_input
+from hearth.messages import Message
 from hearth.request import ChatRequest, OutputFormat
 from hearth.settings import GenerationSettings
 from hearth.tokens import check_token_ids
@@ -81,6 +91,8 @@ class LocalBackend(LocalEmbedding, BackendBase):
         self._closed = False
         self._limits: InputLimits | None = None
         self._thinking: ThinkingSetup | None = None
+        self._mmproj = projector_ref(options.mmproj, options.mmproj_sha256, self.entry, self._store)
+        self._projector: Projector | None = None
 
     @property
     def name(self) -> str:
@@ -159,12 +171,25 @@ class LocalBackend(LocalEmbedding, BackendBase):
                 engine.n_ctx, longest_token_bytes(engine), self.name
             )
             self._constraints = ConstraintCompiler(engine)
+            self._projector = self._load_projector(engine, progress)
             self._scheduler = Scheduler(
                 engine,
                 max_queue=self.options.max_queue,
                 prefix_cache=self.options.prefix_cache,
                 speculative=self.options.speculative,
+                projector=self._projector,
             )
+
+    def _load_projector(self, engine: LlamaEngine, progress: Progress | None) -> Projector | None:
+        """The vision projector (``mmproj``), fetched, checked and loaded; None without one."""
+        if self._mmproj is None:
+            return None
+        path = fetch_projector(self._mmproj, self._store, progress or self._default_progress())
+        try:
+            return load_projector(engine, path)
+        except BaseException:
+            engine.close()
+            raise
 
     def _template_source(self, info: GGUFInfo) -> str | None:
         """The Jinja chat template: the ``chat_template`` option, else the catalogue entry's,
@@ -249,6 +274,7 @@ class LocalBackend(LocalEmbedding, BackendBase):
             raw_completion=True,
             placement=where,
             thinking=self._reasons(),
+            vision=self._mmproj is not None,
             choices=engine.slots if engine is not None else self.options.slots,
         )
 
@@ -333,12 +359,30 @@ class LocalBackend(LocalEmbedding, BackendBase):
         return tokens
 
     def _tokens(self, request: ChatRequest, plan: OutputPlan) -> list[int]:
+        tokens, images = self._prompt(request, plan)
+        if images is not None:
+            images.close()
+        return tokens
+
+    def _prompt(
+        self, request: ChatRequest, plan: OutputPlan
+    ) -> tuple[list[int], ImagePrompt | None]:
+        """The prompt's positions, and its images when it has some (a vision model's)."""
         if request.prompt is not None:
-            return self.raw_tokens(request.prompt)
+            return self.raw_tokens(request.prompt), None
         engine = self._running().engine
         text = self._render(plan, request)
         has_bos = bool(engine.bos_text) and text.startswith(engine.bos_text)
-        return engine.tokenize(text, add_special=engine.add_bos and not has_bos)
+        add_special = engine.add_bos and not has_bos
+        images = request_images(plan.messages) if self._projector is not None else []
+        if self._projector is not None and images:
+            if request.settings.prompt_logprobs:
+                raise UnsupportedFeatureError(
+                    "prompt_logprobs with images: a local model gives the log-probabilities "
+                    "of text prompts only; leave prompt_logprobs out"
+                )
+            return tokenize_with_images(self._projector, text, images, add_special=add_special)
+        return engine.tokenize(text, add_special=add_special), None
 
     def _render(self, plan: OutputPlan, request: ChatRequest) -> str:
         """The prompt text: the plan's messages through the chat template, with a reasoning
@@ -347,8 +391,11 @@ class LocalBackend(LocalEmbedding, BackendBase):
         assert self._template is not None
         thinking = self._thinking
         context = thinking.syntax.template_context(request.settings.thinking) if thinking else None
+        messages: Sequence[Message] = plan.messages
+        if self._projector is not None and request_images(messages):
+            messages = marked_messages(messages, self._projector.marker)  # where each image sits
         text = self._template.render(
-            plan.messages, add_generation_prompt=True, tools=plan.template_tools, context=context
+            messages, add_generation_prompt=True, tools=plan.template_tools, context=context
         )
         if thinking is not None:
             text = thinking.prompt(text, request, self.name)
@@ -374,9 +421,11 @@ class LocalBackend(LocalEmbedding, BackendBase):
         renders (under its budget), the text is tokenized and grammars are compiled, here on the
         caller's thread, so a bad or hostile request fails before anything is queued."""
         plan = plan or self._plan(request)
-        tokens = self._tokens(request, plan)
+        tokens, images = self._prompt(request, plan)
         n_ctx = self.engine.n_ctx
         if len(tokens) >= n_ctx:
+            if images is not None:
+                images.close()
             raise ContextLengthExceededError(len(tokens), n_ctx)
         entry = self._ref.entry
         defaults = entry.sampling if entry is not None else GenerationSettings()
@@ -387,6 +436,7 @@ class LocalBackend(LocalEmbedding, BackendBase):
         shown = thinking.shown if thinking is not None and thinking.active(request) else None
         job = self._new_job(tokens, settings, channel, first, raw=request.raw, shown=shown)
         job.choices, job.sibling_constraints = choices, tuple(others)
+        job.images = images
         return job, plan
 
     def _constraint(

@@ -107,8 +107,8 @@ class _LlamaLog:
         self.verbose = False
         self.recent: deque[str] = deque(maxlen=32)
         self._captured: list[str] | None = None
-        self._callback = lib.llama_log_callback(self._on_log)
-        lib.llama_log_set(self._callback, ctypes.c_void_p(0))
+        self.callback = lib.llama_log_callback(self._on_log)
+        lib.llama_log_set(self.callback, ctypes.c_void_p(0))
 
     @classmethod
     def install(cls, verbose: bool) -> _LlamaLog:
@@ -291,6 +291,47 @@ class LlamaEngine:
         out = buf.raw[: max(n, 0)]
         self._pieces[token] = out
         return out
+
+    # -- for a vision projector (:mod:`hearth.backends.local.vision`) ---------------------------
+
+    @property
+    def model_handle(self) -> Any:
+        """llama.cpp's ``llama_model*``, which a projector is loaded for."""
+        return self._model
+
+    @property
+    def n_embd_inp(self) -> int:
+        """The width of the model's input embeddings (what a projector must produce)."""
+        return int(lib.llama_model_n_embd_inp(self._model))
+
+    def route_log(self, set_logger: Any) -> None:
+        """Route another library's log (``mtmd_log_set``) through llama.cpp's log ring."""
+        set_logger(self._log.callback, ctypes.c_void_p(0))
+
+    def last_log_error(self) -> str:
+        return self._log.last_error()
+
+    @contextmanager
+    def causal(self, on: bool) -> Iterator[None]:
+        """Causal attention inside the block as ``on`` says (an image a projector wants
+        decoded non-causally), then back on."""
+        if on:
+            yield
+            return
+        lib.llama_set_causal_attn(self._ctx, False)
+        try:
+            yield
+        finally:
+            lib.llama_set_causal_attn(self._ctx, True)
+
+    def decode_native(self, batch: Any, n: int) -> bool:
+        """:meth:`decode` for a ``llama_batch`` built elsewhere (of embeddings)."""
+        rc = lib.llama_decode(self._ctx, batch)
+        if rc == 1:
+            return False
+        if rc != 0:
+            raise EngineError(f"llama_decode failed with code {rc} on {n} image embeddings")
+        return True
 
     def is_eog(self, token: int) -> bool:
         return bool(lib.llama_vocab_is_eog(self._vocab, token))

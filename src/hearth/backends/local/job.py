@@ -29,6 +29,7 @@ from hearth.settings import GenerationSettings
 if TYPE_CHECKING:
     from hearth.backends.local.constraints import Constraint
     from hearth.backends.local.engine import LlamaEngine
+    from hearth.backends.local.vision import ImagePrompt, ImageSpan
 
 
 @dataclass(eq=False)
@@ -53,6 +54,9 @@ class GenerationJob:
     sibling_constraints: tuple[Constraint | None, ...] = ()
     """The constraints of answers 1 … n-1 (``constraint`` is answer 0's): one each, since a
     grammar matcher holds the state of the text it has accepted."""
+    images: ImagePrompt | None = None
+    """The prompt's images (a vision model's): where each sits in ``prompt``, whose positions
+    there hold pseudo tokens (:mod:`hearth.backends.local.vision`)."""
 
     def cancel(self) -> None:
         self.cancelled.set()
@@ -104,7 +108,10 @@ class Sequence:
         whose state a draft would complicate: a constraint, log-probabilities, several answers."""
         plain = self.constraint is None and self.logprobs is None and self.group is None
         if plain and self.prompt_logprobs is None:
-            self.spec = Speculation(self.job.prompt)
+            prompt = self.job.prompt
+            if self.job.images is not None:  # an image's pseudo tokens are never drafted
+                prompt = [token for token in prompt if token >= 0]
+            self.spec = Speculation(prompt)
 
     def draft(self, room: int) -> list[int]:
         """The tokens to verify after the pending one (at most ``room``; none when not
@@ -146,7 +153,18 @@ class Sequence:
         prompt tokens."""
         if self.pending is not None:
             return [self.pending]
-        return self.job.prompt[self.fed : self.fed + budget]
+        end = self.fed + budget
+        images = self.job.images
+        if images is not None:  # text stops where an image starts (fed by the projector)
+            end = images.text_end(self.fed, end)
+        return self.job.prompt[self.fed : end]
+
+    def image_due(self) -> ImageSpan | None:
+        """The image this sequence reads next, when its prompt is at one."""
+        images = self.job.images
+        if images is None or self.pending is not None or not self.prefilling:
+            return None
+        return images.at(self.fed)
 
     def advance(self, n: int) -> bool:
         """``n`` of :meth:`next_tokens` were decoded; True if logits are due (sample now)."""
@@ -250,6 +268,8 @@ class Sequence:
 
     def close(self) -> None:
         self.sampler.close()
+        if self.job.images is not None and not self.choice:
+            self.job.images.close()
         if self.constraint is not None:
             self.constraint.close()
             self.constraint = None

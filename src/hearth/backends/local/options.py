@@ -55,6 +55,8 @@ class LocalOptions:
       catalogue entry's ``chat_template``);
     * ``thinking_tags``: ``(open, close)``, the tags the model thinks in, whatever its template
       says; ``()``: it does not reason (see :mod:`hearth.backends.local.reasoning`);
+    * ``mmproj``: a vision model's projector GGUF (a path or ``hf:ORG/REPO/FILE.gguf``; over the
+      catalogue entry's), so the model takes images; ``mmproj_sha256``: its expected SHA-256;
     * ``thinking_budget_message``: text forced before the closing tag when a request's
       ``thinking_budget`` is spent (default none: the tag alone), e.g. "\n\nTime is up; I
       answer now.\n".
@@ -77,6 +79,8 @@ class LocalOptions:
     chat_template: str | None = None
     thinking_tags: Sequence[str] | None = None
     thinking_budget_message: str = ""
+    mmproj: str | None = None
+    mmproj_sha256: str | None = None
     gpu_layers: GpuLayers | None = None
     main_gpu: int | None = None
     split_mode: SplitMode | None = None

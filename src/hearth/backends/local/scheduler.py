@@ -39,6 +39,7 @@ from hearth.backends.local.job import GenerationJob, Sequence
 from hearth.backends.local.logprobs import RowLogprobs
 from hearth.backends.local.prefix import SlotTable
 from hearth.backends.local.speculation import SpeculativeMode
+from hearth.backends.local.vision import ImageSpan, Projector
 from hearth.errors import InvalidRequestError, OverloadedError, RequestTimeoutError
 from hearth.events import Done, StopReason, Usage
 
@@ -76,8 +77,10 @@ class Scheduler:
         prefix_cache: int | None = None,
         step_tokens: int = DEFAULT_STEP_TOKENS,
         speculative: SpeculativeMode = "ngram",
+        projector: Projector | None = None,
     ) -> None:
         self.engine = engine
+        self.projector = projector  # a vision model's: feeds the images of prompts
         self.speculative = speculative
         self._queue: queue.Queue[GenerationJob | object] = queue.Queue(maxsize=max_queue)
         self._max_queue = max_queue
@@ -170,6 +173,8 @@ class Scheduler:
         self._thread.join(timeout)
         if not self._thread.is_alive():
             self._batch.close()
+            if self.projector is not None:
+                self.projector.close()
             self.engine.close()
 
     def _drain_pending(self) -> None:
@@ -250,6 +255,8 @@ class Scheduler:
         assert plan is not None  # _admit only starts jobs when a slot is idle
         if job.settings.prompt_logprobs:  # every prompt token's logits are needed
             plan = replace(plan, reuse=0)
+        if job.images is not None:  # an image's KV is reused whole or not at all
+            plan = replace(plan, reuse=job.images.clamp(plan.reuse))
         if not self._place(plan.slot, plan.source, plan.reuse):
             plan = replace(plan, reuse=0)
         group = ChoiceGroup(job.choices, job.channel) if job.choices > 1 else None
@@ -332,9 +339,14 @@ class Scheduler:
             if draft:
                 drafts[seq] = draft
         budget = batch.room
+        image: tuple[Sequence, ImageSpan] | None = None  # one image a step: others wait less
         for seq in self._running:
             if budget <= 0:
                 break
+            span = seq.image_due()
+            if span is not None:
+                image = image or (seq, span)
+                continue
             if seq.pending is None and seq.prefilling:
                 tokens = seq.next_tokens(budget)
                 last = seq.fed + len(tokens) == len(seq.job.prompt)
@@ -342,7 +354,9 @@ class Scheduler:
                 index = batch.add(tokens, seq.position, seq.slot, logits=last, every=every)
                 plan.append((seq, len(tokens), index))  # sampled from only when last
                 budget -= len(tokens)
-        if not self._decode(batch):
+        if image is not None:
+            self._feed_image(*image)
+        if not len(batch) or not self._decode(batch):
             return
         for seq, n, index in plan:
             verified = drafts.get(seq)
@@ -354,6 +368,25 @@ class Scheduler:
             self._slots.extend(seq.slot, seq.next_tokens(n))
             if seq.advance(n):
                 self._sample(seq, index, self._fork(seq, index))
+
+    def _feed_image(self, seq: Sequence, span: ImageSpan) -> None:
+        """Encode the image ``seq`` has reached and decode it into its KV, freeing cached
+        prefixes if the cache is full; a failure ends ``seq`` only."""
+        assert self.projector is not None  # a job has images only on a vision model
+        try:
+            while not self.projector.feed(span, seq.slot):
+                if not (self._offload() or self.engine.free_scratch()):
+                    raise OverloadedError(
+                        f"the local model's KV cache ({self.engine.n_ctx} tokens) has no room "
+                        f"for an image of {span.n} tokens; retry later, or load the model "
+                        "with a larger n_ctx",
+                        retry_after=1.0,
+                    )
+        except BaseException as exc:  # delivered to that caller; the others go on
+            self._fail(seq, exc, keep=False)
+            return
+        self._slots.extend(seq.slot, seq.job.prompt[span.start : span.end])
+        seq.advance(span.n)
 
     def _decode(self, batch: TokenBatch) -> bool:
         """Decode ``batch``. When the KV cache is full, the cached prefixes still in it move to

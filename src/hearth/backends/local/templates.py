@@ -17,7 +17,9 @@ with a TemplateError instead of holding a thread (and its process) forever.
 How the parts of :class:`hearth.messages.Message` are rendered, by every template:
 
 * :class:`~hearth.messages.ImagePart` raises :class:`~hearth.errors.UnsupportedFeatureError`:
-  no local model has vision support yet.
+  a model loaded with a vision projector (``mmproj``) has its images replaced by the
+  projector's marker before the template renders (:mod:`hearth.backends.local.vision_setup`),
+  so an image reaching a template means the model has none.
 * :class:`~hearth.messages.ThinkingPart` is dropped by the built-in templates: models are
   trained without earlier turns' reasoning in the prompt. A Jinja template gets it as the
   assistant message's ``reasoning_content`` (as from Hugging Face), so the model's own template
@@ -152,7 +154,8 @@ def _segments(index: int, message: Message) -> list[_Segment]:
         if isinstance(part, ImagePart):
             raise UnsupportedFeatureError(
                 f"this local model has no vision support: message {index} ({message.role}) "
-                "holds an image. Send text only, or use a remote model that accepts images."
+                "holds an image. Load a vision model with its projector (mmproj=…), send "
+                "text only, or use a remote model that accepts images."
             )
         if isinstance(part, TextPart):
             if out and isinstance(out[-1], str):
