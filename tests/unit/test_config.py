@@ -245,7 +245,8 @@ def test_user_entries_resolve_as_local_models(
     m = hearth.model("local:mine")
     assert isinstance(m.backend, LocalBackend) and m.backend.fetch() == weights
     with pytest.raises(
-        ModelNotFoundError, match=r"\(smollm2, gemma3-270m, minilm, embeddinggemma, mine\)"
+        ModelNotFoundError,
+        match=r"\(smollm2, gemma3-270m, minilm, embeddinggemma, smolvlm2-256m, gemma3-4b, mine\)",
     ):
         resolve_local("theirs", ModelStore(tmp_path / "store"), catalog)
 

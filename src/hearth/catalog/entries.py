@@ -306,6 +306,36 @@ CATALOG: tuple[CatalogEntry, ...] = (
         context_length=2048,
         capabilities=("embedding",),
     ),
+    CatalogEntry(
+        name="smolvlm2-256m",
+        aliases=("smolvlm2",),
+        description="SmolVLM2 256M Video Instruct, Q8_0, with its vision projector (mmproj); "
+        "takes images; from Hugging Face",
+        source=HFSource(
+            repo="ggml-org/SmolVLM2-256M-Video-Instruct-GGUF",
+            file="SmolVLM2-256M-Video-Instruct-Q8_0.gguf",
+        ),
+        mmproj=HFSource(
+            repo="ggml-org/SmolVLM2-256M-Video-Instruct-GGUF",
+            file="mmproj-SmolVLM2-256M-Video-Instruct-Q8_0.gguf",
+        ),
+        context_length=8192,
+        capabilities=("chat", "vision"),
+        license="apache-2.0",
+    ),
+    CatalogEntry(
+        name="gemma3-4b",
+        aliases=("gemma3-4b-it",),
+        description="Gemma 3 4B instruct, Q4_K_M, with its vision projector (mmproj, f16); "
+        "takes images; from Hugging Face",
+        source=HFSource(repo="ggml-org/gemma-3-4b-it-GGUF", file="gemma-3-4b-it-Q4_K_M.gguf"),
+        mmproj=HFSource(repo="ggml-org/gemma-3-4b-it-GGUF", file="mmproj-model-f16.gguf"),
+        context_length=131072,
+        capabilities=("chat", "vision"),
+        # Gemma 3's generation_config.json.
+        sampling=GenerationSettings(temperature=1.0, top_k=64, top_p=0.95, min_p=0.0),
+        license="gemma",
+    ),
 )
 
 

@@ -45,7 +45,7 @@ TOP_KEYS = ("default_model", "aliases", "models", "providers", "server", "mcp", 
 MODEL_KEYS = (
     "name", "aliases", "description", "hf", "revision", "path", "pypi", "filename", "sha256",
     "size", "template", "context_length", "capabilities", "sampling", "chat_template",
-    "thinking_tags", *OPTION_NAMES,
+    "thinking_tags", "mmproj", "mmproj_sha256", *OPTION_NAMES,
 )  # fmt: skip
 PROVIDER_KEYS = (
     "type", "base_url", "api_key_env", "api_key", "raw_completion", "sampling", "max_tokens_field",
@@ -233,6 +233,7 @@ def _entry(fields: Fields, path: Path) -> CatalogEntry:
         if capability not in CAPABILITIES:
             raise fields.fail("capabilities", f"a list of: {', '.join(CAPABILITIES)}", capability)
     source = _source(fields, name, path)
+    mmproj, mmproj_sha256 = _mmproj(fields, path)
     size = fields.integer("size", 1)
     if isinstance(source, PyPISource) and (sha256 is None or size is None):
         raise SchemaError(
@@ -254,9 +255,34 @@ def _entry(fields: Fields, path: Path) -> CatalogEntry:
             accelerator=_accelerator(fields),
             chat_template=fields.string("chat_template"),
             thinking_tags=_thinking_tags(fields),
+            mmproj=mmproj,
+            mmproj_sha256=mmproj_sha256,
         )
     except ConfigurationError as exc:
         raise SchemaError(fields.path, str(exc)) from None
+
+
+def _mmproj(fields: Fields, path: Path) -> tuple[HFSource | PathSource | None, str | None]:
+    """``mmproj``: a vision model's projector, ``"hf:ORG/REPO/FILE.gguf"`` or a path (relative
+    to the config file); ``mmproj_sha256``: its checksum."""
+    text = fields.string("mmproj")
+    sha256 = fields.string("mmproj_sha256")
+    if sha256 is not None and not re.fullmatch(r"[0-9a-fA-F]{64}", sha256):
+        raise fields.fail("mmproj_sha256", "64 hex digits", sha256)
+    if text is None:
+        if sha256 is not None:
+            raise fields.fail("mmproj_sha256", "used only with mmproj = ...", sha256)
+        return None, None
+    checksum = None if sha256 is None else sha256.lower()
+    if text.startswith("hf:"):
+        try:
+            return parse_hf_spec(text), checksum
+        except HearthError as exc:
+            raise SchemaError(fields.at("mmproj"), str(exc)) from None
+    if not text.strip():
+        raise fields.fail("mmproj", '"hf:ORG/REPO/FILE.gguf" or a path to the projector', text)
+    target = Path(text).expanduser()
+    return PathSource(target if target.is_absolute() else path.parent / target), checksum
 
 
 def _thinking_tags(fields: Fields) -> tuple[str, ...] | None:

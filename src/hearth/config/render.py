@@ -51,6 +51,11 @@ def entry_fields(entry: CatalogEntry) -> dict[str, object]:
         out["thinking_tags"] = list(entry.thinking_tags)
     if entry.chat_template is not None:
         out["chat_template"] = entry.chat_template
+    projector = entry.mmproj
+    if projector is not None:
+        out["mmproj"] = projector.describe().removeprefix("path:")
+        if entry.mmproj_sha256 is not None:
+            out["mmproj_sha256"] = entry.mmproj_sha256
     sampling = _settings(entry.sampling)
     if sampling:
         out["sampling"] = sampling
