@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -27,3 +28,11 @@ def gemma() -> Iterator[hearth.Model]:
 def smollm2_small_ctx() -> Iterator[hearth.Model]:
     with hearth.model("local:smollm2", n_threads=THREADS, n_ctx=128) as m:
         yield m
+
+
+@pytest.fixture(scope="session")
+def vision_projector(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny random projector for SmolLM2 (tests/support/vision_pair.py)."""
+    from tests.support.vision_pair import write_projector
+
+    return write_projector(tmp_path_factory.mktemp("vision") / "mmproj-test.gguf")

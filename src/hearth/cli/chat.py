@@ -7,6 +7,7 @@ import contextlib
 import logging
 import sys
 from dataclasses import asdict
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, TextIO
 
 import typer
@@ -19,6 +20,7 @@ from hearth.client import ChatStream, Model
 from hearth.conversation import Conversation
 from hearth.errors import InvalidRequestError
 from hearth.events import TextDelta, ThinkingDelta
+from hearth.messages import Message
 from hearth.response import Response
 from hearth.settings import GenerationSettings
 
@@ -263,8 +265,9 @@ def chat(
 def _loop(conv: Conversation, saver: _Saver, interactive: bool) -> None:
     from hearth.cli.repl import Outcome, command, read_message
 
+    attached: list[Path] = []  # /attach: the files the next message carries
     while (text := read_message(interactive)) is not None:
-        outcome = command(conv, text.strip())
+        outcome = command(conv, text.strip(), attached)
         if outcome is Outcome.EXIT:
             return
         if outcome is Outcome.RESET:
@@ -272,11 +275,34 @@ def _loop(conv: Conversation, saver: _Saver, interactive: bool) -> None:
         if outcome is not Outcome.NOT_A_COMMAND or not text.strip():
             continue
         before = len(conv.messages)
-        if _send(conv, text, interactive):
+        message = _with_attachments(conv, text, attached)
+        attached.clear()
+        if message is not None and _send(conv, message, interactive):
             saver.save(conv, before)
 
 
-def _send(conv: Conversation, text: str, interactive: bool) -> bool:
+def _with_attachments(conv: Conversation, text: str, attached: list[Path]) -> str | Message | None:
+    """``text``, with the attached files when there are some; None (said on stderr) when they
+    cannot go (images for a model without vision, a file gone)."""
+    if not attached:
+        return text
+    from hearth.cli.attach import read_attachments
+
+    try:
+        found = read_attachments(attached)
+    except InvalidRequestError as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        return None
+    if found.images and not conv.model.capabilities().vision:
+        sys.stderr.write(
+            f"error: {conv.model.name} does not take images; the attachments were dropped "
+            "(chat with a vision model: -m)\n"
+        )
+        return None
+    return Message.user(found.prompt_parts(text))
+
+
+def _send(conv: Conversation, text: str | Message, interactive: bool) -> bool:
     try:
         with conv.stream(text) as stream:
             print_stream(stream, sys.stdout)

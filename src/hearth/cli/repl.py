@@ -1,10 +1,11 @@
 """The ``hearth chat`` prompt: reading input (``\"\"\"`` … ``\"\"\"`` for several lines, as in
-Ollama) and the slash commands (/help, /set, /system, /reset, /bye)."""
+Ollama) and the slash commands (/help, /set, /system, /attach, /reset, /bye)."""
 
 from __future__ import annotations
 
 import sys
 from enum import Enum
+from pathlib import Path
 
 from hearth.conversation import Conversation
 from hearth.errors import InvalidRequestError
@@ -18,6 +19,8 @@ COMMANDS = """commands:
                     PARAM is one of: {keys}
   /set              show the settings in force
   /system TEXT      replace the system prompt (from the next turn; not saved with the log)
+  /attach FILE…     send files with the next message: images (PNG, JPEG, WebP, GIF) for a
+                    vision model, text files inlined; /attach alone lists them
   /reset            start a new conversation
   /bye, /exit       leave (Ctrl-D too)
   /help             this list
@@ -62,8 +65,9 @@ def _read_line(interactive: bool, prompt: str) -> str | None:
         return None
 
 
-def command(conv: Conversation, line: str) -> Outcome:
-    """Run ``line`` if it is a slash command."""
+def command(conv: Conversation, line: str, attached: list[Path] | None = None) -> Outcome:
+    """Run ``line`` if it is a slash command. ``/attach`` adds to ``attached``: the files the
+    next message carries."""
     if not line.startswith("/"):
         return Outcome.NOT_A_COMMAND
     name, _, rest = line.partition(" ")
@@ -81,6 +85,8 @@ def command(conv: Conversation, line: str) -> Outcome:
         _set(conv, rest)
     elif name == "/system":
         _system(conv, rest)
+    elif name == "/attach" and attached is not None:
+        _attach(rest, attached)
     else:
         sys.stderr.write(f"unknown command {name}; {HELP_TEXT}\n")
     return Outcome.DONE
@@ -113,3 +119,22 @@ def _system(conv: Conversation, text: str) -> None:
     rest = [m for m in conv.messages if m.role != "system"]
     conv.messages = [Message.system(text), *rest]
     sys.stderr.write("system prompt set\n")
+
+
+def _attach(rest: str, attached: list[Path]) -> None:
+    from hearth.cli.attach import read_attachments
+
+    if not rest:
+        names = ", ".join(str(p) for p in attached) or "none"
+        sys.stderr.write(f"attached to the next message: {names}\n")
+        return
+    for word in rest.split():
+        path = Path(word).expanduser()
+        try:
+            found = read_attachments([path])
+        except InvalidRequestError as exc:
+            sys.stderr.write(f"error: {exc}\n")
+            continue
+        attached.append(path)
+        kind = "image" if found.images else "text"
+        sys.stderr.write(f"attached {path} ({kind}); it goes with your next message\n")
