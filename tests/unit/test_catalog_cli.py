@@ -409,3 +409,26 @@ def test_info_shows_the_window_hearth_uses_and_what_the_entry_knows(
         info_json(read_gguf(path), thinker)["reasoning"]
         == "<think> … </think> (off: an empty block)"
     )
+
+
+def test_pull_brings_a_vision_models_projector(
+    home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    weights, projector = tmp_path / "eyes.gguf", tmp_path / "mmproj-eyes.gguf"
+    weights.write_bytes(b"GGUF weights")
+    projector.write_bytes(b"GGUF projector")
+    digest = hashlib.sha256(b"GGUF projector").hexdigest()
+    use_config(
+        tmp_path, monkeypatch,
+        f'[[models]]\nname = "eyes"\npath = "{weights}"\nmmproj = "{projector}"\n'
+        f'mmproj_sha256 = "{digest}"\n',
+    )  # fmt: skip
+    code, out, err = run(["pull", "eyes", "--json"], capsys)
+    assert code == 0, err
+    assert json.loads(out) == [
+        {"name": "eyes", "path": str(weights)},
+        {"name": "eyes.mmproj", "path": str(projector)},
+    ]
+    projector.write_bytes(b"GGUF tampered")
+    code, _, err = run(["pull", "eyes"], capsys)
+    assert code == 1 and f"error: {projector}" in err and "corrupt" in err

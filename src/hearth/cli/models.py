@@ -252,16 +252,20 @@ def _shown(key: str, value: object) -> object:
 def pull(names: NamesArg, force: ForceOpt = False, as_json: JsonOpt = False) -> None:
     """Fetch models, check their SHA-256 and print their paths.
 
-    Catalogue models go into hearth's store; hf: models into the Hugging Face cache.
+    Catalogue models go into hearth's store; hf: models into the Hugging Face cache. A vision
+    model's projector (mmproj) comes with it.
     """
     ctx = _Context.load()
     wanted = [ctx.entry(name) for name in names]
     done: list[dict[str, object]] = []
     for entry in wanted:
-        path = ctx.store.pull(entry, _progress(), force=force)
-        done.append({"name": entry.name, "path": str(path)})
-        if not as_json:
-            sys.stdout.write(f"{path}\n")
+        for file in (entry, entry.projector):
+            if file is None:
+                continue
+            path = ctx.store.pull(file, _progress(), force=force)
+            done.append({"name": file.name, "path": str(path)})
+            if not as_json:
+                sys.stdout.write(f"{path}\n")
     if as_json:
         _print_json(done)
 
