@@ -17,9 +17,13 @@ several :class:`ToolResultPart` in one ``tool`` message.
 
 from __future__ import annotations
 
+import base64
 import json
+import mimetypes
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal, TypeAlias
 
 from hearth.errors import InvalidRequestError
@@ -62,6 +66,37 @@ class ImagePart:
 
     def __repr__(self) -> str:
         return f"ImagePart(media_type={self.media_type!r}, {len(self.data)} bytes)"
+
+    @classmethod
+    def from_file(cls, path: str | os.PathLike[str], media_type: str | None = None) -> ImagePart:
+        """The image in the file at ``path``; its media type from the file name unless given
+        (a model that reads images checks the bytes themselves)."""
+        file = Path(path).expanduser()
+        guessed = media_type or mimetypes.guess_type(file.name)[0]
+        if guessed is None or not guessed.startswith("image/"):
+            raise InvalidRequestError(
+                f"{file}: not an image file name (.png, .jpg, .webp, .gif); give media_type="
+            )
+        try:
+            return cls(file.read_bytes(), guessed)
+        except OSError as exc:
+            raise InvalidRequestError(f"cannot read {file}: {exc.strerror or exc}") from None
+
+    @classmethod
+    def from_data_url(cls, url: str) -> ImagePart:
+        """The image of a ``data:image/…;base64,…`` URL."""
+        head, comma, payload = url.partition(",")
+        media_type = head.removeprefix("data:").removesuffix(";base64")
+        if not (head.startswith("data:") and head.endswith(";base64") and comma):
+            raise InvalidRequestError(
+                "not a base64 data URL; expected data:image/png;base64,… (remote URLs are "
+                "not fetched)"
+            )
+        try:
+            data = base64.b64decode(payload, validate=True)
+        except ValueError:
+            raise InvalidRequestError("the data URL's payload is not valid base64") from None
+        return cls(data, media_type)
 
 
 @dataclass(frozen=True, slots=True)

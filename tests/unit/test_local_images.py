@@ -223,3 +223,23 @@ def test_an_mmproj_checksum_alone_is_an_error(tmp_path: Path) -> None:
     config.write_text(f'[[models]]\nname = "x"\npath = "m.gguf"\nmmproj_sha256 = "{"a" * 64}"\n')
     with pytest.raises(ConfigFileError, match="mmproj_sha256"):
         load_config(config)
+
+
+def test_an_image_part_from_a_file_or_a_data_url(tmp_path: Path) -> None:
+    import base64
+
+    data = encoded("PNG")
+    (tmp_path / "photo.png").write_bytes(data)
+    assert ImagePart.from_file(tmp_path / "photo.png") == ImagePart(data, "image/png")
+    assert ImagePart.from_file(tmp_path / "photo.png", "image/webp").media_type == "image/webp"
+    url = "data:image/png;base64," + base64.b64encode(data).decode()
+    assert ImagePart.from_data_url(url) == ImagePart(data, "image/png")
+    (tmp_path / "notes.txt").write_text("hi")
+    with pytest.raises(InvalidRequestError, match="not an image file name"):
+        ImagePart.from_file(tmp_path / "notes.txt")
+    with pytest.raises(InvalidRequestError, match="cannot read"):
+        ImagePart.from_file(tmp_path / "gone.png")
+    with pytest.raises(InvalidRequestError, match="remote URLs are not fetched"):
+        ImagePart.from_data_url("https://example.com/cat.png")
+    with pytest.raises(InvalidRequestError, match="not valid base64"):
+        ImagePart.from_data_url("data:image/png;base64,@@@")
