@@ -47,7 +47,9 @@ class ModelOptions(TypedDict, total=False):
     * ``cache_type_k``, ``cache_type_v``: the KV cache's type (``f16``, ``q8_0``, ``q4_0`` …);
     * ``chat_template``: a Jinja chat template used instead of the model's own;
       ``thinking_tags``: ``(open, close)`` tags the model thinks in (``()``: it does not reason);
-      ``thinking_budget_message``: text forced before the closing tag when the budget is spent.
+      ``thinking_budget_message``: text forced before the closing tag when the budget is spent;
+    * ``mmproj``: a vision model's projector GGUF (a path or ``hf:ORG/REPO/FILE.gguf``), so the
+      model takes images (docs/vision.md); ``mmproj_sha256``: its expected SHA-256.
 
     Remote models (``openai:…``, ``anthropic:…``, ``gemini:…``, ``ollama:…``, …):
 
@@ -85,6 +87,8 @@ class ModelOptions(TypedDict, total=False):
     chat_template: str | None
     thinking_tags: Sequence[str] | None
     thinking_budget_message: str
+    mmproj: str | None
+    mmproj_sha256: str | None
     api_key: str
     base_url: str
     max_retries: int
