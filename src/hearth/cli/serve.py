@@ -71,6 +71,11 @@ _AllowHostOpt = Annotated[
             "*.example.com for subdomains). Default: loopback names and the bound address.",
         ),
     ]
+_ImageUrlAllowOpt = Annotated[
+        list[str] | None,
+        typer.Option(metavar="HOST", help="Fetch image URLs on this host for requests "
+                     "(repeatable). Default: none; images come inline (data: URLs, base64)."),
+    ]  # fmt: skip
 _ReadTimeoutOpt = Annotated[
         float | None,
         typer.Option(help="Seconds a client has to send a request's headers, then its body."),
@@ -136,6 +141,7 @@ def serve(
     api_key: _ApiKeyOpt = None,
     cors: _CorsOpt = None,
     allow_host: _AllowHostOpt = None,
+    image_url_allow: _ImageUrlAllowOpt = None,
     read_timeout: _ReadTimeoutOpt = None,
     max_messages: _MaxMessagesOpt = None,
     max_message_bytes: _MaxMessageBytesOpt = None,
@@ -188,6 +194,7 @@ def serve(
         max_text_bytes=max_text_bytes,
         any_model=any_model,
         grow_context=grow_context,
+        image_url_allow=tuple(image_url_allow or ()),
         **_residency(max_loaded_models, memory_budget, keep_alive),
     )
     if log_level.upper() not in _LOG_LEVELS:

@@ -203,7 +203,12 @@ class Exchange:
             draining=self.state.draining.is_set,
         )
         self.body_size = len(raw)
-        return await decode_json(raw, self.state.parsers)
+        body = await decode_json(raw, self.state.parsers)
+        if settings.image_url_allow:  # fetched now, put inline: the wire modules fetch nothing
+            from hearth.server.image_urls import inline_image_urls
+
+            await inline_image_urls(body, settings.image_url_allow)
+        return body
 
     async def parse(
         self, parse: Callable[[], P], *, model: object, listed: tuple[str, JsonValue]

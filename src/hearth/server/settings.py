@@ -56,6 +56,8 @@ class ServerSettings:
       by its catalogue or ``[[models]]`` name, or as ``hf:ORG/REPO/FILE.gguf`` (never a path).
     * ``grow_context``: a request whose ``num_ctx`` (Ollama's) is more than its local model's
       window reloads the model once with that window (never smaller); off: it is a 400.
+    * ``image_url_allow``: hosts whose ``http(s)`` image URLs the server fetches for a request
+      (:mod:`hearth.server.image_urls`); empty: image URLs are refused, images come inline.
     """
 
     models: tuple[str, ...]
@@ -80,6 +82,7 @@ class ServerSettings:
     keep_alive: float | None = None
     any_model: bool = False
     grow_context: bool = False
+    image_url_allow: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.models:
