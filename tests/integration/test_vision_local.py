@@ -17,7 +17,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from tests.support.vision_pair import IMAGE_TOKENS, png_bytes, write_projector
+from tests.support.vision_pair import (
+    GEMMA3_IMAGE_TOKENS,
+    IMAGE_TOKENS,
+    png_bytes,
+    write_gemma3_projector,
+    write_projector,
+)
 
 import hearth
 from hearth.errors import (
@@ -264,3 +270,37 @@ def test_chat_attaches_with_a_slash_command(cli_env: dict[str, str]) -> None:
     assert f"attached to the next message: {image}" in done.stderr
     assert "error: cannot read nowhere.png" in done.stderr
     assert done.stdout.strip()
+
+
+# --- Gemma 3's projector: image tokens between markers, decoded with non-causal attention -------
+
+
+@pytest.fixture(scope="module")
+def gemma_projector(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_gemma3_projector(tmp_path_factory.mktemp("gemma3") / "mmproj-gemma3.gguf")
+
+
+def test_a_gemma3_projector_wraps_and_caches_its_images(gemma_projector: Path) -> None:
+    with hearth.model(
+        "local:gemma3-270m", mmproj=str(gemma_projector), n_threads=2, n_ctx=1024,
+        prefix_cache=512,
+    ) as m:  # fmt: skip
+        assert m.capabilities().vision
+        text = m.chat(asking(), max_tokens=3, temperature=0)
+        red = m.chat(asking(RED), max_tokens=3, temperature=0)
+        wrappers = len(m.tokenize("<start_of_image><end_of_image>"))
+        assert red.usage.input_tokens == text.usage.input_tokens + GEMMA3_IMAGE_TOKENS + wrappers
+        again = m.chat(asking(RED), max_tokens=3, temperature=0)
+        assert again.usage.cached_tokens == red.usage.input_tokens - 1
+        blue = m.chat(asking(BLUE), max_tokens=3, temperature=0)
+        assert blue.usage.cached_tokens <= _image_start(m, asking(BLUE))  # not into the image
+
+
+def test_a_non_causal_image_larger_than_a_batch_is_refused(gemma_projector: Path) -> None:
+    with hearth.model(
+        "local:gemma3-270m", mmproj=str(gemma_projector), n_threads=2, n_ctx=512, n_batch=12,
+        slots=2,
+    ) as m:  # fmt: skip
+        with pytest.raises(InvalidRequestError, match=r"16 tokens needs n_batch >= 16"):
+            m.chat(asking(RED), max_tokens=3)
+        assert m.chat("Hello", max_tokens=3).usage.output_tokens > 0
