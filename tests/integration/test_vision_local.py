@@ -250,6 +250,20 @@ def test_run_attaches_an_image(cli_env: dict[str, str]) -> None:
     assert after["usage"]["input_tokens"] == before["usage"]["input_tokens"] + IMAGE_TOKENS
 
 
+def test_run_takes_a_projector_for_a_gguf_path(
+    cli_env: dict[str, str], vision_projector: Path
+) -> None:
+    from hearth.catalog.entries import find_entry
+    from hearth.catalog.store import ModelStore
+
+    weights = ModelStore().path_for(find_entry("smollm2"))
+    folder = Path(cli_env["HEARTH_TEST_FOLDER"])
+    args = ("run", "-m", str(weights), "--mmproj", str(vision_projector), "--max-tokens", "3")
+    done = hearth_cli(cli_env, *args, "--json", "--no-log", "-a", str(folder / "red.png"), "Hi")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["usage"]["output_tokens"] > 0
+
+
 def test_run_refuses_a_file_that_is_no_image(cli_env: dict[str, str]) -> None:
     fake = Path(cli_env["HEARTH_TEST_FOLDER"]) / "fake.png"
     fake.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x01" * 100)

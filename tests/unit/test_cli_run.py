@@ -199,3 +199,9 @@ def test_logs_n_lists_the_most_recent(
     code, out, _ = run(["logs", "-n", "2"], capsys)
     assert code == 0
     assert [line.rsplit("  ", 1)[-1] for line in out.splitlines()] == ["three", "two"]
+
+
+def test_mmproj_is_for_local_models(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(["run", "-m", "openai:gpt-4o", "--mmproj", "p.gguf", "hi"], capsys)
+    assert (code, out) == (1, "")
+    assert err == "error: --mmproj: a projector is for a local model; leave it out\n"

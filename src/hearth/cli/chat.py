@@ -37,6 +37,15 @@ ModelOpt = Annotated[
     ),
 ]
 SystemOpt = Annotated[str | None, typer.Option("--system", "-s", help="System prompt.")]
+MmprojOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--mmproj",
+        metavar="FILE",
+        help="A local vision model's projector GGUF (a path or hf:ORG/REPO/FILE.gguf), so it "
+        "takes images. Default: the catalogue or config entry's.",
+    ),
+]
 VerboseOpt = Annotated[
     bool,
     typer.Option(
@@ -50,7 +59,10 @@ def register(app: typer.Typer) -> None:
 
 
 def open_model(
-    spec: str | None, verbose: bool, accelerator: AcceleratorOptions = NO_ACCELERATOR
+    spec: str | None,
+    verbose: bool,
+    accelerator: AcceleratorOptions = NO_ACCELERATOR,
+    mmproj: str | None = None,
 ) -> Model:
     """Build the model and load it behind a spinner (a pull shows its own progress bar)."""
     import hearth
@@ -58,6 +70,10 @@ def open_model(
 
     options: dict[str, object] = {}
     local = _is_local(spec)
+    if mmproj is not None:
+        if not local:
+            raise InvalidRequestError("--mmproj: a projector is for a local model; leave it out")
+        options["mmproj"] = mmproj
     if accelerator.given() and not local:
         flags = ", ".join("--" + name.replace("_", "-") for name in accelerator.given())
         raise InvalidRequestError(
@@ -218,6 +234,7 @@ def chat(
     settings: GenerationSettings = NO_SETTINGS,
     accelerator: AcceleratorOptions = NO_ACCELERATOR,
     verbose: VerboseOpt = False,
+    mmproj: MmprojOpt = None,
     conversation: Annotated[
         str | None, typer.Argument(help="With --continue: the conversation id (or a prefix of it).")
     ] = None,
@@ -249,7 +266,7 @@ def chat(
         assert saver.store is not None
         stored = find_conversation(saver.store, conversation or LATEST)
         model = model or stored.info.model  # the conversation's own model, unless -m
-    with open_model(model, verbose, accelerator) as m:
+    with open_model(model, verbose, accelerator, mmproj) as m:
         conv = Conversation(m, system=system, settings=settings)
         if stored is not None:
             _resume(conv, saver, stored, system)

@@ -16,6 +16,7 @@ import typer
 from hearth.accelerator import AcceleratorOptions
 from hearth.cli.accelerator_flags import NO_ACCELERATOR, accelerator_flags
 from hearth.cli.chat import (
+    MmprojOpt,
     ModelOpt,
     SystemOpt,
     VerboseOpt,
@@ -120,6 +121,7 @@ def run(
         bool, typer.Option("--json", help="Print one JSON object with text, usage, stop reason.")
     ] = False,
     verbose: VerboseOpt = False,
+    mmproj: MmprojOpt = None,
     raw: RawOpt = False,
     no_thinking: NoThinkingOpt = False,
 ) -> None:
@@ -130,7 +132,7 @@ def run(
         _run_raw(text, model, settings, accelerator, as_json=as_json, verbose=verbose, log=log)
         return
     plan = _plan(text, model, system, schema, attach or [], resume, cid, log)
-    with open_model(plan.model, verbose, accelerator) as m:
+    with open_model(plan.model, verbose, accelerator, mmproj) as m:
         if plan.user.images and not m.capabilities().vision:
             raise InvalidRequestError(
                 f"{m.name} does not take images; attach them to a vision model (-m)"

@@ -93,6 +93,11 @@ _MaxTextBytesOpt = Annotated[
     ]
 _NCtxOpt = Annotated[int | None, typer.Option(help="Context window of local models.")]
 _NThreadsOpt = Annotated[int | None, typer.Option(help="CPU threads for local models.")]
+_MmprojOpt = Annotated[
+        str | None,
+        typer.Option(metavar="FILE", help="A vision projector GGUF (path or hf:) for the local "
+                     "models served. Default: each catalogue or config entry's."),
+    ]  # fmt: skip
 _MaxLoadedOpt = Annotated[
         int | None,
         typer.Option(help="Local models loaded at once; the least recently used idle one is "
@@ -148,6 +153,7 @@ def serve(
     max_text_bytes: _MaxTextBytesOpt = None,
     n_ctx: _NCtxOpt = None,
     n_threads: _NThreadsOpt = None,
+    mmproj: _MmprojOpt = None,
     accelerator: AcceleratorOptions = NO_ACCELERATOR,
     max_loaded_models: _MaxLoadedOpt = None,
     memory_budget: _MemoryBudgetOpt = None,
@@ -174,6 +180,8 @@ def serve(
         backend_options["n_ctx"] = n_ctx
     if n_threads is not None:
         backend_options["n_threads"] = n_threads
+    if mmproj is not None:
+        backend_options["mmproj"] = mmproj
     backend_options.update(accelerator.given())
     bind_host = host or config.server.host
     settings = ServerSettings.from_config(

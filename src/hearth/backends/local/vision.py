@@ -26,6 +26,7 @@ embedding (M-RoPE: Qwen2-VL and its kin) and audio projectors.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import threading
 from bisect import bisect_right
@@ -110,7 +111,8 @@ class ImagePrompt:
                 span.chunk = None
 
     def __del__(self) -> None:
-        self.close()
+        with contextlib.suppress(Exception):  # at interpreter exit the bindings may be gone
+            self.close()
 
 
 class Projector:
