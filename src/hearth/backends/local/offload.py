@@ -189,7 +189,22 @@ def model_params(options: AcceleratorOptions, n_layer: int, file_bytes: int) -> 
     mode = load_mode(options.use_mmap, options.use_mlock)
     if mode is not None:
         params.load_mode = mode
+    if cpu_has_amx():
+        params.use_extra_bufts = False
     return ModelParams(params, keep)
+
+
+@functools.cache
+def cpu_has_amx() -> bool:
+    """Whether the CPU has Intel AMX. llama.cpp then repacks the weights into an AMX buffer
+    whose matrix product segfaults on the first decode of a few tokens (SmolLM2 Q4_1, 24
+    tokens; ggml-org/llama.cpp#20824), so hearth loads without repacked ("extra") buffers
+    there, as llama-server's ``--no-repack`` does."""
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as info:
+            return any(line.startswith("flags") and " amx_int8" in line for line in info)
+    except OSError:
+        return False
 
 
 def load_mode(use_mmap: bool | None, use_mlock: bool | None) -> int | None:
