@@ -27,3 +27,16 @@ def gemma() -> Iterator[hearth.Model]:
 def smollm2_small_ctx() -> Iterator[hearth.Model]:
     with hearth.model("local:smollm2", n_threads=THREADS, n_ctx=128) as m:
         yield m
+
+
+@pytest.fixture(scope="session")
+def ray_cluster() -> Iterator[str]:
+    """A one-machine Ray cluster for the tests of ``hearth.cluster`` (small CPU reservations:
+    each engine replica or batch actor reserves one); yields its address, for a second
+    process to join."""
+    ray = pytest.importorskip("ray")
+    ray.init(num_cpus=4, include_dashboard=False, namespace="hearth", log_to_driver=False)
+    try:
+        yield ray.get_runtime_context().gcs_address
+    finally:
+        ray.shutdown()

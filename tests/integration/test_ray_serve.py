@@ -1,0 +1,209 @@
+"""``hearth serve --ray``: the server's app on Ray Serve over two engine replicas of SmolLM2
+(one llama.cpp thread each), on a one-machine Ray cluster started by the test set-up.
+
+The OpenAI SDK chats through it, streamed and not; the second turn of each of ten chats lands
+on the replica that served its first (prefix affinity, counted from ``x-hearth-replica``); a
+replica killed in the middle of a stream ends that stream with an error event while the other
+replica's streams finish, and the next requests succeed; ``/metrics`` sums the replicas.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import httpx
+import pytest
+
+pytestmark = pytest.mark.integration
+
+APP = "hearth-test"
+MODEL = "local:smollm2"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def base_url(ray_cluster: str) -> Iterator[str]:
+    from ray import serve
+
+    from hearth.cluster.serve_app import RayOptions, build_app
+    from hearth.config import load_config
+    from hearth.server import ServerSettings
+
+    port = free_port()
+    serve.start(http_options={"host": "127.0.0.1", "port": port})
+    settings = ServerSettings(
+        models=(MODEL,),
+        backend_options={"n_threads": 1, "slots": 2, "n_ctx": 2048},
+        web_ui=False,
+        max_queue=4,
+        timeout=120,
+    )
+    app = build_app(settings, load_config(), RayOptions(2, 2, name=APP))
+    serve.run(app, name=APP, route_prefix="/")
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        serve.shutdown()
+
+
+def chat(base_url: str, messages: list[dict[str, str]], max_tokens: int = 8) -> tuple[str, str]:
+    """The answer's text and the replica that gave it."""
+    import openai
+
+    client = openai.OpenAI(base_url=f"{base_url}/v1", api_key="unused", max_retries=0)
+    raw = client.chat.completions.with_raw_response.create(
+        model=MODEL, messages=messages, max_tokens=max_tokens, temperature=0  # type: ignore[arg-type]
+    )
+    text = raw.parse().choices[0].message.content or ""
+    return text, raw.headers["x-hearth-replica"]
+
+
+def metric(text: str, name: str) -> dict[str, float]:
+    """Each sample of ``name`` in Prometheus text: the labels' text → value."""
+    found = {}
+    for match in re.finditer(rf"^{name}(\{{[^}}]*\}})? (\S+)$", text, re.M):
+        found[match.group(1) or ""] = float(match.group(2))
+    return found
+
+
+def test_the_openai_sdk_chats_through_two_replicas_streamed_and_not(base_url: str) -> None:
+    import openai
+
+    client = openai.OpenAI(base_url=f"{base_url}/v1", api_key="unused", max_retries=0)
+    answer = client.chat.completions.create(
+        model=MODEL, messages=[{"role": "user", "content": "What is 2 + 2?"}], max_tokens=12
+    )
+    assert answer.choices[0].message.content
+    assert answer.usage is not None and answer.usage.completion_tokens > 0
+    chunks = list(
+        client.chat.completions.create(
+            model=MODEL,
+            messages=[{"role": "user", "content": "Name a colour."}],
+            max_tokens=12,
+            stream=True,
+        )
+    )
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert text.strip()
+    assert any(c.choices and c.choices[0].finish_reason for c in chunks)
+    assert {m["id"] for m in client.models.list().model_dump()["data"]} == {MODEL}
+
+    deadline = time.monotonic() + 15  # replicas report once a second
+    while True:
+        body = httpx.get(f"{base_url}/metrics").text
+        replicas = metric(body, "hearth_replicas")
+        served = sum(metric(body, "hearth_replica_requests_total").values())
+        if (replicas.get(f'{{model="{MODEL}"}}') == 2 and served >= 2) or (
+            time.monotonic() > deadline
+        ):
+            break
+        time.sleep(0.5)
+    assert replicas == {f'{{model="{MODEL}"}}': 2.0}
+    assert served >= 2
+
+
+def test_the_second_turn_of_each_chat_lands_on_the_replica_of_its_first(base_url: str) -> None:
+    firsts = []
+    for i in range(10):
+        messages = [
+            {"role": "system", "content": f"You are assistant number {i}. Answer briefly."},
+            {"role": "user", "content": f"Tell me a fact about the number {i}."},
+        ]
+        text, replica = chat(base_url, messages)
+        firsts.append((messages, text, replica))
+    hits = 0
+    for messages, text, replica in firsts:
+        turn = [*messages, {"role": "assistant", "content": text}]
+        turn.append({"role": "user", "content": "And one more?"})
+        hits += chat(base_url, turn)[1] == replica
+    print(f"prefix affinity: {hits}/10 second turns on the first turn's replica")
+    assert hits == 10
+    assert len({replica for _, _, replica in firsts}) == 2, "every chat landed on one replica"
+
+
+@dataclass
+class Stream:
+    """One streamed chat read on its own thread: its replica, its frames, how it ended."""
+
+    prompt: str
+    replica: str | None = None
+    frames: list[str] = field(default_factory=list)
+    error: str | None = None
+    done: bool = False
+    started: threading.Event = field(default_factory=threading.Event)
+
+    def run(self, base_url: str) -> None:
+        body = {
+            "model": MODEL,
+            "messages": [{"role": "user", "content": self.prompt}],
+            "max_tokens": 400,
+            "temperature": 0,
+            "stream": True,
+        }
+        try:
+            with httpx.stream(
+                "POST", f"{base_url}/v1/chat/completions", json=body, timeout=120
+            ) as response:
+                self.replica = response.headers.get("x-hearth-replica")
+                for line in response.iter_lines():
+                    if line.startswith("data: "):
+                        self.frames.append(line[6:])
+                        self.started.set()
+        except httpx.HTTPError as exc:  # the connection itself failed: no error event
+            self.error = f"{type(exc).__name__}: {exc}"
+        finally:
+            self.done = True
+            self.started.set()
+
+    @property
+    def error_event(self) -> dict[str, object] | None:
+        for frame in self.frames:
+            if frame != "[DONE]" and "error" in (data := json.loads(frame)):
+                return data
+        return None
+
+
+def test_a_replica_killed_mid_stream_ends_its_streams_with_an_error_event(
+    base_url: str,
+) -> None:
+    import ray
+
+    streams = [Stream(f"Count from 1 to 300, one number a line. Start {i}.") for i in range(4)]
+    threads = [threading.Thread(target=s.run, args=(base_url,), daemon=True) for s in streams]
+    for thread in threads:
+        thread.start()
+    for stream in streams:
+        assert stream.started.wait(90), "a stream never started"
+    replicas = {s.replica for s in streams}
+    assert len(replicas) == 2, f"four streams on two replicas of two slots: {replicas}"
+    victim = streams[0].replica
+    actor = ray.get_actor(f"SERVE_REPLICA::{APP}#engine-0#{victim}", namespace="serve")
+    ray.kill(actor, no_restart=True)
+    for thread in threads:
+        thread.join(timeout=150)
+    assert all(s.done for s in streams), "a stream hung after the kill"
+
+    for stream in streams:
+        assert stream.error is None, stream.error
+        if stream.replica == victim:
+            event = stream.error_event
+            assert event is not None, f"no error event: {stream.frames[-3:]}"
+            assert "replica" in json.dumps(event)
+        else:
+            assert stream.error_event is None
+            assert stream.frames[-1] == "[DONE]"
+
+    for i in range(3):  # Ray Serve replaces the replica; meanwhile the other one answers
+        text, replica = chat(base_url, [{"role": "user", "content": f"Say {i}."}])
+        assert text and replica != victim
