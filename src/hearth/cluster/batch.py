@@ -71,9 +71,7 @@ class Answerer:
 
             spec = self.config.resolve_model(name)
             local = split_model_string(spec)[0] in ("local", "hf")
-            options: dict[str, object] = (
-                {"n_threads": self.threads, "slots": self.slots} if local else {}
-            )
+            options: dict[str, object] = {"n_threads": self.threads} if local else {}
             backend = create_backend(spec, config=self.config, **options)
             load = getattr(backend, "load", None)
             if callable(load):
