@@ -11,7 +11,6 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
 from tests.integration.test_batch_local import COUNT, answered, hearth_cmd, request_line, stop_after
 
 pytestmark = pytest.mark.integration

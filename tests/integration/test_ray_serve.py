@@ -63,7 +63,10 @@ def chat(base_url: str, messages: list[dict[str, str]], max_tokens: int = 8) -> 
 
     client = openai.OpenAI(base_url=f"{base_url}/v1", api_key="unused", max_retries=0)
     raw = client.chat.completions.with_raw_response.create(
-        model=MODEL, messages=messages, max_tokens=max_tokens, temperature=0  # type: ignore[arg-type]
+        model=MODEL,
+        messages=messages,
+        max_tokens=max_tokens,
+        temperature=0,  # type: ignore[arg-type]
     )
     text = raw.parse().choices[0].message.content or ""
     return text, raw.headers["x-hearth-replica"]
@@ -130,6 +133,31 @@ def test_the_second_turn_of_each_chat_lands_on_the_replica_of_its_first(base_url
     print(f"prefix affinity: {hits}/10 second turns on the first turn's replica")
     assert hits == 10
     assert len({replica for _, _, replica in firsts}) == 2, "every chat landed on one replica"
+
+
+def test_when_every_replica_and_the_queue_are_full_the_next_request_is_a_429(
+    base_url: str,
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    body = {
+        "model": MODEL,
+        "messages": [{"role": "user", "content": "Write a long story about a cat."}],
+        "max_tokens": 48,
+    }
+
+    def post(i: int) -> httpx.Response:
+        sent = {**body, "messages": [{"role": "user", "content": f"Story {i} about a cat."}]}
+        return httpx.post(f"{base_url}/v1/chat/completions", json=sent, timeout=120)
+
+    with ThreadPoolExecutor(16) as pool:  # 2 replicas x 2 slots run, 4 wait, the rest: 429
+        answers = list(pool.map(post, range(16)))
+    statuses = sorted(a.status_code for a in answers)
+    assert set(statuses) == {200, 429}, statuses
+    assert statuses.count(200) >= 8
+    refused = next(a for a in answers if a.status_code == 429)
+    assert int(refused.headers["retry-after"]) >= 1
+    assert "busy" in refused.json()["error"]["message"]
 
 
 @dataclass

@@ -17,6 +17,7 @@ puts it in the ``x-hearth-replica`` response header).
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator, Iterator
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
@@ -99,7 +100,7 @@ class ReplicaBackend(BackendBase):
 
     async def _astream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
         for attempt in range(TRIES):
-            started = False
+            started = ended = False
             stream = self._handle.options(stream=True).astream.remote(request)
             try:
                 async for item in stream:
@@ -107,19 +108,22 @@ class ReplicaBackend(BackendBase):
                     if event is not None:
                         started = True
                         yield event
+                ended = True
                 return
-            except HearthError:
-                raise
             except Exception as exc:
+                ended = True
+                if isinstance(exc, HearthError):
+                    raise
                 error = _replica_gone(exc, started, attempt)
                 if error is not None:
                     raise error from None
             finally:
-                stream.cancel()  # stops the replica's generation if the caller went
+                if not ended:
+                    _cancel(stream)
 
     def stream(self, request: ChatRequest) -> Iterator[StreamEvent]:
         for attempt in range(TRIES):
-            started = False
+            started = ended = False
             stream = self._handle.options(stream=True).astream.remote(request)
             try:
                 for item in stream:
@@ -127,15 +131,18 @@ class ReplicaBackend(BackendBase):
                     if event is not None:
                         started = True
                         yield event
+                ended = True
                 return
-            except HearthError:
-                raise
             except Exception as exc:
+                ended = True
+                if isinstance(exc, HearthError):
+                    raise
                 error = _replica_gone(exc, started, attempt)
                 if error is not None:
                     raise error from None
             finally:
-                stream.cancel()
+                if not ended:
+                    _cancel(stream)
 
     async def aembed(self, request: EmbedRequest) -> Embeddings:
         for attempt in range(TRIES):
@@ -168,6 +175,13 @@ class ReplicaBackend(BackendBase):
             assert isinstance(result, Embeddings)
             return result
         raise AssertionError("unreachable: the last try returns or raises")
+
+
+def _cancel(stream: Any) -> None:
+    """Stop the replica's generation: the caller stopped reading (it went, or it was
+    cancelled) before the stream ended."""
+    with contextlib.suppress(Exception):
+        stream.cancel()
 
 
 def _event(item: object) -> StreamEvent | None:

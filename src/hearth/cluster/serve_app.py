@@ -206,11 +206,7 @@ class Ingress:
             backends[name] = ReplicaBackend(name, handle, capabilities, limits)
         self._entries: list[Entry] = []
         actor: Any = ray.remote(num_cpus=0)(BoardActor)
-        self._board = (
-            actor
-            .options(name=board[0], namespace=board[1], get_if_exists=True)
-            .remote()
-        )
+        self._board = actor.options(name=board[0], namespace=board[1], get_if_exists=True).remote()
         self._hearth = create_app(settings, config=config, backends=backends)
         self._hearth.state.hearth.metrics.registry.register(BoardCollector(lambda: self._entries))
         self._refresh = asyncio.get_running_loop().create_task(self._read_board())
