@@ -130,9 +130,8 @@ def run_file_on_ray(
 ) -> Progress:
     """Run the OpenAI Batch file ``source`` on the Ray cluster ``options.address``, appending
     results to ``output`` and skipping the custom_ids it already holds."""
-    import ray
-
     from hearth.batch.lines import read_input
+    from hearth.cluster.connection import connect
     from hearth.config import load_config
 
     source, output = Path(source), Path(output)
@@ -151,9 +150,7 @@ def run_file_on_ray(
     with OutputFile(output) as out:
         rows = _checked(todo, out, progress, model, default_model)
         if rows:
-            if not ray.is_initialized():
-                address = None if options.address == "local" else options.address
-                ray.init(address=address, log_to_driver=False)
+            connect(options.address, quiet=True)
             _stream(rows, out, progress, options, model, default_model, config, report)
     if report is not None:
         report(progress)

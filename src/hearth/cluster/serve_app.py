@@ -27,6 +27,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from hearth.backends.registry import split_model_string
+from hearth.cluster.connection import NAMESPACE
 from hearth.cluster.replica_backend import SERVED_BY, ReplicaBackend
 from hearth.cluster.replica_stats import BoardCollector, Entry, ReplicaFigures, StatsBoard
 from hearth.errors import InvalidRequestError
@@ -38,7 +39,6 @@ if TYPE_CHECKING:
     from hearth.config.schema import Config
 
 log = logging.getLogger("hearth.cluster")
-NAMESPACE = "hearth"
 REPLICA_HEADER = b"x-hearth-replica"
 LOCAL_ENGINE_SLOTS = 8  # hearth.backends.local.engine.DEFAULT_SLOTS
 ENGINE_QUEUE_ROOM = 33  # the engine's own queue never refuses first (server.router's rule)
@@ -259,13 +259,11 @@ def run(
 ) -> None:
     """Connect to the cluster at ``address`` (None: start one on this machine), deploy the
     application with Ray Serve's HTTP proxy on ``host:port``, and serve until interrupted."""
-    import ray
     from ray import serve
 
-    if address is None:
-        ray.init(namespace=NAMESPACE, include_dashboard=False)
-    else:
-        ray.init(address=address, namespace=NAMESPACE)
+    from hearth.cluster.connection import connect
+
+    connect(address)
     serve.start(http_options={"host": host, "port": port})
     serve.run(build_app(settings, config, options), name=options.name, route_prefix="/")
     try:
