@@ -215,12 +215,26 @@ def test_a_replica_killed_mid_stream_ends_its_streams_with_an_error_event(
         assert stream.started.wait(90), "a stream never started"
     replicas = {s.replica for s in streams}
     assert len(replicas) == 2, f"four streams on two replicas of two slots: {replicas}"
+    queued: list[tuple[str, str]] = []  # every slot is taken: these two wait in Ray's queue
+    waiting = [
+        threading.Thread(
+            target=lambda i=i: queued.append(
+                chat(base_url, [{"role": "user", "content": f"Hi {i}"}])
+            ),
+            daemon=True,
+        )
+        for i in range(2)
+    ]
+    for thread in waiting:
+        thread.start()
+    time.sleep(0.5)
     victim = streams[0].replica
     actor = ray.get_actor(f"SERVE_REPLICA::{APP}#engine-0#{victim}", namespace="serve")
     ray.kill(actor, no_restart=True)
-    for thread in threads:
+    for thread in [*threads, *waiting]:
         thread.join(timeout=150)
     assert all(s.done for s in streams), "a stream hung after the kill"
+    assert len(queued) == 2 and all(text for text, _ in queued), "a queued request was lost"
 
     for stream in streams:
         assert stream.error is None, stream.error

@@ -40,6 +40,7 @@ def test_serve_ray_hands_the_settings_and_replicas_to_ray_serve(
         (["--replicas", "3:1"], "error: replicas: the most (1) is fewer than the least (3)"),
         (["--replicas", "many"], "error: --replicas: expected a number or MIN:MAX"),
         (["--uds", "/tmp/h.sock"], "error: --uds: Ray Serve listens on TCP only"),
+        (["--any-model"], "error: --any-model: on Ray each served model is a deployment"),
     ],
 )
 def test_bad_ray_flags_are_one_clear_line(

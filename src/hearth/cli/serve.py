@@ -233,6 +233,11 @@ def _serve_on_ray(
 
     if uds is not None:
         raise InvalidRequestError("--uds: Ray Serve listens on TCP only; leave --uds out")
+    if settings.any_model:
+        raise InvalidRequestError(
+            "--any-model: on Ray each served model is a deployment of engine replicas, made "
+            "when the server starts; name every model to serve with --model"
+        )
     require_ray("hearth serve --ray")
     from hearth.cluster.serve_app import RayOptions, parse_replicas, run
 
