@@ -40,3 +40,6 @@ def test_replicas_are_fixed_or_autoscaled_on_the_requests_each_holds() -> None:
     scaled = _scaling(RayOptions(1, 4), 4)["autoscaling_config"]
     assert (scaled["min_replicas"], scaled["max_replicas"]) == (1, 4)
     assert scaled["target_ongoing_requests"] == 4
+    config = pytest.importorskip("ray.serve.config")
+    checked = config.AutoscalingConfig(**scaled)  # Ray Serve takes it as it is
+    assert (checked.min_replicas, checked.max_replicas) == (1, 4)

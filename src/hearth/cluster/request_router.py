@@ -30,10 +30,6 @@ class PrefixAffinityRouter(FIFOMixin, RequestRouter):
     kwarg): how many more requests the home replica may hold than the least loaded one."""
 
     slack = DEFAULT_SLACK
-    kept = 0
-    """Requests whose home replica was ranked first (this router's count)."""
-    yielded = 0
-    """Requests whose home replica was too busy: the least loaded ones came first."""
 
     def initialize_state(self, **kwargs: Any) -> None:
         self.slack = int(kwargs.get("slack", DEFAULT_SLACK))
@@ -53,10 +49,7 @@ class PrefixAffinityRouter(FIFOMixin, RequestRouter):
         candidates = [
             Candidate(r.replica_id.unique_id, cache.get(r.replica_id)) for r in candidate_replicas
         ]
-        ranks, affine = rank(key, candidates, slack=self.slack)
-        if key is not None:
-            self.kept += affine
-            self.yielded += not affine
+        ranks, _ = rank(key, candidates, slack=self.slack)
         if pending_request is not None:
             pending_request.routing_context.should_backoff = True  # all full: wait, then retry
         return [[by_id[c.id] for c in group] for group in ranks]
