@@ -29,11 +29,11 @@ def smollm2_small_ctx() -> Iterator[hearth.Model]:
         yield m
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def ray_cluster() -> Iterator[str]:
-    """A one-machine Ray cluster for the tests of ``hearth.cluster`` (small CPU reservations:
-    each engine replica or batch actor reserves one); yields its address, for a second
-    process to join."""
+    """A one-machine Ray cluster for one test module of ``hearth.cluster`` (small CPU
+    reservations: each engine replica or batch actor reserves one), shut down after it, so no
+    cluster outlives the module; yields its address, for a second process to join."""
     ray = pytest.importorskip("ray")
     ray.init(num_cpus=4, include_dashboard=False, namespace="hearth", log_to_driver=False)
     try:
