@@ -160,6 +160,39 @@ def test_when_every_replica_and_the_queue_are_full_the_next_request_is_a_429(
     assert "busy" in refused.json()["error"]["message"]
 
 
+def test_a_client_that_goes_away_stops_its_replicas_generation(base_url: str) -> None:
+    body = {
+        "model": MODEL,
+        "messages": [
+            {"role": "user", "content": "Write the numbers from 1 to 900, separated by commas."}
+        ],
+        "max_tokens": 1500,  # half a minute or more on one thread, if it ran to the end
+        "temperature": 0,
+        "stream": True,
+    }
+
+    def active() -> float:
+        return sum(
+            metric(httpx.get(f"{base_url}/metrics").text, "hearth_replica_active_requests").values()
+        )
+
+    with httpx.stream("POST", f"{base_url}/v1/chat/completions", json=body, timeout=60) as response:
+        lines = response.iter_lines()  # kept: dropping it would close the response here
+        frames = 0
+        for line in lines:
+            frames += line.startswith("data: ")
+            if frames == 5:
+                break
+        deadline = time.monotonic() + 10
+        while active() == 0 and time.monotonic() < deadline:  # the board shows it running
+            time.sleep(0.3)
+        assert active() == 1
+    deadline = time.monotonic() + 10  # the replica stops within a report or two
+    while active() > 0 and time.monotonic() < deadline:
+        time.sleep(0.3)
+    assert active() == 0, "the replica kept generating for a client that went away"
+
+
 @dataclass
 class Stream:
     """One streamed chat read on its own thread: its replica, its frames, how it ended."""
