@@ -176,6 +176,10 @@ def test_a_client_that_goes_away_stops_its_replicas_generation(base_url: str) ->
             metric(httpx.get(f"{base_url}/metrics").text, "hearth_replica_active_requests").values()
         )
 
+    deadline = time.monotonic() + 15  # the earlier tests' requests leave the board
+    while active() > 0 and time.monotonic() < deadline:
+        time.sleep(0.3)
+    assert active() == 0
     with httpx.stream("POST", f"{base_url}/v1/chat/completions", json=body, timeout=60) as response:
         lines = response.iter_lines()  # kept: dropping it would close the response here
         frames = 0
