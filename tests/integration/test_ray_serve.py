@@ -24,6 +24,8 @@ pytestmark = pytest.mark.integration
 
 APP = "hearth-test"
 MODEL = "local:smollm2"
+KEY = "ray-test-key"
+AUTH = {"authorization": f"Bearer {KEY}"}
 
 
 def free_port() -> int:
@@ -36,6 +38,7 @@ def free_port() -> int:
 def base_url(ray_cluster: str) -> Iterator[str]:
     from ray import serve
 
+    from hearth._secret import Secret
     from hearth.cluster.serve_app import RayOptions, build_app
     from hearth.config import load_config
     from hearth.server import ServerSettings
@@ -44,6 +47,7 @@ def base_url(ray_cluster: str) -> Iterator[str]:
     serve.start(http_options={"host": "127.0.0.1", "port": port})
     settings = ServerSettings(
         models=(MODEL,),
+        api_key=Secret(KEY),  # crosses to the ingress, which checks it
         backend_options={"n_threads": 1, "slots": 2, "n_ctx": 2048},
         web_ui=False,
         max_queue=4,
@@ -61,7 +65,7 @@ def chat(base_url: str, messages: list[dict[str, str]], max_tokens: int = 8) -> 
     """The answer's text and the replica that gave it."""
     import openai
 
-    client = openai.OpenAI(base_url=f"{base_url}/v1", api_key="unused", max_retries=0)
+    client = openai.OpenAI(base_url=f"{base_url}/v1", api_key=KEY, max_retries=0)
     raw = client.chat.completions.with_raw_response.create(
         model=MODEL,
         messages=messages,
@@ -83,7 +87,7 @@ def metric(text: str, name: str) -> dict[str, float]:
 def test_the_openai_sdk_chats_through_two_replicas_streamed_and_not(base_url: str) -> None:
     import openai
 
-    client = openai.OpenAI(base_url=f"{base_url}/v1", api_key="unused", max_retries=0)
+    client = openai.OpenAI(base_url=f"{base_url}/v1", api_key=KEY, max_retries=0)
     answer = client.chat.completions.create(
         model=MODEL, messages=[{"role": "user", "content": "What is 2 + 2?"}], max_tokens=12
     )
@@ -101,10 +105,12 @@ def test_the_openai_sdk_chats_through_two_replicas_streamed_and_not(base_url: st
     assert text.strip()
     assert any(c.choices and c.choices[0].finish_reason for c in chunks)
     assert {m["id"] for m in client.models.list().model_dump()["data"]} == {MODEL}
+    keyless = httpx.post(f"{base_url}/v1/chat/completions", json={"model": MODEL, "messages": []})
+    assert keyless.status_code == 401
 
     deadline = time.monotonic() + 15  # replicas report once a second
     while True:
-        body = httpx.get(f"{base_url}/metrics").text
+        body = httpx.get(f"{base_url}/metrics", headers=AUTH).text
         replicas = metric(body, "hearth_replicas")
         served = sum(metric(body, "hearth_replica_requests_total").values())
         if (replicas.get(f'{{model="{MODEL}"}}') == 2 and served >= 2) or (
@@ -148,7 +154,7 @@ def test_when_every_replica_and_the_queue_are_full_the_next_request_is_a_429(
 
     def post(i: int) -> httpx.Response:
         sent = {**body, "messages": [{"role": "user", "content": f"Story {i} about a cat."}]}
-        return httpx.post(f"{base_url}/v1/chat/completions", json=sent, timeout=120)
+        return httpx.post(f"{base_url}/v1/chat/completions", json=sent, headers=AUTH, timeout=120)
 
     with ThreadPoolExecutor(16) as pool:  # 2 replicas x 2 slots run, 4 wait, the rest: 429
         answers = list(pool.map(post, range(16)))
@@ -173,14 +179,19 @@ def test_a_client_that_goes_away_stops_its_replicas_generation(base_url: str) ->
 
     def active() -> float:
         return sum(
-            metric(httpx.get(f"{base_url}/metrics").text, "hearth_replica_active_requests").values()
+            metric(
+                httpx.get(f"{base_url}/metrics", headers=AUTH).text,
+                "hearth_replica_active_requests",
+            ).values()
         )
 
     deadline = time.monotonic() + 15  # the earlier tests' requests leave the board
     while active() > 0 and time.monotonic() < deadline:
         time.sleep(0.3)
     assert active() == 0
-    with httpx.stream("POST", f"{base_url}/v1/chat/completions", json=body, timeout=60) as response:
+    with httpx.stream(
+        "POST", f"{base_url}/v1/chat/completions", json=body, headers=AUTH, timeout=60
+    ) as response:
         lines = response.iter_lines()  # kept: dropping it would close the response here
         frames = 0
         for line in lines:
@@ -218,7 +229,7 @@ class Stream:
         }
         try:
             with httpx.stream(
-                "POST", f"{base_url}/v1/chat/completions", json=body, timeout=120
+                "POST", f"{base_url}/v1/chat/completions", json=body, headers=AUTH, timeout=120
             ) as response:
                 self.replica = response.headers.get("x-hearth-replica")
                 for line in response.iter_lines():

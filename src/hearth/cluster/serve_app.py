@@ -30,7 +30,7 @@ from hearth.backends.registry import split_model_string
 from hearth.cluster.connection import NAMESPACE
 from hearth.cluster.replica_backend import SERVED_BY, ReplicaBackend
 from hearth.cluster.replica_stats import BoardCollector, Entry, ReplicaFigures, StatsBoard
-from hearth.errors import InvalidRequestError
+from hearth.errors import ConfigurationError, InvalidRequestError
 from hearth.server.settings import DEFAULT_REMOTE_PARALLEL, ServerSettings
 
 if TYPE_CHECKING:
@@ -135,6 +135,7 @@ def build_app(
 
         config = load_config()
     options = options or RayOptions()
+    _check_portable(config)
     board = (f"hearth-stats-{options.name}", NAMESPACE)
     engines: dict[str, Any] = {}
     for i, given in enumerate(settings.models):
@@ -161,15 +162,35 @@ def build_app(
         engines[given] = deployment.bind(given, spec, config, backend_options, board)
     most = options.max_replicas * max(engine_slots(config.resolve_model(m), settings)
                                       for m in settings.models)  # fmt: skip
-    # The ingress lets every request through to Ray's queue, which is where they wait.
-    ingress_settings = replace(settings, parallel=most + settings.max_queue)
+    # The ingress lets every request through to Ray's queue, which is where they wait. The
+    # server's key goes to the ingress as text: a Secret never pickles (hearth._secret).
+    ingress_settings = replace(settings, parallel=most + settings.max_queue, api_key=None)
+    key = settings.api_key.reveal() if settings.api_key is not None else None
     ingress: Any = serve.deployment(
         serve.ingress()(Ingress),
         name="ingress",
         ray_actor_options={"num_cpus": 0},
         max_ongoing_requests=max(1000, 4 * (most + settings.max_queue)),
     )
-    return ingress.bind(ingress_settings, config, engines, board)
+    return ingress.bind(ingress_settings, config, engines, board, key)
+
+
+def _check_portable(config: Config) -> None:
+    """Refuse a config that cannot travel to the replicas: one with an ``api_key`` written in
+    the file (hearth never pickles a key; on a cluster, keys come from each node's
+    environment)."""
+    from ray import cloudpickle  # what Ray sends the deployments' arguments with
+
+    try:
+        cloudpickle.dumps(config)  # type: ignore[no-untyped-call]
+    except TypeError as exc:
+        if "Secret" not in str(exc):
+            raise
+        raise ConfigurationError(
+            f"{config.path} has an api_key written in it, which hearth does not send across "
+            'a Ray cluster; give that provider api_key_env = "NAME" instead and set $NAME '
+            "on every node before `ray start`"
+        ) from None
 
 
 class BoardActor:
@@ -194,10 +215,15 @@ class Ingress:
         config: Config,
         engines: dict[str, Any],
         board: tuple[str, str],
+        api_key: str | None = None,
     ) -> None:
         import ray
 
+        from hearth._secret import Secret
         from hearth.server import create_app
+
+        if api_key is not None:
+            settings = replace(settings, api_key=Secret(api_key))
 
         backends = {}
         for name, handle in engines.items():
