@@ -50,14 +50,14 @@ def test_a_config_with_a_key_written_in_it_is_refused_before_anything_is_deploye
 
     pytest.importorskip("ray")
     from hearth._secret import Secret
-    from hearth.cluster.serve_app import _check_portable
+    from hearth.cluster.connection import check_portable
     from hearth.config.schema import Config, ProviderConfig
     from hearth.errors import ConfigurationError
 
     inline = ProviderConfig(name="gpu1", type="openai", api_key=Secret("sk-123"))
     config = Config(path=Path("hearth.toml"), providers={"gpu1": inline})
     with pytest.raises(ConfigurationError, match="api_key_env") as caught:
-        _check_portable(config)
+        check_portable(config)
     assert "sk-123" not in str(caught.value)
     from_env = ProviderConfig(name="gpu1", type="openai", api_key_env="GPU1_KEY")
-    _check_portable(Config(path=Path("hearth.toml"), providers={"gpu1": from_env}))
+    check_portable(Config(path=Path("hearth.toml"), providers={"gpu1": from_env}))

@@ -131,7 +131,7 @@ def run_file_on_ray(
     """Run the OpenAI Batch file ``source`` on the Ray cluster ``options.address``, appending
     results to ``output`` and skipping the custom_ids it already holds."""
     from hearth.batch.lines import read_input
-    from hearth.cluster.connection import connect
+    from hearth.cluster.connection import check_portable, connect
     from hearth.config import load_config
 
     source, output = Path(source), Path(output)
@@ -143,6 +143,7 @@ def run_file_on_ray(
         raise InvalidRequestError(f"cannot read {source} as UTF-8 text: {exc}") from None
     lines = read_input(text, name=str(source))
     config = load_config()
+    check_portable(config)
     default_model = config.resolve_model(None)
     skip = finished(output)
     todo = [line for line in lines if line.custom_id not in skip]

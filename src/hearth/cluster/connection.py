@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import socket
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hearth.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from hearth.config.schema import Config
 
 NAMESPACE = "hearth"
 REACH_TIMEOUT = 5.0
@@ -48,3 +51,21 @@ def _check_reachable(address: str) -> None:
         socket.create_connection((host.strip("[]"), int(port)), timeout=REACH_TIMEOUT).close()
     except OSError as exc:
         raise _unreachable(address, exc.strerror or str(exc)) from None
+
+
+def check_portable(config: Config) -> None:
+    """Refuse a config that cannot travel to the replicas: one with an ``api_key`` written in
+    the file (hearth never pickles a key; on a cluster, keys come from each node's
+    environment)."""
+    from ray import cloudpickle  # what Ray sends the deployments' arguments with
+
+    try:
+        cloudpickle.dumps(config)  # type: ignore[no-untyped-call]
+    except TypeError as exc:
+        if "Secret" not in str(exc):
+            raise
+        raise ConfigurationError(
+            f"{config.path} has an api_key written in it, which hearth does not send across "
+            'a Ray cluster; give that provider api_key_env = "NAME" instead and set $NAME '
+            "on every node before `ray start`"
+        ) from None

@@ -27,10 +27,10 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from hearth.backends.registry import split_model_string
-from hearth.cluster.connection import NAMESPACE
+from hearth.cluster.connection import NAMESPACE, check_portable
 from hearth.cluster.replica_backend import SERVED_BY, ReplicaBackend
 from hearth.cluster.replica_stats import BoardCollector, Entry, ReplicaFigures, StatsBoard
-from hearth.errors import ConfigurationError, InvalidRequestError
+from hearth.errors import InvalidRequestError
 from hearth.server.settings import DEFAULT_REMOTE_PARALLEL, ServerSettings
 
 if TYPE_CHECKING:
@@ -135,7 +135,7 @@ def build_app(
 
         config = load_config()
     options = options or RayOptions()
-    _check_portable(config)
+    check_portable(config)
     board = (f"hearth-stats-{options.name}", NAMESPACE)
     engines: dict[str, Any] = {}
     for i, given in enumerate(settings.models):
@@ -173,24 +173,6 @@ def build_app(
         max_ongoing_requests=max(1000, 4 * (most + settings.max_queue)),
     )
     return ingress.bind(ingress_settings, config, engines, board, key)
-
-
-def _check_portable(config: Config) -> None:
-    """Refuse a config that cannot travel to the replicas: one with an ``api_key`` written in
-    the file (hearth never pickles a key; on a cluster, keys come from each node's
-    environment)."""
-    from ray import cloudpickle  # what Ray sends the deployments' arguments with
-
-    try:
-        cloudpickle.dumps(config)  # type: ignore[no-untyped-call]
-    except TypeError as exc:
-        if "Secret" not in str(exc):
-            raise
-        raise ConfigurationError(
-            f"{config.path} has an api_key written in it, which hearth does not send across "
-            'a Ray cluster; give that provider api_key_env = "NAME" instead and set $NAME '
-            "on every node before `ray start`"
-        ) from None
 
 
 class BoardActor:
