@@ -300,3 +300,15 @@ def test_a_replica_killed_mid_stream_ends_its_streams_with_an_error_event(
     for i in range(3):  # Ray Serve replaces the replica; meanwhile the other one answers
         text, replica = chat(base_url, [{"role": "user", "content": f"Say {i}."}])
         assert text and replica != victim
+
+    deadline = time.monotonic() + 90  # the new replica loads its model and reports
+    while time.monotonic() < deadline:
+        body = httpx.get(f"{base_url}/metrics", headers=AUTH).text
+        live = {
+            labels.split('replica="')[1].rstrip('"}')
+            for labels in metric(body, "hearth_replica_active_requests")
+        }
+        if len(live) == 2 and victim not in live:
+            break
+        time.sleep(1)
+    assert len(live) == 2 and victim not in live, f"live replicas after the kill: {live}"
