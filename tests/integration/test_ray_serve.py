@@ -1,10 +1,13 @@
 """``hearth serve --ray``: the server's app on Ray Serve over two engine replicas of SmolLM2
 (one llama.cpp thread each), on a one-machine Ray cluster started by the test set-up.
 
-The OpenAI SDK chats through it, streamed and not; the second turn of each of ten chats lands
-on the replica that served its first (prefix affinity, counted from ``x-hearth-replica``); a
-replica killed in the middle of a stream ends that stream with an error event while the other
-replica's streams finish, and the next requests succeed; ``/metrics`` sums the replicas.
+The OpenAI SDK chats through it, streamed and not, with the server's key; the second turn of
+each of ten chats lands on the replica that served its first (prefix affinity, counted from
+``x-hearth-replica``); with every slot and the queue full the next request is a 429 with
+``Retry-After``; a client that goes away stops its replica's generation; a replica killed in
+the middle of a stream ends that stream with an error event while the other replica's streams
+and the queued requests finish, the next requests succeed and Ray Serve brings up a new
+replica; ``/metrics`` sums the replicas.
 """
 
 from __future__ import annotations
