@@ -10,4 +10,5 @@ by ``import hearth``, and the modules that import Ray are imported only by those
 * :mod:`hearth.cluster.request_router`: Ray Serve's request router with prefix affinity.
 * :mod:`hearth.cluster.serve_app`: :func:`~hearth.cluster.serve_app.build_app`, the application.
 * :mod:`hearth.cluster.batch`: the OpenAI Batch file on Ray Data.
+* :mod:`hearth.cluster.connection`: joining the cluster; what may travel to it.
 """
