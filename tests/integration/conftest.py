@@ -36,3 +36,17 @@ def vision_projector(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from tests.support.vision_pair import write_projector
 
     return write_projector(tmp_path_factory.mktemp("vision") / "mmproj-test.gguf")
+
+
+@pytest.fixture(scope="module")
+def ray_cluster() -> Iterator[str]:
+    """A one-machine Ray cluster for one test module of ``hearth.cluster`` (small CPU
+    reservations: each engine replica or batch actor reserves one), shut down after it, so no
+    cluster outlives the module; yields its address, for a second process to join."""
+    import ray  # a dev dependency: missing, the tests fail rather than skip
+
+    ray.init(num_cpus=4, include_dashboard=False, namespace="hearth", log_to_driver=False)
+    try:
+        yield ray.get_runtime_context().gcs_address
+    finally:
+        ray.shutdown()

@@ -10,7 +10,7 @@ HEAVY = (
     "asyncio", "sqlite3", "ssl", "llama_cpp", "httpx", "starlette", "uvicorn", "pydantic",
     "numpy", "jinja2", "jsonschema", "anyio", "typer", "rich", "tenacity", "llguidance",
     "hearth.agent", "hearth.store", "hearth.config", "hearth.server", "hearth.backends.local",
-    "hearth.backends.remote", "hearth.catalog",
+    "hearth.backends.remote", "hearth.catalog", "ray", "hearth.cluster",
 )  # fmt: skip
 
 
@@ -23,6 +23,11 @@ def _loaded_after(code: str) -> list[str]:
 
 def test_import_hearth_loads_none_of_the_heavy_modules() -> None:
     assert _loaded_after("import hearth") == []
+
+
+def test_the_cli_imports_ray_only_for_the_commands_on_a_cluster() -> None:
+    loaded = _loaded_after("import hearth.cli.app")
+    assert "ray" not in loaded and "hearth.cluster" not in loaded
 
 
 def test_the_agent_and_the_store_load_on_first_use() -> None:

@@ -110,6 +110,10 @@ def test_no_two_parts_import_each_other() -> None:
         ("mcp", "agent"),
         ("mcp_spec", "mcp"),
         ("client", "agent"),
+        ("server", "cluster"),
+        ("batch", "cluster"),
+        ("backends", "cluster"),
+        ("cluster", "cli"),
     ],
 )
 def test_a_lower_layer_never_imports_a_higher_one(lower: str, higher: str) -> None:

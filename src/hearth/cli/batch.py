@@ -2,6 +2,7 @@
 
     hearth batch requests.jsonl -o results.jsonl                  # each body's model
     hearth batch requests.jsonl -o results.jsonl -m local:smollm2 # one model for every line
+    hearth batch requests.jsonl -o results.jsonl --ray auto       # on a Ray cluster (Ray Data)
 
 Each input line is ``{"custom_id", "method": "POST", "url", "body"}`` for
 ``/v1/chat/completions``, ``/v1/completions`` or ``/v1/embeddings``; each output line is
@@ -109,17 +110,54 @@ def batch(
             help="Requests at once per model. Default: a local model's slots, 8 for remote.",
         ),
     ] = None,
+    ray: Annotated[
+        str | None,
+        typer.Option(
+            "--ray",
+            metavar="ADDRESS",
+            help="Run on a Ray cluster with Ray Data: its address (auto: the cluster this "
+            "machine is in; local: start one here). Needs the ray extra.",
+        ),
+    ] = None,
+    actors: Annotated[
+        int, typer.Option(min=1, help="With --ray: engines (Ray actors) at once.")
+    ] = 2,
+    actor_cpus: Annotated[
+        float,
+        typer.Option(help="With --ray: CPUs each actor reserves (its engine's threads)."),
+    ] = 1.0,
 ) -> None:
     """Run an OpenAI Batch file (chat, completions, embeddings); resumable."""
-    from hearth.batch.runner import run_file
-
     reporter = _Reporter()
     try:
-        progress = run_file(
-            input_file, output, model=model, concurrency=concurrency, report=reporter
-        )
+        progress = _run(input_file, output, model, concurrency, reporter, ray, actors, actor_cpus)
     except KeyboardInterrupt:
         if reporter.progress is not None:
             reporter.finish(reporter.progress, interrupted=True)
         raise
     reporter.finish(progress, interrupted=False)
+
+
+def _run(
+    input_file: Path,
+    output: Path,
+    model: str | None,
+    concurrency: int | None,
+    reporter: _Reporter,
+    ray: str | None,
+    actors: int,
+    actor_cpus: float,
+) -> Progress:
+    if ray is None:
+        from hearth.batch.runner import run_file
+
+        return run_file(input_file, output, model=model, concurrency=concurrency, report=reporter)
+    from hearth.cli.ray_extra import require_ray
+
+    require_ray("hearth batch --ray")
+    from hearth.cluster.batch import RayBatchOptions, run_file_on_ray
+
+    options = RayBatchOptions(
+        address=ray, actors=actors, actor_cpus=actor_cpus, slots=concurrency or 8
+    )
+    return run_file_on_ray(input_file, output, options, model=model, report=reporter)

@@ -128,6 +128,21 @@ _LogLevelOpt = Annotated[str, typer.Option(help="debug, info, warning or error."
 _WebuiOpt = Annotated[
         bool, typer.Option("--webui/--no-webui", help="Serve the chat page at /.")
     ]
+_RayOpt = Annotated[
+        bool,
+        typer.Option("--ray", help="Serve on a Ray cluster with Ray Serve: engine replicas "
+                     "behind this same server (needs the ray extra; see docs/ray.md)."),
+    ]  # fmt: skip
+_ReplicasOpt = Annotated[
+        str,
+        typer.Option(metavar="MIN[:MAX]", help="With --ray: engine replicas per model "
+                     "(2: two; 1:4: autoscaled between one and four)."),
+    ]  # fmt: skip
+_RayAddressOpt = Annotated[
+        str | None,
+        typer.Option(metavar="ADDRESS", help="With --ray: the cluster to join (auto: the one "
+                     "this machine is in). Default: start a one-machine cluster here."),
+    ]  # fmt: skip
 _StoreOpt = Annotated[
         Path | None,
         typer.Option(help="Conversation store of the chat page. Default: hearth's usual one."),
@@ -163,6 +178,9 @@ def serve(
     log_level: _LogLevelOpt = "info",
     webui: _WebuiOpt = True,
     store: _StoreOpt = None,
+    ray: _RayOpt = False,
+    replicas: _ReplicasOpt = "1",
+    ray_address: _RayAddressOpt = None,
 ) -> None:
     """Serve models over HTTP: a chat page (/), OpenAI (/v1/chat/completions,
     /v1/completions, /v1/embeddings, /v1/models), Anthropic (/v1/messages), Gemini
@@ -207,10 +225,45 @@ def serve(
     )
     if log_level.upper() not in _LOG_LEVELS:
         raise InvalidRequestError(f"--log-level must be one of {', '.join(_LOG_LEVELS).lower()}")
+    if ray:
+        _serve_on_ray(settings, config, bind_host, port, uds, replicas, ray_address)
+        return
     _bind_then_serve(
         settings, config, bind_host,
         port if port is not None else config.server.port, uds, log_level,
     )  # fmt: skip
+
+
+def _serve_on_ray(
+    settings: ServerSettings,
+    config: Config,
+    host: str,
+    port: int | None,
+    uds: str | None,
+    replicas: str,
+    address: str | None,
+) -> None:
+    """``--ray``: the same app on Ray Serve (:mod:`hearth.cluster.serve_app`)."""
+    from hearth.cli.ray_extra import require_ray
+
+    if uds is not None:
+        raise InvalidRequestError("--uds: Ray Serve listens on TCP only; leave --uds out")
+    if settings.any_model:
+        raise InvalidRequestError(
+            "--any-model: on Ray each served model is a deployment of engine replicas, made "
+            "when the server starts; name every model to serve with --model"
+        )
+    require_ray("hearth serve --ray")
+    from hearth.cluster.serve_app import RayOptions, parse_replicas, run
+
+    low, high = parse_replicas(replicas)
+    port = port if port is not None else config.server.port
+    sys.stdout.write(
+        f"hearth serve on Ray: {', '.join(settings.models)}, {replicas} replica(s) each, "
+        f"at http://{host}:{port}\n"
+    )
+    sys.stdout.flush()
+    run(settings, config, RayOptions(low, high), host=host, port=port, address=address)
 
 
 def _residency(
