@@ -34,7 +34,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-from same_weights import llama_bench_flags
+from same_weights import llama_bench_flags, llama_cpp_python_as_hearth
 
 import hearth
 from hearth.backends.local.backend import LocalBackend
@@ -204,6 +204,7 @@ class LlamaCppSide:
     ) -> None:
         from llama_cpp import Llama
 
+        llama_cpp_python_as_hearth()
         self.llm: Any = Llama(
             str(path),
             n_gpu_layers=gpu_layers,

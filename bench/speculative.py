@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from same_weights import llama_server_flags
+from same_weights import llama_cpp_python_as_hearth, llama_server_flags
 
 import hearth
 
@@ -130,6 +130,7 @@ def llama_cpp_side(path: str, threads: int) -> Iterator[Run]:
     from llama_cpp import Llama
     from llama_cpp.llama_speculative import LlamaPromptLookupDecoding
 
+    llama_cpp_python_as_hearth()
     llm = Llama(
         path, n_ctx=4096, n_threads=threads, verbose=False, logits_all=True,  # drafts need it
         draft_model=LlamaPromptLookupDecoding(num_pred_tokens=8),
