@@ -131,7 +131,10 @@ class CatalogEntry:
     * ``chat_template``: a Jinja chat template used instead of the file's own;
     * ``thinking_tags``: ``(open, close)``, the tags the model thinks in (a reasoning model
       whatever its template says); ``()``: not a reasoning model; None: the template (or the
-      ``thinking`` capability) tells (see :mod:`hearth.backends.local.reasoning`).
+      ``thinking`` capability) tells (see :mod:`hearth.backends.local.reasoning`);
+    * ``draft_model``: the model (a name, a ``.gguf`` path or ``hf:…``) that drafts for this
+      one in speculative decoding: a smaller one with the same vocabulary (under the caller's
+      ``draft_model`` option).
     """
 
     name: str
@@ -151,6 +154,7 @@ class CatalogEntry:
     accelerator: AcceleratorOptions = field(default_factory=AcceleratorOptions)
     chat_template: str | None = None
     thinking_tags: tuple[str, ...] | None = None
+    draft_model: str | None = None
 
     def __post_init__(self) -> None:
         tags = self.thinking_tags

@@ -88,6 +88,12 @@ _MaxTextBytesOpt = Annotated[
     ]
 _NCtxOpt = Annotated[int | None, typer.Option(help="Context window of local models.")]
 _NThreadsOpt = Annotated[int | None, typer.Option(help="CPU threads for local models.")]
+_DraftModelOpt = Annotated[
+        str | None,
+        typer.Option(metavar="MODEL", help="A smaller model with the same vocabulary that drafts "
+                     "for the served local model (speculative decoding); with several models, "
+                     "give each its draft_model in its [[models]] entry instead."),
+    ]  # fmt: skip
 _MaxLoadedOpt = Annotated[
         int | None,
         typer.Option(help="Local models loaded at once; the least recently used idle one is "
@@ -142,6 +148,7 @@ def serve(
     max_text_bytes: _MaxTextBytesOpt = None,
     n_ctx: _NCtxOpt = None,
     n_threads: _NThreadsOpt = None,
+    draft_model: _DraftModelOpt = None,
     accelerator: AcceleratorOptions = NO_ACCELERATOR,
     max_loaded_models: _MaxLoadedOpt = None,
     memory_budget: _MemoryBudgetOpt = None,
@@ -169,6 +176,8 @@ def serve(
     if n_threads is not None:
         backend_options["n_threads"] = n_threads
     backend_options.update(accelerator.given())
+    if draft_model is not None:
+        backend_options["draft_model"] = _draft_for_one(draft_model, model or [], any_model)
     bind_host = host or config.server.host
     settings = ServerSettings.from_config(
         config,
@@ -196,6 +205,16 @@ def serve(
         settings, config, bind_host,
         port if port is not None else config.server.port, uds, log_level,
     )  # fmt: skip
+
+
+def _draft_for_one(draft_model: str, models: list[str], any_model: bool) -> str:
+    """``--draft-model``, which drafts for the one served model."""
+    if len(models) > 1 or any_model:
+        raise InvalidRequestError(
+            "--draft-model drafts for one served model; with several (or --any-model), set "
+            "draft_model in each model's [[models]] entry of the config file"
+        )
+    return draft_model
 
 
 def _residency(

@@ -26,6 +26,7 @@ from hearth.backends.local.channel import AsyncChannel, Channel, LoopWaker, Sync
 from hearth.backends.local.constraints import Constraint, ConstraintCompiler
 from hearth.backends.local.decision import SETTINGS as DECISION_SETTINGS
 from hearth.backends.local.decision import Decision, DecisionReader, with_usage
+from hearth.backends.local.draft_model import DraftModel, load_draft
 from hearth.backends.local.embed import LocalEmbedding
 from hearth.backends.local.engine import DEFAULT_N_CTX, EngineConfig, LlamaEngine
 from hearth.backends.local.grammars import output_grammar
@@ -72,6 +73,8 @@ class LocalBackend(LocalEmbedding, BackendBase):
         self.options = options
         self._store = store or ModelStore()
         self._ref: LocalModelRef = resolve_local(spec, self._store, catalog, options.sha256)
+        draft = self._draft_spec()
+        self._draft_ref = None if draft is None else resolve_local(draft, self._store, catalog)
         self._lock = threading.Lock()
         self._scheduler: Scheduler | None = None
         self._waker: LoopWaker | None = None  # shared by the channels of one event loop
@@ -164,7 +167,38 @@ class LocalBackend(LocalEmbedding, BackendBase):
                 max_queue=self.options.max_queue,
                 prefix_cache=self.options.prefix_cache,
                 speculative=self.options.speculative,
+                draft_model=self._load_draft(engine, progress),
             )
+
+    def _draft_spec(self) -> str | None:
+        """The model that drafts for this one: the ``draft_model`` option, else the catalogue
+        entry's (none with ``speculative="off"``)."""
+        if self.options.speculative == "off":
+            return None
+        entry = self._ref.entry
+        return self.options.draft_model or (entry.draft_model if entry is not None else None)
+
+    def _load_draft(self, engine: LlamaEngine, progress: Progress | None) -> DraftModel | None:
+        """Fetch and load the draft model for ``engine`` (None when there is none); on a failure
+        ``engine`` is closed too (nothing holds it yet)."""
+        ref = self._draft_ref
+        if ref is None:
+            return None
+        try:
+            entry = ref.entry
+            path = ref.path
+            if entry is not None:
+                path = self._store.ensure(entry, progress=progress or self._default_progress())
+            accelerator = self.options.accelerator().over(
+                entry.accelerator if entry is not None else AcceleratorOptions()
+            )
+            return load_draft(
+                path, f"local:{self._draft_spec()}", engine, self.name,
+                accelerator=accelerator, verbose=self.options.verbose,
+            )  # fmt: skip
+        except BaseException:
+            engine.close()
+            raise
 
     def _template_source(self, info: GGUFInfo) -> str | None:
         """The Jinja chat template: the ``chat_template`` option, else the catalogue entry's,
