@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from hearth.backends.local.backend import LocalOptions
+from hearth.backends.local.backend import LocalBackend, LocalOptions
 from hearth.backends.local.draft_model import DraftModel, common_prefix
 from hearth.backends.local.draft_pairing import (
     EDGE,
@@ -21,9 +21,11 @@ from hearth.backends.local.draft_pairing import (
     sample_ids,
 )
 from hearth.backends.local.speculation import MIN_DRAFT, Speculation
+from hearth.catalog.entries import Catalog, CatalogEntry, PathSource, builtin_catalog
+from hearth.catalog.store import ModelStore
 from hearth.config.parse import parse_config
 from hearth.config.render import entry_fields
-from hearth.errors import InvalidRequestError
+from hearth.errors import InvalidRequestError, ModelNotFoundError
 
 # -- the vocabulary check -------------------------------------------------------------------
 
@@ -99,6 +101,27 @@ def test_a_models_entry_names_its_draft_model() -> None:
     assert entry_fields(entry)["draft_model"] == "smollm2"
     plain = parse_config({"models": [{"name": "p", "path": "/m/p.gguf"}]}, Path("c.toml"))
     assert "draft_model" not in entry_fields(plain.models[0])
+
+
+def test_the_option_drafts_over_the_entrys_draft_model_and_off_drafts_with_none(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "big.gguf").write_bytes(b"GGUF")
+    (tmp_path / "small.gguf").write_bytes(b"GGUF")
+    big = CatalogEntry("big", PathSource(tmp_path / "big.gguf"), draft_model="small")
+    small = CatalogEntry("small", PathSource(tmp_path / "small.gguf"))
+    catalog = Catalog((*builtin_catalog().entries, big, small))
+    store = ModelStore(tmp_path / "store")
+
+    def backend(**options: Any) -> LocalBackend:
+        return LocalBackend("big", LocalOptions(**options), store, catalog)
+
+    assert backend().draft_model == "small"
+    assert backend(draft_model="smollm2").draft_model == "smollm2"
+    assert backend(speculative="off").draft_model is None
+    assert LocalBackend("small", LocalOptions(), store, catalog).draft_model is None
+    with pytest.raises(ModelNotFoundError, match="unknown local model 'nope'"):
+        backend(draft_model="nope")  # at once, not at the first request
 
 
 # -- the draft KV bookkeeping -----------------------------------------------------------------

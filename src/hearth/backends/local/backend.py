@@ -73,7 +73,9 @@ class LocalBackend(LocalEmbedding, BackendBase):
         self.options = options
         self._store = store or ModelStore()
         self._ref: LocalModelRef = resolve_local(spec, self._store, catalog, options.sha256)
-        draft = self._draft_spec()
+        self.draft_model = self._draft_spec()
+        """The model that drafts for this one (speculative decoding); None: prompt lookup."""
+        draft = self.draft_model
         self._draft_ref = None if draft is None else resolve_local(draft, self._store, catalog)
         self._lock = threading.Lock()
         self._scheduler: Scheduler | None = None
@@ -193,7 +195,7 @@ class LocalBackend(LocalEmbedding, BackendBase):
                 entry.accelerator if entry is not None else AcceleratorOptions()
             )
             return load_draft(
-                path, f"local:{self._draft_spec()}", engine, self.name,
+                path, f"local:{self.draft_model}", engine, self.name,
                 accelerator=accelerator, verbose=self.options.verbose,
             )  # fmt: skip
         except BaseException:
