@@ -117,6 +117,8 @@ def test_the_option_drafts_over_the_entrys_draft_model_and_off_drafts_with_none(
         return LocalBackend("big", LocalOptions(**options), store, catalog)
 
     assert backend().draft_model == "small"
+    assert backend().memory_estimate() == 8  # both files: the draft model loads too
+    assert backend(speculative="off").memory_estimate() == 4
     assert backend(draft_model="smollm2").draft_model == "smollm2"
     assert backend(speculative="off").draft_model is None
     assert LocalBackend("small", LocalOptions(), store, catalog).draft_model is None

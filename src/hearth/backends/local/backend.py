@@ -580,15 +580,14 @@ class LocalBackend(LocalEmbedding, BackendBase):
             self.options = replace(self.options, n_ctx=n_ctx)
 
     def memory_estimate(self) -> int:
-        """Bytes the model takes once loaded: llama.cpp's figures when it is, else its file's
-        size (the weights; the KV cache comes on top)."""
-        where = self.placement
-        if where is not None:
-            return where.memory_bytes
-        path = self._ref.path
-        if self._ref.entry is not None and self._ref.entry.size is not None:
-            return self._ref.entry.size
-        return path.stat().st_size if path.is_file() else 0
+        """Bytes the model (and its draft model) takes once loaded: llama.cpp's figures when it
+        is, else its file's size (the weights; the KV cache comes on top)."""
+        scheduler = self._scheduler
+        draft = None if scheduler is None else scheduler.draft_model
+        own = _estimate(self._ref, self.placement)
+        if self._draft_ref is None:
+            return own
+        return own + _estimate(self._draft_ref, None if draft is None else draft.engine.placement)
 
     def _channel(self) -> AsyncChannel:
         """A channel to the running loop; the loop's channels share one waker, so a decode step
@@ -695,6 +694,15 @@ async def _adecide(
     call = plan.decision.calls(reader.text)
     reply = await anyio.to_thread.run_sync(lambda: decided(request, plan, call=call))
     return reply, reader.usage
+
+
+def _estimate(ref: LocalModelRef, where: Placement | None) -> int:
+    """Bytes a model takes: llama.cpp's figures once loaded (``where``), else its file's size."""
+    if where is not None:
+        return where.memory_bytes
+    if ref.entry is not None and ref.entry.size is not None:
+        return ref.entry.size
+    return ref.path.stat().st_size if ref.path.is_file() else 0
 
 
 def create_backend(
