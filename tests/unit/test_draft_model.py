@@ -322,3 +322,24 @@ def test_no_draft_past_the_draft_models_window() -> None:
     assert len(engine.kv[0]) == 6  # positions 0…5: the window is full
     full = Seq(1, [1, 2, 3, 4, 5, 6, 7])
     assert draft.propose([full], room=20) == {}  # type: ignore[list-item]
+
+
+def test_a_failed_decode_reaches_the_caller_and_the_next_draft_starts_afresh(
+    fake: tuple[FakeEngine, DraftModel],
+) -> None:
+    engine, draft = fake
+    seq = Seq(0, [1, 2, 3])
+    draft.propose([seq], room=20)  # type: ignore[list-item]
+    real_decode = engine.decode
+
+    def broken(batch: Any) -> bool:
+        raise RuntimeError("llama_decode failed")
+
+    engine.decode = broken  # type: ignore[method-assign]
+    seq.sample(4)
+    with pytest.raises(RuntimeError, match="llama_decode failed"):
+        draft.propose([seq], room=20)  # type: ignore[list-item]
+    assert engine.kv[0] == []
+    engine.decode = real_decode  # type: ignore[method-assign]
+    assert draft.propose([seq], room=20) == {seq: [5, 6]}  # type: ignore[list-item, dict-item]
+    assert engine.kv[0] == [1, 2, 3, 4, 5]

@@ -124,6 +124,9 @@ class DraftModel:
             except DraftCacheFullError:
                 for want in wanted.values():
                     want.draft = []
+            except BaseException:  # what the KV holds is unknown: start again from nothing
+                self._forget_all()
+                raise
         drafts: dict[Sequence, list[int]] = {}
         for seq, want in wanted.items():
             assert seq.spec is not None
@@ -200,13 +203,16 @@ class DraftModel:
             self._forget(slot)
         if stale and self.engine.decode(self._batch):
             return
-        for slot in list(self._held):
-            self._forget(slot)
+        self._forget_all()
         raise DraftCacheFullError
 
     def _forget(self, slot: int) -> None:
         self.engine.seq_remove(slot)
         del self._held[slot]
+
+    def _forget_all(self) -> None:
+        for slot in list(self._held):
+            self._forget(slot)
 
     def close(self) -> None:
         self._greedy.close()
