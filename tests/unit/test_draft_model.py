@@ -7,6 +7,7 @@ import itertools
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -26,6 +27,7 @@ from hearth.catalog.store import ModelStore
 from hearth.config.parse import parse_config
 from hearth.config.render import entry_fields
 from hearth.errors import InvalidRequestError, ModelNotFoundError
+from hearth.settings import GenerationSettings
 
 # -- the vocabulary check -------------------------------------------------------------------
 
@@ -199,6 +201,7 @@ class Seq:
 
     def __init__(self, slot: int, prompt: list[int], room: int = 8) -> None:
         self.slot = slot
+        self.job = SimpleNamespace(prompt=prompt, settings=GenerationSettings(temperature=0))
         self.spec: Speculation | None = Speculation(prompt, lookup=False)
         self.room = room
 

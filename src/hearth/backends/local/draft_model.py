@@ -11,10 +11,13 @@ for the sequences that draft (each given its length by its own
 :class:`~hearth.backends.local.speculation.DraftController`), :class:`DraftModel` first brings
 their draft KV up to their tokens (dropping what the target rejected, evaluating what the target
 accepted and the token it sampled in place of a rejected one), then drafts greedily: one small
-decode per drafted token, batched across the sequences. The drafts then go through the same
-verification as prompt lookup's (:meth:`~hearth.backends.local.scheduler.Scheduler._verify`):
-the emitted tokens are the target's own, so greedy output is unchanged and sampling keeps the
-target's distribution whatever the draft model proposes.
+decode per drafted token, batched across the sequences. A sequence sampled with repetition
+penalties (SmolLM2's catalogue entry sets ``repeat_penalty``) drafts under the same penalties,
+over the same tokens (its last generated ones), since the target's choice is made under them.
+The drafts then go through the same verification as prompt lookup's
+(:meth:`~hearth.backends.local.scheduler.Scheduler._verify`): the emitted tokens are the
+target's own, so greedy output is unchanged and sampling keeps the target's distribution
+whatever the draft model proposes.
 
 What the draft KV holds is tracked per slot as a token list; before each draft it is cut to the
 longest common prefix with the sequence's tokens. This also reuses a previous request's draft KV
@@ -35,6 +38,7 @@ import llama_cpp.llama_cpp as lib
 from hearth.backends.local.batch import TokenBatch
 from hearth.backends.local.draft_pairing import check_pairing
 from hearth.backends.local.engine import EngineConfig, LlamaEngine
+from hearth.backends.local.sampler import PENALTY_LAST_N, Sampler
 from hearth.settings import GenerationSettings
 
 if TYPE_CHECKING:
@@ -69,6 +73,7 @@ class _Wanted:
     slot: int
     tokens: list[int]
     k: int
+    sampler: Sampler | None  # None: plain greedy
     draft: list[int] = field(default_factory=list)
     done: bool = False
 
@@ -105,19 +110,7 @@ class DraftModel:
     def propose(self, seqs: Iterable[Sequence], room: int) -> dict[Sequence, list[int]]:
         """Drafts for ``seqs`` (those that generate this step), within ``room`` batch tokens in
         all; each sequence's controller sizes its draft and counts a step without one."""
-        wanted: dict[Sequence, _Wanted] = {}
-        for seq in seqs:
-            spec = seq.spec
-            k = seq.draft_room(room)
-            if spec is None or k <= 0:
-                continue
-            tokens = spec.tokens
-            k = min(spec.budget(k), self.engine.n_ctx + 1 - len(tokens))
-            if k > 0:
-                wanted[seq] = _Wanted(seq.slot, tokens, k)
-                room -= k
-            else:
-                spec.taken([])
+        wanted = self._wanted(seqs, room)
         if wanted:
             try:
                 self._draft(list(wanted.values()))
@@ -127,12 +120,54 @@ class DraftModel:
             except BaseException:  # what the KV holds is unknown: start again from nothing
                 self._forget_all()
                 raise
+            finally:
+                for want in wanted.values():
+                    if want.sampler is not None:
+                        want.sampler.close()
         drafts: dict[Sequence, list[int]] = {}
         for seq, want in wanted.items():
             assert seq.spec is not None
             if seq.spec.taken(want.draft):
                 drafts[seq] = want.draft
         return drafts
+
+    def _wanted(self, seqs: Iterable[Sequence], room: int) -> dict[Sequence, _Wanted]:
+        """The sequences that draft now, each with its draft length (``room`` in all, and within
+        the draft model's window)."""
+        wanted: dict[Sequence, _Wanted] = {}
+        for seq in seqs:
+            spec = seq.spec
+            k = seq.draft_room(room)
+            if spec is None or k <= 0:
+                continue
+            tokens = spec.tokens
+            k = min(spec.budget(k), self.engine.n_ctx + 1 - len(tokens))
+            if k > 0:
+                wanted[seq] = _Wanted(seq.slot, tokens, k, self._penalized(seq))
+                room -= k
+            else:
+                spec.taken([])
+        return wanted
+
+    def _penalized(self, seq: Sequence) -> Sampler | None:
+        """A greedy chain under ``seq``'s repetition penalties, having seen the tokens its own
+        chain has (its last generated ones); None when it has no penalties."""
+        s = seq.job.settings
+        repeat = 1.0 if s.repeat_penalty is None else s.repeat_penalty
+        if repeat == 1.0 and not s.frequency_penalty and not s.presence_penalty:
+            return None
+        penalties = GenerationSettings(
+            temperature=0.0,
+            repeat_penalty=s.repeat_penalty,
+            frequency_penalty=s.frequency_penalty,
+            presence_penalty=s.presence_penalty,
+        )
+        sampler = Sampler(penalties, self.engine.n_vocab)
+        assert seq.spec is not None
+        generated = seq.spec.tokens[len(seq.job.prompt) :]
+        for token in generated[-PENALTY_LAST_N:]:
+            lib.llama_sampler_accept(sampler.handle, token)
+        return sampler
 
     def _draft(self, wanted: list[_Wanted]) -> None:
         """Fill each ``want.draft`` with up to ``want.k`` greedy tokens."""
@@ -185,7 +220,7 @@ class DraftModel:
         or drafted an end of generation (the target would stop there)."""
         engine = self.engine
         for want, index in due:
-            token = engine.sample(self._greedy, index)
+            token = engine.sample(want.sampler or self._greedy, index)
             if token >= self._limit:
                 want.done = True
                 continue
