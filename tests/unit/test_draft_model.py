@@ -54,7 +54,7 @@ def test_models_of_one_family_pair_even_with_a_few_padding_tokens_more() -> None
     ("draft", "why"),
     [
         (Vocab(n_vocab=262144), "vocabularies of 1000 and 262144 tokens"),
-        (Vocab(vocab_type=1), "different tokenizer types"),
+        (Vocab(vocab_type=1), "BPE and SentencePiece tokenizers"),
         (Vocab(bos_id=7), "a different BOS token (1 and 7)"),
         (Vocab(eos_id=0), "a different EOS token (2 and 0)"),
         (Vocab(add_bos=True), "a different adds BOS (False and True)"),

@@ -46,6 +46,14 @@ if TYPE_CHECKING:
     from hearth.backends.local.job import Sequence
 
 
+BATCH_TOKENS = 63
+"""The most tokens of one draft decode: below 64, as the target's steps are (the scheduler's
+``DEFAULT_STEP_TOKENS``), where ggml's CPU kernels compute a row the same whatever else is in
+the batch. A prompt read in larger batches takes another kernel whose logits differ by up to
+about one unit (measured on SmolLM2 Q4_1), enough to flip a close choice: SmolLM2 drafting for
+itself then had a draft in seven rejected, against none in chunks of 63."""
+
+
 class DraftCacheFullError(Exception):
     """The draft context has no room for a step's drafts (internal: that step drafts none)."""
 
@@ -103,7 +111,7 @@ class DraftModel:
         self.engine = engine
         self.name = name
         self._limit = min(limit, engine.n_vocab)
-        self._batch = TokenBatch(engine.n_batch)
+        self._batch = TokenBatch(min(engine.n_batch, BATCH_TOKENS))
         self._greedy = engine.new_sampler(GenerationSettings(temperature=0.0))
         self._held: dict[int, list[int]] = {}  # slot -> the tokens its draft KV holds
 

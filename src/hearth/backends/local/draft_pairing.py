@@ -20,6 +20,8 @@ from hearth.errors import InvalidRequestError
 MAX_SIZE_DIFFERENCE = 128
 EDGE = 256
 SPREAD = 4096
+TOKENIZERS = {1: "SentencePiece", 2: "BPE", 3: "WordPiece", 4: "Unigram", 5: "RWKV"}
+"""llama.cpp's ``llama_vocab_type`` codes, by name."""
 
 
 class Vocabulary(Protocol):
@@ -53,10 +55,11 @@ def sample_ids(shared: int) -> list[int]:
 
 def mismatch(target: Vocabulary, draft: Vocabulary) -> str | None:
     """Why ``draft`` cannot draft for ``target`` (None: it can)."""
-    if target.vocab_type != draft.vocab_type:
-        return f"different tokenizer types ({target.vocab_type} and {draft.vocab_type})"
     if abs(target.n_vocab - draft.n_vocab) > MAX_SIZE_DIFFERENCE:
         return f"vocabularies of {target.n_vocab} and {draft.n_vocab} tokens"
+    if target.vocab_type != draft.vocab_type:
+        kinds = (TOKENIZERS.get(v.vocab_type, str(v.vocab_type)) for v in (target, draft))
+        return "{} and {} tokenizers".format(*kinds)
     for what, a, b in (
         ("BOS token", target.bos_id, draft.bos_id),
         ("EOS token", target.eos_id, draft.eos_id),
