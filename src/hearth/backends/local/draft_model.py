@@ -290,7 +290,7 @@ def load_draft(
         EngineConfig(
             n_ctx=n_ctx,
             n_threads=target.n_threads,
-            n_batch=target.config.n_batch,
+            n_batch=BATCH_TOKENS,  # what a draft decode takes at most (smaller buffers)
             slots=target.slots,
             verbose=verbose,
             accelerator=accelerator,
