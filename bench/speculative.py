@@ -14,10 +14,13 @@ per task and side (every side keeps the prompt's KV from the warm-up run: hearth
 cache, llama-server's ``cache_prompt``, ``Llama``'s own reuse; so the figures are decoding),
 and the ratios the issue sets goals for: copying tasks >= 1.5x hearth without speculation and
 >= 1.0x llama-server's n-gram mode; free writing >= 0.97x hearth without speculation.
-A peer that is not installed is reported as not measured.
+A peer that is not installed is reported as not measured. With ``--draft-model MODEL`` (a
+smaller model with the model's vocabulary, e.g. Qwen2.5-0.5B for Qwen2.5-7B), one more side:
+hearth drafting with that model, and its ratios to hearth without speculation.
 
     .venv/bin/python bench/speculative.py
     .venv/bin/python bench/speculative.py --tokens 16 --runs 1 --tasks free   # a smoke run
+    .venv/bin/python bench/speculative.py --model big.gguf --draft-model small.gguf
 """
 
 from __future__ import annotations
@@ -116,8 +119,13 @@ def _timed(run: Run, prompt: str, tokens: int, runs: int) -> float:
 
 
 @contextlib.contextmanager
-def hearth_side(path: str, threads: int, speculative: str) -> Iterator[Run]:
-    with hearth.model(path, n_threads=threads, speculative=speculative) as m:  # type: ignore[arg-type]
+def hearth_side(
+    path: str, threads: int, speculative: str, draft_model: str | None = None
+) -> Iterator[Run]:
+    options: dict[str, Any] = {"n_threads": threads, "speculative": speculative}
+    if draft_model is not None:
+        options["draft_model"] = draft_model
+    with hearth.model(path, **options) as m:
 
         def run(prompt: str, tokens: int) -> int:
             return m.chat(prompt, temperature=0, max_tokens=tokens).usage.output_tokens
@@ -221,8 +229,11 @@ def _measure(ns: argparse.Namespace, path: str) -> dict[str, dict[str, float | N
     sides: dict[str, Callable[[], contextlib.AbstractContextManager[Run]] | None] = {
         "hearth ngram": lambda: hearth_side(path, ns.threads, "ngram"),
         "hearth off": lambda: hearth_side(path, ns.threads, "off"),
-        "llama-cpp-python lookup": lambda: llama_cpp_side(path, ns.threads),
     }
+    if ns.draft_model:
+        draft = _model_path(ns.draft_model)
+        sides["hearth draft model"] = lambda: hearth_side(path, ns.threads, "ngram", draft)
+    sides["llama-cpp-python lookup"] = lambda: llama_cpp_side(path, ns.threads)
     server = _find_server(ns.llama_server)
     sides["llama-server ngram"] = (
         None if server is None else lambda: server_side(server, path, ns.threads, ns.server_args)
@@ -251,6 +262,9 @@ def _report(results: dict[str, dict[str, float | None]]) -> None:
         goal = 1.5 if task in COPYING else 0.97
         if spec and off:
             print(f"{task}: hearth ngram / hearth off = {spec / off:.2f}x (goal >= {goal}x)")
+        drafted = results.get("hearth draft model", {}).get(task)
+        if drafted and off:
+            print(f"{task}: hearth draft model / hearth off = {drafted / off:.2f}x")
         if task in COPYING and spec and server:
             print(
                 f"{task}: hearth ngram / llama-server ngram = {spec / server:.2f}x (goal >= 1.0x)"
@@ -264,6 +278,9 @@ def main() -> None:
     ap.add_argument("--tokens", type=int, default=320, help="output tokens per request (max)")
     ap.add_argument("--runs", type=int, default=3, help="repetitions per task (median)")
     ap.add_argument("--tasks", default="rewrite,extract,free")
+    ap.add_argument(
+        "--draft-model", help="also measure hearth drafting with this model (name or GGUF path)"
+    )
     ap.add_argument("--llama-server", help="path to llama-server")
     ap.add_argument(
         "--server-args", default="--spec-type ngram-simple --spec-ngram-simple-size-m 8",

@@ -32,6 +32,8 @@ class ModelOptions(TypedDict, total=False):
     * ``prefix_cache``: tokens of finished requests kept for reuse (0: off);
     * ``speculative``: ``"ngram"`` (default) drafts tokens by prompt lookup and verifies them
       in one decode, ``"off"`` does not;
+    * ``draft_model``: a smaller model with the same vocabulary that drafts instead of prompt
+      lookup (a catalogue name, ``.gguf`` path or ``hf:…``);
     * ``timeout``: seconds a request may take, queueing included (None: no deadline);
     * ``verbose``: show llama.cpp's own log on stderr;
     * ``progress``: a progress bar when a model is pulled (default: when stderr is a TTY);
@@ -67,6 +69,7 @@ class ModelOptions(TypedDict, total=False):
     slots: int
     prefix_cache: int | None
     speculative: Literal["ngram", "off"]
+    draft_model: str | None
     timeout: float | Timeouts | None
     verbose: bool
     progress: bool | None

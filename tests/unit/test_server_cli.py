@@ -135,6 +135,18 @@ def test_bad_values_are_one_clear_line(
     assert code == 1 and err.startswith("error: parallel must be at least 1")
 
 
+def test_the_draft_model_flag_drafts_for_the_one_served_model(
+    captured: dict[str, object], capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, _ = run_cli(["serve", "-m", "local:smollm2", "--draft-model", "smollm2"], capsys)
+    settings = captured["settings"]
+    assert code == 0 and isinstance(settings, ServerSettings)
+    assert settings.backend_options == {"draft_model": "smollm2"}
+    code, _, err = run_cli(["serve", "-m", "a", "-m", "b", "--draft-model", "smollm2"], capsys)
+    assert code == 1 and err.startswith("error: --draft-model drafts for one served model")
+    assert "[[models]]" in err
+
+
 def test_local_engine_flags_do_not_reach_a_remote_model_served_beside_a_local_one(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

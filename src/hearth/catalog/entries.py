@@ -134,6 +134,9 @@ class CatalogEntry:
       ``thinking`` capability) tells (see :mod:`hearth.backends.local.reasoning`);
     * ``mmproj``: a vision model's projector GGUF (an ``hf:`` file or a path), loaded beside the
       model so that it takes images; ``mmproj_sha256``: its expected SHA-256.
+    * ``draft_model``: the model (a name, a ``.gguf`` path or ``hf:…``) that drafts for this
+      one in speculative decoding: a smaller one with the same vocabulary (under the caller's
+      ``draft_model`` option).
     """
 
     name: str
@@ -155,6 +158,7 @@ class CatalogEntry:
     thinking_tags: tuple[str, ...] | None = None
     mmproj: ModelSource | None = None
     mmproj_sha256: str | None = None
+    draft_model: str | None = None
 
     def __post_init__(self) -> None:
         tags = self.thinking_tags

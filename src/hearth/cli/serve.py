@@ -98,6 +98,12 @@ _MmprojOpt = Annotated[
         typer.Option(metavar="FILE", help="A vision projector GGUF (path or hf:) for the local "
                      "models served. Default: each catalogue or config entry's."),
     ]  # fmt: skip
+_DraftModelOpt = Annotated[
+        str | None,
+        typer.Option(metavar="MODEL", help="A smaller model with the same vocabulary that drafts "
+                     "for the served local model (speculative decoding); with several models, "
+                     "give each its draft_model in its [[models]] entry instead."),
+    ]  # fmt: skip
 _MaxLoadedOpt = Annotated[
         int | None,
         typer.Option(help="Local models loaded at once; the least recently used idle one is "
@@ -169,6 +175,7 @@ def serve(
     n_ctx: _NCtxOpt = None,
     n_threads: _NThreadsOpt = None,
     mmproj: _MmprojOpt = None,
+    draft_model: _DraftModelOpt = None,
     accelerator: AcceleratorOptions = NO_ACCELERATOR,
     max_loaded_models: _MaxLoadedOpt = None,
     memory_budget: _MemoryBudgetOpt = None,
@@ -201,6 +208,8 @@ def serve(
     if mmproj is not None:
         backend_options["mmproj"] = mmproj
     backend_options.update(accelerator.given())
+    if draft_model is not None:
+        backend_options["draft_model"] = _draft_for_one(draft_model, model or [], any_model)
     bind_host = host or config.server.host
     settings = ServerSettings.from_config(
         config,
@@ -264,6 +273,14 @@ def _serve_on_ray(
     )
     sys.stdout.flush()
     run(settings, config, RayOptions(low, high), host=host, port=port, address=address)
+def _draft_for_one(draft_model: str, models: list[str], any_model: bool) -> str:
+    """``--draft-model``, which drafts for the one served model."""
+    if len(models) > 1 or any_model:
+        raise InvalidRequestError(
+            "--draft-model drafts for one served model; with several (or --any-model), set "
+            "draft_model in each model's [[models]] entry of the config file"
+        )
+    return draft_model
 
 
 def _residency(

@@ -45,7 +45,7 @@ TOP_KEYS = ("default_model", "aliases", "models", "providers", "server", "mcp", 
 MODEL_KEYS = (
     "name", "aliases", "description", "hf", "revision", "path", "pypi", "filename", "sha256",
     "size", "template", "context_length", "capabilities", "sampling", "chat_template",
-    "thinking_tags", "mmproj", "mmproj_sha256", *OPTION_NAMES,
+    "thinking_tags", "mmproj", "mmproj_sha256", "draft_model", *OPTION_NAMES,
 )  # fmt: skip
 PROVIDER_KEYS = (
     "type", "base_url", "api_key_env", "api_key", "raw_completion", "sampling", "max_tokens_field",
@@ -257,6 +257,7 @@ def _entry(fields: Fields, path: Path) -> CatalogEntry:
             thinking_tags=_thinking_tags(fields),
             mmproj=mmproj,
             mmproj_sha256=mmproj_sha256,
+            draft_model=fields.string("draft_model"),
         )
     except ConfigurationError as exc:
         raise SchemaError(fields.path, str(exc)) from None

@@ -44,6 +44,7 @@ def entry_fields(entry: CatalogEntry) -> dict[str, object]:
         "size": entry.size,
         "template": entry.template,
         "context_length": entry.context_length,
+        "draft_model": entry.draft_model,
     }
     out.update({key: value for key, value in optional.items() if value is not None})
     out["capabilities"] = list(entry.capabilities)

@@ -28,7 +28,7 @@ from hearth.server.settings import (
 
 MAX_ENGINE_SLOTS = 32
 # the CLI's --n-ctx / --n-threads and accelerator flags (--gpu-layers, --cache-type-k …)
-LOCAL_ONLY_OPTIONS = frozenset({"n_ctx", "n_threads", *OPTION_NAMES})
+LOCAL_ONLY_OPTIONS = frozenset({"n_ctx", "n_threads", "draft_model", *OPTION_NAMES})
 
 
 def _names(given: str, spec: str, config: Config) -> frozenset[str]:

@@ -26,6 +26,7 @@ from hearth.backends.local.channel import AsyncChannel, Channel, LoopWaker, Sync
 from hearth.backends.local.constraints import Constraint, ConstraintCompiler
 from hearth.backends.local.decision import SETTINGS as DECISION_SETTINGS
 from hearth.backends.local.decision import Decision, DecisionReader, with_usage
+from hearth.backends.local.draft_model import DraftModel, load_draft
 from hearth.backends.local.embed import LocalEmbedding
 from hearth.backends.local.engine import DEFAULT_N_CTX, EngineConfig, LlamaEngine
 from hearth.backends.local.grammars import output_grammar
@@ -82,6 +83,10 @@ class LocalBackend(LocalEmbedding, BackendBase):
         self.options = options
         self._store = store or ModelStore()
         self._ref: LocalModelRef = resolve_local(spec, self._store, catalog, options.sha256)
+        self.draft_model = self._draft_spec()
+        """The model that drafts for this one (speculative decoding); None: prompt lookup."""
+        draft = self.draft_model
+        self._draft_ref = None if draft is None else resolve_local(draft, self._store, catalog)
         self._lock = threading.Lock()
         self._scheduler: Scheduler | None = None
         self._waker: LoopWaker | None = None  # shared by the channels of one event loop
@@ -171,13 +176,22 @@ class LocalBackend(LocalEmbedding, BackendBase):
                 engine.n_ctx, longest_token_bytes(engine), self.name
             )
             self._constraints = ConstraintCompiler(engine)
-            self._projector = self._load_projector(engine, progress)
+            try:
+                self._projector = self._load_projector(engine, progress)
+                draft = self._load_draft(engine, progress)
+            except BaseException:  # nothing holds the engine yet
+                if self._projector is not None:
+                    self._projector.close()
+                    self._projector = None
+                engine.close()
+                raise
             self._scheduler = Scheduler(
                 engine,
                 max_queue=self.options.max_queue,
                 prefix_cache=self.options.prefix_cache,
                 speculative=self.options.speculative,
                 projector=self._projector,
+                draft_model=draft,
             )
 
     def _load_projector(self, engine: LlamaEngine, progress: Progress | None) -> Projector | None:
@@ -185,11 +199,32 @@ class LocalBackend(LocalEmbedding, BackendBase):
         if self._mmproj is None:
             return None
         path = fetch_projector(self._mmproj, self._store, progress or self._default_progress())
-        try:
-            return load_projector(engine, path)
-        except BaseException:
-            engine.close()
-            raise
+        return load_projector(engine, path)
+
+    def _draft_spec(self) -> str | None:
+        """The model that drafts for this one: the ``draft_model`` option, else the catalogue
+        entry's (none with ``speculative="off"``)."""
+        if self.options.speculative == "off":
+            return None
+        entry = self._ref.entry
+        return self.options.draft_model or (entry.draft_model if entry is not None else None)
+
+    def _load_draft(self, engine: LlamaEngine, progress: Progress | None) -> DraftModel | None:
+        """Fetch and load the draft model for ``engine`` (None when there is none)."""
+        ref = self._draft_ref
+        if ref is None:
+            return None
+        entry = ref.entry
+        path = ref.path
+        if entry is not None:
+            path = self._store.ensure(entry, progress=progress or self._default_progress())
+        accelerator = self.options.accelerator().over(
+            entry.accelerator if entry is not None else AcceleratorOptions()
+        )
+        return load_draft(
+            path, f"local:{self.draft_model}", engine, self.name,
+            accelerator=accelerator, verbose=self.options.verbose,
+        )  # fmt: skip
 
     def _template_source(self, info: GGUFInfo) -> str | None:
         """The Jinja chat template: the ``chat_template`` option, else the catalogue entry's,
@@ -594,15 +629,14 @@ class LocalBackend(LocalEmbedding, BackendBase):
             self.options = replace(self.options, n_ctx=n_ctx)
 
     def memory_estimate(self) -> int:
-        """Bytes the model takes once loaded: llama.cpp's figures when it is, else its file's
-        size (the weights; the KV cache comes on top)."""
-        where = self.placement
-        if where is not None:
-            return where.memory_bytes
-        path = self._ref.path
-        if self._ref.entry is not None and self._ref.entry.size is not None:
-            return self._ref.entry.size
-        return path.stat().st_size if path.is_file() else 0
+        """Bytes the model (and its draft model) takes once loaded: llama.cpp's figures when it
+        is, else its file's size (the weights; the KV cache comes on top)."""
+        scheduler = self._scheduler
+        draft = None if scheduler is None else scheduler.draft_model
+        own = _estimate(self._ref, self.placement)
+        if self._draft_ref is None:
+            return own
+        return own + _estimate(self._draft_ref, None if draft is None else draft.engine.placement)
 
     def _channel(self) -> AsyncChannel:
         """A channel to the running loop; the loop's channels share one waker, so a decode step
@@ -709,6 +743,15 @@ async def _adecide(
     call = plan.decision.calls(reader.text)
     reply = await anyio.to_thread.run_sync(lambda: decided(request, plan, call=call))
     return reply, reader.usage
+
+
+def _estimate(ref: LocalModelRef, where: Placement | None) -> int:
+    """Bytes a model takes: llama.cpp's figures once loaded (``where``), else its file's size."""
+    if where is not None:
+        return where.memory_bytes
+    if ref.entry is not None and ref.entry.size is not None:
+        return ref.entry.size
+    return ref.path.stat().st_size if ref.path.is_file() else 0
 
 
 def create_backend(

@@ -103,24 +103,31 @@ class Sequence:
             self.prompt_logprobs = [first_token(engine, job.prompt[0])] if cached == 0 else []
         self.spec: Speculation | None = None  # drafting state, when this sequence speculates
 
-    def speculate(self) -> None:
-        """Draft by prompt lookup from now on, unless this sequence samples under something
-        whose state a draft would complicate: a constraint, log-probabilities, several answers."""
+    def speculate(self, *, lookup: bool = True) -> None:
+        """Draft from now on (by prompt lookup; with ``lookup`` False, a draft model drafts),
+        unless this sequence samples under something whose state a draft would complicate: a
+        constraint, log-probabilities, several answers."""
         plain = self.constraint is None and self.logprobs is None and self.group is None
         if plain and self.prompt_logprobs is None:
             prompt = self.job.prompt
             if self.job.images is not None:  # an image's pseudo tokens are never drafted
+                if not lookup:
+                    return  # and a text-only draft model cannot read the image
                 prompt = [token for token in prompt if token >= 0]
-            self.spec = Speculation(prompt)
+            self.spec = Speculation(prompt, lookup=lookup)
+
+    def draft_room(self, room: int) -> int:
+        """How many tokens may be drafted after the pending one now (at most ``room``; 0 when
+        not speculating), kept within ``max_tokens`` and the context window."""
+        if self.spec is None or self.pending is None:
+            return 0
+        return max(0, min(room, self.max_new - self.produced - 1, self.n_ctx - 1 - self.position))
 
     def draft(self, room: int) -> list[int]:
-        """The tokens to verify after the pending one (at most ``room``; none when not
-        speculating), kept within ``max_tokens`` and the context window."""
-        spec = self.spec
-        if spec is None or self.pending is None:
-            return []
-        room = min(room, self.max_new - self.produced - 1, self.n_ctx - 1 - self.position)
-        return spec.propose(room) if room > 0 else []
+        """The tokens to verify after the pending one by prompt lookup (at most ``room``; none
+        when not speculating)."""
+        room = self.draft_room(room)
+        return self.spec.propose(room) if self.spec is not None and room > 0 else []
 
     @property
     def wants_prompt_logprobs(self) -> bool:

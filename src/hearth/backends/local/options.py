@@ -39,6 +39,9 @@ class LocalOptions:
     * ``speculative``: ``"ngram"`` (the default) drafts tokens by prompt lookup and verifies
       them in the same decode (greedy output unchanged; see
       :mod:`hearth.backends.local.speculation`), ``"off"`` does not;
+    * ``draft_model``: a smaller model with the same vocabulary (a catalogue name, a ``.gguf``
+      path or ``hf:…``) that drafts instead of prompt lookup (see
+      :mod:`hearth.backends.local.draft_model`; default: the catalogue entry's, else none);
     * ``verbose``: show llama.cpp's own log on stderr;
     * ``progress``: show a progress bar when a model is pulled (default: when stderr is a TTY);
     * ``sha256``: the file's expected SHA-256, checked before it is loaded (for a path to a
@@ -71,6 +74,7 @@ class LocalOptions:
     prefix_cache: int | None = None
     timeout: float | None = DEFAULT_TIMEOUT
     speculative: SpeculativeMode = "ngram"
+    draft_model: str | None = None
     verbose: bool = False
     progress: bool | None = None
     sha256: str | None = None
@@ -124,6 +128,7 @@ class LocalOptions:
                 f"speculative must be one of {', '.join(SPECULATIVE_MODES)}, "
                 f"got {self.speculative!r}"
             )
+        self._check_draft_model()
         if self.timeout is not None and not self.timeout > 0:
             raise InvalidRequestError(f"timeout must be a positive number, got {self.timeout}")
         if not self.queue_timeout >= 0:
@@ -134,3 +139,19 @@ class LocalOptions:
             raise InvalidRequestError(
                 f"pooling must be one of {', '.join(POOLING_CODES)}, got {self.pooling!r}"
             )
+
+    def _check_draft_model(self) -> None:
+        draft = self.draft_model
+        if draft is None:
+            return
+        if not isinstance(draft, str) or not draft.strip():
+            raise InvalidRequestError(
+                "draft_model must name a model (a catalogue name, a .gguf path or "
+                f"hf:ORG/REPO/FILE.gguf), got {draft!r}"
+            )
+        if self.speculative == "off":
+            raise InvalidRequestError(
+                f"draft_model={draft!r} drafts for speculative decoding, which "
+                "speculative='off' turns off; give one or the other"
+            )
+        object.__setattr__(self, "draft_model", draft.strip().removeprefix("local:"))

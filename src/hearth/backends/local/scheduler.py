@@ -34,6 +34,7 @@ from dataclasses import replace
 from hearth.backends.local.batch import TokenBatch
 from hearth.backends.local.channel import held_wakeups
 from hearth.backends.local.choices import ChoiceGroup
+from hearth.backends.local.draft_model import DraftModel
 from hearth.backends.local.engine import LlamaEngine, Snapshot
 from hearth.backends.local.job import GenerationJob, Sequence
 from hearth.backends.local.logprobs import RowLogprobs
@@ -67,7 +68,8 @@ class Scheduler:
     the context if the model's kernels are batch-invariant, so reuse cannot change an output,
     else off). ``step_tokens`` caps the tokens of one decode step (generating sequences
     first, then prompt chunks). ``speculative``: ``"ngram"`` drafts by prompt lookup
-    (:mod:`hearth.backends.local.speculation`), ``"off"`` does not."""
+    (:mod:`hearth.backends.local.speculation`), or with ``draft_model`` when one is given
+    (:mod:`hearth.backends.local.draft_model`, closed with the scheduler); ``"off"`` does not."""
 
     def __init__(
         self,
@@ -78,10 +80,12 @@ class Scheduler:
         step_tokens: int = DEFAULT_STEP_TOKENS,
         speculative: SpeculativeMode = "ngram",
         projector: Projector | None = None,
+        draft_model: DraftModel | None = None,
     ) -> None:
         self.engine = engine
         self.projector = projector  # a vision model's: feeds the images of prompts
         self.speculative = speculative
+        self.draft_model = draft_model
         self._queue: queue.Queue[GenerationJob | object] = queue.Queue(maxsize=max_queue)
         self._max_queue = max_queue
         self._slots = SlotTable(engine.slots, prefix_cache or 0)
@@ -109,6 +113,10 @@ class Scheduler:
         if self._startup_error is not None:
             self._thread.join()
             self._batch.close()
+            if projector is not None:
+                projector.close()
+            if draft_model is not None:
+                draft_model.close()
             raise self._startup_error
         # Stop decoding before the interpreter tears down what the worker thread uses.
         atexit.register(self.close)
@@ -176,6 +184,8 @@ class Scheduler:
             if self.projector is not None:
                 self.projector.close()
             self.engine.close()
+            if self.draft_model is not None:
+                self.draft_model.close()
 
     def _drain_pending(self) -> None:
         while True:
@@ -262,7 +272,7 @@ class Scheduler:
         group = ChoiceGroup(job.choices, job.channel) if job.choices > 1 else None
         seq = Sequence(job, plan.slot, plan.reuse, self.engine, group=group)
         if self.speculative == "ngram":
-            seq.speculate()
+            seq.speculate(lookup=self.draft_model is None)
         self._slots.start(plan, job.prompt)
         self._running.append(seq)
         for choice in range(1, job.choices):  # they take the prompt's KV from seq (_fork)
@@ -330,14 +340,13 @@ class Scheduler:
         plan: list[tuple[Sequence, int, int]] = []  # (sequence, tokens, its last one's index)
         drafts: dict[Sequence, list[int]] = {}  # the drafted tokens verified in this step
         generating = [seq for seq in self._running if seq.pending is not None]
-        drafting = len(self._running) <= DRAFT_WHILE_AT_MOST
-        for i, seq in enumerate(generating):  # leaving a token each for the ones after it
-            draft = seq.draft(batch.room - len(generating) + i) if drafting else []
+        if len(self._running) <= DRAFT_WHILE_AT_MOST:  # a token is kept for each generating
+            drafts = self._propose(generating, batch.room - len(generating))
+        for seq in generating:
+            draft = drafts.get(seq, [])
             tokens = seq.next_tokens(1) + draft
             index = batch.add(tokens, seq.position, seq.slot, logits=True, every=bool(draft))
             plan.append((seq, len(tokens), index))
-            if draft:
-                drafts[seq] = draft
         budget = batch.room
         image: tuple[Sequence, ImageSpan] | None = None  # one image a step: others wait less
         for seq in self._running:
@@ -387,6 +396,19 @@ class Scheduler:
             return
         self._slots.extend(seq.slot, seq.job.prompt[span.start : span.end])
         seq.advance(span.n)
+
+    def _propose(self, generating: list[Sequence], room: int) -> dict[Sequence, list[int]]:
+        """The drafts of the ``generating`` sequences that speculate, ``room`` tokens in all:
+        by the draft model, else each by prompt lookup."""
+        if self.draft_model is not None:
+            return self.draft_model.propose(generating, room)
+        drafts: dict[Sequence, list[int]] = {}
+        for seq in generating:
+            draft = seq.draft(room)
+            if draft:
+                drafts[seq] = draft
+                room -= len(draft)
+        return drafts
 
     def _decode(self, batch: TokenBatch) -> bool:
         """Decode ``batch``. When the KV cache is full, the cached prefixes still in it move to

@@ -19,6 +19,9 @@ deterministic given the tokens so far, which keeps the output distribution the t
 accepted whole and shrinks to what was accepted; when the acceptance over the last drafted
 tokens falls too low it stops drafting for a while (longer each time), so a stream that does
 not repeat itself pays for almost no rejected tokens. Pure: no llama.cpp here.
+
+With a draft model (:mod:`hearth.backends.local.draft_model`), a sequence keeps only its tokens
+(:class:`TokenHistory`) and the draft model proposes the draft; the same controller sizes it.
 """
 
 from __future__ import annotations
@@ -40,14 +43,27 @@ PAUSE = 32  # tokens without drafting after the first low window (doubling, at m
 MAX_PAUSE = 512
 
 
-class NgramDrafter:
+class TokenHistory:
+    """A sequence's tokens so far (prompt and sampled output); drafts nothing itself."""
+
+    def __init__(self, tokens: Iterable[int] = ()) -> None:
+        self.tokens: list[int] = list(tokens)
+
+    def push(self, token: int) -> None:
+        self.tokens.append(token)
+
+    def draft(self, k: int) -> list[int]:
+        return []
+
+
+class NgramDrafter(TokenHistory):
     """A sequence's tokens, indexed so the continuation of its last n-gram is found in O(1).
 
     For each n in ``MIN_NGRAM…MAX_NGRAM``, the index maps an n-gram to the position just after
     its most recent occurrence that has a following token."""
 
     def __init__(self, tokens: Iterable[int] = ()) -> None:
-        self.tokens: list[int] = []
+        super().__init__()
         self._index: dict[tuple[int, ...], int] = {}
         for token in tokens:
             self.push(token)
@@ -130,19 +146,32 @@ class DraftController:
 
 
 class Speculation:
-    """One sequence's drafting state: its tokens and its controller."""
+    """One sequence's drafting state: its tokens and its controller. ``lookup``: drafts come
+    from prompt lookup; else from a draft model, which reads :attr:`tokens`."""
 
-    def __init__(self, prompt: Iterable[int]) -> None:
-        self.drafter = NgramDrafter(prompt)
+    def __init__(self, prompt: Iterable[int], *, lookup: bool = True) -> None:
+        self.drafter = NgramDrafter(prompt) if lookup else TokenHistory(prompt)
         self.control = DraftController()
 
-    def propose(self, room: int) -> list[int]:
-        """The draft to decode after the last token (at most ``room`` tokens; maybe none)."""
-        k = min(self.control.budget(), room)
-        draft = self.drafter.draft(k) if k > 0 else []
+    @property
+    def tokens(self) -> list[int]:
+        """The sequence's tokens: its prompt, then every token sampled (the pending one last)."""
+        return self.drafter.tokens
+
+    def budget(self, room: int) -> int:
+        """How many tokens to draft now (at most ``room``; 0: none this step)."""
+        return min(self.control.budget(), room)
+
+    def taken(self, draft: list[int]) -> list[int]:
+        """``draft`` is what this step verifies; an empty one counts as a step without."""
         if not draft:
             self.control.skipped()
         return draft
+
+    def propose(self, room: int) -> list[int]:
+        """The draft to decode after the last token (at most ``room`` tokens; maybe none)."""
+        k = self.budget(room)
+        return self.taken(self.drafter.draft(k) if k > 0 else [])
 
     @property
     def drafted(self) -> int:
