@@ -11,6 +11,7 @@ from collections.abc import Iterator
 
 import numpy as np
 import pytest
+from tests.support.llama_reference import reference_llama
 
 import hearth
 from hearth.backends.local.backend import LocalBackend
@@ -30,10 +31,8 @@ def reference(smollm2: hearth.Model) -> Iterator[object]:
     """llama-cpp-python's high-level Llama on the same file, with every position's logits, and
     the attention kernel hearth's context uses (llama.cpp's flash attention, chosen by its
     "auto" default on CPU; Llama() turns it off, which moves logprobs by up to ~0.02)."""
-    from llama_cpp import Llama
-
     assert isinstance(smollm2.backend, LocalBackend)
-    llm = Llama(
+    llm = reference_llama(
         model_path=str(smollm2.backend.path), logits_all=True, n_ctx=512, n_threads=2,
         flash_attn=True, verbose=False,
     )  # fmt: skip
