@@ -66,14 +66,17 @@ def test_greedy_output_is_identical_with_and_without_speculation(
     expected = [(r.text, r.stop_reason) for r in _all(plain, prompts, **settings)]
     got = _all(spec, prompts, **settings)
     assert [(r.text, r.stop_reason) for r in got] == expected
-    # 8 at once do not draft (DRAFT_WHILE_AT_MOST); one alone does. (Two at once are not
-    # compared: which sequences share a decode step can change a greedy token on CPU with or
-    # without drafts, and drafts change the steps' shapes.)
+    # 8 at once draft little or nothing (DRAFT_WHILE_AT_MOST: only while at most two run; the
+    # first request may take a step or two alone before the others are admitted, which is
+    # timing); one alone drafts. (Two at once are not compared: which sequences share a decode
+    # step can change a greedy token on CPU with or without drafts, and drafts change the
+    # steps' shapes.)
     one_by_one = [spec.chat(p, **settings) for p in COPYING]
     alone = [plain.chat(p, **settings) for p in COPYING]
     assert [r.text for r in one_by_one] == [r.text for r in alone]
-    assert all(r.usage.drafted_tokens == 0 for r in got)
     copied = [r.usage for r in one_by_one]
+    crowd = sum(r.usage.drafted_tokens for r in got[: len(COPYING)])
+    assert crowd < sum(u.drafted_tokens for u in copied) / 2
     assert sum(u.drafted_tokens for u in copied) > 0
     assert sum(u.accepted_tokens for u in copied) > 0
     assert all(u.accepted_tokens <= u.drafted_tokens for u in copied)

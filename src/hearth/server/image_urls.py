@@ -27,7 +27,11 @@ FETCH_TIMEOUT = 10.0
 MAX_URLS = 16
 
 _Found = tuple[JsonObject, str, str]
-"""Where an image URL sits: the object holding it, how to put the image back, the URL."""
+"""Where an image URL sits: the object holding it, how to put the image back (the key whose
+URL becomes a ``data:`` URL, or :data:`_SOURCE`), the URL."""
+_SOURCE = "source object"
+"""Put back as a ``{"type": "base64", …}`` source object, in place of the ``{"type": "url"}``
+one (the shape of an ``image`` block's ``source``)."""
 
 
 def remote_images(body: JsonValue) -> Iterator[_Found]:
@@ -48,7 +52,7 @@ def remote_images(body: JsonValue) -> Iterator[_Found]:
     source = body.get("source")
     if kind == "image" and isinstance(source, dict) and source.get("type") == "url":
         url = source.get("url")
-        yield from [(source, "anthropic", str(url))] if _remote(url) else []
+        yield from [(source, _SOURCE, str(url))] if _remote(url) else []
     for value in body.values():
         if isinstance(value, dict | list):
             yield from remote_images(value)
@@ -108,7 +112,7 @@ async def _fetch(client: httpx.AsyncClient, url: str) -> tuple[str, bytes]:
 
 def _put(holder: JsonObject, how: str, media_type: str, data: bytes) -> None:
     encoded = base64.b64encode(data).decode("ascii")
-    if how == "anthropic":
+    if how == _SOURCE:
         holder.clear()
         holder.update({"type": "base64", "media_type": media_type, "data": encoded})
     else:
