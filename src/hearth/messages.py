@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import base64
 import json
-import mimetypes
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -72,6 +71,8 @@ class ImagePart:
         """The image in the file at ``path``; its media type from the file name unless given
         (a model that reads images checks the bytes themselves)."""
         file = Path(path).expanduser()
+        import mimetypes  # not at import: it pulls in urllib.parse (a few ms of `import hearth`)
+
         guessed = media_type or mimetypes.guess_type(file.name)[0]
         if guessed is None or not guessed.startswith("image/"):
             raise InvalidRequestError(
