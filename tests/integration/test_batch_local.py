@@ -40,6 +40,19 @@ def request_line(i: int) -> dict[str, object]:
     return {"custom_id": f"req-{i}", "method": "POST", "url": "/v1/chat/completions", "body": body}
 
 
+def check_results(out: Path) -> None:
+    """Every request answered exactly once, each with the answer its endpoint gives."""
+    results = [json.loads(line) for line in out.read_text("utf-8").splitlines()]
+    ids = [r["custom_id"] for r in results]
+    assert sorted(ids) == sorted(f"req-{i}" for i in range(COUNT))  # each exactly once
+    assert all(r["error"] is None and r["response"]["status_code"] == 200 for r in results)
+    by_id = {r["custom_id"]: r["response"]["body"] for r in results}
+    assert by_id["req-0"]["object"] == "chat.completion"
+    assert by_id["req-0"]["usage"]["completion_tokens"] <= 3
+    assert by_id["req-3"]["object"] == "text_completion"
+    assert len(by_id["req-7"]["data"][0]["embedding"]) == 384
+
+
 def answered(path: Path) -> list[str]:
     ids = []
     for line in path.read_text(encoding="utf-8").splitlines():
@@ -95,15 +108,7 @@ def test_every_request_is_answered_exactly_once_across_an_interrupt_and_a_kill(
     assert third.returncode == 0, stderr
     assert f"{COUNT}/{COUNT} done" in stderr and "tok/s" in stderr
 
-    results = [json.loads(line) for line in out.read_text("utf-8").splitlines()]
-    ids = [r["custom_id"] for r in results]
-    assert sorted(ids) == sorted(f"req-{i}" for i in range(COUNT))  # each exactly once
-    assert all(r["error"] is None and r["response"]["status_code"] == 200 for r in results)
-    by_id = {r["custom_id"]: r["response"]["body"] for r in results}
-    assert by_id["req-0"]["object"] == "chat.completion"
-    assert by_id["req-0"]["usage"]["completion_tokens"] <= 3
-    assert by_id["req-3"]["object"] == "text_completion"
-    assert len(by_id["req-7"]["data"][0]["embedding"]) == 384
+    check_results(out)
 
     again = start(source, out)
     _, stderr = again.communicate(timeout=120)

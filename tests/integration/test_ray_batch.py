@@ -11,7 +11,14 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from tests.integration.test_batch_local import COUNT, answered, hearth_cmd, request_line, stop_after
+from tests.integration.test_batch_local import (
+    COUNT,
+    answered,
+    check_results,
+    hearth_cmd,
+    request_line,
+    stop_after,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -29,18 +36,6 @@ def start(source: Path, out: Path, address: str) -> subprocess.Popen[str]:
         text=True,
         env=dict(os.environ),
     )
-
-
-def check_results(out: Path) -> None:
-    results = [json.loads(line) for line in out.read_text("utf-8").splitlines()]
-    ids = [r["custom_id"] for r in results]
-    assert sorted(ids) == sorted(f"req-{i}" for i in range(COUNT))  # each exactly once
-    assert all(r["error"] is None and r["response"]["status_code"] == 200 for r in results)
-    by_id = {r["custom_id"]: r["response"]["body"] for r in results}
-    assert by_id["req-0"]["object"] == "chat.completion"
-    assert by_id["req-0"]["usage"]["completion_tokens"] <= 3
-    assert by_id["req-3"]["object"] == "text_completion"
-    assert len(by_id["req-7"]["data"][0]["embedding"]) == 384
 
 
 def test_a_batch_on_ray_data_answers_every_request_once(tmp_path: Path, ray_cluster: str) -> None:

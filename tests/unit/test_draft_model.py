@@ -4,7 +4,6 @@ entry, and the draft KV bookkeeping against a fake engine that checks every batc
 from __future__ import annotations
 
 import itertools
-import random
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
@@ -13,7 +12,7 @@ from typing import Any
 import pytest
 
 from hearth.backends.local.backend import LocalBackend, LocalOptions
-from hearth.backends.local.draft_model import DraftModel, common_prefix
+from hearth.backends.local.draft_model import DraftModel
 from hearth.backends.local.draft_pairing import (
     EDGE,
     MAX_SIZE_DIFFERENCE,
@@ -129,17 +128,6 @@ def test_the_option_drafts_over_the_entrys_draft_model_and_off_drafts_with_none(
 
 
 # -- the draft KV bookkeeping -----------------------------------------------------------------
-
-
-def test_common_prefix_agrees_with_a_scan() -> None:
-    rng = random.Random(3)
-    for _ in range(300):
-        a = [rng.randrange(3) for _ in range(rng.randrange(12))]
-        b = a[: rng.randrange(len(a) + 1)] + [rng.randrange(3) for _ in range(rng.randrange(5))]
-        expected = next(
-            (i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), min(len(a), len(b))
-        )
-        assert common_prefix(a, b) == common_prefix(b, a) == expected
 
 
 def rule(token: int) -> int:

@@ -200,16 +200,10 @@ def serve(
 
     config = load_config()
     key = api_key or os.environ.get(ENV_API_KEY) or None
-    backend_options: dict[str, object] = {}
-    if n_ctx is not None:
-        backend_options["n_ctx"] = n_ctx
-    if n_threads is not None:
-        backend_options["n_threads"] = n_threads
-    if mmproj is not None:
-        backend_options["mmproj"] = mmproj
-    backend_options.update(accelerator.given())
-    if draft_model is not None:
-        backend_options["draft_model"] = _draft_for_one(draft_model, model or [], any_model)
+    backend_options = _backend_options(
+        n_ctx, n_threads, mmproj, accelerator,
+        _draft_for_one(draft_model, model or [], any_model) if draft_model is not None else None,
+    )  # fmt: skip
     bind_host = host or config.server.host
     settings = ServerSettings.from_config(
         config,
@@ -273,6 +267,22 @@ def _serve_on_ray(
     )
     sys.stdout.flush()
     run(settings, config, RayOptions(low, high), host=host, port=port, address=address)
+def _backend_options(
+    n_ctx: int | None,
+    n_threads: int | None,
+    mmproj: str | None,
+    accelerator: AcceleratorOptions,
+    draft_model: str | None,
+) -> dict[str, object]:
+    """The local models' options the command line gives (those left out: the config's)."""
+    given: dict[str, object] = {"n_ctx": n_ctx, "n_threads": n_threads, "mmproj": mmproj}
+    options = {name: value for name, value in given.items() if value is not None}
+    options.update(accelerator.given())
+    if draft_model is not None:
+        options["draft_model"] = draft_model
+    return options
+
+
 def _draft_for_one(draft_model: str, models: list[str], any_model: bool) -> str:
     """``--draft-model``, which drafts for the one served model."""
     if len(models) > 1 or any_model:

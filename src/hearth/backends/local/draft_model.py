@@ -38,6 +38,7 @@ import llama_cpp.llama_cpp as lib
 from hearth.backends.local.batch import TokenBatch
 from hearth.backends.local.draft_pairing import check_pairing
 from hearth.backends.local.engine import EngineConfig, LlamaEngine
+from hearth.backends.local.prefix import common_prefix
 from hearth.backends.local.sampler import PENALTY_LAST_N, Sampler
 from hearth.settings import GenerationSettings
 
@@ -56,22 +57,6 @@ itself then had a draft in seven rejected, against none in chunks of 63."""
 
 class DraftCacheFullError(Exception):
     """The draft context has no room for a step's drafts (internal: that step drafts none)."""
-
-
-def common_prefix(a: list[int], b: list[int]) -> int:
-    """The length of the longest common prefix of ``a`` and ``b`` (slice comparisons: fast in
-    the usual case, where one is a prefix of the other or they part near the end)."""
-    n = min(len(a), len(b))
-    if a[:n] == b[:n]:
-        return n
-    lo, hi = 0, n  # a[:lo] == b[:lo], a[:hi] != b[:hi]
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        if a[lo:mid] == b[lo:mid]:
-            lo = mid
-        else:
-            hi = mid
-    return lo
 
 
 @dataclass(eq=False)
