@@ -112,11 +112,7 @@ class ReplicaBackend(BackendBase):
                 return
             except Exception as exc:
                 ended = True
-                if isinstance(exc, HearthError):
-                    raise
-                error = _replica_gone(exc, started, attempt)
-                if error is not None:
-                    raise error from None
+                _retry_or_raise(exc, started, attempt)
             finally:
                 if not ended:
                     _cancel(stream)
@@ -135,11 +131,7 @@ class ReplicaBackend(BackendBase):
                 return
             except Exception as exc:
                 ended = True
-                if isinstance(exc, HearthError):
-                    raise
-                error = _replica_gone(exc, started, attempt)
-                if error is not None:
-                    raise error from None
+                _retry_or_raise(exc, started, attempt)
             finally:
                 if not ended:
                     _cancel(stream)
@@ -149,15 +141,9 @@ class ReplicaBackend(BackendBase):
             try:
                 replica, result = await self._handle.aembed.remote(request)
             except Exception as exc:
-                error = _replica_gone(exc, False, attempt)
-                if error is not None:
-                    raise error from None
+                _retry_or_raise(exc, False, attempt)
                 continue
-            _note(replica)
-            if isinstance(result, RemoteFailure):
-                raise from_remote(result)
-            assert isinstance(result, Embeddings)
-            return result
+            return _embedded(replica, result)
         raise AssertionError("unreachable: the last try returns or raises")
 
     def embed(self, request: EmbedRequest) -> Embeddings:
@@ -165,16 +151,29 @@ class ReplicaBackend(BackendBase):
             try:
                 replica, result = self._handle.aembed.remote(request).result()
             except Exception as exc:
-                error = _replica_gone(exc, False, attempt)
-                if error is not None:
-                    raise error from None
+                _retry_or_raise(exc, False, attempt)
                 continue
-            _note(replica)
-            if isinstance(result, RemoteFailure):
-                raise from_remote(result)
-            assert isinstance(result, Embeddings)
-            return result
+            return _embedded(replica, result)
         raise AssertionError("unreachable: the last try returns or raises")
+
+
+def _retry_or_raise(exc: Exception, started: bool, attempt: int) -> None:
+    """Return when a failed try may be made again on another replica; else raise what the
+    caller gets (a hearth error as it is; a replica's death as :func:`_replica_gone` says)."""
+    if isinstance(exc, HearthError):
+        raise exc
+    error = _replica_gone(exc, started, attempt)
+    if error is not None:
+        raise error from None
+
+
+def _embedded(replica: str, result: object) -> Embeddings:
+    """A replica's answer to an embedding request (noted as served by ``replica``)."""
+    _note(replica)
+    if isinstance(result, RemoteFailure):
+        raise from_remote(result)
+    assert isinstance(result, Embeddings)
+    return result
 
 
 def _cancel(stream: Any) -> None:
